@@ -1,0 +1,147 @@
+"""The `hub` command: serve, worker, demo, create-agent."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from hub.settings import Settings, load_settings
+
+log = logging.getLogger("hub")
+
+
+def _serve(settings: Settings, on_ready: object = None) -> None:
+    from hub.app import create_app
+
+    app = create_app(settings, on_ready=on_ready)  # type: ignore[arg-type]
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="info",
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        ws="websockets-sansio",
+    )
+
+
+def _demo_secret(data_dir: Path) -> str:
+    """A webhook secret kept under the data folder so it survives restarts of the demo."""
+    path = data_dir / "webhook-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(24)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def cmd_demo(settings: Settings) -> None:
+    from hub.context import HubContext
+    from hub.demo import DEMO_LOGINS, DEMO_NUMBER, DEMO_SHORT_CODE, seed_demo
+
+    secret = settings.security.webhook_secret or _demo_secret(settings.server.data_dir)
+    settings = dataclasses.replace(
+        settings, simulator=True, security=dataclasses.replace(settings.security, webhook_secret=secret)
+    )
+    base = f"http://{settings.server.host}:{settings.server.port}"
+
+    async def on_ready(hub: HubContext) -> None:
+        await seed_demo()
+        lines = [
+            "",
+            "SMS hub demo is running.",
+            f"  Agent inbox:     {base}/inbox",
+            f"  Phone simulator: {base}/simulator  (text {DEMO_NUMBER} or {DEMO_SHORT_CODE})",
+            f"  API schema:      {base}/schema",
+            *(f"  Login:           {d.email} / {d.password}  ({d.role.value})" for d in DEMO_LOGINS),
+            f"  Webhook secret:  {secret}  (generic JSON webhook, see docs/webhooks.md)",
+            f"  Database:        {hub.mongo_uri}" + ("  (embedded SecantusDB)" if settings.embedded_mongo else ""),
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+
+    _serve(settings, on_ready)
+
+
+async def _worker(settings: Settings) -> None:
+    from hub.context import open_hub
+    from hub.jobs.saq_queue import SaqJobQueue
+
+    if not settings.redis.url:
+        raise SystemExit("hub worker needs REDIS_URL: without Redis, `hub serve` runs jobs in process")
+    async with open_hub(settings) as hub:
+        assert isinstance(hub.jobs, SaqJobQueue)
+        worker = hub.jobs.worker(hub)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
+        task = asyncio.create_task(worker.start())
+        log.info("worker running")
+        await stop.wait()
+        await worker.stop()
+        task.cancel()
+
+
+async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.context import open_hub
+    from hub.services import auth
+    from hub.store.accounts import Account, Role
+
+    async with open_hub(settings, start_local_worker=False):
+        account = await Account.find_one({"slug": args.account})
+        if account is None or account.id is None:
+            account = await auth.create_account(args.account_name or args.account, args.account)
+        assert account.id is not None
+        agent = await auth.create_agent(account.id, args.email, args.name, args.password, Role(args.role))
+        print(f"agent {agent.email} ({agent.role.value}) in account {account.slug}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="hub", description="Self-hosted SMS/MMS conversation hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
+    serve.add_argument("--no-worker", action="store_true", help="do not run jobs in this process (needs REDIS_URL)")
+    sub.add_parser("worker", help="run background jobs (needs REDIS_URL)")
+    sub.add_parser("demo", help="run with a demo account, the phone simulator and embedded defaults")
+    agent = sub.add_parser("create-agent", help="create an agent (and its account if new)")
+    agent.add_argument("--account", required=True, help="account slug")
+    agent.add_argument("--account-name")
+    agent.add_argument("--email", required=True)
+    agent.add_argument("--name", required=True)
+    agent.add_argument("--password", required=True)
+    agent.add_argument("--role", choices=["admin", "agent"], default="agent")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        sys.exit(f"configuration error: {exc}")
+    if args.command == "serve":
+        if args.no_worker:
+            if not settings.redis.url:
+                sys.exit("--no-worker needs REDIS_URL: without Redis, jobs can only run in this process")
+            settings = dataclasses.replace(settings, run_worker=False)
+        _serve(settings)
+    elif args.command == "worker":
+        asyncio.run(_worker(settings))
+    elif args.command == "demo":
+        cmd_demo(settings)
+    elif args.command == "create-agent":
+        asyncio.run(_create_agent(args, settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Serving attachments to agents so that no attachment can run script in the panel."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from beanie import PydanticObjectId
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+
+from hub.api.deps import provide_hub, provide_principal
+from hub.context import HubContext
+from hub.domain.media_types import serve_disposition
+from hub.services.auth import Principal
+from hub.services.errors import NotFound
+from hub.store.messages import Message
+
+# Even if a browser were talked into rendering an attachment as a document, it may run nothing
+# and load nothing.
+SAFE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "private, max-age=86400",
+}
+
+
+class MediaController(Controller):
+    path = "/api/messages"
+    dependencies = {"hub": Provide(provide_hub, sync_to_thread=False), "principal": Provide(provide_principal)}
+    tags = ["inbox"]
+
+    @get("/{message_id:str}/media/{index:int}", media_type="application/octet-stream")
+    async def attachment(self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal], message_id: FromPath[str], index: FromPath[int]) -> Response[bytes]:
+        """An attachment's bytes, with headers that keep it inert."""
+        if not PydanticObjectId.is_valid(message_id):
+            raise NotFound("no such attachment")
+        message = await Message.find_one({"_id": PydanticObjectId(message_id), "account_id": principal.account_id})
+        if message is None or not 0 <= index < len(message.media) or message.media[index].file_id is None:
+            raise NotFound("no such attachment")
+        item = message.media[index]
+        assert item.file_id is not None
+        stored = await hub.media.open(item.file_id)
+        disposition = serve_disposition(item.mime)
+        filename = quote(item.filename or "attachment")
+        mime = item.mime if disposition == "inline" else "application/octet-stream"
+        return Response(
+            stored.data,
+            media_type=mime,
+            headers={**SAFE_HEADERS, "Content-Disposition": f"{disposition}; filename*=UTF-8''{filename}"},
+        )

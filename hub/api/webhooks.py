@@ -1,0 +1,118 @@
+"""Gateway webhooks. Each answers 2xx only once the message or report is stored."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, post
+from litestar.di import NamedDependency, Provide
+
+from hub.api.deps import provide_hub
+from hub.context import HubContext
+from hub.domain.messages import DeliveryReport
+from hub.ingest import generic, twilio
+from hub.services import delivery, inbound
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class Stored(msgspec.Struct):
+    message_id: str
+    created: bool
+    """False when this provider message id was received before (a retried webhook)."""
+    seq: int
+
+
+class ReportAccepted(msgspec.Struct):
+    applied: bool
+    """False for a duplicate or late report, or one whose message is not known yet (it is retried)."""
+
+
+async def _apply_report(hub: NamedDependency[HubContext], report: DeliveryReport) -> bool:
+    updated = await delivery.apply_report(hub, report)
+    if updated is not None:
+        return True
+    # The report may be early: its message's provider id is stored when the send job finishes.
+    await hub.jobs.enqueue(
+        "delivery_report",
+        key=f"dlr:{report.provider}:{report.provider_message_id}:{report.status.value}",
+        delay_s=1.0,
+        provider=report.provider,
+        provider_message_id=report.provider_message_id,
+        status=report.status.value,
+        at=report.at.isoformat(),
+        error_code=report.error_code,
+        detail=report.detail,
+    )
+    return False
+
+
+def public_url(request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> str:
+    """The URL the gateway called, as it saw it (Twilio signs that, not what a proxy forwards)."""
+    base = hub.settings.server.public_url
+    if not base:
+        return str(request.url)
+    query = request.scope.get("query_string", b"").decode()
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+    dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
+    tags = ["webhooks"]
+
+    @post("/generic/inbound", status_code=200)
+    async def generic_inbound(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> Stored:
+        """Inbound SMS/MMS in the hub's JSON format (see docs/webhooks.md)."""
+        body = await request.body()
+        generic.verify(
+            hub.settings.webhook_secret,
+            request.headers.get("x-hub-timestamp"),
+            request.headers.get("x-hub-signature"),
+            body,
+            time.time(),
+            hub.settings.security.webhook_max_age_s,
+        )
+        received = await inbound.receive(hub, generic.parse_inbound(body, datetime.now(UTC)))
+        return Stored(message_id=str(received.message.id), created=received.created, seq=received.message.seq)
+
+    @post("/generic/status", status_code=200)
+    async def generic_status(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> ReportAccepted:
+        """Delivery report in the hub's JSON format."""
+        body = await request.body()
+        generic.verify(
+            hub.settings.webhook_secret,
+            request.headers.get("x-hub-timestamp"),
+            request.headers.get("x-hub-signature"),
+            body,
+            time.time(),
+            hub.settings.security.webhook_max_age_s,
+        )
+        return ReportAccepted(applied=await _apply_report(hub, generic.parse_status(body, datetime.now(UTC))))
+
+    @post("/twilio/inbound", status_code=200, media_type=MediaType.XML)
+    async def twilio_inbound(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> Response[str]:
+        """Twilio's incoming-message webhook; answers empty TwiML."""
+        body = await request.body()
+        params = twilio.parse_form(body)
+        twilio.verify(
+            hub.settings.twilio.auth_token, public_url(request, hub), params, request.headers.get("x-twilio-signature")
+        )
+        tw = hub.settings.twilio
+        auth = (tw.account_sid, tw.auth_token) if tw.account_sid else None
+        await inbound.receive(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
+        return Response(EMPTY_TWIML, media_type=MediaType.XML)
+
+    @post("/twilio/status", status_code=200, media_type=MediaType.XML)
+    async def twilio_status(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> Response[str]:
+        """Twilio's status callback for messages the hub sent."""
+        body = await request.body()
+        params = twilio.parse_form(body)
+        twilio.verify(
+            hub.settings.twilio.auth_token, public_url(request, hub), params, request.headers.get("x-twilio-signature")
+        )
+        await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
+        return Response(EMPTY_TWIML, media_type=MediaType.XML)

@@ -1,0 +1,156 @@
+"""The Litestar application: routes, error handling, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, Response, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from hub.api.conversations import ConversationController
+from hub.api.errors import EXCEPTION_HANDLERS
+from hub.api.media import MediaController
+from hub.api.session import SessionController
+from hub.api.simulator import SimulatorController, simulator_socket
+from hub.api.tokens import TokenController
+from hub.api.webhooks import WebhookController
+from hub.context import HubContext, open_hub
+from hub.realtime.agent_socket import agent_socket
+from hub.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self'; connect-src 'self' ws: wss:; "
+    "script-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _page(web_dir: Path, name: str) -> Response[bytes]:
+    return Response(
+        (web_dir / name).read_bytes(),
+        media_type=MediaType.HTML,
+        headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+    )
+
+
+def _page_routes(settings: Settings) -> list[Any]:
+    web = settings.server.web_dir
+
+    @get("/", include_in_schema=False)
+    async def root() -> Redirect:
+        return Redirect("/inbox")
+
+    @get("/login", include_in_schema=False)
+    async def login_page() -> Response[bytes]:
+        return _page(web, "login.html")
+
+    @get("/inbox", include_in_schema=False)
+    async def inbox_page() -> Response[bytes]:
+        return _page(web, "inbox.html")
+
+    routes: list[Any] = [root, login_page, inbox_page]
+    if settings.simulator:
+
+        @get("/simulator", include_in_schema=False)
+        async def simulator_page() -> Response[bytes]:
+            return _page(web, "simulator.html")
+
+        routes += [simulator_page, SimulatorController, simulator_socket]
+    if (web / "static").is_dir():
+        routes.append(create_static_files_router(path="/static", directories=[web / "static"], include_in_schema=False))
+    return routes
+
+
+@get("/health", tags=["ops"])
+async def health(state: State) -> Response[dict[str, Any]]:
+    """Liveness and database reachability."""
+    hub: HubContext = state.hub
+    try:
+        await hub.db.command("ping")
+    except Exception as exc:
+        return Response({"ok": False, "mongo": str(exc)[:200]}, status_code=503)
+    return Response({"ok": True, "mongo": "ok", "subscribers": hub.fanout.subscriber_count()})
+
+
+def create_app(
+    settings: Settings | None = None,
+    hub: HubContext | None = None,
+    on_ready: Callable[[HubContext], Awaitable[None]] | None = None,
+) -> Litestar:
+    """Build the application.
+
+    Args:
+        settings: configuration; read from the environment when omitted.
+        hub: an already opened context (tests, or a caller that manages it); otherwise the app
+            opens one at start-up and closes it at shutdown.
+        on_ready: run once the context is open, before requests are served (the demo seeds here).
+    """
+    settings = settings or (hub.settings if hub else load_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if hub is not None:
+            app.state.hub = hub
+            yield
+            return
+        async with open_hub(settings) as opened:
+            app.state.hub = opened
+            if on_ready is not None:
+                await on_ready(opened)
+            if settings.run_worker or not settings.redis.url:
+                async with embedded_worker(opened):
+                    yield
+            else:
+                yield
+
+    return Litestar(
+        route_handlers=[
+            health,
+            SessionController,
+            ConversationController,
+            MediaController,
+            TokenController,
+            WebhookController,
+            agent_socket,
+            *_page_routes(settings),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="SMS hub", version="0.1.0", path="/schema"),
+        cors_config=None if not settings.server.public_url else CORSConfig(allow_origins=[settings.server.public_url]),
+        request_max_body_size=20 * 1024 * 1024,
+        debug=False,
+    )
+
+
+@contextlib.asynccontextmanager
+async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
+    """Run jobs in this process: saq's worker when Redis is configured; the local queue runs itself."""
+    from hub.jobs.saq_queue import SaqJobQueue
+
+    sweep = hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
+    if isinstance(hub.jobs, SaqJobQueue):
+        import asyncio
+
+        worker = hub.jobs.worker(hub)
+        task = asyncio.create_task(worker.start())
+        await sweep
+        try:
+            yield
+        finally:
+            await worker.stop()
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    else:
+        await sweep
+        yield

@@ -1,0 +1,148 @@
+"""Everything a request or a job needs, opened once per process and closed in reverse order."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from hub.embedded_mongo import EmbeddedMongo
+from hub.jobs.local import LocalJobQueue
+from hub.jobs.saq_queue import SaqJobQueue
+from hub.jobs.spec import JobQueue
+from hub.outbound.base import OutboundProvider
+from hub.outbound.simulator import SimulatorProvider
+from hub.outbound.twilio import TwilioProvider
+from hub.realtime.bus import EventBus
+from hub.realtime.fanout import Fanout
+from hub.services.media import MediaStore
+from hub.settings import Settings
+from hub.store.db import Database, connect, database_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+    client: AsyncMongoClient[dict[str, Any]]
+    db: Database
+    fanout: Fanout
+    bus: EventBus
+    jobs: JobQueue
+    media: MediaStore
+    http: httpx.AsyncClient
+    providers: dict[str, OutboundProvider] = field(default_factory=dict)
+    mongo_uri: str = ""
+
+    def provider(self, name: str) -> OutboundProvider:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise LookupError(f"no outbound provider named {name!r}") from None
+
+
+class RedisBackends:
+    """Makes Redis pub/sub backends for the fan-out and closes their clients at shutdown."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._clients: list[Redis] = []
+
+    def __call__(self) -> ChannelsBackend:
+        client = Redis.from_url(self._url)
+        self._clients.append(client)
+        return RedisChannelsPubSubBackend(redis=client, key_prefix=self._prefix)
+
+    async def close(self) -> None:
+        for client in self._clients:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self._clients.clear()
+
+
+@contextlib.asynccontextmanager
+async def open_hub(settings: Settings, *, start_local_worker: bool = True) -> AsyncIterator[HubContext]:
+    """Open the database, fan-out, job queue and providers.
+
+    With no MONGODB_URI an embedded SecantusDB is started under the data folder and stopped on
+    exit; with no REDIS_URL events fan out and jobs run in this process.
+    """
+    from workers.registry import JOB_SPECS
+
+    async with contextlib.AsyncExitStack() as stack:
+        uri = settings.mongo.uri
+        if not uri:
+            data = settings.server.data_dir / "mongo"
+            data.mkdir(parents=True, exist_ok=True)
+            embedded = EmbeddedMongo(storage_path=str(data))
+            await embedded.start()
+            stack.push_async_callback(embedded.stop)
+            uri = embedded.uri
+            log.info("embedded SecantusDB at %s (data in %s)", uri, data)
+        client, db = await connect(
+            uri, database_name(uri, settings.mongo.database), settings.mongo.server_selection_timeout_ms
+        )
+        stack.push_async_callback(client.close)
+
+        http = httpx.AsyncClient()
+        stack.push_async_callback(http.aclose)
+
+        backends: Callable[[], ChannelsBackend]
+        if settings.redis.url:
+            redis_backends = RedisBackends(settings.redis.url, settings.redis.channel_prefix)
+            stack.push_async_callback(redis_backends.close)
+            backends = redis_backends
+        else:
+            # The in-process backend is one object for the life of the process: recreating it
+            # would drop its subscriptions.
+            memory = MemoryChannelsBackend()
+            backends = lambda: memory  # noqa: E731
+        fanout = Fanout(backends, settings.realtime.subscriber_queue)
+        await fanout.start()
+        stack.push_async_callback(fanout.stop)
+
+        jobs: JobQueue
+        if settings.redis.url:
+            jobs = SaqJobQueue(settings.redis.url, f"{settings.redis.channel_prefix}-jobs", JOB_SPECS)
+        else:
+            jobs = LocalJobQueue(JOB_SPECS)
+        hub = HubContext(
+            settings=settings,
+            client=client,
+            db=db,
+            fanout=fanout,
+            bus=EventBus(fanout, settings.redis.channel_prefix),
+            jobs=jobs,
+            media=MediaStore(db, http, settings.media),
+            http=http,
+            mongo_uri=uri,
+        )
+        hub.providers["simulator"] = SimulatorProvider(hub)
+        public = settings.server.public_url
+        hub.providers["twilio"] = TwilioProvider(
+            http,
+            settings.twilio.account_sid,
+            settings.twilio.auth_token,
+            settings.twilio.api_base,
+            f"{public}/webhooks/twilio/status" if public else None,
+        )
+        if isinstance(jobs, LocalJobQueue):
+            jobs.hub = hub
+            if start_local_worker:
+                await jobs.start()
+                stack.push_async_callback(jobs.stop)
+        else:
+            await jobs.start()
+            stack.push_async_callback(jobs.stop)
+        yield hub

@@ -1,0 +1,47 @@
+"""What a job is: a named async function, its retry policy, and the context it runs with."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from hub.context import HubContext
+
+
+class JobContext(TypedDict):
+    """Handed to every job function, whichever queue runs it."""
+
+    hub: HubContext
+    attempt: int
+    """1 for the first run."""
+    max_attempts: int
+
+
+JobFunction = Callable[..., Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    function: JobFunction
+    max_attempts: int = 8
+    """Runs before the job is given up; the function sees `attempt == max_attempts` on the last."""
+    retry_delay_s: float = 1.0
+    """First retry delay; doubled each time, with jitter, up to `max_retry_delay_s`."""
+    max_retry_delay_s: float = 300.0
+    timeout_s: int = 30
+
+
+class JobQueue:
+    """Where services put work for later. Implementations: in-process and saq on Redis."""
+
+    async def enqueue(self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError

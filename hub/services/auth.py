@@ -1,0 +1,120 @@
+"""Agents' logins, sessions and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from beanie import PydanticObjectId
+
+from hub.services.errors import Invalid
+from hub.store.accounts import Account, Agent, ApiToken, LoginSession, Role, utcnow
+
+_hasher = PasswordHasher()
+# Verifying against this when the e-mail is unknown keeps the answer time the same either way.
+_DUMMY_HASH = _hasher.hash("not a password")
+
+SESSION_PREFIX = "hs_"
+TOKEN_PREFIX = "hub_"
+MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an agent (through a session or as the owner of nothing else) or an API token."""
+
+    account_id: PydanticObjectId
+    kind: str
+    """"agent" or "token"."""
+    id: PydanticObjectId
+    name: str
+    role: Role
+
+    @property
+    def agent_id(self) -> PydanticObjectId | None:
+        return self.id if self.kind == "agent" else None
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password must have at least {MIN_PASSWORD} characters", field="password")
+    return _hasher.hash(password)
+
+
+async def create_account(name: str, slug: str) -> Account:
+    account = Account(name=name, slug=slug)
+    await account.insert()
+    return account
+
+
+async def create_agent(
+    account_id: PydanticObjectId, email: str, name: str, password: str, role: Role = Role.AGENT
+) -> Agent:
+    agent = Agent(
+        account_id=account_id, email=email.strip().lower(), name=name, password_hash=hash_password(password), role=role
+    )
+    await agent.insert()
+    return agent
+
+
+async def authenticate(email: str, password: str) -> Agent | None:
+    agent = await Agent.find_one({"email": email.strip().lower(), "active": True})
+    try:
+        _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return agent
+
+
+async def open_session(agent: Agent, ttl_s: int) -> str:
+    assert agent.id is not None
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    await LoginSession(
+        account_id=agent.account_id,
+        agent_id=agent.id,
+        token_hash=digest(token),
+        expires_at=utcnow() + timedelta(seconds=ttl_s),
+    ).insert()
+    return token
+
+
+async def close_session(token: str) -> None:
+    await LoginSession.get_pymongo_collection().delete_one({"token_hash": digest(token)})
+
+
+async def create_api_token(account_id: PydanticObjectId, name: str, created_by: PydanticObjectId | None) -> tuple[ApiToken, str]:
+    """Create a token; the plain token is returned once and never stored."""
+    if not name.strip():
+        raise Invalid("name must not be empty", field="name")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    doc = ApiToken(
+        account_id=account_id, name=name.strip(), token_hash=digest(token), prefix=token[:10], created_by=created_by
+    )
+    await doc.insert()
+    return doc, token
+
+
+async def resolve(token: str) -> Principal | None:
+    """The principal a session or API token stands for, or None."""
+    if token.startswith(SESSION_PREFIX):
+        session = await LoginSession.find_one({"token_hash": digest(token)})
+        if session is None or session.expires_at <= utcnow():
+            return None
+        agent = await Agent.get(session.agent_id)
+        if agent is None or not agent.active or agent.id is None:
+            return None
+        return Principal(account_id=agent.account_id, kind="agent", id=agent.id, name=agent.name, role=agent.role)
+    if token.startswith(TOKEN_PREFIX):
+        api = await ApiToken.find_one({"token_hash": digest(token), "revoked": False})
+        if api is None or api.id is None:
+            return None
+        return Principal(account_id=api.account_id, kind="token", id=api.id, name=api.name, role=Role.AGENT)
+    return None

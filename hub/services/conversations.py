@@ -1,0 +1,124 @@
+"""Inbox operations on conversations: list, assign, open/close, read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from hub.context import HubContext
+from hub.domain import events as ev
+from hub.realtime.bus import now_iso
+from hub.realtime.payloads import conversation_payload
+from hub.services.errors import Invalid, NotFound
+from hub.services.outbound import get_conversation
+from hub.store.accounts import Agent, utcnow
+from hub.store.conversations import Conversation, ConversationStatus
+from hub.store.messages import Message
+from hub.store.sequences import next_seq
+
+Change = Literal["assigned", "status", "read", "contact"]
+MAX_PAGE = 200
+
+
+async def list_conversations(
+    account_id: PydanticObjectId,
+    *,
+    status: str | None = None,
+    assignee: str | None = None,
+    unread_only: bool = False,
+    phone: str | None = None,
+    me: PydanticObjectId | None = None,
+    before: datetime | None = None,
+    limit: int = 50,
+) -> list[Conversation]:
+    query: dict[str, Any] = {"account_id": account_id}
+    if status:
+        if status not in {s.value for s in ConversationStatus}:
+            raise Invalid("status must be open, pending or closed", field="status")
+        query["status"] = status
+    if assignee == "me":
+        if me is None:
+            raise Invalid("assignee=me needs an agent login", field="assignee")
+        query["assignee_id"] = me
+    elif assignee == "unassigned":
+        query["assignee_id"] = None
+    elif assignee:
+        if not PydanticObjectId.is_valid(assignee):
+            raise Invalid("assignee must be me, unassigned or an agent id", field="assignee")
+        query["assignee_id"] = PydanticObjectId(assignee)
+    if unread_only:
+        query["unread"] = {"$gt": 0}
+    if phone:
+        query["contact_phone"] = {"$regex": "^" + "".join(c for c in phone if c.isdigit() or c == "+").replace("+", r"\+")}
+    if before is not None:
+        query["last_message_at"] = {"$lt": before}
+    limit = max(1, min(limit, MAX_PAGE))
+    cursor = Conversation.find(query).sort([("last_message_at", -1), ("_id", -1)]).limit(limit)
+    return await cursor.to_list()
+
+
+async def list_messages(
+    account_id: PydanticObjectId, conversation_id: str, *, before_seq: int | None = None, limit: int = 50
+) -> list[Message]:
+    conv = await get_conversation(account_id, conversation_id)
+    query: dict[str, Any] = {"conversation_id": conv.id, "account_id": account_id}
+    if before_seq is not None:
+        query["seq"] = {"$lt": before_seq}
+    limit = max(1, min(limit, MAX_PAGE))
+    newest_first = await Message.find(query).sort([("created_at", -1), ("seq", -1)]).limit(limit).to_list()
+    return list(reversed(newest_first))
+
+
+async def _update(
+    hub: HubContext, account_id: PydanticObjectId, conversation_id: str, update: dict[str, Any], change: Change
+) -> Conversation:
+    conv = await get_conversation(account_id, conversation_id)
+    update.setdefault("$set", {})["updated_at"] = utcnow()
+    doc = await Conversation.get_pymongo_collection().find_one_and_update(
+        {"_id": conv.id, "account_id": account_id}, update, return_document=ReturnDocument.AFTER
+    )
+    if doc is None:
+        raise NotFound("no such conversation", field="conversation_id")
+    updated = Conversation.model_validate(doc)
+    await hub.bus.record(
+        ev.ConversationUpdated(
+            seq=await next_seq(account_id),
+            account_id=str(account_id),
+            at=now_iso(),
+            data=conversation_payload(updated),
+            change=change,
+        )
+    )
+    return updated
+
+
+async def assign(
+    hub: HubContext, account_id: PydanticObjectId, conversation_id: str, agent_id: str | None
+) -> Conversation:
+    target: PydanticObjectId | None = None
+    if agent_id is not None:
+        if not PydanticObjectId.is_valid(agent_id):
+            raise Invalid("agent_id is not an agent of this account", field="agent_id")
+        agent = await Agent.find_one({"_id": PydanticObjectId(agent_id), "account_id": account_id, "active": True})
+        if agent is None:
+            raise Invalid("agent_id is not an agent of this account", field="agent_id")
+        target = agent.id
+    return await _update(hub, account_id, conversation_id, {"$set": {"assignee_id": target}}, "assigned")
+
+
+async def set_status(
+    hub: HubContext, account_id: PydanticObjectId, conversation_id: str, status: str
+) -> Conversation:
+    if status not in {s.value for s in ConversationStatus}:
+        raise Invalid("status must be open, pending or closed", field="status")
+    return await _update(hub, account_id, conversation_id, {"$set": {"status": status}}, "status")
+
+
+async def mark_read(hub: HubContext, account_id: PydanticObjectId, conversation_id: str) -> Conversation:
+    conv = await get_conversation(account_id, conversation_id)
+    if conv.unread == 0:
+        return conv
+    return await _update(hub, account_id, conversation_id, {"$set": {"unread": 0}}, "read")

@@ -1,0 +1,91 @@
+"""Status changes of outbound messages: from the send job and from providers' reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from hub.context import HubContext
+from hub.domain import events as ev
+from hub.domain.messages import DeliveryReport, MessageStatus, advances
+from hub.realtime.bus import now_iso
+from hub.realtime.payloads import iso
+from hub.store.messages import Message
+from hub.store.sequences import next_seq
+
+
+async def set_status(
+    hub: HubContext,
+    message: Message,
+    status: MessageStatus,
+    at: datetime,
+    detail: str | None = None,
+    provider_message_id: str | None = None,
+) -> Message | None:
+    """Move a message to `status` if that is progress, and push the change.
+
+    The update is a compare-and-set on the current status, so two reports racing each other
+    apply in some order and neither is lost or applied twice.
+
+    Returns:
+        The updated message, or None when the status was no progress (duplicate or late report).
+    """
+    coll = Message.get_pymongo_collection()
+    current = message
+    for _ in range(5):
+        if not advances(current.status, status):
+            return None
+        set_fields: dict[str, object] = {"status": status.value}
+        if provider_message_id is not None:
+            set_fields["provider_message_id"] = provider_message_id
+        doc = await coll.find_one_and_update(
+            {"_id": current.id, "status": current.status.value},
+            {
+                "$set": set_fields,
+                "$push": {"status_history": {"status": status.value, "at": at, "detail": detail}},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            reloaded = await Message.get(current.id)  # type: ignore[arg-type]
+            if reloaded is None:
+                return None
+            current = reloaded
+            continue
+        updated = Message.model_validate(doc)
+        seq = await next_seq(current.account_id)
+        await hub.bus.record(
+            ev.MessageStatusChanged(
+                seq=seq,
+                account_id=str(updated.account_id),
+                at=now_iso(),
+                data=ev.StatusPayload(
+                    message_id=str(updated.id),
+                    conversation_id=str(updated.conversation_id),
+                    status=status.value,
+                    at=iso(at),
+                    detail=detail,
+                ),
+            )
+        )
+        return updated
+    return None
+
+
+async def apply_report(hub: HubContext, report: DeliveryReport) -> Message | None:
+    """Apply a provider's delivery report. Unknown message ids are ignored (returns None)."""
+    message = await Message.find_one(
+        {"provider": report.provider, "provider_message_id": report.provider_message_id}
+    )
+    if message is None:
+        return None
+    detail = report.detail or (f"error {report.error_code}" if report.error_code else None)
+    return await set_status(hub, message, report.status, report.at, detail)
+
+
+async def get_message(message_id: str) -> Message | None:
+    if not PydanticObjectId.is_valid(message_id):
+        return None
+    return await Message.get(PydanticObjectId(message_id))

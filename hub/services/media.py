@@ -1,0 +1,138 @@
+"""MMS attachments: fetched or taken inline, sniffed, size-limited, stored in GridFS."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from beanie import PydanticObjectId
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+from gridfs import AsyncGridFSBucket
+
+from hub.domain.media_types import sniff_media
+from hub.domain.messages import IncomingMedia
+from hub.settings import MediaSettings
+from hub.store.messages import StoredMedia
+
+log = logging.getLogger(__name__)
+
+
+class MediaUnavailable(Exception):
+    """An attachment could not be fetched right now; the webhook should be retried."""
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    data: bytes
+    mime: str
+    filename: str | None
+
+
+class TooLarge(Exception):
+    pass
+
+
+class MediaStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], http: httpx.AsyncClient, settings: MediaSettings) -> None:
+        self._bucket = AsyncGridFSBucket(db, bucket_name="media")
+        self._http = http
+        self._settings = settings
+
+    async def ingest(
+        self, items: tuple[IncomingMedia, ...], auth: tuple[str, str] | None = None
+    ) -> list[StoredMedia]:
+        """Fetch, check and store each attachment.
+
+        Attachments that are too large, of a format not accepted, or gone at the source are kept
+        as a described rejection, so the agent sees that something was sent.
+
+        Raises:
+            MediaUnavailable: a source answered 5xx or timed out; the whole webhook should be retried.
+        """
+        stored: list[StoredMedia] = []
+        for item in items[: self._settings.max_parts]:
+            stored.append(await self._ingest_one(item, auth))
+        for item in items[self._settings.max_parts :]:
+            stored.append(
+                StoredMedia(source_url=item.url, rejected=f"more than {self._settings.max_parts} attachments")
+            )
+        return stored
+
+    async def _ingest_one(self, item: IncomingMedia, auth: tuple[str, str] | None) -> StoredMedia:
+        limit = self._settings.max_bytes
+        data = item.data
+        if data is None and item.url:
+            try:
+                data = await self._fetch(item.url, auth)
+            except TooLarge:
+                return StoredMedia(source_url=item.url, rejected=f"larger than {limit} bytes")
+            except _Gone as exc:
+                return StoredMedia(source_url=item.url, rejected=str(exc))
+        if data is None:
+            return StoredMedia(source_url=item.url, rejected="no content")
+        if len(data) > limit:
+            return StoredMedia(source_url=item.url, size=len(data), rejected=f"larger than {limit} bytes")
+        sniff = sniff_media(data, item.content_type, item.filename)
+        if not sniff.accepted:
+            return StoredMedia(
+                source_url=item.url, size=len(data), filename=item.filename, rejected=sniff.reason or "not accepted"
+            )
+        filename = item.filename or f"attachment.{sniff.extension}"
+        file_id = await self._bucket.upload_from_stream(
+            filename, data, metadata={"contentType": sniff.mime, "kind": sniff.kind}
+        )
+        return StoredMedia(
+            file_id=PydanticObjectId(file_id),
+            mime=sniff.mime,
+            kind=sniff.kind,
+            size=len(data),
+            filename=filename,
+            source_url=item.url,
+        )
+
+    async def _fetch(self, url: str, auth: tuple[str, str] | None) -> bytes:
+        if not url.startswith(("http://", "https://")):
+            raise _Gone(f"unsupported media URL scheme: {url[:40]}")
+        limit = self._settings.max_bytes
+        try:
+            async with self._http.stream(
+                "GET", url, auth=auth, timeout=self._settings.fetch_timeout_s, follow_redirects=True
+            ) as response:
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise MediaUnavailable(f"media source answered {response.status_code}")
+                if response.status_code >= 400:
+                    raise _Gone(f"media source answered {response.status_code}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise TooLarge
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise TooLarge
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise MediaUnavailable(f"media source unreachable: {exc}") from exc
+
+    async def open(self, file_id: PydanticObjectId) -> MediaFile:
+        stream = await self._bucket.open_download_stream(ObjectId(file_id))
+        data = await stream.read()
+        meta = stream.metadata or {}
+        return MediaFile(data=data, mime=str(meta.get("contentType", "application/octet-stream")), filename=stream.filename)
+
+    async def delete(self, media: list[StoredMedia]) -> None:
+        for item in media:
+            if item.file_id is not None:
+                try:
+                    await self._bucket.delete(ObjectId(item.file_id))
+                except Exception:
+                    log.warning("could not delete orphaned media %s", item.file_id, exc_info=True)
+
+
+class _Gone(Exception):
+    pass

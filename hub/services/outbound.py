@@ -1,0 +1,98 @@
+"""Agent replies: store as queued, publish, enqueue the send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from beanie import PydanticObjectId
+from pymongo.errors import DuplicateKeyError
+
+from hub.context import HubContext
+from hub.domain.messages import Direction, MessageStatus
+from hub.domain.segments import count_segments
+from hub.services.errors import Invalid, NotFound
+from hub.services.threads import finish_message
+from hub.store.accounts import utcnow
+from hub.store.conversations import Conversation
+from hub.store.messages import Message, MessageAuthor, StatusEntry
+from hub.store.numbers import Number
+from hub.store.sequences import next_seq
+
+MAX_SEGMENTS = 10
+MAX_CLIENT_ID = 100
+
+
+@dataclass(frozen=True)
+class Author:
+    kind: str
+    id: PydanticObjectId | None
+    name: str | None
+
+
+async def get_conversation(account_id: PydanticObjectId, conversation_id: str) -> Conversation:
+    if not PydanticObjectId.is_valid(conversation_id):
+        raise NotFound("no such conversation", field="conversation_id")
+    conv = await Conversation.find_one({"_id": PydanticObjectId(conversation_id), "account_id": account_id})
+    if conv is None:
+        raise NotFound("no such conversation", field="conversation_id")
+    return conv
+
+
+async def send_reply(
+    hub: HubContext,
+    account_id: PydanticObjectId,
+    conversation_id: str,
+    text: str,
+    author: Author,
+    client_id: str | None = None,
+) -> Message:
+    """Queue a reply in a conversation.
+
+    `client_id` makes the call idempotent: the same id from the same account returns the message
+    stored the first time.
+    """
+    if not text.strip():
+        raise Invalid("text must not be empty", field="text")
+    seg = count_segments(text)
+    if seg.segments > MAX_SEGMENTS:
+        raise Invalid(
+            f"text needs {seg.segments} SMS segments; at most {MAX_SEGMENTS} are sent", field="text"
+        )
+    if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
+        raise Invalid(f"client_id must be 1 to {MAX_CLIENT_ID} characters", field="client_id")
+    conv = await get_conversation(account_id, conversation_id)
+    if client_id is not None:
+        existing = await Message.find_one({"account_id": account_id, "client_id": client_id})
+        if existing is not None:
+            return existing
+    number = await Number.get(conv.number_id)
+    if number is None:
+        raise NotFound("the conversation's number no longer exists", field="conversation_id")
+    assert conv.id is not None
+    now = utcnow()
+    message = Message(
+        account_id=account_id,
+        conversation_id=conv.id,
+        direction=Direction.OUTBOUND,
+        sender=conv.number,
+        recipient=conv.contact_phone,
+        text=text,
+        provider=number.provider,
+        client_id=client_id,
+        status=MessageStatus.QUEUED,
+        status_history=[StatusEntry(status=MessageStatus.QUEUED, at=now)],
+        author=MessageAuthor(kind=author.kind, id=author.id, name=author.name),
+        segments=seg.segments,
+        encoding=seg.encoding,
+        seq=await next_seq(account_id),
+        created_at=now,
+    )
+    try:
+        await message.insert()
+    except DuplicateKeyError:
+        stored = await Message.find_one({"account_id": account_id, "client_id": client_id})
+        assert stored is not None
+        return stored
+    await finish_message(hub.bus, message)
+    await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
+    return message

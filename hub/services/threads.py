@@ -1,0 +1,135 @@
+"""Shared steps of the message services: contacts, conversations and the final event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from hub.domain import events as ev
+from hub.domain.messages import Direction
+from hub.realtime.bus import EventBus, now_iso
+from hub.realtime.payloads import conversation_payload, message_payload
+from hub.store.accounts import utcnow
+from hub.store.conversations import Contact, Conversation, ConversationStatus
+from hub.store.messages import Message
+from hub.store.numbers import Number
+
+
+async def _upsert(coll: Any, key: dict[str, Any], on_insert: dict[str, Any]) -> dict[str, Any]:
+    """Find the document with `key`, creating it if absent, safe against concurrent callers.
+
+    Two first messages from one phone can race: the loser's upsert fails on the unique index (or,
+    on some servers, matches nothing); either way the winner's document is read back.
+    """
+    for _ in range(3):
+        try:
+            doc = await coll.find_one_and_update(
+                key, {"$setOnInsert": {**key, **on_insert}}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            doc = None
+        if doc is None:
+            doc = await coll.find_one(key)
+        if doc is not None:
+            return dict(doc)
+    raise RuntimeError(f"could not create or read {coll.name} {key}")
+
+
+async def upsert_contact(account_id: PydanticObjectId, phone: str) -> Contact:
+    doc = await _upsert(
+        Contact.get_pymongo_collection(),
+        {"account_id": account_id, "phone": phone},
+        {"name": None, "created_at": utcnow()},
+    )
+    return Contact.model_validate(doc)
+
+
+async def upsert_conversation(number: Number, contact: Contact) -> Conversation:
+    now = utcnow()
+    doc = await _upsert(
+        Conversation.get_pymongo_collection(),
+        {"account_id": number.account_id, "number_id": number.id, "contact_id": contact.id},
+        {
+            "number": number.e164,
+            "contact_phone": contact.phone,
+            "contact_name": contact.name,
+            "status": ConversationStatus.OPEN.value,
+            "assignee_id": None,
+            "unread": 0,
+            "last_message": None,
+            "last_message_at": None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return Conversation.model_validate(doc)
+
+
+async def apply_to_conversation(message: Message) -> Conversation:
+    """Count a stored message into its conversation, exactly once.
+
+    The message's `applied` flag is flipped first; whoever flips it (the first attempt, or a
+    retry finishing a crashed one) updates the conversation. The others only read it.
+    """
+    flipped = await Message.get_pymongo_collection().update_one(
+        {"_id": message.id, "applied": {"$ne": True}}, {"$set": {"applied": True}}
+    )
+    coll = Conversation.get_pymongo_collection()
+    if flipped.modified_count == 0:
+        doc = await coll.find_one({"_id": message.conversation_id})
+        return Conversation.model_validate(doc)
+    summary = {
+        "text": message.text[:200],
+        "direction": message.direction.value,
+        "at": message.created_at,
+        "has_media": bool(message.media),
+    }
+    update: dict[str, object]
+    if message.direction == Direction.INBOUND:
+        # A customer writing again reopens a closed conversation.
+        update = {
+            "$set": {
+                "last_message": summary,
+                "last_message_at": message.created_at,
+                "updated_at": utcnow(),
+                "status": ConversationStatus.OPEN.value,
+            },
+            "$inc": {"unread": 1},
+        }
+    else:
+        # An agent answering has read the thread.
+        update = {
+            "$set": {
+                "last_message": summary,
+                "last_message_at": message.created_at,
+                "updated_at": utcnow(),
+                "unread": 0,
+            }
+        }
+    doc = await coll.find_one_and_update(
+        {"_id": message.conversation_id}, update, return_document=ReturnDocument.AFTER
+    )
+    if doc is None:
+        raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
+    return Conversation.model_validate(doc)
+
+
+async def finish_message(bus: EventBus, message: Message) -> Conversation:
+    """Update the conversation and record `message.created`; safe to repeat."""
+    conv = await apply_to_conversation(message)
+    await bus.record(
+        ev.MessageCreated(
+            seq=message.seq,
+            account_id=str(message.account_id),
+            at=now_iso(),
+            data=message_payload(message),
+            conversation=conversation_payload(conv),
+        )
+    )
+    return conv
+
+

@@ -1,0 +1,182 @@
+"""Configuration, one dataclass per concern, read from the environment.
+
+Real environment variables are the only source: the hub has no hidden config file, so what
+`env` shows is what the hub runs with.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name).lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+def _default_web_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "web"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    """Interface the HTTP server binds to."""
+    port: int = 8000
+    """TCP port of the HTTP server."""
+    public_url: str = ""
+    """Base URL the outside world uses to reach the hub (webhook signatures are computed over it)."""
+    web_dir: Path = field(default_factory=_default_web_dir)
+    """Folder holding the static browser pages."""
+    data_dir: Path = Path("var")
+    """Folder for the embedded database and other local state."""
+
+
+@dataclass(frozen=True)
+class MongoSettings:
+    uri: str = ""
+    """MongoDB URI; empty starts the embedded SecantusDB as a child process."""
+    database: str = "hub"
+    """Database name used when the URI names none."""
+    server_selection_timeout_ms: int = 5000
+    """How long a request waits for MongoDB before the hub answers 503 (gateways then retry)."""
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = ""
+    """Redis URL; empty fans out in process and runs jobs in process."""
+    channel_prefix: str = "hub"
+    """Prefix of the pub/sub channel names, so several hubs can share one Redis."""
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    secret: str = ""
+    """Server secret: signs nothing by itself, seeds the generic webhook secret when none is given."""
+    webhook_secret: str = ""
+    """HMAC-SHA256 key of the generic JSON webhook."""
+    webhook_max_age_s: int = 300
+    """A generic webhook whose timestamp is older than this is refused as stale (replay protection)."""
+    session_ttl_s: int = 7 * 24 * 3600
+    """Lifetime of an agent login session."""
+    cookie_secure: bool = False
+    """Mark the session cookie Secure (turn on behind HTTPS)."""
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str = ""
+    """Twilio account SID used for sending."""
+    auth_token: str = ""
+    """Twilio auth token: validates X-Twilio-Signature and authenticates sends."""
+    api_base: str = "https://api.twilio.com"
+    """Base URL of Twilio's REST API."""
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    max_bytes: int = 5 * 1024 * 1024
+    """Largest accepted MMS attachment."""
+    max_parts: int = 10
+    """Most attachments kept from one message."""
+    fetch_timeout_s: float = 20.0
+    """Timeout for fetching an attachment from a gateway URL."""
+
+
+@dataclass(frozen=True)
+class RealtimeSettings:
+    subscriber_queue: int = 1000
+    """Events buffered per WebSocket; a client this far behind is disconnected."""
+    resume_limit: int = 5000
+    """Most events replayed to a reconnecting client; beyond that it must reload."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    mongo: MongoSettings = field(default_factory=MongoSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    run_worker: bool = True
+    """Run the job worker inside the server process."""
+    simulator: bool = False
+    """Expose the phone simulator page and its endpoints (unauthenticated: for demos and tests)."""
+
+    @property
+    def embedded_mongo(self) -> bool:
+        return not self.mongo.uri
+
+    @property
+    def webhook_secret(self) -> str:
+        return self.security.webhook_secret or self.security.secret
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment.
+
+    Returns:
+        The settings; a missing HUB_SECRET gets a random one for this run only.
+    """
+    secret = _env("HUB_SECRET") or secrets.token_urlsafe(32)
+    host = _env("HUB_HOST", "127.0.0.1")
+    port = _env_int("HUB_PORT", 8000)
+    return Settings(
+        server=ServerSettings(
+            host=host,
+            port=port,
+            public_url=_env("HUB_PUBLIC_URL").rstrip("/"),
+            web_dir=Path(_env("HUB_WEB_DIR")) if _env("HUB_WEB_DIR") else _default_web_dir(),
+            data_dir=Path(_env("HUB_DATA_DIR", "var")),
+        ),
+        mongo=MongoSettings(
+            uri=_env("MONGODB_URI"),
+            database=_env("MONGODB_DATABASE", "hub"),
+            server_selection_timeout_ms=_env_int("MONGODB_TIMEOUT_MS", 5000),
+        ),
+        redis=RedisSettings(url=_env("REDIS_URL"), channel_prefix=_env("HUB_CHANNEL_PREFIX", "hub")),
+        security=SecuritySettings(
+            secret=secret,
+            webhook_secret=_env("HUB_WEBHOOK_SECRET"),
+            webhook_max_age_s=_env_int("HUB_WEBHOOK_MAX_AGE", 300),
+            session_ttl_s=_env_int("HUB_SESSION_TTL", 7 * 24 * 3600),
+            cookie_secure=_env_bool("HUB_COOKIE_SECURE", False),
+        ),
+        twilio=TwilioSettings(
+            account_sid=_env("TWILIO_ACCOUNT_SID"),
+            auth_token=_env("TWILIO_AUTH_TOKEN"),
+            api_base=_env("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
+        ),
+        media=MediaSettings(
+            max_bytes=_env_int("HUB_MEDIA_MAX_BYTES", 5 * 1024 * 1024),
+            max_parts=_env_int("HUB_MEDIA_MAX_PARTS", 10),
+        ),
+        realtime=RealtimeSettings(
+            subscriber_queue=_env_int("HUB_WS_QUEUE", 1000),
+            resume_limit=_env_int("HUB_WS_RESUME_LIMIT", 5000),
+        ),
+        run_worker=_env_bool("HUB_RUN_WORKER", True),
+        simulator=_env_bool("HUB_SIMULATOR", False),
+    )

@@ -1,0 +1,86 @@
+"""Tenants and the people and programs that act for them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Account(Document):
+    """A tenant. `seq` is the account's event sequence counter, bumped atomically."""
+
+    name: str
+    slug: str
+    seq: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "accounts"
+        indexes = [IndexModel([("slug", ASCENDING)], unique=True)]
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
+class Agent(Document):
+    account_id: PydanticObjectId
+    email: str
+    name: str
+    password_hash: str
+    role: Role = Role.AGENT
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "agents"
+        indexes = [
+            IndexModel([("email", ASCENDING)], unique=True),
+            IndexModel([("account_id", ASCENDING), ("name", ASCENDING)]),
+        ]
+
+
+class ApiToken(Document):
+    """An integration's credential. Only a SHA-256 of the token is kept."""
+
+    account_id: PydanticObjectId
+    name: str
+    token_hash: str
+    prefix: str
+    created_by: PydanticObjectId | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked: bool = False
+
+    class Settings:
+        name = "api_tokens"
+        indexes = [
+            IndexModel([("token_hash", ASCENDING)], unique=True),
+            IndexModel([("account_id", ASCENDING)]),
+        ]
+
+
+class LoginSession(Document):
+    """An agent's browser session. Only a SHA-256 of the session token is kept."""
+
+    account_id: PydanticObjectId
+    agent_id: PydanticObjectId
+    token_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+    class Settings:
+        name = "sessions"
+        indexes = [
+            IndexModel([("token_hash", ASCENDING)], unique=True),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+        ]

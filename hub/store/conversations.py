@@ -1,0 +1,69 @@
+"""Contacts and the conversations the inbox lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from hub.store.accounts import utcnow
+
+
+class Contact(Document):
+    account_id: PydanticObjectId
+    phone: str
+    name: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "contacts"
+        indexes = [IndexModel([("account_id", ASCENDING), ("phone", ASCENDING)], unique=True)]
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    CLOSED = "closed"
+
+
+class LastMessageSummary(BaseModel):
+    text: str
+    direction: str
+    at: datetime
+    has_media: bool = False
+
+
+class Conversation(Document):
+    """One thread per (number, contact) pair; a closed one reopens when the contact writes again."""
+
+    account_id: PydanticObjectId
+    number_id: PydanticObjectId
+    number: str
+    contact_id: PydanticObjectId
+    contact_phone: str
+    contact_name: str | None = None
+    status: ConversationStatus = ConversationStatus.OPEN
+    assignee_id: PydanticObjectId | None = None
+    unread: int = 0
+    last_message: LastMessageSummary | None = None
+    last_message_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "conversations"
+        indexes = [
+            IndexModel(
+                [("account_id", ASCENDING), ("number_id", ASCENDING), ("contact_id", ASCENDING)], unique=True
+            ),
+            # The inbox list: newest first, optionally by status or assignee.
+            IndexModel([("account_id", ASCENDING), ("last_message_at", DESCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("status", ASCENDING), ("last_message_at", DESCENDING)]),
+            IndexModel(
+                [("account_id", ASCENDING), ("assignee_id", ASCENDING), ("last_message_at", DESCENDING)]
+            ),
+            IndexModel([("account_id", ASCENDING), ("contact_phone", ASCENDING)]),
+        ]

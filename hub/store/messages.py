@@ -1,0 +1,80 @@
+"""Messages, their attachments and their status history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from hub.domain.messages import Direction, MessageStatus
+from hub.store.accounts import utcnow
+
+
+class StoredMedia(BaseModel):
+    """An attachment: stored in GridFS when accepted, described with a reason when rejected."""
+
+    file_id: PydanticObjectId | None = None
+    mime: str = "application/octet-stream"
+    kind: str = "application"
+    size: int = 0
+    filename: str | None = None
+    source_url: str | None = None
+    rejected: str | None = None
+
+
+class StatusEntry(BaseModel):
+    status: MessageStatus
+    at: datetime
+    detail: str | None = None
+
+
+class MessageAuthor(BaseModel):
+    kind: str
+    id: PydanticObjectId | None = None
+    name: str | None = None
+
+
+class Message(Document):
+    account_id: PydanticObjectId
+    conversation_id: PydanticObjectId
+    direction: Direction
+    sender: str
+    recipient: str
+    text: str
+    media: list[StoredMedia] = Field(default_factory=list)
+    provider: str
+    provider_message_id: str | None = None
+    client_id: str | None = None
+    status: MessageStatus
+    status_history: list[StatusEntry] = Field(default_factory=list)
+    author: MessageAuthor
+    segments: int = 1
+    encoding: str = "GSM-7"
+    seq: int
+    applied: bool = False
+    """Set once the message is counted into its conversation (see services.threads)."""
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "messages"
+        indexes = [
+            # A retried webhook hits this index and never becomes a second message.
+            IndexModel(
+                [("provider", ASCENDING), ("provider_message_id", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"provider_message_id": {"$type": "string"}},
+                name="provider_message_unique",
+            ),
+            # An agent's retried reply (same client id) is stored once.
+            IndexModel(
+                [("account_id", ASCENDING), ("client_id", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"client_id": {"$type": "string"}},
+                name="client_id_unique",
+            ),
+            IndexModel([("conversation_id", ASCENDING), ("created_at", DESCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("seq", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
+        ]
