@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import httpx
 
 from hub.outbound.base import OutboundRequest, ProviderError, SendResult
@@ -29,7 +31,8 @@ class TwilioProvider:
         try:
             response = await self._http.post(
                 f"{self._base}/2010-04-01/Accounts/{self._sid}/Messages.json",
-                data=form,  # type: ignore[arg-type]
+                content=urlencode(form),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
                 auth=(self._sid, self._token),
                 timeout=15.0,
             )

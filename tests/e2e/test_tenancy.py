@@ -1,0 +1,108 @@
+"""An agent of account A reaches nothing of account B, through any endpoint or the WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from hub.store.conversations import Conversation
+from hub.store.messages import Message
+from tests.conftest import RunningHub, Tenant, login, post_generic
+from tests.panel import Panel
+
+
+async def test_agent_of_a_reaches_nothing_of_b(running: RunningHub, tenant_a: Tenant, tenant_b: Tenant) -> None:
+    token_a = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    token_b = await login(running.base, tenant_b.agent_email, tenant_b.agent_password)
+    a = {"Authorization": f"Bearer {token_a}"}
+    async with (
+        Panel(running.ws_base, token_a) as panel_a,
+        Panel(running.ws_base, token_b) as panel_b,
+        httpx.AsyncClient(base_url=running.base) as client,
+    ):
+        r = await post_generic(client, {
+            "id": "b-1", "from": "+48600700800", "to": tenant_b.number, "text": "secret of B",
+            "media": [{"data": "iVBORw0KGgo=", "content_type": "image/png"}],
+        })
+        assert r.status_code == 200
+        await panel_b.next("message.created")
+        b_message = await Message.get(r.json()["message_id"])
+        assert b_message is not None
+        b_conv = str(b_message.conversation_id)
+
+        # REST: every read and write by id answers 404, lists show nothing of B.
+        assert (await client.get("/api/conversations", headers=a)).json() == []
+        for method, path, body in [
+            ("GET", f"/api/conversations/{b_conv}", None),
+            ("GET", f"/api/conversations/{b_conv}/messages", None),
+            ("POST", f"/api/conversations/{b_conv}/messages", {"text": "hijack"}),
+            ("POST", f"/api/conversations/{b_conv}/assign", {"agent_id": tenant_a.agent_id}),
+            ("POST", f"/api/conversations/{b_conv}/status", {"status": "closed"}),
+            ("POST", f"/api/conversations/{b_conv}/read", None),
+            ("GET", f"/api/messages/{b_message.id}/media/0", None),
+        ]:
+            r = await client.request(method, path, json=body, headers=a)
+            assert r.status_code == 404, (method, path, r.status_code, r.text)
+            assert "secret" not in r.text
+        me = (await client.get("/api/me", headers=a)).json()
+        assert tenant_b.number not in str(me) and me["account_id"] == tenant_a.account_id
+        # Assigning A's conversation to B's agent is refused.
+        r = await post_generic(client, {"id": "a-1", "from": "+48600700800", "to": tenant_a.number, "text": "A"})
+        a_conv = (await panel_a.next("message.created"))["data"]["conversation_id"]
+        r = await client.post(f"/api/conversations/{a_conv}/assign", json={"agent_id": tenant_b.agent_id}, headers=a)
+        assert r.status_code == 422
+
+        # WebSocket: A's socket carries nothing of B, and a reply to B's conversation is refused.
+        await panel_a.send({"type": "reply", "conversation_id": b_conv, "text": "x", "request_id": "r1"})
+        error = await panel_a.next("error")
+        assert error["request_id"] == "r1"
+        await panel_a.send({"type": "typing", "conversation_id": b_conv})
+        await asyncio.sleep(0.3)
+    assert all(e["account_id"] == tenant_a.account_id for e in panel_a.events)
+    assert all(e["account_id"] == tenant_b.account_id for e in panel_b.events)
+    assert not any("secret" in str(e) for e in panel_a.events)
+    conv = await Conversation.get(b_message.conversation_id)
+    assert conv is not None and conv.status.value == "open" and conv.assignee_id is None
+    assert await Message.find({"conversation_id": b_message.conversation_id}).count() == 1
+
+
+async def test_requests_without_or_with_bad_credentials_are_401(running: RunningHub, tenant_a: Tenant) -> None:
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        for headers in ({}, {"Authorization": "Bearer hs_nope"}, {"Authorization": "Bearer hub_nope"}):
+            r = await client.get("/api/conversations", headers=headers)
+            assert r.status_code == 401 and r.json()["error"]
+        r = await client.post("/api/auth/login", json={"email": tenant_a.agent_email, "password": "wrong-password"})
+        assert r.status_code == 400 and r.json()["error"] == "wrong e-mail or password"
+
+
+async def test_websocket_without_credentials_is_closed_4401(running: RunningHub) -> None:
+    import websockets
+
+    async with websockets.connect(f"{running.ws_base}/ws") as ws:
+        first = await asyncio.wait_for(ws.recv(), 5)
+        assert "not authenticated" in str(first)
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+        except websockets.ConnectionClosed as exc:
+            assert exc.rcvd is not None and exc.rcvd.code == 4401
+
+
+async def test_api_token_works_and_is_stored_hashed(running: RunningHub, tenant_a: Tenant) -> None:
+    from hub.store.accounts import ApiToken
+
+    admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+    agent = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        assert (await client.post("/api/tokens", json={"name": "crm"}, headers={"Authorization": f"Bearer {agent}"})).status_code == 403
+        r = await client.post("/api/tokens", json={"name": "crm"}, headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 201, r.text
+        token = r.json()["token"]
+        stored = await ApiToken.find_one({"name": "crm"})
+        assert stored is not None and token not in stored.model_dump_json() and stored.token_hash != token
+        assert (await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        async with Panel(running.ws_base, token) as bot:
+            assert bot.ready is not None and bot.ready["principal"]["kind"] == "token"
+        r = await client.delete(f"/api/tokens/{r.json()['info']['id']}", headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 204
+        assert (await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})).status_code == 401
