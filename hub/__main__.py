@@ -66,7 +66,8 @@ def cmd_demo(settings: Settings) -> None:
             f"  API schema:      {base}/schema",
             *(f"  Login:           {d.email} / {d.password}  ({d.role.value})" for d in DEMO_LOGINS),
             f"  Webhook secret:  {secret}  (generic JSON webhook, see docs/webhooks.md)",
-            f"  Database:        {hub.mongo_uri}" + ("  (embedded SecantusDB)" if settings.embedded_mongo else ""),
+            f"  Database:        {hub.mongo_uri}"
+            + ("  (embedded SecantusDB)" if settings.embedded_mongo else ""),
             "",
         ]
         print("\n".join(lines), flush=True)
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hub", description="Self-hosted SMS/MMS conversation hub")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
-    serve.add_argument("--no-worker", action="store_true", help="do not run jobs in this process (needs REDIS_URL)")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="do not run jobs in this process (needs REDIS_URL)"
+    )
     sub.add_parser("worker", help="run background jobs (needs REDIS_URL)")
     sub.add_parser("demo", help="run with a demo account, the phone simulator and embedded defaults")
     agent = sub.add_parser("create-agent", help="create an agent (and its account if new)")

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self'; connect-src 'self' ws: wss:; "
-    "script-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+    "script-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 
 
@@ -38,7 +39,11 @@ def _page(web_dir: Path, name: str) -> Response[bytes]:
     return Response(
         (web_dir / name).read_bytes(),
         media_type=MediaType.HTML,
-        headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+        headers={
+            "Content-Security-Policy": PAGE_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+        },
     )
 
 
@@ -66,7 +71,9 @@ def _page_routes(settings: Settings) -> list[Any]:
 
         routes += [simulator_page, SimulatorController, simulator_socket]
     if (web / "static").is_dir():
-        routes.append(create_static_files_router(path="/static", directories=[web / "static"], include_in_schema=False))
+        routes.append(
+            create_static_files_router(path="/static", directories=[web / "static"], include_in_schema=False)
+        )
     return routes
 
 
@@ -126,7 +133,9 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="SMS hub", version="0.1.0", path="/schema"),
-        cors_config=None if not settings.server.public_url else CORSConfig(allow_origins=[settings.server.public_url]),
+        cors_config=None
+        if not settings.server.public_url
+        else CORSConfig(allow_origins=[settings.server.public_url]),
         request_max_body_size=20 * 1024 * 1024,
         debug=False,
     )

@@ -40,5 +40,7 @@ async def seed_demo() -> Account:
         (DEMO_SHORT_CODE, NumberType.SCI, "Demo short code"),
     ):
         if await Number.find_one({"e164": e164}) is None:
-            await Number(account_id=account.id, e164=e164, type=kind, provider="simulator", label=label).insert()
+            await Number(
+                account_id=account.id, e164=e164, type=kind, provider="simulator", label=label
+            ).insert()
     return account

@@ -29,7 +29,14 @@ from hub.demo import seed_demo
 from hub.domain.numbers import NumberType
 from hub.embedded_mongo import EmbeddedMongo
 from hub.services import auth
-from hub.settings import MongoSettings, RedisSettings, SecuritySettings, ServerSettings, Settings, TwilioSettings
+from hub.settings import (
+    MongoSettings,
+    RedisSettings,
+    SecuritySettings,
+    ServerSettings,
+    Settings,
+    TwilioSettings,
+)
 from hub.store.accounts import Role
 from hub.store.numbers import Number
 
@@ -80,7 +87,9 @@ def redis_mode(request: pytest.FixtureRequest) -> bool:
 def settings(mongo_uri: str, redis_url: str, redis_mode: bool, tmp_path: Path) -> Settings:
     tag = uuid.uuid4().hex[:12]
     return Settings(
-        server=ServerSettings(host="127.0.0.1", port=free_port(), data_dir=tmp_path / "var", web_dir=ROOT / "web"),
+        server=ServerSettings(
+            host="127.0.0.1", port=free_port(), data_dir=tmp_path / "var", web_dir=ROOT / "web"
+        ),
         mongo=MongoSettings(uri=mongo_uri, database=f"hubtest_{tag}", server_selection_timeout_ms=3000),
         redis=RedisSettings(url=redis_url if redis_mode else "", channel_prefix=f"hubtest-{tag}"),
         security=SecuritySettings(secret="s" * 32, webhook_secret=WEBHOOK_SECRET),
@@ -153,14 +162,22 @@ class Tenant:
 async def make_tenant(slug: str, number: str, provider: str = "simulator") -> Tenant:
     account = await auth.create_account(slug.title(), slug)
     assert account.id is not None
-    admin = await auth.create_agent(account.id, f"admin@{slug}.test", f"{slug} admin", "admin-password", Role.ADMIN)
-    agent = await auth.create_agent(account.id, f"agent@{slug}.test", f"{slug} agent", "agent-password", Role.AGENT)
+    admin = await auth.create_agent(
+        account.id, f"admin@{slug}.test", f"{slug} admin", "admin-password", Role.ADMIN
+    )
+    agent = await auth.create_agent(
+        account.id, f"agent@{slug}.test", f"{slug} agent", "agent-password", Role.AGENT
+    )
     await Number(account_id=account.id, e164=number, type=NumberType.NDI, provider=provider).insert()
     return Tenant(
-        account_id=str(account.id), number=number,
-        admin_email=admin.email, admin_password="admin-password",
-        agent_email=agent.email, agent_password="agent-password",
-        agent_id=str(agent.id), admin_id=str(admin.id),
+        account_id=str(account.id),
+        number=number,
+        admin_email=admin.email,
+        admin_password="admin-password",
+        agent_email=agent.email,
+        agent_password="agent-password",
+        agent_id=str(agent.id),
+        admin_id=str(admin.id),
     )
 
 

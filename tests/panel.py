@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -37,17 +38,21 @@ class Panel:
             await self._conn.close()
         if self._reader is not None:
             self._reader.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-            except (asyncio.CancelledError, Exception):
-                pass
 
     async def _read(self) -> None:
         assert self._conn is not None
         try:
             async for raw in self._conn:
                 data = json.loads(raw)
-                if data.get("type") in {"message.created", "message.status", "conversation.updated", "typing", "presence"}:
+                if data.get("type") in {
+                    "message.created",
+                    "message.status",
+                    "conversation.updated",
+                    "typing",
+                    "presence",
+                }:
                     decode_event(raw)  # every pushed event must match its schema
                     self.events.append(data)
                 await self._inbox.put(data)
@@ -60,6 +65,7 @@ class Panel:
 
     async def next(self, type_: str | None = None, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
         """The next message of `type_` (and matching `match` on its data), skipping others."""
+
         async def find() -> dict[str, Any]:
             while True:
                 item = await self._inbox.get()

@@ -28,7 +28,9 @@ async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
         # Already sent by an earlier run of this job: a send happens once.
         return {"skipped": f"status is {message.status}"}
     base = hub.settings.server.public_url
-    media_urls = tuple(f"{base}/api/messages/{message.id}/media/{i}" for i, m in enumerate(message.media) if m.file_id)
+    media_urls = tuple(
+        f"{base}/api/messages/{message.id}/media/{i}" for i, m in enumerate(message.media) if m.file_id
+    )
     request = OutboundRequest(
         message_id=str(message.id),
         sender=message.sender,
@@ -52,15 +54,19 @@ async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
             return {"failed": str(exc)}
         raise
     status = MessageStatus.SENT if result.status == "sent" else MessageStatus.SENDING
-    await set_status(
-        hub, message, status, datetime.now(UTC), provider_message_id=result.provider_message_id
-    )
+    await set_status(hub, message, status, datetime.now(UTC), provider_message_id=result.provider_message_id)
     return {"provider_message_id": result.provider_message_id}
 
 
 async def delivery_report(
-    ctx: JobContext, *, provider: str, provider_message_id: str, status: str, at: str,
-    error_code: str | None = None, detail: str | None = None,
+    ctx: JobContext,
+    *,
+    provider: str,
+    provider_message_id: str,
+    status: str,
+    at: str,
+    error_code: str | None = None,
+    detail: str | None = None,
 ) -> dict[str, Any]:
     """Apply a report that arrived before its message's provider id was stored."""
     report = DeliveryReport(
@@ -76,7 +82,9 @@ async def delivery_report(
         known = await Message.find_one({"provider": provider, "provider_message_id": provider_message_id})
         if known is None:
             if ctx["attempt"] >= ctx["max_attempts"]:
-                log.warning("delivery report for unknown %s message %s dropped", provider, provider_message_id)
+                log.warning(
+                    "delivery report for unknown %s message %s dropped", provider, provider_message_id
+                )
                 return {"dropped": "unknown message"}
             raise ReportNotMatched(provider_message_id)
     return {"applied": updated is not None}
@@ -98,9 +106,7 @@ async def sweep_queued(ctx: JobContext, *, older_than_s: float = 30.0) -> dict[s
     hub = ctx["hub"]
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
     count = 0
-    async for message in Message.find(
-        {"status": MessageStatus.QUEUED.value, "created_at": {"$lt": cutoff}}
-    ):
+    async for message in Message.find({"status": MessageStatus.QUEUED.value, "created_at": {"$lt": cutoff}}):
         await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
         count += 1
     return {"requeued": count}

@@ -39,7 +39,10 @@ def author_of(principal: NamedDependency[Principal]) -> Author:
 
 class ConversationController(Controller):
     path = "/api/conversations"
-    dependencies = {"hub": Provide(provide_hub, sync_to_thread=False), "principal": Provide(provide_principal)}
+    dependencies = {
+        "hub": Provide(provide_hub, sync_to_thread=False),
+        "principal": Provide(provide_principal),
+    }
     tags = ["inbox"]
 
     @get("/")
@@ -69,7 +72,9 @@ class ConversationController(Controller):
         return [conversation_payload(c) for c in rows]
 
     @get("/{conversation_id:str}")
-    async def get_conversation(self, principal: NamedDependency[Principal], conversation_id: FromPath[str]) -> ev.ConversationPayload:
+    async def get_conversation(
+        self, principal: NamedDependency[Principal], conversation_id: FromPath[str]
+    ) -> ev.ConversationPayload:
         return conversation_payload(await get_conversation(principal.account_id, conversation_id))
 
     @get("/{conversation_id:str}/messages")
@@ -81,12 +86,18 @@ class ConversationController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> list[ev.MessagePayload]:
         """Messages oldest first; page back with `before_seq`."""
-        rows = await svc.list_messages(principal.account_id, conversation_id, before_seq=before_seq, limit=limit)
+        rows = await svc.list_messages(
+            principal.account_id, conversation_id, before_seq=before_seq, limit=limit
+        )
         return [message_payload(m) for m in rows]
 
     @post("/{conversation_id:str}/messages", status_code=201)
     async def reply(
-        self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal], conversation_id: FromPath[str], data: JSONBody[ReplyBody]
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        conversation_id: FromPath[str],
+        data: JSONBody[ReplyBody],
     ) -> ev.MessagePayload:
         """Send a reply: stored as queued, then sent by a background job."""
         message = await send_reply(
@@ -96,17 +107,34 @@ class ConversationController(Controller):
 
     @post("/{conversation_id:str}/assign", status_code=200)
     async def assign(
-        self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal], conversation_id: FromPath[str], data: JSONBody[AssignBody]
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        conversation_id: FromPath[str],
+        data: JSONBody[AssignBody],
     ) -> ev.ConversationPayload:
-        return conversation_payload(await svc.assign(hub, principal.account_id, conversation_id, data.agent_id))
+        return conversation_payload(
+            await svc.assign(hub, principal.account_id, conversation_id, data.agent_id)
+        )
 
     @post("/{conversation_id:str}/status", status_code=200)
     async def set_status(
-        self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal], conversation_id: FromPath[str], data: JSONBody[StatusBody]
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        conversation_id: FromPath[str],
+        data: JSONBody[StatusBody],
     ) -> ev.ConversationPayload:
         """Open, pend or close a conversation."""
-        return conversation_payload(await svc.set_status(hub, principal.account_id, conversation_id, data.status))
+        return conversation_payload(
+            await svc.set_status(hub, principal.account_id, conversation_id, data.status)
+        )
 
     @post("/{conversation_id:str}/read", status_code=200)
-    async def mark_read(self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal], conversation_id: FromPath[str]) -> ev.ConversationPayload:
+    async def mark_read(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        conversation_id: FromPath[str],
+    ) -> ev.ConversationPayload:
         return conversation_payload(await svc.mark_read(hub, principal.account_id, conversation_id))

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from hub.context import HubContext
@@ -29,7 +30,7 @@ def credential(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     cookie = connection.cookies.get(SESSION_COOKIE)
     if cookie:
         return cookie
-    if connection.scope["type"] == "websocket":
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
         return connection.query_params.get("token") or None
     return None
 

@@ -7,17 +7,33 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from pymongo.errors import AutoReconnect, ConnectionFailure, ExecutionTimeout, NetworkTimeout, ServerSelectionTimeoutError, WTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
 
 from hub.services.errors import ServiceError
 from hub.services.media import MediaUnavailable
 
 log = logging.getLogger(__name__)
 
-DATABASE_DOWN = (ConnectionFailure, AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError, ExecutionTimeout, WTimeoutError)
+DATABASE_DOWN = (
+    ConnectionFailure,
+    AutoReconnect,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    ExecutionTimeout,
+    WTimeoutError,
+)
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+def _json(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
@@ -30,7 +46,9 @@ def service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict
 def database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.warning("MongoDB unavailable: %s", exc)
     return _json(
-        503, {"error": "the database is unavailable; retry later", "status_code": 503}, headers={"Retry-After": "5"}
+        503,
+        {"error": "the database is unavailable; retry later", "status_code": 503},
+        headers={"Retry-After": "5"},
     )
 
 

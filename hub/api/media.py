@@ -19,7 +19,9 @@ from hub.store.messages import Message
 # Even if a browser were talked into rendering an attachment as a document, it may run nothing
 # and load nothing.
 SAFE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Cache-Control": "private, max-age=86400",
@@ -28,15 +30,26 @@ SAFE_HEADERS = {
 
 class MediaController(Controller):
     path = "/api/messages"
-    dependencies = {"hub": Provide(provide_hub, sync_to_thread=False), "principal": Provide(provide_principal)}
+    dependencies = {
+        "hub": Provide(provide_hub, sync_to_thread=False),
+        "principal": Provide(provide_principal),
+    }
     tags = ["inbox"]
 
     @get("/{message_id:str}/media/{index:int}", media_type="application/octet-stream")
-    async def attachment(self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal], message_id: FromPath[str], index: FromPath[int]) -> Response[bytes]:
+    async def attachment(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        message_id: FromPath[str],
+        index: FromPath[int],
+    ) -> Response[bytes]:
         """An attachment's bytes, with headers that keep it inert."""
         if not PydanticObjectId.is_valid(message_id):
             raise NotFound("no such attachment")
-        message = await Message.find_one({"_id": PydanticObjectId(message_id), "account_id": principal.account_id})
+        message = await Message.find_one(
+            {"_id": PydanticObjectId(message_id), "account_id": principal.account_id}
+        )
         if message is None or not 0 <= index < len(message.media) or message.media[index].file_id is None:
             raise NotFound("no such attachment")
         item = message.media[index]

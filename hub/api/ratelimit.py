@@ -12,8 +12,12 @@ from collections.abc import Callable, Iterable
 
 class LoginLimiter:
     def __init__(
-        self, free_attempts: int = 5, base_delay_s: float = 1.0, max_delay_s: float = 300.0,
-        clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000,
+        self,
+        free_attempts: int = 5,
+        base_delay_s: float = 1.0,
+        max_delay_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
     ) -> None:
         self._free = free_attempts
         self._base = base_delay_s

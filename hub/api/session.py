@@ -72,13 +72,17 @@ class SessionController(Controller):
     tags = ["session"]
 
     @post("/auth/login", status_code=200)
-    async def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginBody], hub: NamedDependency[HubContext]) -> Response[LoginOut]:
+    async def login(
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginBody], hub: NamedDependency[HubContext]
+    ) -> Response[LoginOut]:
         """Log an agent in; sets the session cookie and returns the same token for API use."""
         client = request.client.host if request.client else "?"
         keys = (f"ip:{client}", f"email:{data.email.strip().lower()}")
         wait = limiter.blocked_for(keys)
         if wait > 0:
-            raise TooManyAttempts(f"too many failed logins; try again in {int(wait) + 1} s", retry_after=int(wait) + 1)
+            raise TooManyAttempts(
+                f"too many failed logins; try again in {int(wait) + 1} s", retry_after=int(wait) + 1
+            )
         agent = await auth.authenticate(data.email, data.password)
         if agent is None:
             limiter.failed(keys)

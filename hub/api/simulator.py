@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, WebSocket, get, post, websocket
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, JSONBody
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromQuery, JSONBody
 
 from hub.api.deps import provide_hub
 from hub.context import HubContext
@@ -78,7 +78,10 @@ class SimulatorController(Controller):
     async def numbers(self) -> list[SimNumber]:
         rows = await Number.find({"provider": "simulator"}).sort("e164").to_list()
         names = {a.id: a.name for a in await Account.find_all().to_list()}
-        return [SimNumber(e164=n.e164, type=n.type.value, label=n.label, account=names.get(n.account_id, "")) for n in rows]
+        return [
+            SimNumber(e164=n.e164, type=n.type.value, label=n.label, account=names.get(n.account_id, ""))
+            for n in rows
+        ]
 
     @post("/messages", status_code=201)
     async def send(self, hub: NamedDependency[HubContext], data: JSONBody[SimSend]) -> SimSent:
@@ -116,15 +119,23 @@ class SimulatorController(Controller):
         """What the phone sent to and received from simulator numbers, oldest first."""
         e164 = normalise_number(phone, "phone")
         rows = (
-            await Message.find({"$or": [{"sender": e164, "direction": "in"}, {"recipient": e164, "direction": "out"}]})
+            await Message.find(
+                {"$or": [{"sender": e164, "direction": "in"}, {"recipient": e164, "direction": "out"}]}
+            )
             .sort("-created_at")
             .limit(200)
             .to_list()
         )
         return [
             SimMessage(
-                id=str(m.id), direction=m.direction.value, sender=m.sender, recipient=m.recipient, text=m.text,
-                status=m.status.value, created_at=iso(m.created_at), media=len(m.media),
+                id=str(m.id),
+                direction=m.direction.value,
+                sender=m.sender,
+                recipient=m.recipient,
+                text=m.text,
+                status=m.status.value,
+                created_at=iso(m.created_at),
+                media=len(m.media),
             )
             for m in reversed(rows)
         ]
@@ -163,4 +174,3 @@ async def simulator_socket(socket: WebSocket[Any, Any, Any]) -> None:
             pass
         finally:
             reader.cancel()
-

@@ -37,7 +37,11 @@ class NewTokenOut(msgspec.Struct):
 
 def token_out(t: ApiToken) -> TokenOut:
     return TokenOut(
-        id=str(t.id), name=t.name, prefix=t.prefix, created_at=t.created_at, last_used_at=t.last_used_at,
+        id=str(t.id),
+        name=t.name,
+        prefix=t.prefix,
+        created_at=t.created_at,
+        last_used_at=t.last_used_at,
         revoked=t.revoked,
     )
 
@@ -53,7 +57,9 @@ class TokenController(Controller):
         return [token_out(t) for t in rows]
 
     @post("/", status_code=201)
-    async def create(self, principal: NamedDependency[auth.Principal], data: JSONBody[TokenBody]) -> NewTokenOut:
+    async def create(
+        self, principal: NamedDependency[auth.Principal], data: JSONBody[TokenBody]
+    ) -> NewTokenOut:
         doc, token = await auth.create_api_token(principal.account_id, data.name, principal.agent_id)
         return NewTokenOut(token=token, info=token_out(doc))
 
@@ -62,7 +68,8 @@ class TokenController(Controller):
         if not PydanticObjectId.is_valid(token_id):
             raise NotFound("no such token")
         result = await ApiToken.get_pymongo_collection().update_one(
-            {"_id": PydanticObjectId(token_id), "account_id": principal.account_id}, {"$set": {"revoked": True}}
+            {"_id": PydanticObjectId(token_id), "account_id": principal.account_id},
+            {"$set": {"revoked": True}},
         )
         if result.matched_count == 0:
             raise NotFound("no such token")

@@ -65,7 +65,9 @@ class WebhookController(Controller):
     tags = ["webhooks"]
 
     @post("/generic/inbound", status_code=200)
-    async def generic_inbound(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> Stored:
+    async def generic_inbound(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> Stored:
         """Inbound SMS/MMS in the hub's JSON format (see docs/webhooks.md)."""
         body = await request.body()
         generic.verify(
@@ -80,7 +82,9 @@ class WebhookController(Controller):
         return Stored(message_id=str(received.message.id), created=received.created, seq=received.message.seq)
 
     @post("/generic/status", status_code=200)
-    async def generic_status(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> ReportAccepted:
+    async def generic_status(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> ReportAccepted:
         """Delivery report in the hub's JSON format."""
         body = await request.body()
         generic.verify(
@@ -94,12 +98,17 @@ class WebhookController(Controller):
         return ReportAccepted(applied=await _apply_report(hub, generic.parse_status(body, datetime.now(UTC))))
 
     @post("/twilio/inbound", status_code=200, media_type=MediaType.XML)
-    async def twilio_inbound(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> Response[str]:
+    async def twilio_inbound(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> Response[str]:
         """Twilio's incoming-message webhook; answers empty TwiML."""
         body = await request.body()
         params = twilio.parse_form(body)
         twilio.verify(
-            hub.settings.twilio.auth_token, public_url(request, hub), params, request.headers.get("x-twilio-signature")
+            hub.settings.twilio.auth_token,
+            public_url(request, hub),
+            params,
+            request.headers.get("x-twilio-signature"),
         )
         tw = hub.settings.twilio
         auth = (tw.account_sid, tw.auth_token) if tw.account_sid else None
@@ -107,12 +116,17 @@ class WebhookController(Controller):
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
 
     @post("/twilio/status", status_code=200, media_type=MediaType.XML)
-    async def twilio_status(self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> Response[str]:
+    async def twilio_status(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> Response[str]:
         """Twilio's status callback for messages the hub sent."""
         body = await request.body()
         params = twilio.parse_form(body)
         twilio.verify(
-            hub.settings.twilio.auth_token, public_url(request, hub), params, request.headers.get("x-twilio-signature")
+            hub.settings.twilio.auth_token,
+            public_url(request, hub),
+            params,
+            request.headers.get("x-twilio-signature"),
         )
         await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
         return Response(EMPTY_TWIML, media_type=MediaType.XML)

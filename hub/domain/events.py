@@ -156,7 +156,8 @@ def decode_event(raw: bytes | str) -> Event:
     Raises:
         msgspec.ValidationError: the JSON is not a valid event.
     """
-    return _decoder.decode(raw)
+    event: Event = _decoder.decode(raw)
+    return event
 
 
 def event_json_schema() -> dict[str, object]:

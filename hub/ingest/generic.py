@@ -60,7 +60,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac}"
 
 
-def verify(secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float, max_age_s: int) -> None:
+def verify(
+    secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float, max_age_s: int
+) -> None:
     """Check the signature and its age.
 
     Raises:
@@ -113,7 +115,9 @@ def parse_inbound(body: bytes, now: datetime) -> InboundMessage:
                 raw = base64.b64decode(item.data, validate=True)
             except (binascii.Error, ValueError):
                 raise Invalid(f"media[{i}].data is not base64", field=f"media[{i}].data") from None
-        media.append(IncomingMedia(url=item.url, data=raw, content_type=item.content_type, filename=item.filename))
+        media.append(
+            IncomingMedia(url=item.url, data=raw, content_type=item.content_type, filename=item.filename)
+        )
     received = data.received_at or now
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
@@ -138,6 +142,10 @@ def parse_status(body: bytes, now: datetime) -> DeliveryReport:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return DeliveryReport(
-        provider=PROVIDER, provider_message_id=_check_id(data.id), status=status, at=at,
-        error_code=data.error_code, detail=data.detail,
+        provider=PROVIDER,
+        provider_message_id=_check_id(data.id),
+        status=status,
+        at=at,
+        error_code=data.error_code,
+        detail=data.detail,
     )

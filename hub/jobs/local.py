@@ -33,7 +33,9 @@ class LocalJobQueue(JobQueue):
         self._idle.set()
         self._pending = 0
 
-    async def enqueue(self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any) -> None:
+    async def enqueue(
+        self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any
+    ) -> None:
         if name not in self._specs:
             raise KeyError(f"no job named {name!r}")
         if key is not None:
@@ -60,7 +62,9 @@ class LocalJobQueue(JobQueue):
         task.add_done_callback(self._timers.discard)
 
     async def start(self) -> None:
-        self._workers = [asyncio.create_task(self._work(), name=f"job-worker-{i}") for i in range(self._concurrency)]
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"job-worker-{i}") for i in range(self._concurrency)
+        ]
 
     async def stop(self) -> None:
         for task in [*self._workers, *self._timers]:
@@ -99,7 +103,9 @@ class LocalJobQueue(JobQueue):
                     self._done(kwargs)
                     continue
                 delay = min(spec.retry_delay_s * 2 ** (attempt - 1), spec.max_retry_delay_s)
-                log.warning("job %s attempt %d failed; retrying in <= %.1fs", name, attempt, delay, exc_info=True)
+                log.warning(
+                    "job %s attempt %d failed; retrying in <= %.1fs", name, attempt, delay, exc_info=True
+                )
                 self._schedule(name, kwargs, attempt + 1, random.uniform(delay / 2, delay))
                 continue
             self._done(kwargs)

@@ -33,7 +33,9 @@ class SaqJobQueue(JobQueue):
         self.queue = Queue.from_url(redis_url, name=name)
         self._specs = specs
 
-    async def enqueue(self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any) -> None:
+    async def enqueue(
+        self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any
+    ) -> None:
         spec = self._specs[name]
         options: dict[str, Any] = {
             "timeout": spec.timeout_s,
@@ -54,7 +56,7 @@ class SaqJobQueue(JobQueue):
     async def stop(self) -> None:
         await self.queue.disconnect()
 
-    def worker(self, hub: HubContext, concurrency: int = 10) -> Worker:
+    def worker(self, hub: HubContext, concurrency: int = 10) -> Worker[Any]:
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["hub"] = hub
 

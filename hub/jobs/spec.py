@@ -37,7 +37,9 @@ class JobSpec:
 class JobQueue:
     """Where services put work for later. Implementations: in-process and saq on Redis."""
 
-    async def enqueue(self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any) -> None:
+    async def enqueue(
+        self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any
+    ) -> None:
         raise NotImplementedError
 
     async def start(self) -> None:

@@ -13,7 +13,12 @@ class TwilioProvider:
     name = "twilio"
 
     def __init__(
-        self, http: httpx.AsyncClient, account_sid: str, auth_token: str, api_base: str, status_callback: str | None
+        self,
+        http: httpx.AsyncClient,
+        account_sid: str,
+        auth_token: str,
+        api_base: str,
+        status_callback: str | None,
     ) -> None:
         self._http = http
         self._sid = account_sid
@@ -23,8 +28,14 @@ class TwilioProvider:
 
     async def send(self, request: OutboundRequest) -> SendResult:
         if not self._sid or not self._token:
-            raise ProviderError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)", permanent=True)
-        form: list[tuple[str, str]] = [("From", request.sender), ("To", request.recipient), ("Body", request.text)]
+            raise ProviderError(
+                "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)", permanent=True
+            )
+        form: list[tuple[str, str]] = [
+            ("From", request.sender),
+            ("To", request.recipient),
+            ("Body", request.text),
+        ]
         form += [("MediaUrl", url) for url in request.media_urls]
         if self._status_callback:
             form.append(("StatusCallback", self._status_callback))
@@ -43,7 +54,9 @@ class TwilioProvider:
         try:
             body = response.json()
         except ValueError as exc:
-            raise ProviderError(f"Twilio answered {response.status_code} with no JSON", permanent=False) from exc
+            raise ProviderError(
+                f"Twilio answered {response.status_code} with no JSON", permanent=False
+            ) from exc
         if response.status_code >= 400:
             raise ProviderError(
                 str(body.get("message") or f"Twilio answered {response.status_code}"),
@@ -54,4 +67,6 @@ class TwilioProvider:
         if not isinstance(sid, str):
             raise ProviderError("Twilio answered without a message sid", permanent=False)
         status = str(body.get("status") or "queued")
-        return SendResult(provider_message_id=sid, status="sent" if status in {"sent", "sending"} else "queued")
+        return SendResult(
+            provider_message_id=sid, status="sent" if status in {"sent", "sending"} else "queued"
+        )

@@ -116,7 +116,11 @@ class AgentSession:
                         "type": "ready",
                         "seq": head,
                         "replayed": replayed,
-                        "principal": {"kind": principal.kind, "id": str(principal.id), "name": principal.name},
+                        "principal": {
+                            "kind": principal.kind,
+                            "id": str(principal.id),
+                            "name": principal.name,
+                        },
                     }
                 )
             )
@@ -167,7 +171,9 @@ class AgentSession:
                 await self.handle(msg)
             except ServiceError as exc:
                 await self.send(
-                    _encode({"type": "error", "error": exc.message, "request_id": msg.request_id, **exc.extra})
+                    _encode(
+                        {"type": "error", "error": exc.message, "request_id": msg.request_id, **exc.extra}
+                    )
                 )
 
     async def handle(self, msg: ClientMessage) -> None:
@@ -195,20 +201,34 @@ class AgentSession:
                 principal.account_id,
                 msg.conversation_id,
                 msg.text or "",
-                Author(kind="agent" if principal.kind == "agent" else "bot", id=principal.id, name=principal.name),
+                Author(
+                    kind="agent" if principal.kind == "agent" else "bot", id=principal.id, name=principal.name
+                ),
                 msg.client_id,
             )
             await self.send(
                 _encode(
-                    {"type": "ack", "request_id": msg.request_id, "client_id": msg.client_id,
-                     "message_id": str(message.id), "seq": message.seq}
+                    {
+                        "type": "ack",
+                        "request_id": msg.request_id,
+                        "client_id": msg.client_id,
+                        "message_id": str(message.id),
+                        "seq": message.seq,
+                    }
                 )
             )
         elif msg.type == "read" and msg.conversation_id:
             await mark_read(hub, principal.account_id, msg.conversation_id)
         else:
-            await self.send(_encode({"type": "error", "error": f"unknown message type {msg.type!r}",
-                                     "request_id": msg.request_id}))
+            await self.send(
+                _encode(
+                    {
+                        "type": "error",
+                        "error": f"unknown message type {msg.type!r}",
+                        "request_id": msg.request_id,
+                    }
+                )
+            )
 
     async def presence(self, state: str, seq: int) -> None:
         if self.principal.kind != "agent":
@@ -218,7 +238,8 @@ class AgentSession:
             account_id=str(self.principal.account_id),
             at=now_iso(),
             data=ev.PresencePayload(
-                agent_id=str(self.principal.id), agent_name=self.principal.name,
+                agent_id=str(self.principal.id),
+                agent_name=self.principal.name,
                 state="online" if state == "online" else "offline",
             ),
         )

@@ -40,7 +40,7 @@ class EventBus:
         record = EventRecord(
             account_id=PydanticObjectId(event.account_id),
             seq=event.seq,
-            type=type(event).__struct_config__.tag,  # type: ignore[arg-type]
+            type=str(type(event).__struct_config__.tag),
             payload=payload,
         )
         try:

@@ -42,7 +42,8 @@ def message_payload(message: Message) -> ev.MessagePayload:
         media=media,
         status=str(message.status),
         status_history=[
-            ev.StatusChange(status=str(h.status), at=iso(h.at), detail=h.detail) for h in message.status_history
+            ev.StatusChange(status=str(h.status), at=iso(h.at), detail=h.detail)
+            for h in message.status_history
         ],
         author=ev.Author(
             kind=message.author.kind,  # type: ignore[arg-type]
@@ -63,7 +64,7 @@ def conversation_payload(conv: Conversation) -> ev.ConversationPayload:
         number_id=str(conv.number_id),
         number=conv.number,
         contact=ev.ContactPayload(id=str(conv.contact_id), phone=conv.contact_phone, name=conv.contact_name),
-        status=conv.status.value,  # type: ignore[arg-type]
+        status=conv.status.value,
         assignee_id=str(conv.assignee_id) if conv.assignee_id else None,
         unread=conv.unread,
         last_message=(

@@ -19,7 +19,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password")
 
 SESSION_PREFIX = "hs_"
-TOKEN_PREFIX = "hub_"
+TOKEN_PREFIX = "hub_"  # noqa: S105 - a prefix that tells tokens apart, not a secret
 MIN_PASSWORD = 8
 
 
@@ -59,7 +59,11 @@ async def create_agent(
     account_id: PydanticObjectId, email: str, name: str, password: str, role: Role = Role.AGENT
 ) -> Agent:
     agent = Agent(
-        account_id=account_id, email=email.strip().lower(), name=name, password_hash=hash_password(password), role=role
+        account_id=account_id,
+        email=email.strip().lower(),
+        name=name,
+        password_hash=hash_password(password),
+        role=role,
     )
     await agent.insert()
     return agent
@@ -90,13 +94,19 @@ async def close_session(token: str) -> None:
     await LoginSession.get_pymongo_collection().delete_one({"token_hash": digest(token)})
 
 
-async def create_api_token(account_id: PydanticObjectId, name: str, created_by: PydanticObjectId | None) -> tuple[ApiToken, str]:
+async def create_api_token(
+    account_id: PydanticObjectId, name: str, created_by: PydanticObjectId | None
+) -> tuple[ApiToken, str]:
     """Create a token; the plain token is returned once and never stored."""
     if not name.strip():
         raise Invalid("name must not be empty", field="name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     doc = ApiToken(
-        account_id=account_id, name=name.strip(), token_hash=digest(token), prefix=token[:10], created_by=created_by
+        account_id=account_id,
+        name=name.strip(),
+        token_hash=digest(token),
+        prefix=token[:10],
+        created_by=created_by,
     )
     await doc.insert()
     return doc, token
@@ -111,7 +121,9 @@ async def resolve(token: str) -> Principal | None:
         agent = await Agent.get(session.agent_id)
         if agent is None or not agent.active or agent.id is None:
             return None
-        return Principal(account_id=agent.account_id, kind="agent", id=agent.id, name=agent.name, role=agent.role)
+        return Principal(
+            account_id=agent.account_id, kind="agent", id=agent.id, name=agent.name, role=agent.role
+        )
     if token.startswith(TOKEN_PREFIX):
         api = await ApiToken.find_one({"token_hash": digest(token), "revoked": False})
         if api is None or api.id is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, SortDirection
 from pymongo import ReturnDocument
 
 from hub.context import HubContext
@@ -14,6 +14,7 @@ from hub.realtime.bus import now_iso
 from hub.realtime.payloads import conversation_payload
 from hub.services.errors import Invalid, NotFound
 from hub.services.outbound import get_conversation
+from hub.store import from_doc
 from hub.store.accounts import Agent, utcnow
 from hub.store.conversations import Conversation, ConversationStatus
 from hub.store.messages import Message
@@ -52,11 +53,17 @@ async def list_conversations(
     if unread_only:
         query["unread"] = {"$gt": 0}
     if phone:
-        query["contact_phone"] = {"$regex": "^" + "".join(c for c in phone if c.isdigit() or c == "+").replace("+", r"\+")}
+        query["contact_phone"] = {
+            "$regex": "^" + "".join(c for c in phone if c.isdigit() or c == "+").replace("+", r"\+")
+        }
     if before is not None:
         query["last_message_at"] = {"$lt": before}
     limit = max(1, min(limit, MAX_PAGE))
-    cursor = Conversation.find(query).sort([("last_message_at", -1), ("_id", -1)]).limit(limit)
+    cursor = (
+        Conversation.find(query)
+        .sort([("last_message_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
+        .limit(limit)
+    )
     return await cursor.to_list()
 
 
@@ -68,12 +75,21 @@ async def list_messages(
     if before_seq is not None:
         query["seq"] = {"$lt": before_seq}
     limit = max(1, min(limit, MAX_PAGE))
-    newest_first = await Message.find(query).sort([("created_at", -1), ("seq", -1)]).limit(limit).to_list()
+    newest_first = (
+        await Message.find(query)
+        .sort([("created_at", SortDirection.DESCENDING), ("seq", SortDirection.DESCENDING)])
+        .limit(limit)
+        .to_list()
+    )
     return list(reversed(newest_first))
 
 
 async def _update(
-    hub: HubContext, account_id: PydanticObjectId, conversation_id: str, update: dict[str, Any], change: Change
+    hub: HubContext,
+    account_id: PydanticObjectId,
+    conversation_id: str,
+    update: dict[str, Any],
+    change: Change,
 ) -> Conversation:
     conv = await get_conversation(account_id, conversation_id)
     update.setdefault("$set", {})["updated_at"] = utcnow()
@@ -82,7 +98,7 @@ async def _update(
     )
     if doc is None:
         raise NotFound("no such conversation", field="conversation_id")
-    updated = Conversation.model_validate(doc)
+    updated = from_doc(Conversation, doc)
     await hub.bus.record(
         ev.ConversationUpdated(
             seq=await next_seq(account_id),
@@ -102,7 +118,9 @@ async def assign(
     if agent_id is not None:
         if not PydanticObjectId.is_valid(agent_id):
             raise Invalid("agent_id is not an agent of this account", field="agent_id")
-        agent = await Agent.find_one({"_id": PydanticObjectId(agent_id), "account_id": account_id, "active": True})
+        agent = await Agent.find_one(
+            {"_id": PydanticObjectId(agent_id), "account_id": account_id, "active": True}
+        )
         if agent is None:
             raise Invalid("agent_id is not an agent of this account", field="agent_id")
         target = agent.id

@@ -12,6 +12,7 @@ from hub.domain import events as ev
 from hub.domain.messages import DeliveryReport, MessageStatus, advances
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import iso
+from hub.store import from_doc
 from hub.store.messages import Message
 from hub.store.sequences import next_seq
 
@@ -49,12 +50,13 @@ async def set_status(
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
-            reloaded = await Message.get(current.id)  # type: ignore[arg-type]
+            assert current.id is not None
+            reloaded = await Message.get(current.id)
             if reloaded is None:
                 return None
             current = reloaded
             continue
-        updated = Message.model_validate(doc)
+        updated = from_doc(Message, doc)
         seq = await next_seq(current.account_id)
         await hub.bus.record(
             ev.MessageStatusChanged(

@@ -94,7 +94,9 @@ async def receive(
         # A concurrent delivery of the same webhook stored it first. Its sequence number stays
         # unused; clients treat such a hole as empty after asking the server.
         await hub.media.delete(media)
-        stored = await Message.find_one({"provider": msg.provider, "provider_message_id": msg.provider_message_id})
+        stored = await Message.find_one(
+            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
+        )
         assert stored is not None
         await finish_message(hub.bus, stored)
         return Received(stored, created=False)

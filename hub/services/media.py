@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from beanie import PydanticObjectId
 from bson import ObjectId
-from pymongo.asynchronous.database import AsyncDatabase
 from gridfs import AsyncGridFSBucket
+from pymongo.asynchronous.database import AsyncDatabase
 
 from hub.domain.media_types import sniff_media
 from hub.domain.messages import IncomingMedia
@@ -36,7 +36,9 @@ class TooLarge(Exception):
 
 
 class MediaStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], http: httpx.AsyncClient, settings: MediaSettings) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], http: httpx.AsyncClient, settings: MediaSettings
+    ) -> None:
         self._bucket = AsyncGridFSBucket(db, bucket_name="media")
         self._http = http
         self._settings = settings
@@ -78,7 +80,10 @@ class MediaStore:
         sniff = sniff_media(data, item.content_type, item.filename)
         if not sniff.accepted:
             return StoredMedia(
-                source_url=item.url, size=len(data), filename=item.filename, rejected=sniff.reason or "not accepted"
+                source_url=item.url,
+                size=len(data),
+                filename=item.filename,
+                rejected=sniff.reason or "not accepted",
             )
         filename = item.filename or f"attachment.{sniff.extension}"
         file_id = await self._bucket.upload_from_stream(
@@ -123,7 +128,9 @@ class MediaStore:
         stream = await self._bucket.open_download_stream(ObjectId(file_id))
         data = await stream.read()
         meta = stream.metadata or {}
-        return MediaFile(data=data, mime=str(meta.get("contentType", "application/octet-stream")), filename=stream.filename)
+        return MediaFile(
+            data=data, mime=str(meta.get("contentType", "application/octet-stream")), filename=stream.filename
+        )
 
     async def delete(self, media: list[StoredMedia]) -> None:
         for item in media:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -13,6 +12,7 @@ from hub.domain import events as ev
 from hub.domain.messages import Direction
 from hub.realtime.bus import EventBus, now_iso
 from hub.realtime.payloads import conversation_payload, message_payload
+from hub.store import from_doc
 from hub.store.accounts import utcnow
 from hub.store.conversations import Contact, Conversation, ConversationStatus
 from hub.store.messages import Message
@@ -45,7 +45,7 @@ async def upsert_contact(account_id: PydanticObjectId, phone: str) -> Contact:
         {"account_id": account_id, "phone": phone},
         {"name": None, "created_at": utcnow()},
     )
-    return Contact.model_validate(doc)
+    return from_doc(Contact, doc)
 
 
 async def upsert_conversation(number: Number, contact: Contact) -> Conversation:
@@ -66,7 +66,7 @@ async def upsert_conversation(number: Number, contact: Contact) -> Conversation:
             "updated_at": now,
         },
     )
-    return Conversation.model_validate(doc)
+    return from_doc(Conversation, doc)
 
 
 async def apply_to_conversation(message: Message) -> Conversation:
@@ -80,8 +80,10 @@ async def apply_to_conversation(message: Message) -> Conversation:
     )
     coll = Conversation.get_pymongo_collection()
     if flipped.modified_count == 0:
-        doc = await coll.find_one({"_id": message.conversation_id})
-        return Conversation.model_validate(doc)
+        found = await coll.find_one({"_id": message.conversation_id})
+        if found is None:
+            raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
+        return from_doc(Conversation, found)
     summary = {
         "text": message.text[:200],
         "direction": message.direction.value,
@@ -115,7 +117,7 @@ async def apply_to_conversation(message: Message) -> Conversation:
     )
     if doc is None:
         raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
-    return Conversation.model_validate(doc)
+    return from_doc(Conversation, doc)
 
 
 async def finish_message(bus: EventBus, message: Message) -> Conversation:
@@ -131,5 +133,3 @@ async def finish_message(bus: EventBus, message: Message) -> Conversation:
         )
     )
     return conv
-
-

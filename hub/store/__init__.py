@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
 from beanie import Document
 
 from hub.store.accounts import Account, Agent, ApiToken, LoginSession
@@ -21,3 +24,10 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Message,
     EventRecord,
 ]
+
+D = TypeVar("D", bound=Document)
+
+
+def from_doc(model: type[D], doc: Mapping[str, Any]) -> D:
+    """Build a document object from a raw PyMongo result."""
+    return cast(D, model.model_validate(doc))

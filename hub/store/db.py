@@ -20,7 +20,9 @@ def database_name(uri: str, default: str) -> str:
     return str(name) if name else default
 
 
-async def connect(uri: str, database: str, server_selection_timeout_ms: int) -> tuple[AsyncMongoClient[dict[str, Any]], Database]:
+async def connect(
+    uri: str, database: str, server_selection_timeout_ms: int
+) -> tuple[AsyncMongoClient[dict[str, Any]], Database]:
     """Open a client and bind the Beanie documents to `database`.
 
     Writes are acknowledged by a majority and the journal unless the URI says otherwise, so a

@@ -19,7 +19,9 @@ async def test_inbound_to_reply_to_delivered(running: RunningHub, tenant_a: Tena
     token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     async with Panel(running.ws_base, token) as panel, httpx.AsyncClient(base_url=running.base) as client:
         text = "Dzień dobry! Czy macie ŻÓŁWIE? " + "x" * 200
-        r = await post_generic(client, {"id": "gw-1", "from": "+48 600 700 800", "to": tenant_a.number, "text": text})
+        r = await post_generic(
+            client, {"id": "gw-1", "from": "+48 600 700 800", "to": tenant_a.number, "text": text}
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["created"] is True
@@ -60,7 +62,9 @@ async def test_inbound_to_reply_to_delivered(running: RunningHub, tenant_a: Tena
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
 
 
-async def test_same_webhook_three_times_concurrently_is_one_message(running: RunningHub, tenant_a: Tenant) -> None:
+async def test_same_webhook_three_times_concurrently_is_one_message(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
     token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     payload = {"id": "gw-dup", "from": "+48600700801", "to": tenant_a.number, "text": "raz"}
     async with Panel(running.ws_base, token) as panel, httpx.AsyncClient(base_url=running.base) as client:
@@ -80,23 +84,31 @@ async def test_same_webhook_three_times_concurrently_is_one_message(running: Run
     assert conv is not None and conv.unread == 1
 
 
-async def test_reconnect_with_since_gets_exactly_the_missed_events(running: RunningHub, tenant_a: Tenant) -> None:
+async def test_reconnect_with_since_gets_exactly_the_missed_events(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
     token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     async with httpx.AsyncClient(base_url=running.base) as client:
         async with Panel(running.ws_base, token) as first:
-            await post_generic(client, {"id": "m-1", "from": "+48600700802", "to": tenant_a.number, "text": "1"})
+            await post_generic(
+                client, {"id": "m-1", "from": "+48600700802", "to": tenant_a.number, "text": "1"}
+            )
             seen = await first.next("message.created")
         last = seen["seq"]
         # Missed while away.
         for i in range(2, 6):
-            r = await post_generic(client, {"id": f"m-{i}", "from": "+48600700802", "to": tenant_a.number, "text": str(i)})
+            r = await post_generic(
+                client, {"id": f"m-{i}", "from": "+48600700802", "to": tenant_a.number, "text": str(i)}
+            )
             assert r.status_code == 200
         async with Panel(running.ws_base, token, since=last) as second:
             assert second.ready is not None and second.ready["replayed"] == 4
             replayed = [e["data"]["text"] for e in second.events if e["type"] == "message.created"]
             assert replayed == ["2", "3", "4", "5"]
             # Then live, with no duplicate of the replayed ones.
-            await post_generic(client, {"id": "m-6", "from": "+48600700802", "to": tenant_a.number, "text": "6"})
+            await post_generic(
+                client, {"id": "m-6", "from": "+48600700802", "to": tenant_a.number, "text": "6"}
+            )
             live = await second.next("message.created", text="6")
             assert live["seq"] > max(second.seqs()[:-1])
             texts = [e["data"]["text"] for e in second.events if e["type"] == "message.created"]

@@ -35,7 +35,9 @@ def hub_process(settings: Settings, port: int, log: Path) -> Iterator[str]:
         "HUB_DATA_DIR": str(log.parent / f"var-{port}"),
     }
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hub", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -69,19 +71,27 @@ async def test_webhook_on_one_process_reaches_socket_on_the_other(
         hub_process(settings, free_port(), tmp_path / "two.log") as two,
     ):
         token = await login(two, tenant_a.agent_email, tenant_a.agent_password)
-        async with Panel(two.replace("http", "ws"), token) as panel, httpx.AsyncClient(base_url=one) as client:
-            r = await post_generic(client, {"id": "x-1", "from": "+48600700800", "to": tenant_a.number, "text": "hej"})
+        async with (
+            Panel(two.replace("http", "ws"), token) as panel,
+            httpx.AsyncClient(base_url=one) as client,
+        ):
+            r = await post_generic(
+                client, {"id": "x-1", "from": "+48600700800", "to": tenant_a.number, "text": "hej"}
+            )
             assert r.status_code == 200, r.text
             event = await panel.next("message.created")
             assert event["data"]["text"] == "hej"
-            # A reply through process two is sent by a worker and its delivery reaches process one's socket too.
+            # A reply through process two is sent by a worker; its delivery reaches process one's socket.
             async with Panel(one.replace("http", "ws"), token) as panel_one:
                 r = await client.post(
                     f"{two}/api/conversations/{event['data']['conversation_id']}/messages",
-                    json={"text": "odp"}, headers={"Authorization": f"Bearer {token}"},
+                    json={"text": "odp"},
+                    headers={"Authorization": f"Bearer {token}"},
                 )
                 assert r.status_code == 201
-                await panel_one.next("message.status", message_id=r.json()["id"], status="delivered", timeout=15)
+                await panel_one.next(
+                    "message.status", message_id=r.json()["id"], status="delivered", timeout=15
+                )
 
 
 async def test_mongodb_down_answers_503_then_recovers(settings: Settings, tmp_path: Path) -> None:
@@ -99,10 +109,14 @@ async def test_mongodb_down_answers_503_then_recovers(settings: Settings, tmp_pa
         async with open_hub(local) as hub_ctx, serve(hub_ctx) as running:
             tenant = await make_tenant("down", "+48500100900")
             async with httpx.AsyncClient(base_url=running.base, timeout=30) as client:
-                ok = await post_generic(client, {"id": "d-1", "from": "+48600700800", "to": tenant.number, "text": "1"})
+                ok = await post_generic(
+                    client, {"id": "d-1", "from": "+48600700800", "to": tenant.number, "text": "1"}
+                )
                 assert ok.status_code == 200
                 await mongo.stop()
-                down = await post_generic(client, {"id": "d-2", "from": "+48600700800", "to": tenant.number, "text": "2"})
+                down = await post_generic(
+                    client, {"id": "d-2", "from": "+48600700800", "to": tenant.number, "text": "2"}
+                )
                 assert down.status_code == 503, down.text
                 assert down.headers["retry-after"]
                 assert "database" in down.json()["error"]
@@ -111,7 +125,9 @@ async def test_mongodb_down_answers_503_then_recovers(settings: Settings, tmp_pa
                 await mongo.start()
                 # The gateway retries: the same webhook is stored once the database is back.
                 for _ in range(40):
-                    again = await post_generic(client, {"id": "d-2", "from": "+48600700800", "to": tenant.number, "text": "2"})
+                    again = await post_generic(
+                        client, {"id": "d-2", "from": "+48600700800", "to": tenant.number, "text": "2"}
+                    )
                     if again.status_code == 200:
                         break
                     await asyncio.sleep(0.5)
@@ -121,5 +137,3 @@ async def test_mongodb_down_answers_503_then_recovers(settings: Settings, tmp_pa
                 assert await Message.find({"provider_message_id": {"$in": ["d-1", "d-2"]}}).count() == 2
     finally:
         await mongo.stop()
-
-

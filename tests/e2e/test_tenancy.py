@@ -12,7 +12,9 @@ from tests.conftest import RunningHub, Tenant, login, post_generic
 from tests.panel import Panel
 
 
-async def test_agent_of_a_reaches_nothing_of_b(running: RunningHub, tenant_a: Tenant, tenant_b: Tenant) -> None:
+async def test_agent_of_a_reaches_nothing_of_b(
+    running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
     token_a = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     token_b = await login(running.base, tenant_b.agent_email, tenant_b.agent_password)
     a = {"Authorization": f"Bearer {token_a}"}
@@ -21,10 +23,16 @@ async def test_agent_of_a_reaches_nothing_of_b(running: RunningHub, tenant_a: Te
         Panel(running.ws_base, token_b) as panel_b,
         httpx.AsyncClient(base_url=running.base) as client,
     ):
-        r = await post_generic(client, {
-            "id": "b-1", "from": "+48600700800", "to": tenant_b.number, "text": "secret of B",
-            "media": [{"data": "iVBORw0KGgo=", "content_type": "image/png"}],
-        })
+        r = await post_generic(
+            client,
+            {
+                "id": "b-1",
+                "from": "+48600700800",
+                "to": tenant_b.number,
+                "text": "secret of B",
+                "media": [{"data": "iVBORw0KGgo=", "content_type": "image/png"}],
+            },
+        )
         assert r.status_code == 200
         await panel_b.next("message.created")
         b_message = await Message.get(r.json()["message_id"])
@@ -48,9 +56,13 @@ async def test_agent_of_a_reaches_nothing_of_b(running: RunningHub, tenant_a: Te
         me = (await client.get("/api/me", headers=a)).json()
         assert tenant_b.number not in str(me) and me["account_id"] == tenant_a.account_id
         # Assigning A's conversation to B's agent is refused.
-        r = await post_generic(client, {"id": "a-1", "from": "+48600700800", "to": tenant_a.number, "text": "A"})
+        r = await post_generic(
+            client, {"id": "a-1", "from": "+48600700800", "to": tenant_a.number, "text": "A"}
+        )
         a_conv = (await panel_a.next("message.created"))["data"]["conversation_id"]
-        r = await client.post(f"/api/conversations/{a_conv}/assign", json={"agent_id": tenant_b.agent_id}, headers=a)
+        r = await client.post(
+            f"/api/conversations/{a_conv}/assign", json={"agent_id": tenant_b.agent_id}, headers=a
+        )
         assert r.status_code == 422
 
         # WebSocket: A's socket carries nothing of B, and a reply to B's conversation is refused.
@@ -67,12 +79,16 @@ async def test_agent_of_a_reaches_nothing_of_b(running: RunningHub, tenant_a: Te
     assert await Message.find({"conversation_id": b_message.conversation_id}).count() == 1
 
 
-async def test_requests_without_or_with_bad_credentials_are_401(running: RunningHub, tenant_a: Tenant) -> None:
+async def test_requests_without_or_with_bad_credentials_are_401(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
     async with httpx.AsyncClient(base_url=running.base) as client:
         for headers in ({}, {"Authorization": "Bearer hs_nope"}, {"Authorization": "Bearer hub_nope"}):
             r = await client.get("/api/conversations", headers=headers)
             assert r.status_code == 401 and r.json()["error"]
-        r = await client.post("/api/auth/login", json={"email": tenant_a.agent_email, "password": "wrong-password"})
+        r = await client.post(
+            "/api/auth/login", json={"email": tenant_a.agent_email, "password": "wrong-password"}
+        )
         assert r.status_code == 400 and r.json()["error"] == "wrong e-mail or password"
 
 
@@ -94,15 +110,27 @@ async def test_api_token_works_and_is_stored_hashed(running: RunningHub, tenant_
     admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
     agent = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     async with httpx.AsyncClient(base_url=running.base) as client:
-        assert (await client.post("/api/tokens", json={"name": "crm"}, headers={"Authorization": f"Bearer {agent}"})).status_code == 403
-        r = await client.post("/api/tokens", json={"name": "crm"}, headers={"Authorization": f"Bearer {admin}"})
+        assert (
+            await client.post(
+                "/api/tokens", json={"name": "crm"}, headers={"Authorization": f"Bearer {agent}"}
+            )
+        ).status_code == 403
+        r = await client.post(
+            "/api/tokens", json={"name": "crm"}, headers={"Authorization": f"Bearer {admin}"}
+        )
         assert r.status_code == 201, r.text
         token = r.json()["token"]
         stored = await ApiToken.find_one({"name": "crm"})
         assert stored is not None and token not in stored.model_dump_json() and stored.token_hash != token
-        assert (await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        assert (
+            await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 200
         async with Panel(running.ws_base, token) as bot:
             assert bot.ready is not None and bot.ready["principal"]["kind"] == "token"
-        r = await client.delete(f"/api/tokens/{r.json()['info']['id']}", headers={"Authorization": f"Bearer {admin}"})
+        r = await client.delete(
+            f"/api/tokens/{r.json()['info']['id']}", headers={"Authorization": f"Bearer {admin}"}
+        )
         assert r.status_code == 204
-        assert (await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+        assert (
+            await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 401

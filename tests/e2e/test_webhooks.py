@@ -13,12 +13,25 @@ import httpx
 import pytest
 
 from hub.store.messages import Message
-from tests.conftest import TWILIO_TOKEN, RunningHub, Tenant, login, post_generic, signed_headers, twilio_signature
+from tests.conftest import (
+    TWILIO_TOKEN,
+    RunningHub,
+    Tenant,
+    login,
+    post_generic,
+    signed_headers,
+    twilio_signature,
+)
 
 
 def tiny_png() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     raw = b"\x00\xff\x00\x00"  # one red pixel, filter byte first
     return (
@@ -68,7 +81,9 @@ async def test_body_that_is_not_json_is_4xx(running: RunningHub, tenant_a: Tenan
 
 
 @pytest.mark.parametrize("case", ["missing", "wrong-secret", "tampered", "stale", "future"])
-async def test_bad_generic_signature_is_403_and_nothing_stored(running: RunningHub, tenant_a: Tenant, case: str) -> None:
+async def test_bad_generic_signature_is_403_and_nothing_stored(
+    running: RunningHub, tenant_a: Tenant, case: str
+) -> None:
     body = json.dumps({"id": "sig", "from": "+48600700800", "to": tenant_a.number, "text": "hi"}).encode()
     headers = signed_headers(body)
     if case == "missing":
@@ -127,7 +142,9 @@ async def test_twilio_inbound_with_valid_signature(running: RunningHub, tenant_a
 
 
 @pytest.mark.parametrize("case", ["forged", "stale-token", "other-url", "tampered", "missing"])
-async def test_twilio_bad_signature_is_403_and_nothing_stored(running: RunningHub, tenant_a: Tenant, case: str) -> None:
+async def test_twilio_bad_signature_is_403_and_nothing_stored(
+    running: RunningHub, tenant_a: Tenant, case: str
+) -> None:
     url = f"{running.base}/webhooks/twilio/inbound"
     params = twilio_form(tenant_a, "SM" + "2" * 32)
     signature = twilio_signature(TWILIO_TOKEN, url, params)
@@ -136,7 +153,9 @@ async def test_twilio_bad_signature_is_403_and_nothing_stored(running: RunningHu
     elif case == "stale-token":
         signature = twilio_signature("an-old-rotated-token", url, params)
     elif case == "other-url":
-        signature = twilio_signature(TWILIO_TOKEN, "https://elsewhere.example/webhooks/twilio/inbound", params)
+        signature = twilio_signature(
+            TWILIO_TOKEN, "https://elsewhere.example/webhooks/twilio/inbound", params
+        )
     elif case == "tampered":
         params = {**params, "Body": "changed"}
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -160,7 +179,11 @@ async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) 
     tenant = await make_tenant("tw", "+48500100400", provider="twilio")
 
     def fake_twilio(req: Recorded) -> tuple[int, dict[str, str], bytes]:
-        return 201, {"Content-Type": "application/json"}, json.dumps({"sid": "SM" + "4" * 32, "status": "queued"}).encode()
+        return (
+            201,
+            {"Content-Type": "application/json"},
+            json.dumps({"sid": "SM" + "4" * 32, "status": "queued"}).encode(),
+        )
 
     async with HTTPServer(fake_twilio) as api, httpx.AsyncClient() as client:
         running.hub.providers["twilio"] = TwilioProvider(
@@ -169,9 +192,12 @@ async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) 
         url = f"{running.base}/webhooks/twilio/inbound"
         params = twilio_form(tenant, "SM" + "3" * 32)
         r = await client.post(
-            url, content=urlencode(params),
-            headers={"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params),
-                     "Content-Type": "application/x-www-form-urlencoded"},
+            url,
+            content=urlencode(params),
+            headers={
+                "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
         )
         assert r.status_code == 200
         inbound = await Message.find_one({"provider_message_id": "SM" + "3" * 32})
@@ -182,7 +208,8 @@ async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) 
         async with Panel(running.ws_base, token) as panel:
             r = await client.post(
                 f"{running.base}/api/conversations/{inbound.conversation_id}/messages",
-                json={"text": "Dziękujemy", "client_id": "tw-1"}, headers={"Authorization": f"Bearer {token}"},
+                json={"text": "Dziękujemy", "client_id": "tw-1"},
+                headers={"Authorization": f"Bearer {token}"},
             )
             assert r.status_code == 201, r.text
             reply_id = r.json()["id"]
@@ -193,16 +220,21 @@ async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) 
             assert form["From"] == [tenant.number] and form["To"] == ["+48600700900"]
             assert form["Body"] == ["Dziękujemy"]
             assert form["StatusCallback"] == [f"{running.base}/webhooks/twilio/status"]
-            assert sent.headers["authorization"] == "Basic " + base64.b64encode(
-                f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+            assert (
+                sent.headers["authorization"]
+                == "Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+            )
 
             status_url = f"{running.base}/webhooks/twilio/status"
             for status in ("sent", "delivered", "sent"):
                 cb = {"MessageSid": "SM" + "4" * 32, "MessageStatus": status, "AccountSid": TWILIO_SID}
                 r = await client.post(
-                    status_url, content=urlencode(cb),
-                    headers={"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, status_url, cb),
-                             "Content-Type": "application/x-www-form-urlencoded"},
+                    status_url,
+                    content=urlencode(cb),
+                    headers={
+                        "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, status_url, cb),
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
                 )
                 assert r.status_code == 200, r.text
             await panel.next("message.status", message_id=reply_id, status="delivered")
@@ -272,14 +304,20 @@ async def test_media_fetched_from_url_with_size_limit(running: RunningHub, tenan
     async with HTTPServer(files) as server:
         port = server.port
         async with httpx.AsyncClient(base_url=running.base) as client:
-            r = await post_generic(client, {
-                "id": "mms-url", "from": "+48600700800", "to": tenant_a.number, "text": "",
-                "media": [
-                    {"url": f"http://127.0.0.1:{port}/small.png", "content_type": "image/png"},
-                    {"url": f"http://127.0.0.1:{port}/big.png", "content_type": "image/png"},
-                    {"url": f"http://127.0.0.1:{port}/gone.png", "content_type": "image/png"},
-                ],
-            })
+            r = await post_generic(
+                client,
+                {
+                    "id": "mms-url",
+                    "from": "+48600700800",
+                    "to": tenant_a.number,
+                    "text": "",
+                    "media": [
+                        {"url": f"http://127.0.0.1:{port}/small.png", "content_type": "image/png"},
+                        {"url": f"http://127.0.0.1:{port}/big.png", "content_type": "image/png"},
+                        {"url": f"http://127.0.0.1:{port}/gone.png", "content_type": "image/png"},
+                    ],
+                },
+            )
         assert r.status_code == 200, r.text
     message = await Message.get(r.json()["message_id"])
     assert message is not None
