@@ -29,7 +29,7 @@ class LoginLimiter:
     def blocked_for(self, keys: Iterable[str]) -> float:
         """Seconds the caller must still wait before another attempt (0 when free)."""
         now = self._clock()
-        return max((self._state.get(k, (0, 0.0))[1] - now for k in keys), default=0.0)
+        return max([0.0, *(self._state.get(k, (0, 0.0))[1] - now for k in keys)])
 
     def failed(self, keys: Iterable[str]) -> None:
         now = self._clock()

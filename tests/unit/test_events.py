@@ -1,0 +1,115 @@
+"""Every real-time event type has a schema; the wire form round-trips and rejects what is not an event."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from hub.domain import events as ev
+
+CONTACT = ev.ContactPayload(id="c1", phone="+48600700800", name=None)
+CONV = ev.ConversationPayload(
+    id="k1",
+    number_id="n1",
+    number="+48500100200",
+    contact=CONTACT,
+    status="open",
+    assignee_id=None,
+    unread=1,
+    last_message=ev.LastMessage(text="hej", direction="in", at="2026-11-22T10:00:00Z"),
+    last_message_at="2026-11-22T10:00:00Z",
+    updated_at="2026-11-22T10:00:00Z",
+)
+MESSAGE = ev.MessagePayload(
+    id="m1",
+    conversation_id="k1",
+    direction="in",
+    sender="+48600700800",
+    recipient="+48500100200",
+    text="Zażółć gęślą jaźń",
+    media=[ev.MediaPayload(id="f1", mime="image/png", kind="image", size=10, filename="a.png", url="/x")],
+    status="received",
+    status_history=[ev.StatusChange(status="received", at="2026-11-22T10:00:00Z")],
+    author=ev.Author(kind="contact", id="c1"),
+    segments=1,
+    encoding="UCS-2",
+    seq=7,
+    created_at="2026-11-22T10:00:00Z",
+)
+AT = "2026-11-22T10:00:01Z"
+SAMPLES: list[ev.Event] = [
+    ev.MessageCreated(seq=7, account_id="a1", at=AT, data=MESSAGE, conversation=CONV),
+    ev.MessageStatusChanged(
+        seq=8,
+        account_id="a1",
+        at=AT,
+        data=ev.StatusPayload(message_id="m1", conversation_id="k1", status="sent", at=AT),
+    ),
+    ev.ConversationUpdated(seq=9, account_id="a1", at=AT, data=CONV, change="assigned"),
+    ev.Typing(
+        seq=9,
+        account_id="a1",
+        at=AT,
+        data=ev.TypingPayload(conversation_id="k1", agent_id="g1", agent_name="Ola"),
+    ),
+    ev.Presence(
+        seq=9,
+        account_id="a1",
+        at=AT,
+        data=ev.PresencePayload(agent_id="g1", agent_name="Ola", state="online"),
+    ),
+]
+
+
+def tags() -> set[str]:
+    return {str(t.__struct_config__.tag) for t in typing.get_args(ev.Event)}
+
+
+def test_samples_cover_every_event_type() -> None:
+    assert {str(type(s).__struct_config__.tag) for s in SAMPLES} == tags()
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: str(type(e).__struct_config__.tag))
+def test_round_trip(event: ev.Event) -> None:
+    raw = ev.encode_event(event)
+    assert msgspec.json.decode(raw)["type"] == type(event).__struct_config__.tag
+    assert ev.decode_event(raw) == event
+
+
+def test_durable_types_are_the_replayable_ones() -> None:
+    assert ev.DURABLE_TYPES == {str(t.__struct_config__.tag) for t in typing.get_args(ev.DurableEvent)}
+    assert (
+        ev.DURABLE_TYPES | {str(t.__struct_config__.tag) for t in typing.get_args(ev.EphemeralEvent)}
+        == tags()
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "message.created", "seq": 1}',
+        b'{"type": "no.such.event", "seq": 1, "account_id": "a", "at": "x", "data": {}}',
+        b'{"type": "presence", "seq": "1", "account_id": "a", "at": "x",'
+        b' "data": {"agent_id": "g", "agent_name": "n", "state": "online"}}',
+        b'{"type": "presence", "seq": 1, "account_id": "a", "at": "x",'
+        b' "data": {"agent_id": "g", "agent_name": "n", "state": "away"}}',
+    ],
+)
+def test_invalid_events_are_rejected(raw: bytes) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        ev.decode_event(raw)
+
+
+def test_json_schema_names_every_type() -> None:
+    schema = str(ev.event_json_schema())
+    for tag in tags():
+        assert tag in schema
+
+
+def test_protocol_document_describes_every_type() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "websocket-api.md").read_text()
+    for tag in tags():
+        assert f"`{tag}`" in doc, f"docs/websocket-api.md does not describe {tag}"
