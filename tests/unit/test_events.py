@@ -80,7 +80,7 @@ def test_round_trip(event: ev.Event) -> None:
 
 
 def test_durable_types_are_the_replayable_ones() -> None:
-    assert ev.DURABLE_TYPES == {str(t.__struct_config__.tag) for t in typing.get_args(ev.DurableEvent)}
+    assert {str(t.__struct_config__.tag) for t in typing.get_args(ev.DurableEvent)} == ev.DURABLE_TYPES
     assert (
         ev.DURABLE_TYPES | {str(t.__struct_config__.tag) for t in typing.get_args(ev.EphemeralEvent)}
         == tags()
