@@ -31,6 +31,7 @@ def _serve(settings: Settings, on_ready: object = None) -> None:
         ws_ping_timeout=20.0,
         lifespan="on",
         ws="websockets-sansio",
+        ws_max_size=1024 * 1024,
     )
 
 

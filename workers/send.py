@@ -6,10 +6,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
+
 from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.jobs.spec import JobContext
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.services.delivery import apply_report, get_message, set_status
+from hub.store import from_doc
 from hub.store.messages import Message
 
 log = logging.getLogger(__name__)
@@ -19,42 +22,85 @@ class ReportNotMatched(Exception):
     """A delivery report for a message whose provider id is not stored yet; retried."""
 
 
+# A claim older than this belongs to an attempt that died (jobs time out after 30 s).
+STALE_CLAIM = timedelta(seconds=90)
+UNKNOWN_OUTCOME = "sending was interrupted; the gateway may have sent it: check before sending again"
+
+
+class ClaimedElsewhere(Exception):
+    """Another attempt is sending this message right now; retried later."""
+
+
+async def _claim(message: Message) -> Message | None:
+    """Take the message for sending, or None when another attempt holds it."""
+    doc = await Message.get_pymongo_collection().find_one_and_update(
+        {"_id": message.id, "status": MessageStatus.QUEUED.value, "send_claimed_at": None},
+        {"$set": {"send_claimed_at": datetime.now(UTC)}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return from_doc(Message, doc) if doc is not None else None
+
+
+async def _release(message: Message) -> None:
+    await Message.get_pymongo_collection().update_one(
+        {"_id": message.id, "status": MessageStatus.QUEUED.value}, {"$set": {"send_claimed_at": None}}
+    )
+
+
 async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
+    """Send a queued reply once.
+
+    The message is claimed before the provider is called. A known failure before the provider
+    took the message releases the claim for a retry; a send that may or may not have reached a
+    provider without de-duplication is marked failed with that said, rather than sent twice.
+    """
     hub = ctx["hub"]
     message = await get_message(message_id)
     if message is None:
         return {"skipped": "no such message"}
     if message.status != MessageStatus.QUEUED:
-        # Already sent by an earlier run of this job: a send happens once.
         return {"skipped": f"status is {message.status}"}
-    base = hub.settings.server.public_url
-    media_urls = tuple(
-        f"{base}/api/messages/{message.id}/media/{i}" for i, m in enumerate(message.media) if m.file_id
-    )
-    request = OutboundRequest(
-        message_id=str(message.id),
-        sender=message.sender,
-        recipient=message.recipient,
-        text=message.text,
-        media_urls=media_urls,
-    )
     try:
-        result = await hub.provider(message.provider).send(request)
-    except ProviderError as exc:
-        if exc.permanent or ctx["attempt"] >= ctx["max_attempts"]:
-            await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), str(exc))
-            return {"failed": str(exc)}
-        raise
+        provider = hub.provider(message.provider)
     except LookupError as exc:
         await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), str(exc))
         return {"failed": str(exc)}
-    except Exception as exc:
-        if ctx["attempt"] >= ctx["max_attempts"]:
-            await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), f"gave up: {exc}")
+    claimed = await _claim(message)
+    if claimed is None:
+        current = await get_message(message_id)
+        if current is None or current.status != MessageStatus.QUEUED or current.send_claimed_at is None:
+            return {"skipped": "taken by another attempt"}
+        if not provider.idempotent:
+            if datetime.now(UTC) - current.send_claimed_at < STALE_CLAIM:
+                raise ClaimedElsewhere(message_id)
+            await set_status(hub, current, MessageStatus.FAILED, datetime.now(UTC), UNKNOWN_OUTCOME)
+            return {"failed": UNKNOWN_OUTCOME}
+        claimed = current  # the provider de-duplicates by message id: sending again is safe
+    base = hub.settings.server.public_url
+    request = OutboundRequest(
+        message_id=str(claimed.id),
+        sender=claimed.sender,
+        recipient=claimed.recipient,
+        text=claimed.text,
+        media_urls=tuple(
+            f"{base}/api/messages/{claimed.id}/media/{i}" for i, m in enumerate(claimed.media) if m.file_id
+        ),
+    )
+    try:
+        result = await provider.send(request)
+    except ProviderError as exc:
+        if exc.maybe_sent and not provider.idempotent:
+            await set_status(
+                hub, claimed, MessageStatus.FAILED, datetime.now(UTC), f"{UNKNOWN_OUTCOME} ({exc})"
+            )
             return {"failed": str(exc)}
+        if exc.permanent or ctx["attempt"] >= ctx["max_attempts"]:
+            await set_status(hub, claimed, MessageStatus.FAILED, datetime.now(UTC), str(exc))
+            return {"failed": str(exc)}
+        await _release(claimed)
         raise
     status = MessageStatus.SENT if result.status == "sent" else MessageStatus.SENDING
-    await set_status(hub, message, status, datetime.now(UTC), provider_message_id=result.provider_message_id)
+    await set_status(hub, claimed, status, datetime.now(UTC), provider_message_id=result.provider_message_id)
     return {"provider_message_id": result.provider_message_id}
 
 

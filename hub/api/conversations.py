@@ -82,7 +82,7 @@ class ConversationController(Controller):
         self,
         principal: NamedDependency[Principal],
         conversation_id: FromPath[str],
-        before_seq: FromQuery[int | None] = None,
+        before_seq: Annotated[int | None, QueryParameter(ge=0, le=2**63 - 1)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> list[ev.MessagePayload]:
         """Messages oldest first; page back with `before_seq`."""

@@ -83,9 +83,10 @@ class SessionController(Controller):
             raise TooManyAttempts(
                 f"too many failed logins; try again in {int(wait) + 1} s", retry_after=int(wait) + 1
             )
+        # Counted as failed before checking, so parallel guesses cannot all slip past the limit.
+        limiter.failed(keys)
         agent = await auth.authenticate(data.email, data.password)
         if agent is None:
-            limiter.failed(keys)
             raise ServiceError("wrong e-mail or password") from None
         limiter.succeeded(keys)
         token = await auth.open_session(agent, hub.settings.security.session_ttl_s)

@@ -120,7 +120,10 @@ class SimulatorController(Controller):
         e164 = normalise_number(phone, "phone")
         rows = (
             await Message.find(
-                {"$or": [{"sender": e164, "direction": "in"}, {"recipient": e164, "direction": "out"}]}
+                {
+                    "provider": "simulator",
+                    "$or": [{"sender": e164, "direction": "in"}, {"recipient": e164, "direction": "out"}],
+                }
             )
             .sort("-created_at")
             .limit(200)

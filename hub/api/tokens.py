@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from beanie import PydanticObjectId
@@ -17,7 +18,7 @@ from hub.store.accounts import ApiToken
 
 
 class TokenBody(msgspec.Struct):
-    name: str
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class TokenOut(msgspec.Struct):

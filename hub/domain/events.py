@@ -76,6 +76,8 @@ class ConversationPayload(msgspec.Struct, frozen=True):
     last_message: LastMessage | None
     last_message_at: str | None
     updated_at: str
+    version: int = 0
+    """Grows with every change of the conversation: keep the snapshot with the highest version."""
 
 
 class StatusPayload(msgspec.Struct, frozen=True):

@@ -78,7 +78,9 @@ def verify(
         raise Forbidden("X-Hub-Timestamp must be Unix seconds") from None
     if abs(now - ts) > max_age_s:
         raise Forbidden(f"stale webhook: timestamp is more than {max_age_s} s from the hub's clock")
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+    if not hmac.compare_digest(
+        sign(secret, timestamp, body).encode(), signature.strip().encode("utf-8", "replace")
+    ):
         raise Forbidden("X-Hub-Signature does not match the body")
 
 

@@ -25,13 +25,19 @@ class SendResult:
 class ProviderError(Exception):
     """A send failed. `permanent` errors (an invalid recipient, a rejected body) are not retried."""
 
-    def __init__(self, message: str, *, permanent: bool, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool, code: str | None = None, maybe_sent: bool = False
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.maybe_sent = maybe_sent
+        """The request may have reached the provider (a timeout after sending): retrying could send twice."""
 
 
 class OutboundProvider(Protocol):
     name: str
+    idempotent: bool
+    """Sending the same message id twice delivers it once, so an interrupted send may be retried."""
 
     async def send(self, request: OutboundRequest) -> SendResult: ...

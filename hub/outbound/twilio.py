@@ -11,6 +11,7 @@ from hub.outbound.base import OutboundRequest, ProviderError, SendResult
 
 class TwilioProvider:
     name = "twilio"
+    idempotent = False
 
     def __init__(
         self,
@@ -47,8 +48,10 @@ class TwilioProvider:
                 auth=(self._sid, self._token),
                 timeout=15.0,
             )
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ProviderError(f"Twilio unreachable: {exc}", permanent=False) from exc
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"Twilio did not answer: {exc!r}", permanent=False, maybe_sent=True) from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderError(f"Twilio answered {response.status_code}", permanent=False)
         try:

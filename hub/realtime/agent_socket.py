@@ -1,9 +1,10 @@
 """The agent panel's WebSocket: live events with resume by sequence number.
 
-Protocol (docs/websocket-api.md): connect to /ws?since=N; the server replays durable events
-with seq > N from MongoDB, sends `ready`, then streams live events. The subscription starts
-before the replay query, so an event stored during the replay arrives live; the socket skips
-live events it already replayed. Nothing is lost between the two and nothing is sent twice.
+Protocol (docs/websocket-api.md): connect to /ws?since=N[&missing=a,b]; the server replays
+durable events with seq > N (and the listed holes below N that are stored by now) from
+MongoDB, sends `ready`, then streams live events. The subscription starts before the replay
+query, so an event stored during the replay arrives live; the socket skips live events it has
+already replayed. Nothing is lost between the two and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+import time
+from typing import Annotated, Any
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from hub.api.deps import credential
+from hub.api.errors import DATABASE_DOWN
 from hub.context import HubContext
 from hub.domain import events as ev
 from hub.realtime.bus import now_iso
-from hub.realtime.fanout import SubscriberClosed
+from hub.realtime.fanout import SubscriberClosed, Subscription
 from hub.services import auth
 from hub.services.conversations import mark_read
 from hub.services.errors import ServiceError
@@ -29,23 +32,29 @@ from hub.services.outbound import Author, send_reply
 
 log = logging.getLogger(__name__)
 
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
+CLOSE_RESTART = 1012
+CLOSE_TRY_LATER = 1013
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_SLOW = 4408
-CLOSE_RESTART = 1012
 SEND_TIMEOUT_S = 10.0
+RECHECK_S = 30.0
+MAX_SEQ = 2**63 - 1
+MAX_MISSING = 500
+
+Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+ShortText = Annotated[str, msgspec.Meta(max_length=100)]
 
 
 class ClientMessage(msgspec.Struct):
-    type: str
-    conversation_id: str | None = None
-    text: str | None = None
-    client_id: str | None = None
-    since: int | None = None
-    request_id: str | None = None
-
-
-_decode_client = msgspec.json.Decoder(ClientMessage)
-_encode = msgspec.json.encode
+    type: ShortText
+    conversation_id: ShortText | None = None
+    text: Annotated[str, msgspec.Meta(max_length=20_000)] | None = None
+    client_id: ShortText | None = None
+    since: Seq | None = None
+    missing: Annotated[list[Seq], msgspec.Meta(max_length=MAX_MISSING)] = msgspec.field(default_factory=list)
+    request_id: ShortText | None = None
 
 
 class SeqOnly(msgspec.Struct):
@@ -53,7 +62,33 @@ class SeqOnly(msgspec.Struct):
     type: str = ""
 
 
+_decode_client = msgspec.json.Decoder(ClientMessage)
+_encode = msgspec.json.encode
 _peek = msgspec.json.Decoder(SeqOnly)
+
+
+class CloseSocket(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def parse_resume(raw_since: str | None, raw_missing: str | None) -> tuple[int | None, list[int]]:
+    """`since` and `missing` from the query string.
+
+    Raises:
+        ValueError: not whole numbers in range, or too many holes.
+    """
+    since = None
+    if raw_since is not None:
+        since = int(raw_since)
+        if not 0 <= since <= MAX_SEQ:
+            raise ValueError("since is out of range")
+    missing = [int(x) for x in raw_missing.split(",") if x] if raw_missing else []
+    if len(missing) > MAX_MISSING or any(not 0 < m <= MAX_SEQ for m in missing):
+        raise ValueError(f"missing takes at most {MAX_MISSING} sequence numbers")
+    return since, missing
 
 
 @websocket("/ws")
@@ -62,91 +97,115 @@ async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
     token = credential(socket)
     principal = await auth.resolve(token) if token else None
     await socket.accept()
-    if principal is None:
+    if principal is None or token is None:
         await socket.send_text(_encode({"type": "error", "error": "not authenticated"}))
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="not authenticated")
         return
-    raw_since = socket.query_params.get("since")
-    since: int | None = None
-    if raw_since is not None:
-        try:
-            since = int(raw_since)
-        except ValueError:
-            await socket.close(code=1008, reason="since must be a whole number")
-            return
-    session = AgentSession(hub, socket, principal)
-    await session.run(since)
+    try:
+        since, missing = parse_resume(socket.query_params.get("since"), socket.query_params.get("missing"))
+    except ValueError as exc:
+        await socket.close(code=CLOSE_POLICY, reason=f"since/missing: {exc}"[:120])
+        return
+    await AgentSession(hub, socket, principal, token).run(since, missing)
 
 
 class AgentSession:
-    def __init__(self, hub: HubContext, socket: WebSocket[Any, Any, Any], principal: auth.Principal) -> None:
+    def __init__(
+        self, hub: HubContext, socket: WebSocket[Any, Any, Any], principal: auth.Principal, token: str
+    ) -> None:
         self.hub = hub
         self.socket = socket
         self.principal = principal
+        self.token = token
+        self.checked_at = time.monotonic()
         self.replayed: set[int] = set()
         self.send_lock = asyncio.Lock()
 
     async def send(self, payload: bytes) -> None:
         async with self.send_lock:
-            await asyncio.wait_for(self.socket.send_text(payload.decode()), SEND_TIMEOUT_S)
+            try:
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await self.socket.send_text(payload.decode())
+            except TimeoutError:
+                raise CloseSocket(CLOSE_SLOW, "slow consumer: send timed out") from None
 
-    async def replay(self, since: int) -> int:
-        """Send durable events after `since` from MongoDB; returns how many."""
-        limit = self.hub.settings.realtime.resume_limit
-        backlog = await self.hub.bus.since(self.principal.account_id, since, limit)
+    async def replay(self, since: int, missing: list[int]) -> int:
+        """Send durable events after `since` (and stored ones among `missing`); returns how many."""
+        hub, account = self.hub, self.principal.account_id
+        limit = hub.settings.realtime.resume_limit
+        head = await hub.bus.head(account)
+        oldest = await hub.bus.oldest(account)
+        reason = None
+        if since > head:
+            reason = "the client is ahead of the server"
+        elif oldest is not None and since < oldest - 1:
+            reason = "events after the client's position have expired"
+        backlog = [] if reason else await hub.bus.since(account, since, limit, missing)
         if len(backlog) > limit:
-            # Too far behind to replay: the client reloads its state over REST, then resumes.
-            await self.send(_encode({"type": "reset", "reason": f"more than {limit} events missed"}))
+            reason = f"more than {limit} events missed"
+        if reason:
+            # The client reloads its state over REST, then continues from `seq`.
+            await self.send(_encode({"type": "reset", "reason": reason, "seq": head}))
             return 0
         for payload in backlog:
             self.replayed.add(_peek.decode(payload).seq)
             await self.send(payload)
         return len(backlog)
 
-    async def run(self, since: int | None) -> None:
+    async def run(self, since: int | None, missing: list[int]) -> None:
         hub, principal = self.hub, self.principal
         channel = hub.bus.account_channel(principal.account_id)
-        close_code, close_reason = 1000, "bye"
-        async with hub.fanout.subscribe(channel) as sub:
-            head = await hub.bus.head(principal.account_id)
-            replayed = await self.replay(since) if since is not None else 0
-            await self.send(
-                _encode(
-                    {
-                        "type": "ready",
-                        "seq": head,
-                        "replayed": replayed,
-                        "principal": {
-                            "kind": principal.kind,
-                            "id": str(principal.id),
-                            "name": principal.name,
-                        },
-                    }
-                )
-            )
-            await self.presence("online", head)
-            pump = asyncio.create_task(self.pump(sub))
-            reader = asyncio.create_task(self.read())
-            try:
-                done, _ = await asyncio.wait({pump, reader}, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    exc = task.exception()
-                    if isinstance(exc, SubscriberClosed):
-                        close_code = CLOSE_SLOW if "slow" in exc.reason else CLOSE_RESTART
-                        close_reason = exc.reason
-                    elif isinstance(exc, asyncio.TimeoutError):
-                        close_code, close_reason = CLOSE_SLOW, "slow consumer: send timed out"
-            finally:
-                for task in (pump, reader):
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
-                with contextlib.suppress(Exception):
-                    await self.presence("offline", await hub.bus.head(principal.account_id))
+        code, reason = 1000, "bye"
+        try:
+            async with hub.fanout.subscribe(channel) as sub:
+                code, reason = await self.serve(sub, since, missing)
+        except SubscriberClosed as exc:
+            code, reason = CLOSE_TRY_LATER, exc.reason
+        except CloseSocket as exc:
+            code, reason = exc.code, exc.reason
+        except DATABASE_DOWN as exc:
+            log.warning("socket closed: database unavailable: %s", exc)
+            code, reason = CLOSE_TRY_LATER, "database unavailable"
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.socket.close(code=close_code, reason=close_reason[:120]), 2.0)
+            await asyncio.wait_for(self.socket.close(code=code, reason=reason[:120]), 2.0)
 
-    async def pump(self, sub: Any) -> None:
+    async def serve(self, sub: Subscription, since: int | None, missing: list[int]) -> tuple[int, str]:
+        hub, principal = self.hub, self.principal
+        head = await hub.bus.head(principal.account_id)
+        replayed = await self.replay(since, missing) if since is not None else 0
+        ready = {
+            "type": "ready",
+            "seq": head,
+            "replayed": replayed,
+            "principal": {"kind": principal.kind, "id": str(principal.id), "name": principal.name},
+        }
+        await self.send(_encode(ready))
+        await self.presence("online", head)
+        tasks = {
+            asyncio.create_task(self.pump(sub), name="ws-pump"),
+            asyncio.create_task(self.read(), name="ws-read"),
+            asyncio.create_task(self.watch_credentials(), name="ws-auth"),
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=5)
+            with contextlib.suppress(Exception):
+                await self.presence("offline", await hub.bus.head(principal.account_id))
+        for task in done:
+            exc = task.exception()
+            if isinstance(exc, SubscriberClosed):
+                return (CLOSE_SLOW if "slow" in exc.reason else CLOSE_RESTART), exc.reason
+            if isinstance(exc, CloseSocket):
+                return exc.code, exc.reason
+            if exc is not None:
+                log.error("agent socket failed", exc_info=exc)
+                return CLOSE_INTERNAL, "internal error"
+        return 1000, "bye"
+
+    async def pump(self, sub: Subscription) -> None:
         while True:
             payload = await sub.get()
             if self.replayed:
@@ -155,6 +214,18 @@ class AgentSession:
                     self.replayed.discard(head.seq)
                     continue
             await self.send(payload)
+
+    async def watch_credentials(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            await self.check_credentials()
+
+    async def check_credentials(self) -> None:
+        """Close the socket once its session ends or its token is revoked."""
+        if await auth.resolve(self.token) is None:
+            await self.send(_encode({"type": "error", "error": "the session or token is no longer valid"}))
+            raise CloseSocket(CLOSE_UNAUTHORIZED, "credentials revoked or expired")
+        self.checked_at = time.monotonic()
 
     async def read(self) -> None:
         while True:
@@ -167,6 +238,8 @@ class AgentSession:
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 await self.send(_encode({"type": "error", "error": f"invalid message: {exc}"}))
                 continue
+            if time.monotonic() - self.checked_at > RECHECK_S:
+                await self.check_credentials()
             try:
                 await self.handle(msg)
             except ServiceError as exc:
@@ -175,13 +248,31 @@ class AgentSession:
                         {"type": "error", "error": exc.message, "request_id": msg.request_id, **exc.extra}
                     )
                 )
+            except DATABASE_DOWN:
+                await self.send(
+                    _encode(
+                        {
+                            "type": "error",
+                            "error": "the database is unavailable",
+                            "request_id": msg.request_id,
+                        }
+                    )
+                )
+                raise CloseSocket(CLOSE_TRY_LATER, "database unavailable") from None
+            except (CloseSocket, asyncio.CancelledError):
+                raise
+            except Exception:
+                log.exception("socket request %s failed", msg.type)
+                await self.send(
+                    _encode({"type": "error", "error": "internal error", "request_id": msg.request_id})
+                )
 
     async def handle(self, msg: ClientMessage) -> None:
         hub, principal = self.hub, self.principal
         if msg.type == "ping":
             await self.send(_encode({"type": "pong", "request_id": msg.request_id}))
         elif msg.type == "resume":
-            count = await self.replay(msg.since or 0)
+            count = await self.replay(msg.since or 0, msg.missing)
             await self.send(_encode({"type": "resumed", "replayed": count, "request_id": msg.request_id}))
         elif msg.type == "typing" and msg.conversation_id:
             if principal.kind != "agent":
@@ -206,29 +297,23 @@ class AgentSession:
                 ),
                 msg.client_id,
             )
-            await self.send(
-                _encode(
-                    {
-                        "type": "ack",
-                        "request_id": msg.request_id,
-                        "client_id": msg.client_id,
-                        "message_id": str(message.id),
-                        "seq": message.seq,
-                    }
-                )
-            )
+            ack = {
+                "type": "ack",
+                "request_id": msg.request_id,
+                "client_id": msg.client_id,
+                "message_id": str(message.id),
+                "seq": message.seq,
+            }
+            await self.send(_encode(ack))
         elif msg.type == "read" and msg.conversation_id:
             await mark_read(hub, principal.account_id, msg.conversation_id)
         else:
-            await self.send(
-                _encode(
-                    {
-                        "type": "error",
-                        "error": f"unknown message type {msg.type!r}",
-                        "request_id": msg.request_id,
-                    }
-                )
-            )
+            error = {
+                "type": "error",
+                "error": f"unknown message type {msg.type!r}",
+                "request_id": msg.request_id,
+            }
+            await self.send(_encode(error))
 
     async def presence(self, state: str, seq: int) -> None:
         if self.principal.kind != "agent":

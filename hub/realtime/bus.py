@@ -6,7 +6,9 @@ a subscriber that misses a publish (a Redis hiccup, a reconnect) replays it from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
@@ -57,12 +59,38 @@ class EventBus:
     async def head(self, account_id: PydanticObjectId) -> int:
         return await current_seq(account_id)
 
-    async def since(self, account_id: PydanticObjectId, seq: int, limit: int) -> list[bytes]:
-        """Encoded durable events after `seq`, oldest first, at most `limit` + 1 (to tell truncation)."""
+    async def since(
+        self, account_id: PydanticObjectId, seq: int, limit: int, missing: Sequence[int] = ()
+    ) -> list[bytes]:
+        """Encoded durable events after `seq`, plus those of `missing` (holes the client still has
+        below `seq`) that are stored now; oldest first, at most `limit` + 1 (to tell truncation)."""
+        query: dict[str, Any] = {"account_id": account_id, "seq": {"$gt": seq}}
+        if missing:
+            query = {
+                "account_id": account_id,
+                "$or": [{"seq": {"$gt": seq}}, {"seq": {"$in": list(missing)}}],
+            }
         cursor = (
             EventRecord.get_pymongo_collection()
-            .find({"account_id": account_id, "seq": {"$gt": seq}}, projection={"payload": 1, "_id": 0})
+            .find(query, projection={"payload": 1, "_id": 0})
             .sort("seq", 1)
             .limit(limit + 1)
         )
         return [bytes(doc["payload"]) async for doc in cursor]
+
+    async def has(self, account_id: PydanticObjectId, seq: int) -> bool:
+        found = await EventRecord.get_pymongo_collection().find_one(
+            {"account_id": account_id, "seq": seq}, projection={"_id": 1}
+        )
+        return found is not None
+
+    async def oldest(self, account_id: PydanticObjectId) -> int | None:
+        """The lowest sequence number still in the log (older events have expired)."""
+        doc = await (
+            EventRecord.get_pymongo_collection()
+            .find({"account_id": account_id}, projection={"seq": 1, "_id": 0})
+            .sort("seq", 1)
+            .limit(1)
+            .to_list(1)
+        )
+        return int(doc[0]["seq"]) if doc else None

@@ -83,12 +83,17 @@ class Fanout:
         self._subs: defaultdict[str, set[Subscription]] = defaultdict(set)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._healthy = False
+        self._broken = asyncio.Event()
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
 
     async def start(self) -> None:
         self._backend = self._backend_factory()
         await self._backend.on_startup()
-        self._ready.set()
+        self._healthy = True
         self._task = asyncio.create_task(self._pump(), name="fanout-pump")
 
     async def stop(self) -> None:
@@ -97,10 +102,9 @@ class Fanout:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for subs in self._subs.values():
-            for sub in subs:
-                sub.close("server shutting down")
+        self._close_all("server shutting down")
         self._subs.clear()
+        self._healthy = False
         if self._backend is not None:
             with contextlib.suppress(Exception):
                 await self._backend.on_shutdown()
@@ -113,7 +117,7 @@ class Fanout:
         from there when they notice the gap.
         """
         backend = self._backend
-        if backend is None:
+        if backend is None or not self._healthy:
             return
         try:
             await backend.publish(payload, [channel])
@@ -122,59 +126,103 @@ class Fanout:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        """Subscribe to a channel.
+
+        Raises:
+            SubscriberClosed: the backend is down or restarting; the caller should retry later.
+        """
         sub = Subscription(channel, self._queue_size)
         async with self._lock:
-            first = not self._subs[channel]
+            if not self._healthy or self._backend is None:
+                raise SubscriberClosed("realtime backend unavailable; try again shortly")
+            first = not self._subs.get(channel)
             self._subs[channel].add(sub)
-            if first and self._backend is not None:
-                await self._backend.subscribe([channel])
+            if first:
+                try:
+                    await self._backend.subscribe([channel])
+                except Exception as exc:
+                    self._discard(sub)
+                    log.warning("subscribing to %s failed: %s", channel, exc)
+                    self._healthy = False
+                    self._broken.set()
+                    raise SubscriberClosed("realtime backend unavailable; try again shortly") from exc
         try:
             yield sub
         finally:
             sub.close("unsubscribed")
             async with self._lock:
-                subs = self._subs.get(channel)
-                if subs is not None:
-                    subs.discard(sub)
-                    if not subs:
-                        del self._subs[channel]
-                        if self._backend is not None:
-                            with contextlib.suppress(Exception):
-                                await self._backend.unsubscribe([channel])
+                last = self._discard(sub)
+                if last and self._healthy and self._backend is not None:
+                    with contextlib.suppress(Exception):
+                        await self._backend.unsubscribe([channel])
+
+    def _discard(self, sub: Subscription) -> bool:
+        """Forget a subscription; True when it was its channel's last."""
+        subs = self._subs.get(sub.channel)
+        if subs is None:
+            return False
+        subs.discard(sub)
+        if not subs:
+            del self._subs[sub.channel]
+            return True
+        return False
 
     def subscriber_count(self, channel: str | None = None) -> int:
         if channel is not None:
             return len(self._subs.get(channel, ()))
         return sum(len(s) for s in self._subs.values())
 
+    def _close_all(self, reason: str) -> None:
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.close(reason)
+
+    async def _stream(self, backend: ChannelsBackend) -> None:
+        async for channel, payload in backend.stream_events():
+            for sub in tuple(self._subs.get(channel, ())):
+                sub.offer(payload)
+
     async def _pump(self) -> None:
-        delay = 0.5
         while True:
             backend = self._backend
             assert backend is not None
+            stream = asyncio.create_task(self._stream(backend))
+            broken = asyncio.create_task(self._broken.wait())
             try:
-                async for channel, payload in backend.stream_events():
-                    delay = 0.5
-                    for sub in tuple(self._subs.get(channel, ())):
-                        sub.offer(payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("fan-out backend failed; closing subscribers so they resume")
-            # The stream broke (Redis went away): events may have been lost, so every local
-            # subscriber must reconnect and resume from MongoDB.
-            for subs in self._subs.values():
-                for sub in subs:
-                    sub.close("realtime backend restarted")
+                await asyncio.wait({stream, broken}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (stream, broken):
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+            if stream.done() and not stream.cancelled() and stream.exception() is not None:
+                log.error("fan-out backend failed: %s", stream.exception())
+            await self._recover()
+
+    async def _recover(self) -> None:
+        """Replace a failed backend. Until it works, new subscriptions are refused."""
+        # Events may have been lost: every local subscriber must reconnect and resume from MongoDB.
+        self._healthy = False
+        self._close_all("realtime backend restarted")
+        delay = 0.5
+        while True:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
-            with contextlib.suppress(Exception):
-                await backend.on_shutdown()
-            self._backend = self._backend_factory()
+            old = self._backend
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await old.on_shutdown()
+            backend = self._backend_factory()
             try:
-                await self._backend.on_startup()
+                await backend.on_startup()
                 async with self._lock:
                     if self._subs:
-                        await self._backend.subscribe(list(self._subs))
-            except Exception:
-                log.exception("fan-out backend did not come back yet")
+                        await backend.subscribe(list(self._subs))
+                    self._backend = backend
+                    self._broken.clear()
+                    self._healthy = True
+                log.info("fan-out backend is back")
+                return
+            except Exception as exc:
+                self._backend = backend
+                log.warning("fan-out backend not back yet: %s", exc)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -69,13 +71,23 @@ async def create_agent(
     return agent
 
 
+# Argon2 is deliberately slow (~0.1 s) and would stall every socket if run on the event loop.
+# At most four run at once, so a burst of logins cannot take every thread.
+_verify_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="argon2")
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(hashed, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def authenticate(email: str, password: str) -> Agent | None:
     agent = await Agent.find_one({"email": email.strip().lower(), "active": True})
-    try:
-        _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return agent
+    hashed = agent.password_hash if agent else _DUMMY_HASH
+    ok = await asyncio.get_running_loop().run_in_executor(_verify_pool, _verify, hashed, password[:1024])
+    return agent if ok else None
 
 
 async def open_session(agent: Agent, ttl_s: int) -> str:

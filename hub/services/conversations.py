@@ -75,12 +75,7 @@ async def list_messages(
     if before_seq is not None:
         query["seq"] = {"$lt": before_seq}
     limit = max(1, min(limit, MAX_PAGE))
-    newest_first = (
-        await Message.find(query)
-        .sort([("created_at", SortDirection.DESCENDING), ("seq", SortDirection.DESCENDING)])
-        .limit(limit)
-        .to_list()
-    )
+    newest_first = await Message.find(query).sort([("seq", SortDirection.DESCENDING)]).limit(limit).to_list()
     return list(reversed(newest_first))
 
 
@@ -93,6 +88,7 @@ async def _update(
 ) -> Conversation:
     conv = await get_conversation(account_id, conversation_id)
     update.setdefault("$set", {})["updated_at"] = utcnow()
+    update.setdefault("$inc", {})["version"] = 1
     doc = await Conversation.get_pymongo_collection().find_one_and_update(
         {"_id": conv.id, "account_id": account_id}, update, return_document=ReturnDocument.AFTER
     )

@@ -13,7 +13,7 @@ from hub.domain.messages import DeliveryReport, MessageStatus, advances
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import iso
 from hub.store import from_doc
-from hub.store.messages import Message
+from hub.store.messages import Message, StatusEntry
 from hub.store.sequences import next_seq
 
 
@@ -28,7 +28,9 @@ async def set_status(
     """Move a message to `status` if that is progress, and push the change.
 
     The update is a compare-and-set on the current status, so two reports racing each other
-    apply in some order and neither is lost or applied twice.
+    apply in some order and neither is lost or applied twice. The status entry carries the
+    sequence number of its event, so a repeated report can publish an event that an
+    interrupted attempt stored but never recorded.
 
     Returns:
         The updated message, or None when the status was no progress (duplicate or late report).
@@ -37,7 +39,9 @@ async def set_status(
     current = message
     for _ in range(5):
         if not advances(current.status, status):
+            await ensure_status_event(hub, current)
             return None
+        seq = await next_seq(current.account_id)
         set_fields: dict[str, object] = {"status": status.value}
         if provider_message_id is not None:
             set_fields["provider_message_id"] = provider_message_id
@@ -45,11 +49,12 @@ async def set_status(
             {"_id": current.id, "status": current.status.value},
             {
                 "$set": set_fields,
-                "$push": {"status_history": {"status": status.value, "at": at, "detail": detail}},
+                "$push": {"status_history": {"status": status.value, "at": at, "detail": detail, "seq": seq}},
             },
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
+            # Another report won the race; its seq stays unused.
             assert current.id is not None
             reloaded = await Message.get(current.id)
             if reloaded is None:
@@ -57,23 +62,37 @@ async def set_status(
             current = reloaded
             continue
         updated = from_doc(Message, doc)
-        seq = await next_seq(current.account_id)
-        await hub.bus.record(
-            ev.MessageStatusChanged(
-                seq=seq,
-                account_id=str(updated.account_id),
-                at=now_iso(),
-                data=ev.StatusPayload(
-                    message_id=str(updated.id),
-                    conversation_id=str(updated.conversation_id),
-                    status=status.value,
-                    at=iso(at),
-                    detail=detail,
-                ),
-            )
-        )
+        await _record_status(hub, updated, updated.status_history[-1])
         return updated
     return None
+
+
+async def _record_status(hub: HubContext, message: Message, entry: StatusEntry) -> None:
+    assert entry.seq is not None
+    await hub.bus.record(
+        ev.MessageStatusChanged(
+            seq=entry.seq,
+            account_id=str(message.account_id),
+            at=now_iso(),
+            data=ev.StatusPayload(
+                message_id=str(message.id),
+                conversation_id=str(message.conversation_id),
+                status=entry.status.value,
+                at=iso(entry.at),
+                detail=entry.detail,
+            ),
+        )
+    )
+
+
+async def ensure_status_event(hub: HubContext, message: Message) -> None:
+    """Record the latest status change's event if an interrupted attempt did not."""
+    entry = message.status_history[-1] if message.status_history else None
+    if entry is None or entry.seq is None:
+        return
+    if await hub.bus.has(message.account_id, entry.seq):
+        return
+    await _record_status(hub, message, entry)
 
 
 async def apply_report(hub: HubContext, report: DeliveryReport) -> Message | None:

@@ -12,7 +12,7 @@ from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.segments import count_segments
 from hub.services.errors import Invalid, NotFound
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
-from hub.store.messages import Message, MessageAuthor, StatusEntry
+from hub.store.messages import Message, MessageAuthor, StatusEntry, StoredMedia
 from hub.store.numbers import Number
 from hub.store.sequences import next_seq
 
@@ -66,6 +66,29 @@ async def receive(
         return Received(existing, created=False)
 
     media = await hub.media.ingest(msg.media, media_auth)
+    try:
+        message = await _store(number, sender, recipient, msg, media)
+    except DuplicateKeyError:
+        # A concurrent delivery of the same webhook stored it first. Its sequence number stays
+        # unused: a hole that clients skip.
+        await hub.media.delete(media)
+        stored = await Message.find_one(
+            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
+        )
+        assert stored is not None
+        await finish_message(hub.bus, stored)
+        return Received(stored, created=False)
+    except BaseException:
+        # Nothing half-stored: the gateway's retry uploads the attachments again.
+        await hub.media.delete(media)
+        raise
+    await finish_message(hub.bus, message)
+    return Received(message, created=True)
+
+
+async def _store(
+    number: Number, sender: str, recipient: str, msg: InboundMessage, media: list[StoredMedia]
+) -> Message:
     contact = await upsert_contact(number.account_id, sender)
     conv = await upsert_conversation(number, contact)
     seg = count_segments(msg.text)
@@ -85,20 +108,10 @@ async def receive(
         author=MessageAuthor(kind="contact", id=contact.id, name=contact.name),
         segments=max(seg.segments, 1),
         encoding=seg.encoding,
+        # Taken last, just before the insert, to keep the time between taking a number and
+        # recording its event short.
         seq=await next_seq(number.account_id),
         created_at=msg.received_at,
     )
-    try:
-        await message.insert()
-    except DuplicateKeyError:
-        # A concurrent delivery of the same webhook stored it first. Its sequence number stays
-        # unused; clients treat such a hole as empty after asking the server.
-        await hub.media.delete(media)
-        stored = await Message.find_one(
-            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
-        )
-        assert stored is not None
-        await finish_message(hub.bus, stored)
-        return Received(stored, created=False)
-    await finish_message(hub.bus, message)
-    return Received(message, created=True)
+    await message.insert()
+    return message

@@ -55,8 +55,13 @@ class MediaStore:
             MediaUnavailable: a source answered 5xx or timed out; the whole webhook should be retried.
         """
         stored: list[StoredMedia] = []
-        for item in items[: self._settings.max_parts]:
-            stored.append(await self._ingest_one(item, auth))
+        try:
+            for item in items[: self._settings.max_parts]:
+                stored.append(await self._ingest_one(item, auth))
+        except BaseException:
+            # Nothing half-stored: the retried webhook uploads them again.
+            await self.delete(stored)
+            raise
         for item in items[self._settings.max_parts :]:
             stored.append(
                 StoredMedia(source_url=item.url, rejected=f"more than {self._settings.max_parts} attachments")

@@ -64,7 +64,7 @@ async def send_reply(
     if client_id is not None:
         existing = await Message.find_one({"account_id": account_id, "client_id": client_id})
         if existing is not None:
-            return existing
+            return await finish_reply(hub, existing)
     number = await Number.get(conv.number_id)
     if number is None:
         raise NotFound("the conversation's number no longer exists", field="conversation_id")
@@ -92,7 +92,15 @@ async def send_reply(
     except DuplicateKeyError:
         stored = await Message.find_one({"account_id": account_id, "client_id": client_id})
         assert stored is not None
-        return stored
+        return await finish_reply(hub, stored)
+    return await finish_reply(hub, message)
+
+
+async def finish_reply(hub: HubContext, message: Message) -> Message:
+    """Publish a stored reply and hand it to the sender; a retry redoes whatever is missing."""
     await finish_message(hub.bus, message)
-    await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
+    if message.status == MessageStatus.QUEUED:
+        # The job key makes a second enqueue of a job still queued a no-op, and the job itself
+        # sends only a message that nobody has claimed.
+        await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
     return message

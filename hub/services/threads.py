@@ -62,6 +62,8 @@ async def upsert_conversation(number: Number, contact: Contact) -> Conversation:
             "unread": 0,
             "last_message": None,
             "last_message_at": None,
+            "version": 0,
+            "applied_ids": [],
             "created_at": now,
             "updated_at": now,
         },
@@ -69,54 +71,49 @@ async def upsert_conversation(number: Number, contact: Contact) -> Conversation:
     return from_doc(Conversation, doc)
 
 
+# How many recent message ids a conversation remembers as counted. A retry of a message older
+# than that many newer ones in the same conversation would be counted twice; gateways retry
+# within minutes.
+APPLIED_KEEP = 200
+
+
 async def apply_to_conversation(message: Message) -> Conversation:
     """Count a stored message into its conversation, exactly once.
 
-    The message's `applied` flag is flipped first; whoever flips it (the first attempt, or a
-    retry finishing a crashed one) updates the conversation. The others only read it.
+    The conversation remembers the ids of the messages it has counted, in the same atomic
+    update that counts them, so a retry finishing an interrupted attempt counts nothing twice
+    and a failure half-way counts nothing at all.
     """
-    flipped = await Message.get_pymongo_collection().update_one(
-        {"_id": message.id, "applied": {"$ne": True}}, {"$set": {"applied": True}}
-    )
     coll = Conversation.get_pymongo_collection()
-    if flipped.modified_count == 0:
-        found = await coll.find_one({"_id": message.conversation_id})
-        if found is None:
-            raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
-        return from_doc(Conversation, found)
     summary = {
         "text": message.text[:200],
         "direction": message.direction.value,
         "at": message.created_at,
         "has_media": bool(message.media),
     }
-    update: dict[str, object]
+    now = utcnow()
+    update: dict[str, Any] = {
+        "$set": {"last_message": summary, "updated_at": now},
+        "$max": {"last_message_at": now},
+        "$inc": {"version": 1},
+        "$push": {"applied_ids": {"$each": [message.id], "$slice": -APPLIED_KEEP}},
+    }
     if message.direction == Direction.INBOUND:
         # A customer writing again reopens a closed conversation.
-        update = {
-            "$set": {
-                "last_message": summary,
-                "last_message_at": message.created_at,
-                "updated_at": utcnow(),
-                "status": ConversationStatus.OPEN.value,
-            },
-            "$inc": {"unread": 1},
-        }
+        update["$set"]["status"] = ConversationStatus.OPEN.value
+        update["$inc"]["unread"] = 1
     else:
         # An agent answering has read the thread.
-        update = {
-            "$set": {
-                "last_message": summary,
-                "last_message_at": message.created_at,
-                "updated_at": utcnow(),
-                "unread": 0,
-            }
-        }
+        update["$set"]["unread"] = 0
     doc = await coll.find_one_and_update(
-        {"_id": message.conversation_id}, update, return_document=ReturnDocument.AFTER
+        {"_id": message.conversation_id, "applied_ids": {"$ne": message.id}},
+        update,
+        return_document=ReturnDocument.AFTER,
     )
     if doc is None:
-        raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
+        doc = await coll.find_one({"_id": message.conversation_id})
+        if doc is None:
+            raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
     return from_doc(Conversation, doc)
 
 

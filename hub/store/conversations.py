@@ -50,6 +50,10 @@ class Conversation(Document):
     unread: int = 0
     last_message: LastMessageSummary | None = None
     last_message_at: datetime | None = None
+    version: int = 0
+    """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
+    applied_ids: list[PydanticObjectId] = Field(default_factory=list)
+    """Recent messages already counted into this conversation (see services.threads)."""
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -28,6 +28,8 @@ class StatusEntry(BaseModel):
     status: MessageStatus
     at: datetime
     detail: str | None = None
+    seq: int | None = None
+    """Sequence number of the `message.status` event of this change."""
 
 
 class MessageAuthor(BaseModel):
@@ -53,8 +55,8 @@ class Message(Document):
     segments: int = 1
     encoding: str = "GSM-7"
     seq: int
-    applied: bool = False
-    """Set once the message is counted into its conversation (see services.threads)."""
+    send_claimed_at: datetime | None = None
+    """When a send job took the message; a second job leaves a claimed message alone."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
@@ -74,7 +76,8 @@ class Message(Document):
                 partialFilterExpression={"client_id": {"$type": "string"}},
                 name="client_id_unique",
             ),
-            IndexModel([("conversation_id", ASCENDING), ("created_at", DESCENDING)]),
+            # A thread in arrival order, paged by sequence number.
+            IndexModel([("conversation_id", ASCENDING), ("seq", DESCENDING)]),
             IndexModel([("account_id", ASCENDING), ("seq", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
         ]
