@@ -89,3 +89,72 @@ async def test_across_two_fanouts_when_redis(make_fanout) -> None:  # type: igno
         await asyncio.sleep(0.1)
         await first.publish(channel, b"cross")
         assert await asyncio.wait_for(sub.get(), 5) == b"cross"
+
+
+async def test_redis_outage_refuses_new_subscribers_then_recovers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Redis dies: subscribers are told to resume, newcomers are refused; it returns: all works again."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import free_port
+
+    server = shutil.which("redis-server")
+    assert server, "redis-server is needed for this test"
+    port = free_port()
+    argv = [
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis as sync_redis
+
+        for _ in range(100):
+            try:
+                sync_redis.Redis(port=port).ping()
+                return proc
+            except sync_redis.ConnectionError:
+                import time
+
+                time.sleep(0.05)
+        raise RuntimeError("private redis did not start")
+
+    proc = start()
+    backends = RedisBackends(f"redis://127.0.0.1:{port}/0", "outage")
+    fanout = Fanout(backends, 100)
+    await fanout.start()
+    try:
+        async with fanout.subscribe("acct") as before:
+            await asyncio.sleep(0.05)
+            proc.kill()
+            proc.wait()
+            with pytest.raises(SubscriberClosed, match="restarted"):
+                await asyncio.wait_for(before.get(), 10)
+        with pytest.raises(SubscriberClosed, match="unavailable"):
+            async with fanout.subscribe("acct"):
+                pass
+        proc = start()
+        for _ in range(200):
+            if fanout.healthy:
+                break
+            await asyncio.sleep(0.1)
+        assert fanout.healthy
+        async with fanout.subscribe("acct") as after:
+            await asyncio.sleep(0.05)
+            await fanout.publish("acct", b"back")
+            assert await asyncio.wait_for(after.get(), 5) == b"back"
+    finally:
+        await fanout.stop()
+        await backends.close()
+        proc.kill()
+        proc.wait()
