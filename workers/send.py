@@ -12,6 +12,7 @@ from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.jobs.spec import JobContext
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.services.delivery import apply_report, get_message, set_status
+from hub.services.outbound import finish_reply
 from hub.store import from_doc
 from hub.store.messages import Message
 
@@ -153,6 +154,7 @@ async def sweep_queued(ctx: JobContext, *, older_than_s: float = 30.0) -> dict[s
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
     count = 0
     async for message in Message.find({"status": MessageStatus.QUEUED.value, "created_at": {"$lt": cutoff}}):
-        await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
+        # Also publishes it, if the process died between storing and publishing.
+        await finish_reply(hub, message)
         count += 1
     return {"requeued": count}

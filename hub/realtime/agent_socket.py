@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from typing import Annotated, Any
 
 import msgspec
@@ -25,7 +26,7 @@ from hub.context import HubContext
 from hub.domain import events as ev
 from hub.realtime.bus import now_iso
 from hub.realtime.fanout import SubscriberClosed, Subscription
-from hub.services import auth
+from hub.services import auth, presence
 from hub.services.conversations import mark_read
 from hub.services.errors import ServiceError
 from hub.services.outbound import Author, send_reply
@@ -120,6 +121,7 @@ class AgentSession:
         self.checked_at = time.monotonic()
         self.replayed: set[int] = set()
         self.send_lock = asyncio.Lock()
+        self.socket_id = uuid.uuid4().hex
 
     async def send(self, payload: bytes) -> None:
         async with self.send_lock:
@@ -173,11 +175,14 @@ class AgentSession:
         hub, principal = self.hub, self.principal
         head = await hub.bus.head(principal.account_id)
         replayed = await self.replay(since, missing) if since is not None else 0
+        if principal.kind == "agent":
+            await presence.arrive(self.socket_id, principal.account_id, principal.id, principal.name)
         ready = {
             "type": "ready",
             "seq": head,
             "replayed": replayed,
             "principal": {"kind": principal.kind, "id": str(principal.id), "name": principal.name},
+            "online": await presence.online(principal.account_id),
         }
         await self.send(_encode(ready))
         await self.presence("online", head)
@@ -193,7 +198,10 @@ class AgentSession:
                 task.cancel()
             await asyncio.wait(tasks, timeout=5)
             with contextlib.suppress(Exception):
-                await self.presence("offline", await hub.bus.head(principal.account_id))
+                if principal.kind == "agent" and await presence.leave(
+                    self.socket_id, principal.account_id, principal.id
+                ):
+                    await self.presence("offline", await hub.bus.head(principal.account_id))
         for task in done:
             exc = task.exception()
             if isinstance(exc, SubscriberClosed):
@@ -219,6 +227,8 @@ class AgentSession:
         while True:
             await asyncio.sleep(RECHECK_S)
             await self.check_credentials()
+            if self.principal.kind == "agent":
+                await presence.refresh(self.socket_id)
 
     async def check_credentials(self) -> None:
         """Close the socket once its session ends or its token is revoked."""

@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from hub.context import HubContext
 from hub.domain.messages import Direction, MessageStatus
 from hub.domain.segments import count_segments
-from hub.services.errors import Invalid, NotFound
+from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.threads import finish_message
 from hub.store.accounts import utcnow
 from hub.store.conversations import Conversation
@@ -64,6 +64,10 @@ async def send_reply(
     if client_id is not None:
         existing = await Message.find_one({"account_id": account_id, "client_id": client_id})
         if existing is not None:
+            if existing.conversation_id != conv.id:
+                raise Conflict(
+                    "client_id was already used for a message in another conversation", field="client_id"
+                )
             return await finish_reply(hub, existing)
     number = await Number.get(conv.number_id)
     if number is None:

@@ -12,6 +12,7 @@ from hub.store.conversations import Contact, Conversation
 from hub.store.events import EventRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number
+from hub.store.presence import PresenceRecord
 
 ALL_DOCUMENTS: list[type[Document]] = [
     Account,
@@ -23,6 +24,7 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Conversation,
     Message,
     EventRecord,
+    PresenceRecord,
 ]
 
 D = TypeVar("D", bound=Document)

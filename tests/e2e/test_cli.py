@@ -1,0 +1,100 @@
+"""The commands a newcomer runs: `hub demo` with embedded defaults, stopped cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"hub demo exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"hub demo did not become healthy: {log.read_text()[-3000:]}")
+
+
+def secantus_children(pid: int) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    )
+    return [int(line.split()[0]) for line in out.stdout.splitlines() if "secantusd" in line]
+
+
+def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "REDIS_URL", "HUB_WEBHOOK_SECRET"}}
+    env.update({"HUB_PORT": str(port), "HUB_DATA_DIR": str(tmp_path / "var")})
+    log = tmp_path / "demo.log"
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "demo"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_healthy(base, proc, log)
+        printed = log.read_text()
+        assert f"{base}/inbox" in printed and "admin@demo.example / demo-admin-pass" in printed
+        assert "embedded SecantusDB" in printed
+        assert (tmp_path / "var" / "mongo").is_dir()
+        children = secantus_children(proc.pid)
+        assert len(children) == 1
+
+        numbers = httpx.get(f"{base}/simulator/api/numbers").json()
+        assert {n["e164"] for n in numbers} == {"+48500100200", "4301"}
+        login = httpx.post(
+            f"{base}/api/auth/login", json={"email": "admin@demo.example", "password": "demo-admin-pass"}
+        )
+        assert login.status_code == 200
+        sent = httpx.post(
+            f"{base}/simulator/api/messages",
+            json={"from": "+48600700800", "to": "+48500100200", "text": "hej"},
+        )
+        assert sent.status_code == 201, sent.text
+        convs = httpx.get(
+            f"{base}/api/conversations", headers={"Authorization": f"Bearer {login.json()['token']}"}
+        )
+        assert [c["contact"]["phone"] for c in convs.json()] == ["+48600700800"]
+        schema = httpx.get(f"{base}/schema/openapi.json").json()
+        assert "/webhooks/generic/inbound" in schema["paths"] and "/api/conversations" in schema["paths"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    for child in children:
+        assert (
+            not Path(f"/proc/{child}").exists()
+            or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
+        )
+
+    # Started again on the same data folder, the demo account and the conversation are still there.
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "demo"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_healthy(base, proc, log)
+        login = httpx.post(
+            f"{base}/api/auth/login", json={"email": "admin@demo.example", "password": "demo-admin-pass"}
+        )
+        convs = httpx.get(
+            f"{base}/api/conversations", headers={"Authorization": f"Bearer {login.json()['token']}"}
+        )
+        assert [c["contact"]["phone"] for c in convs.json()] == ["+48600700800"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)

@@ -1,0 +1,138 @@
+"""Inbox operations over REST, each pushed live to the account's sockets."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import RunningHub, Tenant, login, post_generic
+from tests.panel import Panel
+
+
+async def test_assign_close_reopen_read_and_filters(running: RunningHub, tenant_a: Tenant) -> None:
+    token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    auth = {"Authorization": f"Bearer {token}"}
+    async with (
+        Panel(running.ws_base, token) as panel,
+        httpx.AsyncClient(base_url=running.base, headers=auth) as c,
+    ):
+        for i, phone in enumerate(["+48600700801", "+48600700802"]):
+            await post_generic(c, {"id": f"f-{i}", "from": phone, "to": tenant_a.number, "text": f"m{i}"})
+        first = (await panel.next("message.created", text="m0"))["data"]["conversation_id"]
+        await panel.next("message.created", text="m1")
+
+        listed = (await c.get("/api/conversations")).json()
+        assert [x["contact"]["phone"] for x in listed] == ["+48600700802", "+48600700801"]  # newest first
+        assert all(x["unread"] == 1 for x in listed)
+
+        r = await c.post(f"/api/conversations/{first}/assign", json={"agent_id": tenant_a.agent_id})
+        assert r.status_code == 200 and r.json()["assignee_id"] == tenant_a.agent_id
+        event = await panel.next("conversation.updated")
+        assert event["change"] == "assigned" and event["data"]["assignee_id"] == tenant_a.agent_id
+        mine = (await c.get("/api/conversations", params={"assignee": "me"})).json()
+        assert [x["id"] for x in mine] == [first]
+        unassigned = (await c.get("/api/conversations", params={"assignee": "unassigned"})).json()
+        assert first not in [x["id"] for x in unassigned]
+
+        assert (await c.post(f"/api/conversations/{first}/read")).json()["unread"] == 0
+        assert (await panel.next("conversation.updated"))["change"] == "read"
+        unread = (await c.get("/api/conversations", params={"unread": "true"})).json()
+        assert [x["contact"]["phone"] for x in unread] == ["+48600700802"]
+
+        r = await c.post(f"/api/conversations/{first}/status", json={"status": "closed"})
+        assert r.json()["status"] == "closed"
+        assert (await panel.next("conversation.updated"))["data"]["status"] == "closed"
+        closed = (await c.get("/api/conversations", params={"status": "closed"})).json()
+        assert [x["id"] for x in closed] == [first]
+
+        # The customer writes again: the conversation reopens, with one unread.
+        await post_generic(
+            c, {"id": "f-again", "from": "+48600700801", "to": tenant_a.number, "text": "again"}
+        )
+        again = await panel.next("message.created", text="again")
+        assert again["conversation"]["status"] == "open" and again["conversation"]["unread"] == 1
+        assert again["data"]["conversation_id"] == first
+
+        by_phone = (await c.get("/api/conversations", params={"phone": "+4860070080"})).json()
+        assert len(by_phone) == 2
+        messages = (await c.get(f"/api/conversations/{first}/messages")).json()
+        assert [m["text"] for m in messages] == ["m0", "again"]
+
+        for bad in (
+            {"status": "archived"},
+            {"assignee": "nobody"},
+            {"limit": "0"},
+            {"before": "yesterday"},
+        ):
+            r = await c.get("/api/conversations", params=bad)
+            assert r.status_code in (400, 422), (bad, r.status_code)
+            assert r.json()["error"]
+        for path, body in (
+            (f"/api/conversations/{first}/status", {"status": "archived"}),
+            (f"/api/conversations/{first}/messages", {"text": "   "}),
+            (f"/api/conversations/{first}/messages", {"text": "ż" * 700}),
+            (f"/api/conversations/{first}/messages", {"nope": 1}),
+            ("/api/conversations/not-an-id/messages", {"text": "x"}),
+        ):
+            r = await c.post(path, json=body)
+            assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
+            assert r.json()["error"]
+
+
+async def test_reply_with_same_client_id_is_sent_once(running: RunningHub, tenant_a: Tenant) -> None:
+    token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    auth = {"Authorization": f"Bearer {token}"}
+    async with (
+        Panel(running.ws_base, token) as panel,
+        httpx.AsyncClient(base_url=running.base, headers=auth) as c,
+    ):
+        await post_generic(c, {"id": "cid-1", "from": "+48600700803", "to": tenant_a.number, "text": "q"})
+        conv = (await panel.next("message.created"))["data"]["conversation_id"]
+        first = await c.post(f"/api/conversations/{conv}/messages", json={"text": "a", "client_id": "same"})
+        await panel.send(
+            {"type": "reply", "conversation_id": conv, "text": "a", "client_id": "same", "request_id": "r"}
+        )
+        ack = await panel.next("ack")
+        second = await c.post(f"/api/conversations/{conv}/messages", json={"text": "a", "client_id": "same"})
+        assert first.json()["id"] == second.json()["id"] == ack["message_id"]
+        await panel.next("message.status", message_id=first.json()["id"], status="delivered")
+    messages = [e for e in panel.events if e["type"] == "message.created" and e["data"]["direction"] == "out"]
+    assert len(messages) == 1
+
+
+async def test_presence_counts_every_socket_of_an_agent(running: RunningHub, tenant_a: Tenant) -> None:
+    agent = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+    async with Panel(running.ws_base, admin) as watcher:
+        async with Panel(running.ws_base, agent) as tab1:
+            await watcher.next("presence", state="online", agent_id=tenant_a.agent_id)
+            async with Panel(running.ws_base, agent) as tab2:
+                assert tab2.ready is not None
+                online = {a["agent_id"] for a in tab2.ready["online"]}
+                assert online == {tenant_a.agent_id, tenant_a.admin_id}
+            # One tab closed, the other still open: no "offline".
+            await tab1.send({"type": "ping", "request_id": "p"})
+            await tab1.next("pong")
+            assert not [
+                e for e in watcher.events if e["type"] == "presence" and e["data"]["state"] == "offline"
+            ]
+        await watcher.next("presence", state="offline", agent_id=tenant_a.agent_id)
+
+
+async def test_client_id_of_another_conversation_is_a_conflict(running: RunningHub, tenant_a: Tenant) -> None:
+    token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    auth = {"Authorization": f"Bearer {token}"}
+    async with (
+        Panel(running.ws_base, token) as panel,
+        httpx.AsyncClient(base_url=running.base, headers=auth) as c,
+    ):
+        for i in range(2):
+            await post_generic(
+                c, {"id": f"cc-{i}", "from": f"+4860070082{i}", "to": tenant_a.number, "text": "q"}
+            )
+        one = (await panel.next("message.created"))["data"]["conversation_id"]
+        two = (await panel.next("message.created"))["data"]["conversation_id"]
+        assert (
+            await c.post(f"/api/conversations/{one}/messages", json={"text": "a", "client_id": "k"})
+        ).status_code == 201
+        r = await c.post(f"/api/conversations/{two}/messages", json={"text": "a", "client_id": "k"})
+        assert r.status_code == 409 and "another conversation" in r.json()["error"]

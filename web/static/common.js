@@ -1,0 +1,218 @@
+/*
+ * Shared helpers for the hub's pages (ES module, no dependencies).
+ *
+ * Everything that puts text on the page goes through text nodes: message text, names and
+ * phone numbers come from strangers and must never be parsed as HTML.
+ */
+
+/** An error from the REST API: `message` is the server's `error` text. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || `request failed (${status})`);
+    this.status = status;
+    this.body = body || {};
+    this.field = this.body.field;
+  }
+}
+
+/**
+ * Call the JSON API on this origin (the session cookie goes along by itself).
+ * A 401 sends the browser to the login page unless `noRedirect` is set.
+ */
+export async function api(method, path, body, { noRedirect = false, signal } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" }, signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, { error: "the hub cannot be reached; check the connection" });
+  }
+  let data = null;
+  const type = response.headers.get("content-type") || "";
+  if (type.includes("json")) {
+    try {
+      data = await response.json();
+    } catch (_) {
+      data = null;
+    }
+  }
+  if (response.status === 401 && !noRedirect) {
+    goToLogin();
+    throw new ApiError(401, data);
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export function goToLogin() {
+  if (location.pathname !== "/login") location.replace("/login");
+}
+
+/**
+ * Build an element. `attrs` keys: class, text, dataset (object), style (string), on<Event>
+ * (function, added with addEventListener), anything else as an attribute (false/null skip).
+ * Children: nodes, or strings (inserted as text nodes), arrays are flattened.
+ */
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  if (attrs) {
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key === "style") node.setAttribute("style", value);
+      else if (key.startsWith("on") && typeof value === "function") {
+        node.addEventListener(key.slice(2).toLowerCase(), value);
+      } else if (value === true) node.setAttribute(key, "");
+      else node.setAttribute(key, String(value));
+    }
+  }
+  appendChildren(node, children);
+  return node;
+}
+
+function appendChildren(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) appendChildren(node, child);
+    else if (child instanceof Node) node.appendChild(child);
+    else node.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+export function $(id) {
+  return document.getElementById(id);
+}
+
+/** Replace a node's children with the given ones (strings become text). */
+export function setChildren(node, ...children) {
+  node.replaceChildren();
+  appendChildren(node, children);
+}
+
+/** A random id for idempotent requests; crypto.randomUUID needs a secure context. */
+export function uuid() {
+  if (window.crypto && typeof crypto.randomUUID === "function") {
+    try {
+      return crypto.randomUUID();
+    } catch (_) {
+      /* fall through */
+    }
+  }
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Exponential backoff with jitter: 0.5 s doubling up to 10 s, each delay in [50 %, 100 %]. */
+export class Backoff {
+  constructor(base = 500, max = 10000) {
+    this.base = base;
+    this.max = max;
+    this.attempt = 0;
+  }
+  next() {
+    const ceiling = Math.min(this.max, this.base * 2 ** this.attempt);
+    this.attempt += 1;
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+  reset() {
+    this.attempt = 0;
+  }
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+function parseDate(iso) {
+  if (!iso) return null;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** "14:03" today, "3 Mar" otherwise. */
+export function shortTime(iso) {
+  const d = parseDate(iso);
+  if (!d) return "";
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return timeFormat.format(d);
+  return dateFormat.format(d);
+}
+
+/** "14:03" today, "3 Mar 14:03" otherwise. */
+export function messageTime(iso) {
+  const d = parseDate(iso);
+  if (!d) return "";
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return timeFormat.format(d);
+  return `${dateFormat.format(d)} ${timeFormat.format(d)}`;
+}
+
+export function fullTime(iso) {
+  const d = parseDate(iso);
+  return d ? fullFormat.format(d) : "";
+}
+
+export function formatSize(bytes) {
+  if (!Number.isFinite(bytes) || bytes < 0) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+export function parseTime(iso) {
+  const d = parseDate(iso);
+  return d ? d.getTime() : 0;
+}
+
+let toastTimer = null;
+/** A short message at the bottom of the page (role=alert so screen readers say it). */
+export function toast(text, kind = "error") {
+  let box = document.getElementById("toast");
+  if (!box) {
+    box = h("div", { id: "toast", class: "toast", role: "alert", hidden: true });
+    document.body.appendChild(box);
+  }
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    box.hidden = true;
+  }, 5000);
+}
+
+const ICONS = {
+  // Stroke icons drawn on a 24x24 grid.
+  paperclip: "M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5",
+  chat: "M21 11.5a8.4 8.4 0 0 1-9 8.4 8.9 8.9 0 0 1-3.8-.9L3 21l1.9-5.2A8.4 8.4 0 0 1 12 3a8.4 8.4 0 0 1 9 8.5z",
+};
+
+/** A small inline SVG icon (decorative: hidden from screen readers). */
+export function icon(name, size = 16) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", String(size));
+  svg.setAttribute("height", String(size));
+  svg.setAttribute("fill", "none");
+  svg.setAttribute("stroke", "currentColor");
+  svg.setAttribute("stroke-width", "2");
+  svg.setAttribute("stroke-linecap", "round");
+  svg.setAttribute("stroke-linejoin", "round");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "icon");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name] || "");
+  svg.appendChild(path);
+  return svg;
+}

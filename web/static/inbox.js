@@ -1,0 +1,1091 @@
+/*
+ * The agent inbox: conversation list, thread, replies, all kept live over the /ws socket.
+ *
+ * Real-time consistency:
+ *  - Durable events (message.created, message.status, conversation.updated) carry an account
+ *    sequence number. `rt.lastSeq` is the highest seq applied; `rt.holes` the numbers below it
+ *    not received yet (an event recorded a moment late, or a number never used); `rt.seen`
+ *    the seqs applied, so a replayed event is never applied twice.
+ *  - A reconnect opens /ws?since=lastSeq&missing=<holes> and the server replays exactly what
+ *    was missed.
+ *  - A live event past a gap triggers {"type":"resume"} with the holes; a hole still empty
+ *    after a minute was a number never used and is forgotten.
+ *  - {"type":"reset"} (too far behind) reloads everything over REST.
+ *  - Applying is idempotent: messages are keyed by id, statuses only move forward, a
+ *    conversation snapshot only replaces an older one (by its version).
+ */
+import {
+  $,
+  api,
+  Backoff,
+  formatSize,
+  fullTime,
+  goToLogin,
+  h,
+  icon,
+  messageTime,
+  parseTime,
+  setChildren,
+  shortTime,
+  toast,
+  uuid,
+} from "/static/common.js";
+
+const PAGE_SIZE = 50;
+const TYPING_SEND_EVERY_MS = 3000;
+const TYPING_SHOW_MS = 5000;
+const REPLY_ACK_TIMEOUT_MS = 8000;
+const PING_EVERY_MS = 25000;
+const PONG_TIMEOUT_MS = 10000;
+const DURABLE = new Set(["message.created", "message.status", "conversation.updated"]);
+const STATUS_RANK = { received: -1, queued: 0, sending: 1, sent: 2, delivered: 3, undelivered: 3, failed: 3 };
+
+const state = {
+  me: null,
+  agents: new Map(), // id -> {id, name, email, role}
+  conversations: new Map(), // id -> Conversation payload
+  rows: new Map(), // id -> <li>
+  filters: { status: "open", assignee: "", unread: false, phone: "" },
+  listHasMore: false,
+  selectedId: null,
+  stickyId: null, // the opened conversation stays listed while it changes, until the filters change
+  messages: new Map(), // id -> Message (open conversation)
+  bubbles: new Map(), // id -> element
+  statuses: new Map(), // message id -> best status seen (status events may precede the message)
+  threadHasMore: false,
+  threadToken: 0,
+  drafts: new Map(),
+  typing: new Map(), // agent_id -> {name, conversation_id, timer}
+  online: new Map(), // agent_id -> name
+  sending: false,
+  lastTypingSent: 0,
+};
+
+const rt = {
+  ws: null,
+  ready: false,
+  lastSeq: null,
+  seen: new Set(),
+  holes: new Map(), // seq -> when it was first missed (ms)
+  fullReload: true,
+  syncing: false,
+  buffer: [],
+  backoff: new Backoff(500, 10000),
+  reconnectTimer: null,
+  pausedUntil: 0,
+  gapTimer: null,
+  resuming: false,
+  resumeTimer: null,
+  pending: new Map(), // request_id -> {resolve, reject, timer}
+  pingTimer: null,
+  pongTimer: null,
+  connects: 0,
+  lastReady: null,
+  lastUrl: null,
+  everReady: false,
+};
+
+const el = {
+  inbox: $("inbox"),
+  banner: $("connection-banner"),
+  list: $("conversation-list"),
+  listEmpty: $("list-empty"),
+  loadMore: $("load-more"),
+  threadEmpty: $("thread-empty"),
+  threadView: $("thread-view"),
+  thread: $("thread"),
+  contact: $("thread-contact"),
+  number: $("thread-number"),
+  status: $("thread-status"),
+  assign: $("assign-select"),
+  statusToggle: $("status-toggle"),
+  loadOlder: $("load-older"),
+  typing: $("typing-indicator"),
+  replyForm: $("reply-form"),
+  replyText: $("reply-text"),
+  replySend: $("reply-send"),
+  counter: $("segment-counter"),
+  filterStatus: $("filter-status"),
+  filterAssignee: $("filter-assignee"),
+  filterUnread: $("filter-unread"),
+  filterPhone: $("filter-phone"),
+  presence: $("presence"),
+};
+
+// ---------------------------------------------------------------- conversations
+
+function contactLabel(conv) {
+  return (conv.contact && (conv.contact.name || conv.contact.phone)) || "Unknown";
+}
+
+function agentName(id) {
+  const agent = id && state.agents.get(id);
+  return agent ? agent.name : null;
+}
+
+function phonePrefix(text) {
+  return String(text || "").replace(/[^0-9+]/g, "");
+}
+
+function matchesFilters(conv) {
+  const f = state.filters;
+  if (f.status && conv.status !== f.status) return false;
+  if (f.assignee === "me" && conv.assignee_id !== state.me.id) return false;
+  if (f.assignee === "unassigned" && conv.assignee_id) return false;
+  if (f.unread && !(conv.unread > 0)) return false;
+  const prefix = phonePrefix(f.phone);
+  if (prefix && !String(conv.contact.phone || "").startsWith(prefix)) return false;
+  return true;
+}
+
+function compareConversations(a, b) {
+  const ta = parseTime(a.last_message_at);
+  const tb = parseTime(b.last_message_at);
+  if (ta !== tb) return tb - ta;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** Keep the newer of two snapshots of one conversation. Returns true when `conv` was taken. */
+function upsertConversation(conv) {
+  const old = state.conversations.get(conv.id);
+  if (old && (conv.version || 0) < (old.version || 0)) return false;
+  state.conversations.set(conv.id, conv);
+  return true;
+}
+
+function renderRow(conv) {
+  let row = state.rows.get(conv.id);
+  if (!row) {
+    row = h("li", {
+      class: "conv-row",
+      tabindex: "0",
+      role: "button",
+      dataset: { conversationId: conv.id },
+      onclick: () => openConversation(conv.id),
+      onkeydown: (e) => {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          openConversation(conv.id);
+        }
+      },
+    });
+    state.rows.set(conv.id, row);
+  }
+  const last = conv.last_message;
+  const snippet = h("span", { class: "conv-snippet" });
+  if (!last) {
+    snippet.textContent = "No messages yet";
+  } else {
+    if (last.direction === "out") snippet.appendChild(document.createTextNode("You: "));
+    if (last.has_media) snippet.appendChild(icon("paperclip", 13));
+    snippet.appendChild(document.createTextNode(last.text || (last.has_media ? " Attachment" : "")));
+  }
+  const assignee = agentName(conv.assignee_id);
+  const badge = h("span", { class: "unread-badge", "aria-label": `${conv.unread} unread` }, String(conv.unread || 0));
+  badge.hidden = !(conv.unread > 0);
+  setChildren(
+    row,
+    h(
+      "div",
+      { class: "conv-top" },
+      h("span", { class: "conv-phone" }, contactLabel(conv)),
+      h("time", { class: "conv-time", datetime: conv.last_message_at || "", title: fullTime(conv.last_message_at) }, shortTime(conv.last_message_at)),
+    ),
+    h(
+      "div",
+      { class: "conv-bottom" },
+      snippet,
+      badge,
+    ),
+    h(
+      "div",
+      { class: "conv-meta" },
+      h("span", { class: `status-pill status-${conv.status}` }, conv.status),
+      assignee ? h("span", { class: "conv-assignee" }, `→ ${assignee}`) : null,
+      h("span", { class: "conv-number" }, `via ${conv.number}`),
+    ),
+  );
+  row.classList.toggle("unread", conv.unread > 0);
+  row.classList.toggle("active", conv.id === state.selectedId);
+  row.setAttribute("aria-current", conv.id === state.selectedId ? "true" : "false");
+  return row;
+}
+
+let listRenderQueued = false;
+function renderList() {
+  if (listRenderQueued) return;
+  listRenderQueued = true;
+  queueMicrotask(() => {
+    listRenderQueued = false;
+    renderListNow();
+  });
+}
+
+function renderListNow() {
+  const visible = [...state.conversations.values()]
+    .filter((c) => matchesFilters(c) || (c.id === state.selectedId && c.id === state.stickyId))
+    .sort(compareConversations);
+  const keep = new Set(visible.map((c) => c.id));
+  for (const [id, row] of state.rows) {
+    if (!keep.has(id)) {
+      row.remove();
+      state.rows.delete(id);
+    }
+  }
+  let cursor = el.list.firstElementChild;
+  for (const conv of visible) {
+    const row = renderRow(conv);
+    if (row !== cursor) el.list.insertBefore(row, cursor);
+    else cursor = cursor.nextElementSibling;
+  }
+  el.listEmpty.hidden = visible.length > 0;
+  el.loadMore.hidden = !state.listHasMore;
+  const unread = [...state.conversations.values()].reduce((n, c) => n + (c.unread > 0 ? 1 : 0), 0);
+  document.title = unread ? `(${unread}) Inbox · SMS Hub` : "Inbox · SMS Hub";
+}
+
+function listQuery(before) {
+  const q = new URLSearchParams();
+  const f = state.filters;
+  if (f.status) q.set("status", f.status);
+  if (f.assignee) q.set("assignee", f.assignee);
+  if (f.unread) q.set("unread", "true");
+  if (phonePrefix(f.phone)) q.set("phone", phonePrefix(f.phone));
+  q.set("limit", String(PAGE_SIZE));
+  if (before) q.set("before", before);
+  return q.toString();
+}
+
+let listToken = 0;
+async function loadConversations({ more = false } = {}) {
+  const token = ++listToken;
+  let before = null;
+  if (more) {
+    const shown = [...state.conversations.values()].filter(matchesFilters).sort(compareConversations);
+    const last = shown[shown.length - 1];
+    before = last && last.last_message_at;
+    if (!before) return;
+  }
+  const rows = await api("GET", `/api/conversations?${listQuery(before)}`);
+  if (token !== listToken) return;
+  for (const conv of rows) upsertConversation(conv);
+  state.listHasMore = rows.length >= PAGE_SIZE;
+  renderList();
+  if (state.selectedId) renderThreadHeader();
+}
+
+// ---------------------------------------------------------------- thread
+
+function statusOf(message) {
+  const cached = state.statuses.get(message.id);
+  if (cached && (STATUS_RANK[cached] ?? 0) > (STATUS_RANK[message.status] ?? 0)) return cached;
+  return message.status;
+}
+
+function noteStatus(messageId, status) {
+  const old = state.statuses.get(messageId);
+  if (!old || (STATUS_RANK[status] ?? 0) > (STATUS_RANK[old] ?? 0)) state.statuses.set(messageId, status);
+}
+
+function mediaNode(item) {
+  if (!item.url) {
+    return h("div", { class: "media-rejected" }, `attachment rejected: ${item.rejected || "unknown reason"}`);
+  }
+  const mime = String(item.mime || "").toLowerCase();
+  const name = item.filename || `${item.kind || "file"} attachment`;
+  const label = `${name}${item.size ? ` (${formatSize(item.size)})` : ""}`;
+  if (item.kind === "image" && !mime.includes("svg")) {
+    return h(
+      "a",
+      { class: "media-image", href: item.url, target: "_blank", rel: "noopener noreferrer", title: label },
+      h("img", { src: item.url, alt: name, loading: "lazy" }),
+    );
+  }
+  const link = h("a", { class: "media-file", href: item.url, download: item.filename || "", rel: "noopener" },
+    icon("paperclip", 15),
+    h("span", { class: "media-file-name" }, name),
+    item.size ? h("span", { class: "media-file-size" }, formatSize(item.size)) : null);
+  if (item.kind === "audio" && mime.startsWith("audio/")) {
+    return h("div", { class: "media-player" }, h("audio", { controls: true, preload: "none", src: item.url }), link);
+  }
+  if (item.kind === "video" && mime.startsWith("video/")) {
+    return h("div", { class: "media-player" }, h("video", { controls: true, preload: "metadata", src: item.url }), link);
+  }
+  return link;
+}
+
+function renderStatus(node, message) {
+  const status = statusOf(message);
+  node.textContent = status;
+  node.dataset.status = status;
+  const history = (message.status_history || []).map((s) => `${s.status} ${fullTime(s.at)}${s.detail ? ` (${s.detail})` : ""}`);
+  node.title = history.join("\n") || status;
+}
+
+function renderMessage(message) {
+  const out = message.direction === "out";
+  const author = message.author || {};
+  const bubble = h(
+    "div",
+    { class: "bubble" },
+    out && author.name ? h("div", { class: "msg-author" }, author.name) : null,
+    message.text ? h("div", { class: "msg-text" }, message.text) : null,
+    message.media && message.media.length ? h("div", { class: "msg-media" }, message.media.map(mediaNode)) : null,
+  );
+  const meta = h(
+    "div",
+    { class: "msg-meta" },
+    h("time", { datetime: message.created_at, title: fullTime(message.created_at) }, messageTime(message.created_at)),
+    message.segments > 1 ? h("span", { class: "msg-segments", title: message.encoding }, `${message.segments} SMS`) : null,
+  );
+  if (out) {
+    const status = h("span", { class: "message-status" });
+    renderStatus(status, message);
+    meta.appendChild(status);
+  }
+  bubble.appendChild(meta);
+  return h("div", { class: `msg msg-${out ? "out" : "in"}`, dataset: { messageId: message.id, seq: String(message.seq) } }, bubble);
+}
+
+function nearBottom() {
+  const t = el.thread;
+  return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  el.thread.scrollTop = el.thread.scrollHeight;
+}
+
+/** Add a message of the open conversation (or update its status); safe to repeat. */
+function upsertMessage(message) {
+  if (message.conversation_id !== state.selectedId) return;
+  const existing = state.messages.get(message.id);
+  if (existing) {
+    noteStatus(message.id, message.status);
+    if ((message.status_history || []).length > (existing.status_history || []).length) {
+      existing.status_history = message.status_history;
+    }
+    const node = state.bubbles.get(message.id);
+    const statusNode = node && node.querySelector(".message-status");
+    if (statusNode) renderStatus(statusNode, existing);
+    return;
+  }
+  const stick = nearBottom();
+  state.messages.set(message.id, message);
+  const node = renderMessage(message);
+  state.bubbles.set(message.id, node);
+  // Keep the thread in seq order: walk back from the end (new messages go last).
+  let after = el.thread.lastElementChild;
+  while (after && Number(after.dataset.seq) > message.seq) after = after.previousElementSibling;
+  el.thread.insertBefore(node, after ? after.nextElementSibling : el.thread.firstElementChild);
+  if (stick || message.direction === "out") scrollToBottom();
+  const img = node.querySelectorAll("img");
+  img.forEach((i) => i.addEventListener("load", () => { if (nearBottom() || stick) scrollToBottom(); }, { once: true }));
+}
+
+function applyStatus(data) {
+  noteStatus(data.message_id, data.status);
+  const message = state.messages.get(data.message_id);
+  if (!message) return;
+  if (!(message.status_history || []).some((s) => s.status === data.status)) {
+    message.status_history = [...(message.status_history || []), { status: data.status, at: data.at, detail: data.detail }];
+  }
+  const node = state.bubbles.get(data.message_id);
+  const statusNode = node && node.querySelector(".message-status");
+  if (statusNode) renderStatus(statusNode, message);
+}
+
+function renderAssignOptions() {
+  const options = [h("option", { value: "" }, "Unassigned")];
+  for (const agent of state.agents.values()) {
+    options.push(h("option", { value: agent.id }, agent.id === state.me.id ? `${agent.name} (you)` : agent.name));
+  }
+  setChildren(el.assign, options);
+}
+
+function renderThreadHeader() {
+  const conv = state.conversations.get(state.selectedId);
+  if (!conv) return;
+  el.contact.textContent = contactLabel(conv);
+  el.contact.title = conv.contact.phone;
+  el.number.textContent = `via ${conv.number}`;
+  el.status.textContent = conv.status;
+  el.status.className = `status-pill status-${conv.status}`;
+  const assignee = conv.assignee_id || "";
+  if (assignee && !el.assign.querySelector(`option[value="${CSS.escape(assignee)}"]`)) {
+    el.assign.appendChild(h("option", { value: assignee }, "Unknown agent"));
+  }
+  el.assign.value = assignee;
+  el.assign.dataset.assignee = assignee;
+  el.statusToggle.textContent = conv.status === "closed" ? "Reopen" : "Close";
+  el.statusToggle.dataset.action = conv.status === "closed" ? "open" : "closed";
+}
+
+function setView(view) {
+  el.inbox.dataset.view = view;
+}
+
+async function openConversation(id, { fromHash = false } = {}) {
+  if (state.selectedId && state.selectedId !== id) state.drafts.set(state.selectedId, el.replyText.value);
+  const changed = state.selectedId !== id;
+  state.selectedId = id;
+  state.stickyId = id;
+  if (!fromHash && location.hash !== `#c=${id}`) history.replaceState(null, "", `#c=${id}`);
+  setView("thread");
+  el.threadEmpty.hidden = true;
+  el.threadView.hidden = false;
+  if (changed) {
+    el.replyText.value = state.drafts.get(id) || "";
+    updateCounter();
+    clearTypingIndicator();
+  }
+  renderList();
+  if (!state.conversations.has(id)) {
+    try {
+      upsertConversation(await api("GET", `/api/conversations/${encodeURIComponent(id)}`));
+    } catch (err) {
+      toast(err.message);
+      closeThread();
+      return;
+    }
+    renderList();
+  }
+  renderThreadHeader();
+  renderTyping();
+  if (!changed && state.messages.size) {
+    markRead(id);
+    return;
+  }
+  await loadThread(id);
+  markRead(id);
+  if (!matchMedia("(max-width: 760px)").matches) el.replyText.focus({ preventScroll: true });
+}
+
+function closeThread() {
+  state.selectedId = null;
+  state.messages.clear();
+  state.bubbles.clear();
+  el.thread.replaceChildren();
+  el.threadView.hidden = true;
+  el.threadEmpty.hidden = false;
+  history.replaceState(null, "", location.pathname);
+  setView("list");
+  renderList();
+}
+
+async function loadThread(id) {
+  const token = ++state.threadToken;
+  state.messages.clear();
+  state.bubbles.clear();
+  el.thread.replaceChildren();
+  el.thread.setAttribute("aria-busy", "true");
+  el.loadOlder.hidden = true;
+  try {
+    const rows = await api("GET", `/api/conversations/${encodeURIComponent(id)}/messages?limit=${PAGE_SIZE}`);
+    if (token !== state.threadToken || state.selectedId !== id) return;
+    for (const message of rows) upsertMessage(message);
+    state.threadHasMore = rows.length >= PAGE_SIZE;
+    el.loadOlder.hidden = !state.threadHasMore;
+    scrollToBottom();
+  } catch (err) {
+    if (token === state.threadToken) toast(err.message);
+  } finally {
+    if (token === state.threadToken) el.thread.removeAttribute("aria-busy");
+  }
+}
+
+async function loadOlder() {
+  const id = state.selectedId;
+  const first = [...state.messages.values()].reduce((min, m) => (min === null || m.seq < min ? m.seq : min), null);
+  if (!id || first === null) return;
+  const height = el.thread.scrollHeight;
+  el.loadOlder.disabled = true;
+  try {
+    const rows = await api("GET", `/api/conversations/${encodeURIComponent(id)}/messages?limit=${PAGE_SIZE}&before_seq=${first}`);
+    if (state.selectedId !== id) return;
+    for (const message of rows) upsertMessage(message);
+    state.threadHasMore = rows.length >= PAGE_SIZE;
+    el.loadOlder.hidden = !state.threadHasMore;
+    el.thread.scrollTop = el.thread.scrollHeight - height;
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    el.loadOlder.disabled = false;
+  }
+}
+
+let readInFlight = null;
+function markRead(id) {
+  const conv = state.conversations.get(id);
+  if (!conv || !(conv.unread > 0) || readInFlight === id) return;
+  readInFlight = id;
+  api("POST", `/api/conversations/${encodeURIComponent(id)}/read`)
+    .then((updated) => {
+      if (upsertConversation(updated)) renderList();
+    })
+    .catch((err) => toast(err.message))
+    .finally(() => {
+      if (readInFlight === id) readInFlight = null;
+    });
+}
+
+// ---------------------------------------------------------------- typing & presence
+
+function clearTypingIndicator() {
+  el.typing.textContent = "";
+}
+
+function renderTyping() {
+  const names = [];
+  for (const t of state.typing.values()) {
+    if (t.conversation_id === state.selectedId) names.push(t.name.split(/\s+/)[0] || t.name);
+  }
+  if (!names.length) el.typing.textContent = "";
+  else if (names.length === 1) el.typing.textContent = `${names[0]} is typing…`;
+  else el.typing.textContent = `${names.join(", ")} are typing…`;
+}
+
+function onTyping(data) {
+  if (!data || data.agent_id === state.me.id) return;
+  const old = state.typing.get(data.agent_id);
+  if (old) clearTimeout(old.timer);
+  const timer = setTimeout(() => {
+    state.typing.delete(data.agent_id);
+    renderTyping();
+  }, TYPING_SHOW_MS);
+  state.typing.set(data.agent_id, { name: data.agent_name || "Someone", conversation_id: data.conversation_id, timer });
+  renderTyping();
+}
+
+function stopTyping(agentId) {
+  const t = state.typing.get(agentId);
+  if (!t) return;
+  clearTimeout(t.timer);
+  state.typing.delete(agentId);
+  renderTyping();
+}
+
+function renderPresence() {
+  const items = [...state.online.entries()].map(([id, name]) =>
+    h("li", { class: "presence-item", title: `${name} is online`, dataset: { agentId: id } },
+      h("span", { class: "presence-dot", "aria-hidden": "true" }), name.split(/\s+/)[0] || name));
+  setChildren(el.presence, items);
+}
+
+function onPresence(data) {
+  if (!data) return;
+  if (data.state === "online") state.online.set(data.agent_id, data.agent_name);
+  else if (data.agent_id !== state.me.id) state.online.delete(data.agent_id);
+  renderPresence();
+}
+
+// ---------------------------------------------------------------- applying events
+
+function apply(event) {
+  switch (event.type) {
+    case "message.created": {
+      const message = event.data;
+      if (event.conversation && upsertConversation(event.conversation)) renderList();
+      if (message.conversation_id === state.selectedId) {
+        upsertMessage(message);
+        if (event.conversation && message.conversation_id === state.selectedId) renderThreadHeader();
+        if (message.direction === "in" && document.visibilityState === "visible") markRead(message.conversation_id);
+      }
+      if (message.direction === "out" && message.author && message.author.id) stopTyping(message.author.id);
+      break;
+    }
+    case "message.status":
+      if (event.data.conversation_id === state.selectedId) applyStatus(event.data);
+      else noteStatus(event.data.message_id, event.data.status);
+      break;
+    case "conversation.updated":
+      if (upsertConversation(event.data)) {
+        renderList();
+        if (event.data.id === state.selectedId) renderThreadHeader();
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+async function reloadAll() {
+  rt.syncing = true;
+  rt.buffer = [];
+  try {
+    await loadConversations();
+    if (state.selectedId) {
+      const id = state.selectedId;
+      try {
+        upsertConversation(await api("GET", `/api/conversations/${encodeURIComponent(id)}`));
+        renderThreadHeader();
+        await loadThread(id);
+      } catch (err) {
+        toast(err.message);
+      }
+    }
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    rt.syncing = false;
+    const buffered = rt.buffer;
+    rt.buffer = [];
+    for (const event of buffered) apply(event);
+  }
+}
+
+const HOLE_TTL_MS = 60000;
+const MAX_HOLES = 500;
+
+function onDurable(event) {
+  if (typeof event.seq !== "number") return;
+  if (rt.seen.has(event.seq)) return;
+  rt.seen.add(event.seq);
+  if (rt.lastSeq !== null) {
+    if (event.seq > rt.lastSeq) {
+      const now = Date.now();
+      for (let s = Math.max(rt.lastSeq + 1, event.seq - MAX_HOLES); s < event.seq; s += 1) {
+        if (!rt.seen.has(s)) rt.holes.set(s, now);
+      }
+      rt.lastSeq = event.seq;
+      if (rt.ready && rt.holes.size) scheduleGapCheck();
+    } else {
+      rt.holes.delete(event.seq);
+    }
+  }
+  if (rt.syncing) rt.buffer.push(event);
+  else apply(event);
+}
+
+/** The holes still worth asking for, oldest first; expired ones are forgotten. */
+function currentHoles() {
+  const now = Date.now();
+  for (const [seq, at] of rt.holes) if (now - at > HOLE_TTL_MS) rt.holes.delete(seq);
+  const holes = [...rt.holes.keys()].sort((x, y) => x - y);
+  return holes.slice(-MAX_HOLES);
+}
+
+function scheduleGapCheck() {
+  if (rt.gapTimer || rt.resuming) return;
+  // Events can arrive slightly out of order; give the missing one a moment before resuming.
+  rt.gapTimer = setTimeout(() => {
+    rt.gapTimer = null;
+    const missing = currentHoles();
+    if (!rt.ready || rt.resuming || rt.lastSeq === null || !missing.length) return;
+    rt.resuming = true;
+    send({ type: "resume", since: rt.lastSeq, missing });
+    clearTimeout(rt.resumeTimer);
+    rt.resumeTimer = setTimeout(() => {
+      rt.resuming = false;
+    }, 10000);
+  }, 500);
+}
+
+function pruneSeen() {
+  if (rt.lastSeq === null || rt.seen.size < 2000) return;
+  for (const seq of rt.seen) if (seq < rt.lastSeq - 1000) rt.seen.delete(seq);
+}
+
+// ---------------------------------------------------------------- the socket
+
+function setConnection(stateName) {
+  document.body.dataset.connection = stateName;
+  el.banner.hidden = stateName !== "down";
+}
+
+function send(payload) {
+  if (!rt.ws || rt.ws.readyState !== WebSocket.OPEN) return false;
+  rt.ws.send(JSON.stringify(payload));
+  return true;
+}
+
+/** Send a request over the socket and wait for its ack/error (by request_id). */
+function request(payload, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const requestId = uuid();
+    const timer = setTimeout(() => {
+      rt.pending.delete(requestId);
+      reject(Object.assign(new Error("no answer from the hub"), { transport: true }));
+    }, timeoutMs);
+    rt.pending.set(requestId, { resolve, reject, timer });
+    if (!send({ ...payload, request_id: requestId })) {
+      clearTimeout(timer);
+      rt.pending.delete(requestId);
+      reject(Object.assign(new Error("not connected"), { transport: true }));
+    }
+  });
+}
+
+function failPending() {
+  for (const [id, p] of rt.pending) {
+    clearTimeout(p.timer);
+    p.reject(Object.assign(new Error("connection lost"), { transport: true }));
+    rt.pending.delete(id);
+  }
+}
+
+function connect() {
+  clearTimeout(rt.reconnectTimer);
+  rt.reconnectTimer = null;
+  const since = !rt.fullReload && rt.lastSeq !== null ? rt.lastSeq : null;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let query = "";
+  if (since !== null) {
+    const missing = currentHoles();
+    query = `?since=${since}` + (missing.length ? `&missing=${missing.join(",")}` : "");
+  }
+  const url = `${scheme}://${location.host}/ws${query}`;
+  rt.lastUrl = url;
+  rt.connects += 1;
+  let ws;
+  try {
+    ws = new WebSocket(url);
+  } catch (_) {
+    scheduleReconnect();
+    return;
+  }
+  rt.ws = ws;
+  ws.addEventListener("message", (e) => {
+    if (ws !== rt.ws) return;
+    let msg;
+    try {
+      msg = JSON.parse(e.data);
+    } catch (_) {
+      return;
+    }
+    onSocketMessage(msg);
+  });
+  ws.addEventListener("close", (e) => {
+    if (ws !== rt.ws) return;
+    onSocketClose(e);
+  });
+}
+
+function onSocketMessage(msg) {
+  if (DURABLE.has(msg.type)) {
+    onDurable(msg);
+    return;
+  }
+  switch (msg.type) {
+    case "ready": {
+      rt.ready = true;
+      rt.everReady = true;
+      rt.lastReady = msg;
+      rt.backoff.reset();
+      setConnection("online");
+      startHeartbeat();
+      if (state.me) {
+        state.online.clear();
+        for (const agent of msg.online || []) state.online.set(agent.agent_id, agent.agent_name);
+        state.online.set(state.me.id, state.me.name);
+        renderPresence();
+      }
+      if (rt.fullReload || rt.lastSeq === null) {
+        rt.fullReload = false;
+        rt.lastSeq = msg.seq;
+        rt.seen.clear();
+        rt.holes.clear();
+        reloadAll();
+      } else {
+        pruneSeen();
+      }
+      break;
+    }
+    case "resumed":
+      rt.resuming = false;
+      clearTimeout(rt.resumeTimer);
+      pruneSeen();
+      break;
+    case "reset":
+      rt.fullReload = true;
+      if (rt.ready && rt.ws) rt.ws.close(4000, "reset");
+      break;
+    case "typing":
+      onTyping(msg.data);
+      break;
+    case "presence":
+      onPresence(msg.data);
+      break;
+    case "ack": {
+      const p = rt.pending.get(msg.request_id);
+      if (p) {
+        clearTimeout(p.timer);
+        rt.pending.delete(msg.request_id);
+        p.resolve(msg);
+      }
+      break;
+    }
+    case "error": {
+      const p = msg.request_id && rt.pending.get(msg.request_id);
+      if (p) {
+        clearTimeout(p.timer);
+        rt.pending.delete(msg.request_id);
+        p.reject(new Error(msg.error || "the hub refused the request"));
+      } else if (msg.error && msg.error !== "not authenticated") {
+        toast(msg.error);
+      }
+      break;
+    }
+    case "pong":
+      clearTimeout(rt.pongTimer);
+      rt.pongTimer = null;
+      break;
+    default:
+      break;
+  }
+}
+
+function onSocketClose(event) {
+  rt.ws = null;
+  rt.ready = false;
+  rt.resuming = false;
+  clearTimeout(rt.gapTimer);
+  rt.gapTimer = null;
+  stopHeartbeat();
+  failPending();
+  if (event.code === 4401) {
+    goToLogin();
+    return;
+  }
+  setConnection("down");
+  scheduleReconnect();
+}
+
+function scheduleReconnect() {
+  clearTimeout(rt.reconnectTimer);
+  const delay = Math.max(rt.backoff.next(), rt.pausedUntil - Date.now());
+  rt.reconnectTimer = setTimeout(connect, delay);
+}
+
+function startHeartbeat() {
+  stopHeartbeat();
+  rt.pingTimer = setInterval(() => {
+    if (!send({ type: "ping" })) return;
+    clearTimeout(rt.pongTimer);
+    rt.pongTimer = setTimeout(() => {
+      // No answer: the connection is dead even if the browser has not noticed.
+      if (rt.ws) rt.ws.close(4000, "no pong");
+    }, PONG_TIMEOUT_MS);
+  }, PING_EVERY_MS);
+}
+
+function stopHeartbeat() {
+  clearInterval(rt.pingTimer);
+  clearTimeout(rt.pongTimer);
+  rt.pingTimer = null;
+  rt.pongTimer = null;
+}
+
+// ---------------------------------------------------------------- composer
+
+function updateCounter() {
+  const text = el.replyText.value;
+  const c = window.countSegments ? window.countSegments(text) : null;
+  if (!c) {
+    el.counter.textContent = "";
+    return;
+  }
+  el.counter.textContent = `${c.segments} SMS · ${c.remaining} left · ${c.encoding}`;
+  el.counter.dataset.segments = String(c.segments);
+  el.counter.dataset.encoding = c.encoding;
+  el.counter.classList.toggle("warn", c.segments > 3);
+  el.counter.title = `${c.units} ${c.encoding === "GSM-7" ? "characters (GSM-7 septets)" : "UTF-16 units"}, ${c.perSegment} per part`;
+}
+
+async function sendReply() {
+  const id = state.selectedId;
+  const text = el.replyText.value;
+  if (!id || state.sending) return;
+  if (!text.trim()) {
+    el.replyText.focus();
+    return;
+  }
+  state.sending = true;
+  el.replySend.disabled = true;
+  el.replySend.textContent = "Sending…";
+  // One client_id per reply: if the socket dies after the hub stored it, the REST retry
+  // carries the same id and the hub answers with the stored message instead of sending again.
+  const clientId = uuid();
+  try {
+    let sent = false;
+    if (rt.ready) {
+      try {
+        await request({ type: "reply", conversation_id: id, text, client_id: clientId }, REPLY_ACK_TIMEOUT_MS);
+        sent = true;
+      } catch (err) {
+        if (!err.transport) throw err;
+      }
+    }
+    if (!sent) {
+      const message = await api("POST", `/api/conversations/${encodeURIComponent(id)}/messages`, { text, client_id: clientId });
+      upsertMessage(message);
+    }
+    rt.lastSendVia = sent ? "socket" : "rest";
+    if (el.replyText.value === text) el.replyText.value = "";
+    state.drafts.delete(id);
+    updateCounter();
+  } catch (err) {
+    toast(err.message || "Could not send the reply");
+  } finally {
+    state.sending = false;
+    el.replySend.disabled = false;
+    el.replySend.textContent = "Send";
+    if (state.selectedId === id) el.replyText.focus({ preventScroll: true });
+  }
+}
+
+function onComposerInput() {
+  updateCounter();
+  const now = Date.now();
+  if (state.selectedId && el.replyText.value && now - state.lastTypingSent >= TYPING_SEND_EVERY_MS) {
+    if (send({ type: "typing", conversation_id: state.selectedId })) state.lastTypingSent = now;
+  }
+}
+
+// ---------------------------------------------------------------- actions
+
+async function changeAssignee() {
+  const id = state.selectedId;
+  if (!id) return;
+  const value = el.assign.value || null;
+  el.assign.disabled = true;
+  try {
+    const conv = await api("POST", `/api/conversations/${encodeURIComponent(id)}/assign`, { agent_id: value });
+    if (upsertConversation(conv)) renderList();
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    el.assign.disabled = false;
+    renderThreadHeader();
+  }
+}
+
+async function toggleStatus() {
+  const id = state.selectedId;
+  if (!id) return;
+  const target = el.statusToggle.dataset.action || "closed";
+  el.statusToggle.disabled = true;
+  try {
+    const conv = await api("POST", `/api/conversations/${encodeURIComponent(id)}/status`, { status: target });
+    if (upsertConversation(conv)) renderList();
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    el.statusToggle.disabled = false;
+    renderThreadHeader();
+  }
+}
+
+let filterTimer = null;
+function onFiltersChanged(debounce) {
+  state.filters = {
+    status: el.filterStatus.value,
+    assignee: el.filterAssignee.value,
+    unread: el.filterUnread.checked,
+    phone: el.filterPhone.value,
+  };
+  state.stickyId = null;
+  renderList();
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(() => loadConversations().catch((err) => toast(err.message)), debounce ? 250 : 0);
+}
+
+function bindUi() {
+  $("logout").addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/auth/logout", undefined, { noRedirect: true });
+    } catch (_) {
+      /* leave anyway */
+    }
+    rt.fullReload = true;
+    if (rt.ws) rt.ws.close(1000, "logout");
+    location.replace("/login");
+  });
+  el.filterStatus.addEventListener("change", () => onFiltersChanged(false));
+  el.filterAssignee.addEventListener("change", () => onFiltersChanged(false));
+  el.filterUnread.addEventListener("change", () => onFiltersChanged(false));
+  el.filterPhone.addEventListener("input", () => onFiltersChanged(true));
+  el.loadMore.addEventListener("click", () => loadConversations({ more: true }).catch((err) => toast(err.message)));
+  el.loadOlder.addEventListener("click", loadOlder);
+  el.assign.addEventListener("change", changeAssignee);
+  el.statusToggle.addEventListener("click", toggleStatus);
+  $("thread-back").addEventListener("click", closeThread);
+  el.replyForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendReply();
+  });
+  el.replyText.addEventListener("input", onComposerInput);
+  el.replyText.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      sendReply();
+    }
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && state.selectedId) markRead(state.selectedId);
+  });
+  window.addEventListener("hashchange", () => {
+    const id = hashConversation();
+    if (id && id !== state.selectedId) openConversation(id, { fromHash: true });
+  });
+}
+
+function hashConversation() {
+  const m = /^#c=([0-9a-fA-F]{24})$/.exec(location.hash);
+  return m ? m[1] : null;
+}
+
+// Test and debugging hooks (nothing secret: the page's own state).
+window.__hub = {
+  get socket() {
+    return rt.ws;
+  },
+  get lastSeq() {
+    return rt.lastSeq;
+  },
+  get lastReady() {
+    return rt.lastReady;
+  },
+  get lastUrl() {
+    return rt.lastUrl;
+  },
+  get connects() {
+    return rt.connects;
+  },
+  get lastSendVia() {
+    return rt.lastSendVia;
+  },
+  /** Do not reconnect for `ms` milliseconds (from now). */
+  pauseReconnect(ms) {
+    rt.pausedUntil = Date.now() + ms;
+  },
+};
+
+async function main() {
+  bindUi();
+  updateCounter();
+  let me;
+  try {
+    me = await api("GET", "/api/me");
+  } catch (err) {
+    if (err.status !== 401) toast(err.message);
+    return;
+  }
+  state.me = me;
+  for (const agent of me.agents || []) state.agents.set(agent.id, agent);
+  $("account-name").textContent = me.account_name || "";
+  $("agent-name").textContent = me.name;
+  $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
+  renderAssignOptions();
+  state.online.set(me.id, me.name);
+  renderPresence();
+  connect();
+  const id = hashConversation();
+  if (id) openConversation(id, { fromHash: true });
+  // Show something even if the socket cannot connect at first.
+  setTimeout(() => {
+    if (!rt.everReady) loadConversations().catch((err) => toast(err.message));
+  }, 3000);
+}
+
+main();

@@ -1,0 +1,337 @@
+/*
+ * The phone simulator: be a customer's phone texting the hub's simulator numbers.
+ *
+ * Bubbles carry data-direction from the phone's point of view: "out" = this phone sent it
+ * (the API's direction "in"), "in" = the hub sent it to this phone (the API's "out").
+ */
+import { $, api, Backoff, formatSize, h, icon, messageTime, setChildren, toast } from "/static/common.js";
+
+const DEFAULT_PHONE = "+48600700800";
+const PHONE_KEY = "sim.phone";
+const TO_KEY = "sim.to";
+
+const el = {
+  phone: $("sim-phone"),
+  to: $("sim-to"),
+  thread: $("sim-thread"),
+  text: $("sim-text"),
+  file: $("sim-file"),
+  files: $("sim-files"),
+  send: $("sim-send"),
+  form: $("sim-form"),
+  status: $("sim-status"),
+  peer: $("sim-peer"),
+  peerLabel: $("sim-peer-label"),
+  notice: $("sim-notice"),
+};
+
+const state = {
+  phone: "",
+  numbers: [],
+  messages: new Map(), // key -> {key, mine, peer, text, media, at}
+  files: [],
+  sending: false,
+};
+
+const sock = { ws: null, backoff: new Backoff(500, 10000), timer: null, generation: 0 };
+
+function storage(key, value) {
+  try {
+    if (value === undefined) return localStorage.getItem(key);
+    localStorage.setItem(key, value);
+  } catch (_) {
+    /* private mode */
+  }
+  return null;
+}
+
+function normalisePhone(raw) {
+  return String(raw || "").replace(/[\s().-]/g, "");
+}
+
+function messageKey(id) {
+  // The socket sends the provider id "sim-<message id>"; history uses the message id.
+  return String(id || "").replace(/^sim-/, "");
+}
+
+function currentPeer() {
+  return el.to.value;
+}
+
+function addMessage(m) {
+  const old = state.messages.get(m.key);
+  if (old) {
+    Object.assign(old, m);
+    return false;
+  }
+  state.messages.set(m.key, m);
+  return true;
+}
+
+function render() {
+  const peer = currentPeer();
+  const number = state.numbers.find((n) => n.e164 === peer);
+  el.peer.textContent = peer || "No number";
+  el.peerLabel.textContent = number ? [number.label, number.account].filter(Boolean).join(" · ") : "";
+  const rows = [...state.messages.values()].filter((m) => m.peer === peer).sort((a, b) => a.at - b.at);
+  const nodes = rows.map((m) =>
+    h(
+      "div",
+      { class: "sim-message", dataset: { direction: m.mine ? "out" : "in", id: m.key } },
+      m.text ? h("div", { class: "sim-text" }, m.text) : null,
+      m.media ? h("div", { class: "sim-media" }, icon("paperclip", 13), ` ${m.media}`) : null,
+      h("div", { class: "sim-meta" }, messageTime(new Date(m.at).toISOString())),
+    ),
+  );
+  if (!nodes.length) nodes.push(h("p", { class: "sim-empty" }, "No messages yet. Say hello!"));
+  setChildren(el.thread, nodes);
+  el.thread.scrollTop = el.thread.scrollHeight;
+}
+
+function noticeFrom(peer) {
+  if (peer === currentPeer()) return;
+  setChildren(
+    el.notice,
+    `New message from ${peer}. `,
+    h("button", {
+      type: "button",
+      class: "btn btn-link",
+      onclick: () => {
+        el.to.value = peer;
+        storage(TO_KEY, peer);
+        el.notice.hidden = true;
+        render();
+      },
+    }, "Show"),
+  );
+  el.notice.hidden = false;
+}
+
+async function loadNumbers() {
+  try {
+    state.numbers = await api("GET", "/simulator/api/numbers", undefined, { noRedirect: true });
+  } catch (err) {
+    toast(err.message);
+    state.numbers = [];
+  }
+  const saved = storage(TO_KEY);
+  setChildren(
+    el.to,
+    state.numbers.map((n) => h("option", { value: n.e164 }, n.label ? `${n.e164} — ${n.label}` : `${n.e164} (${n.type})`)),
+  );
+  if (saved && state.numbers.some((n) => n.e164 === saved)) el.to.value = saved;
+}
+
+let historyToken = 0;
+async function loadHistory() {
+  const phone = state.phone;
+  const token = ++historyToken;
+  try {
+    const rows = await api("GET", `/simulator/api/messages?phone=${encodeURIComponent(phone)}`, undefined, { noRedirect: true });
+    if (token !== historyToken) return;
+    for (const r of rows) {
+      const mine = r.direction === "in";
+      addMessage({
+        key: messageKey(r.id),
+        mine,
+        peer: mine ? r.recipient : r.sender,
+        text: r.text,
+        media: typeof r.media === "number" ? (r.media ? `${r.media} attachment${r.media > 1 ? "s" : ""}` : "") : mediaLabel(r.media),
+        at: Date.parse(r.created_at) || Date.now(),
+      });
+    }
+    render();
+  } catch (err) {
+    // An invalid number is already reported by the socket's close reason.
+    if (token === historyToken && err.status !== 400) toast(err.message);
+  }
+}
+
+function mediaLabel(media) {
+  if (!Array.isArray(media) || !media.length) return "";
+  return `${media.length} attachment${media.length > 1 ? "s" : ""}`;
+}
+
+function setStatus(kind, text) {
+  el.status.dataset.state = kind;
+  el.status.textContent = text;
+}
+
+function connect() {
+  clearTimeout(sock.timer);
+  const generation = ++sock.generation;
+  if (!state.phone) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/simulator/ws?phone=${encodeURIComponent(state.phone)}`);
+  sock.ws = ws;
+  setStatus("connecting", "Connecting…");
+  ws.addEventListener("message", (e) => {
+    if (generation !== sock.generation) return;
+    let msg;
+    try {
+      msg = JSON.parse(e.data);
+    } catch (_) {
+      return;
+    }
+    if (msg.type === "ready") {
+      sock.backoff.reset();
+      setStatus("online", `Connected as ${state.phone}`);
+      loadHistory(); // anything sent while the socket was down
+    } else if (msg.type === "sms") {
+      const added = addMessage({
+        key: messageKey(msg.id),
+        mine: false,
+        peer: msg.sender,
+        text: msg.text || "",
+        media: mediaLabel(msg.media),
+        at: Date.now(),
+      });
+      if (added) {
+        render();
+        noticeFrom(msg.sender);
+      }
+    }
+  });
+  ws.addEventListener("close", (e) => {
+    if (generation !== sock.generation) return;
+    sock.ws = null;
+    if (e.code === 1008) {
+      setStatus("down", e.reason || "That phone number is not valid");
+      return;
+    }
+    setStatus("down", "Reconnecting…");
+    sock.timer = setTimeout(connect, sock.backoff.next());
+  });
+}
+
+function setPhone(raw) {
+  const phone = normalisePhone(raw) || DEFAULT_PHONE;
+  if (phone === state.phone) return;
+  state.phone = phone;
+  storage(PHONE_KEY, phone);
+  state.messages.clear();
+  render();
+  if (sock.ws) {
+    sock.generation += 1;
+    sock.ws.close();
+    sock.ws = null;
+  }
+  sock.backoff.reset();
+  connect();
+  loadHistory();
+}
+
+function readFile(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = String(reader.result);
+      resolve({ data: url.slice(url.indexOf(",") + 1), content_type: file.type || null, filename: file.name });
+    };
+    reader.onerror = () => reject(reader.error || new Error("could not read the file"));
+    reader.readAsDataURL(file);
+  });
+}
+
+function renderFiles() {
+  setChildren(
+    el.files,
+    state.files.map((file, i) =>
+      h("span", { class: "sim-file-chip" }, `${file.name} (${formatSize(file.size)})`,
+        h("button", {
+          type: "button",
+          class: "chip-remove",
+          "aria-label": `Remove ${file.name}`,
+          onclick: () => {
+            state.files.splice(i, 1);
+            renderFiles();
+          },
+        }, "×"))),
+  );
+}
+
+async function send() {
+  if (state.sending) return;
+  setPhone(el.phone.value); // typed but not yet committed
+  const text = el.text.value;
+  const to = currentPeer();
+  if (!to) {
+    toast("Pick a number to text.");
+    return;
+  }
+  if (!text.trim() && !state.files.length) {
+    el.text.focus();
+    return;
+  }
+  state.sending = true;
+  el.send.disabled = true;
+  try {
+    const media = await Promise.all(state.files.map(readFile));
+    const body = { from: state.phone, to, text, media };
+    const result = await api("POST", "/simulator/api/messages", body, { noRedirect: true });
+    addMessage({
+      key: messageKey(result.message_id),
+      mine: true,
+      peer: to,
+      text,
+      media: mediaLabel(media),
+      at: Date.now(),
+    });
+    el.text.value = "";
+    state.files = [];
+    el.file.value = "";
+    renderFiles();
+    autosize();
+    render();
+  } catch (err) {
+    toast(err.message || "Could not send");
+  } finally {
+    state.sending = false;
+    el.send.disabled = false;
+    el.text.focus();
+  }
+}
+
+function autosize() {
+  el.text.style.height = "auto";
+  el.text.style.height = `${Math.min(el.text.scrollHeight, 120)}px`;
+}
+
+function bind() {
+  el.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    send();
+  });
+  el.text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  });
+  el.text.addEventListener("input", autosize);
+  let phoneTimer = null;
+  el.phone.addEventListener("change", () => setPhone(el.phone.value));
+  el.phone.addEventListener("input", () => {
+    clearTimeout(phoneTimer);
+    phoneTimer = setTimeout(() => setPhone(el.phone.value), 500);
+  });
+  el.to.addEventListener("change", () => {
+    storage(TO_KEY, el.to.value);
+    el.notice.hidden = true;
+    render();
+  });
+  el.file.addEventListener("change", () => {
+    state.files.push(...el.file.files);
+    el.file.value = "";
+    renderFiles();
+  });
+}
+
+async function main() {
+  bind();
+  el.phone.value = storage(PHONE_KEY) || DEFAULT_PHONE;
+  await loadNumbers();
+  setPhone(el.phone.value);
+}
+
+main();
