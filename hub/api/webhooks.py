@@ -59,6 +59,32 @@ def public_url(request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     return f"{base}{request.url.path}" + (f"?{query}" if query else "")
 
 
+async def generic_body(request: Request[Any, Any, Any], hub: HubContext) -> bytes:
+    """The request body, once its X-Hub-Signature and timestamp check out."""
+    body = await request.body()
+    generic.verify(
+        hub.settings.webhook_secret,
+        request.headers.get("x-hub-timestamp"),
+        request.headers.get("x-hub-signature"),
+        body,
+        time.time(),
+        hub.settings.security.webhook_max_age_s,
+    )
+    return body
+
+
+async def twilio_params(request: Request[Any, Any, Any], hub: HubContext) -> dict[str, list[str]]:
+    """The form parameters, once X-Twilio-Signature checks out."""
+    params = twilio.parse_form(await request.body())
+    twilio.verify(
+        hub.settings.twilio.auth_token,
+        public_url(request, hub),
+        params,
+        request.headers.get("x-twilio-signature"),
+    )
+    return params
+
+
 class WebhookController(Controller):
     path = "/webhooks"
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
@@ -69,15 +95,7 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Stored:
         """Inbound SMS/MMS in the hub's JSON format (see docs/webhooks.md)."""
-        body = await request.body()
-        generic.verify(
-            hub.settings.webhook_secret,
-            request.headers.get("x-hub-timestamp"),
-            request.headers.get("x-hub-signature"),
-            body,
-            time.time(),
-            hub.settings.security.webhook_max_age_s,
-        )
+        body = await generic_body(request, hub)
         received = await inbound.receive(hub, generic.parse_inbound(body, datetime.now(UTC)))
         return Stored(message_id=str(received.message.id), created=received.created, seq=received.message.seq)
 
@@ -86,15 +104,7 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> ReportAccepted:
         """Delivery report in the hub's JSON format."""
-        body = await request.body()
-        generic.verify(
-            hub.settings.webhook_secret,
-            request.headers.get("x-hub-timestamp"),
-            request.headers.get("x-hub-signature"),
-            body,
-            time.time(),
-            hub.settings.security.webhook_max_age_s,
-        )
+        body = await generic_body(request, hub)
         return ReportAccepted(applied=await _apply_report(hub, generic.parse_status(body, datetime.now(UTC))))
 
     @post("/twilio/inbound", status_code=200, media_type=MediaType.XML)
@@ -102,14 +112,7 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:
         """Twilio's incoming-message webhook; answers empty TwiML."""
-        body = await request.body()
-        params = twilio.parse_form(body)
-        twilio.verify(
-            hub.settings.twilio.auth_token,
-            public_url(request, hub),
-            params,
-            request.headers.get("x-twilio-signature"),
-        )
+        params = await twilio_params(request, hub)
         tw = hub.settings.twilio
         auth = (tw.account_sid, tw.auth_token) if tw.account_sid else None
         await inbound.receive(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
@@ -120,13 +123,6 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:
         """Twilio's status callback for messages the hub sent."""
-        body = await request.body()
-        params = twilio.parse_form(body)
-        twilio.verify(
-            hub.settings.twilio.auth_token,
-            public_url(request, hub),
-            params,
-            request.headers.get("x-twilio-signature"),
-        )
+        params = await twilio_params(request, hub)
         await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
