@@ -34,6 +34,7 @@ async def fuzz(running: RunningHub, config: Path, env: dict[str, str]) -> tuple[
         "--seed",
         "1",
         "--no-color",
+        cwd=str(config.parent),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, **env},
