@@ -43,6 +43,9 @@ SEND_TIMEOUT_S = 10.0
 RECHECK_S = 30.0
 MAX_SEQ = 2**63 - 1
 MAX_MISSING = 500
+# How many recent seqs a socket remembers having sent. An event older than that arriving again
+# (a retry publishing it much later) is sent again; clients skip seqs they have seen.
+SENT_MEMORY = 10_000
 
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 ShortText = Annotated[str, msgspec.Meta(max_length=100)]
@@ -119,7 +122,8 @@ class AgentSession:
         self.principal = principal
         self.token = token
         self.checked_at = time.monotonic()
-        self.replayed: set[int] = set()
+        self.sent: set[int] = set()
+        """Durable seqs this socket has sent, replayed or live: none is sent twice."""
         self.send_lock = asyncio.Lock()
         self.socket_id = uuid.uuid4().hex
 
@@ -149,10 +153,23 @@ class AgentSession:
             # The client reloads its state over REST, then continues from `seq`.
             await self.send(_encode({"type": "reset", "reason": reason, "seq": head}))
             return 0
+        count = 0
         for payload in backlog:
-            self.replayed.add(_peek.decode(payload).seq)
-            await self.send(payload)
-        return len(backlog)
+            count += await self.send_event(payload)
+        return count
+
+    async def send_event(self, payload: bytes) -> int:
+        """Send an event unless it is a durable one this socket already sent; returns 1 if sent."""
+        head = _peek.decode(payload)
+        if head.type in ev.DURABLE_TYPES:
+            if head.seq in self.sent:
+                return 0
+            self.sent.add(head.seq)
+            if len(self.sent) > SENT_MEMORY * 2:
+                floor = max(self.sent) - SENT_MEMORY
+                self.sent = {s for s in self.sent if s > floor}
+        await self.send(payload)
+        return 1
 
     async def run(self, since: int | None, missing: list[int]) -> None:
         hub, principal = self.hub, self.principal
@@ -215,13 +232,7 @@ class AgentSession:
 
     async def pump(self, sub: Subscription) -> None:
         while True:
-            payload = await sub.get()
-            if self.replayed:
-                head = _peek.decode(payload)
-                if head.type in ev.DURABLE_TYPES and head.seq in self.replayed:
-                    self.replayed.discard(head.seq)
-                    continue
-            await self.send(payload)
+            await self.send_event(await sub.get())
 
     async def watch_credentials(self) -> None:
         while True:

@@ -36,7 +36,7 @@ class EventBus:
 
         Returns:
             False when an event with that sequence number was already recorded (a retried
-            request finishing work another attempt began); nothing is published then.
+            request finishing work another attempt began); it is published again then.
         """
         payload = ev.encode_event(event)
         record = EventRecord(
@@ -45,12 +45,15 @@ class EventBus:
             type=str(type(event).__struct_config__.tag),
             payload=payload,
         )
+        created = True
         try:
             await record.insert()
         except DuplicateKeyError:
-            return False
+            # Recorded by an earlier attempt that may have died before publishing: publish again.
+            # Sockets and clients skip a seq they have already seen.
+            created = False
         await self.fanout.publish(self.account_channel(event.account_id), payload)
-        return True
+        return created
 
     async def ephemeral(self, account_id: PydanticObjectId, event: ev.EphemeralEvent) -> None:
         """Publish an event that is not kept (typing, presence)."""

@@ -1,0 +1,376 @@
+"""Issue 7: six fault scenarios against real hub, Redis and SecantusDB processes.
+
+Each ends with its counts printed and asserts 0 lost, 0 duplicated. Run:
+`pytest -q -s -p no:cacheprovider tests/reliability` (`-s` shows the count tables; set
+RELIABILITY_RESULTS to a file to collect them as JSON lines). Sizes are for CI: 20 webhooks/s, 10 s outages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from bson import ObjectId
+
+from hub.embedded_mongo import EmbeddedMongo
+from tests.reliability.harness import (
+    Counts,
+    HubProcess,
+    RedisServer,
+    Store,
+    Tenant,
+    WebhookLoad,
+    count,
+    raise_nofile_limit,
+    seed,
+    settle,
+    start_clients,
+    start_mongo,
+    stop_clients,
+)
+
+RATE = float(os.environ.get("RELIABILITY_RATE", "20"))
+OUTAGE_S = float(os.environ.get("RELIABILITY_OUTAGE_S", "10"))
+MANY_CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
+
+
+@dataclass
+class World:
+    tmp: Path
+    mongo: EmbeddedMongo
+    redis: RedisServer | None
+    tenant: Tenant
+    store: Store
+    database: str
+    prefix: str
+    hubs: list[HubProcess] = field(default_factory=list)
+
+    def hub(self, *args: str, extra_env: dict[str, str] | None = None) -> HubProcess:
+        proc = HubProcess(
+            args or ("serve",),
+            mongo_uri=self.mongo.uri,
+            database=self.database,
+            redis_url=self.redis.url if self.redis else "",
+            prefix=self.prefix,
+            workdir=self.tmp,
+            extra_env=extra_env,
+        )
+        self.hubs.append(proc)
+        return proc
+
+
+@contextlib.asynccontextmanager
+async def world(tmp_path: Path, *, with_redis: bool) -> AsyncIterator[World]:
+    # The suite's conftest turns asyncio debug mode on; it costs too much with hundreds of sockets.
+    asyncio.get_running_loop().set_debug(False)
+    mongo = await start_mongo(tmp_path)
+    redis_server = RedisServer(tmp_path / "redis") if with_redis else None
+    store: Store | None = None
+    w: World | None = None
+    try:
+        if redis_server is not None:
+            redis_server.start()
+        database = f"rel_{uuid.uuid4().hex[:8]}"
+        tenant = await seed(mongo.uri, database, tmp_path)
+        store = Store(mongo.uri, database, tenant.account_id)
+        w = World(tmp_path, mongo, redis_server, tenant, store, database, f"rel{uuid.uuid4().hex[:6]}")
+        yield w
+    finally:
+        if w is not None:
+            for proc in w.hubs:
+                proc.kill()
+        if store is not None:
+            store.close()
+        if redis_server is not None:
+            redis_server.kill()
+        await mongo.stop()
+
+
+def finish(counts: Counts) -> None:
+    counts.report()
+    assert counts.lost == 0 and counts.duplicated == 0, counts.table()
+
+
+# ------------------------------------------------------------------------------------------ 1. retries
+
+
+@pytest.mark.timeout(300)
+async def test_1_every_webhook_three_times_two_concurrently(tmp_path: Path) -> None:
+    async with world(tmp_path, with_redis=True) as w:
+        one, two = w.hub("serve"), w.hub("serve")
+        await asyncio.gather(one.start(), two.start())
+        clients = await start_clients(6, [one.ws, two.ws], w.tenant.token)
+        load = WebhookLoad(
+            [one.base, two.base],
+            w.tenant.number,
+            rate=RATE,
+            count=int(RATE * 10),
+            tag="s1",
+            copies=3,
+            concurrent=2,
+        )
+        await load.run()
+        took = await settle(clients, w.store, 60)
+        await stop_clients(clients, tmp_path / "clients.jsonl")
+        counts = count("1. every webhook delivered 3 times, 2 concurrently", w.store, load, clients)
+        counts.extra["deliveries"] = sum(len(r.deliveries) for r in load.records.values())
+        counts.extra["settle seconds"] = round(took, 1)
+        finish(counts)
+        assert counts.extra["answered created:true twice"] == 0
+
+
+# --------------------------------------------------------------------------------------- 2. Redis dies
+
+
+@pytest.mark.timeout(360)
+async def test_2_redis_killed_for_ten_seconds_clients_catch_up(tmp_path: Path) -> None:
+    async with world(tmp_path, with_redis=True) as w:
+        assert w.redis is not None
+        one, two = w.hub("serve"), w.hub("serve")
+        await asyncio.gather(one.start(), two.start())
+        clients = await start_clients(10, [one.ws, two.ws], w.tenant.token)
+        load = WebhookLoad(
+            [one.base, two.base], w.tenant.number, rate=RATE, count=int(RATE * (OUTAGE_S + 16)), tag="s2"
+        )
+        run = asyncio.create_task(load.run())
+        await asyncio.sleep(6)
+        w.redis.kill()
+        await asyncio.sleep(OUTAGE_S)
+        w.redis.start()
+        await run
+        took = await settle(clients, w.store, 90)
+        await stop_clients(clients, tmp_path / "clients.jsonl")
+        counts = count("2. Redis SIGKILLed for 10 s under load", w.store, load, clients)
+        counts.extra["settle seconds after load"] = round(took, 1)
+        counts.extra["close codes"] = dict(sum((c.close_codes for c in clients), Counter()))
+        finish(counts)
+
+
+# ------------------------------------------------------------------------------------- 3. MongoDB stops
+
+
+@pytest.mark.timeout(360)
+async def test_3_mongodb_stopped_for_ten_seconds(tmp_path: Path) -> None:
+    async with world(tmp_path, with_redis=False) as w:
+        hub = w.hub("serve")
+        await hub.start()
+        clients = await start_clients(10, [hub.ws], w.tenant.token)
+        load = WebhookLoad(
+            [hub.base], w.tenant.number, rate=RATE, count=int(RATE * (OUTAGE_S + 16)), tag="s3", deadline_s=45
+        )
+        run = asyncio.create_task(load.run())
+        await asyncio.sleep(6)
+        await w.mongo.stop()
+        down_at = time.monotonic()
+        await asyncio.sleep(OUTAGE_S)
+        await w.mongo.start()
+        back_at = time.monotonic()
+        # The hub recovers by itself: /health answers 200 again without a restart.
+        healthy_after: float | None = None
+        async with httpx.AsyncClient(timeout=5) as http:
+            for _ in range(120):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{hub.base}/health")).status_code == 200:
+                        healthy_after = time.monotonic() - back_at
+                        break
+                await asyncio.sleep(0.5)
+        await run
+        took = await settle(clients, w.store, 90)
+        await stop_clients(clients, tmp_path / "clients.jsonl")
+        counts = count("3. SecantusDB stopped for 10 s under load", w.store, load, clients)
+        counts.extra["outage seconds"] = round(back_at - down_at, 1)
+        counts.extra["healthy again after (s)"] = None if healthy_after is None else round(healthy_after, 1)
+        counts.extra["settle seconds after load"] = round(took, 1)
+        counts.extra["close codes"] = dict(sum((c.close_codes for c in clients), Counter()))
+        counts.report()
+        assert healthy_after is not None, "the hub did not recover by itself"
+        assert hub.proc is not None and hub.proc.poll() is None, "the hub process died"
+        finish(counts)
+
+
+# ------------------------------------------------------------------------------------ 4. a hub SIGKILLed
+
+
+@pytest.mark.timeout(300)
+async def test_4_hub_sigkilled_clients_resume_on_the_survivor(tmp_path: Path) -> None:
+    async with world(tmp_path, with_redis=True) as w:
+        one, two = w.hub("serve"), w.hub("serve")
+        await asyncio.gather(one.start(), two.start())
+        clients = await start_clients(10, [one.ws, two.ws], w.tenant.token)
+        on_one = [c for c in clients if c.index % 2 == 0]
+        load = WebhookLoad([one.base, two.base], w.tenant.number, rate=RATE, count=int(RATE * 20), tag="s4")
+        run = asyncio.create_task(load.run())
+        await asyncio.sleep(6)
+        one.kill()
+        killed_at = time.monotonic()
+        await run
+        took = await settle(clients, w.store, 90)
+        await stop_clients(clients, tmp_path / "clients.jsonl")
+        counts = count("4. a hub SIGKILLed under load, the other serves", w.store, load, clients)
+        resumed = [min((t for t in c.readies if t > killed_at), default=None) for c in on_one]
+        counts.extra["clients moved from the killed hub"] = len(on_one)
+        counts.extra["of them resumed"] = sum(t is not None for t in resumed)
+        counts.extra["slowest resume (s)"] = round(max((t - killed_at for t in resumed if t), default=0), 1)
+        counts.extra["settle seconds after load"] = round(took, 1)
+        finish(counts)
+        assert all(t is not None for t in resumed)
+
+
+# ------------------------------------------------------------------------------------- 5. worker killed
+
+
+async def collect_phone_deliveries(url: str, into: Counter[str], ready: asyncio.Event) -> None:
+    """Every simulator delivery published on Redis (`<prefix>:phone:<number>`), counted by its id."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        async with client.pubsub() as pubsub:
+            await pubsub.psubscribe("*:phone:*")
+            ready.set()
+            while True:
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if msg is not None and msg["type"] == "pmessage":
+                    into[json.loads(msg["data"])["id"]] += 1
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.timeout(420)
+async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> None:
+    replies_n = 60
+    async with world(tmp_path, with_redis=True) as w:
+        assert w.redis is not None
+        server = w.hub("serve", "--no-worker")
+        worker = w.hub("worker")
+        await asyncio.gather(server.start(), worker.start())
+        phones: Counter[str] = Counter()
+        subscribed = asyncio.Event()
+        listener = asyncio.create_task(collect_phone_deliveries(w.redis.url, phones, subscribed))
+        await asyncio.wait_for(subscribed.wait(), 10)
+        clients = await start_clients(3, [server.ws], w.tenant.token)
+        inbound = WebhookLoad([server.base], w.tenant.number, rate=RATE, count=10, tag="s5", phones=10)
+        await inbound.run()
+        convs = [
+            str(d["_id"])
+            for d in w.store.db["conversations"].find(
+                {"account_id": ObjectId(w.tenant.account_id)}, {"_id": 1}
+            )
+        ]
+        assert len(convs) == 10
+        auth = {"Authorization": f"Bearer {w.tenant.token}"}
+        message_ids: dict[str, str] = {}
+
+        async def reply(http: httpx.AsyncClient, i: int) -> None:
+            client_id = f"s5-reply-{i}"
+            for _ in range(60):
+                with contextlib.suppress(httpx.HTTPError):
+                    r = await http.post(
+                        f"/api/conversations/{convs[i % len(convs)]}/messages",
+                        json={"text": f"reply {i}", "client_id": client_id},
+                    )
+                    if r.status_code == 201:
+                        message_ids[client_id] = r.json()["id"]
+                        return
+                await asyncio.sleep(0.5)
+
+        async with httpx.AsyncClient(base_url=server.base, headers=auth, timeout=15) as http:
+            posting = asyncio.gather(*(reply(http, i) for i in range(replies_n)))
+            # Kill the worker as soon as it is half-way into the first sends, replies still being queued.
+            messages = w.store.db["messages"]
+            for _ in range(400):
+                if messages.count_documents({"direction": "out", "send_claimed_at": {"$ne": None}}) >= 3:
+                    break
+                await asyncio.sleep(0.05)
+            worker.kill()
+            state_at_kill = Counter(d["status"] for d in messages.find({"direction": "out"}, {"status": 1}))
+            await posting
+        assert len(message_ids) == replies_n
+        await asyncio.sleep(1)
+        replacement = w.hub("worker")
+        await replacement.start()
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            done = messages.count_documents({"direction": "out", "status": "delivered"})
+            if done == replies_n:
+                break
+            await asyncio.sleep(1)
+        await asyncio.sleep(2)  # late duplicates, if any, would show up now
+        took = await settle(clients, w.store, 30)
+        await stop_clients(clients, tmp_path / "clients.jsonl")
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+
+        counts = count("5. worker SIGKILLed mid-job", w.store, None, clients)
+        docs = {str(d["_id"]): d for d in messages.find({"direction": "out"})}
+        not_delivered = [m for m in message_ids.values() if docs[m]["status"] != "delivered"]
+        sent_twice = [
+            m
+            for m in message_ids.values()
+            if sum(h["status"] == "sent" for h in docs[m]["status_history"]) != 1
+        ]
+        phone_missing = [m for m in message_ids.values() if phones[f"sim-{m}"] == 0]
+        resent_same_id = sum(phones[f"sim-{m}"] - 1 for m in message_ids.values() if phones[f"sim-{m}"] > 1)
+        counts.extra["replies queued"] = replies_n
+        counts.extra["reply states when the worker was killed"] = dict(state_at_kill)
+        counts.extra["replies delivered"] = replies_n - len(not_delivered)
+        counts.extra["replies not delivered (lost)"] = len(not_delivered)
+        counts.extra["replies with sent != 1 in history"] = len(sent_twice)
+        counts.extra["replies never reaching the phone"] = len(phone_missing)
+        counts.extra["re-sends to the phone with the same id"] = resent_same_id
+        counts.extra["outbound messages stored"] = len(docs)
+        counts.extra["settle seconds"] = round(took, 1)
+        counts.lost_webhooks = len(not_delivered) + len(phone_missing)
+        counts.duplicate_messages = len(sent_twice) + (len(docs) - replies_n)
+        finish(counts)
+
+
+# --------------------------------------------------------------------------------- 6. 1,000 clients drop
+
+
+@pytest.mark.timeout(600)
+async def test_6_thousand_clients_dropped_at_once_resume_within_30s(tmp_path: Path) -> None:
+    limit = raise_nofile_limit()
+    # Each client holds one socket here and one in the hub (same machine), plus some headroom.
+    n = max(10, min(MANY_CLIENTS, (limit - 400) // 2))
+    if n < MANY_CLIENTS:
+        print(f"\nRLIMIT_NOFILE is {limit}: running {n} clients instead of {MANY_CLIENTS}")
+    async with world(tmp_path, with_redis=False) as w:
+        hub = w.hub("serve", extra_env={"HUB_WS_QUEUE": "5000"})
+        await hub.start()
+        clients = await start_clients(n, [hub.ws], w.tenant.token, ready_timeout=240)
+        load = WebhookLoad([hub.base], w.tenant.number, rate=2, count=60, tag="s6")
+        run = asyncio.create_task(load.run())
+        await asyncio.sleep(8)
+        dropped_at = time.monotonic()
+        for c in clients:
+            c.drop()
+        deadline = dropped_at + 120
+        while time.monotonic() < deadline:
+            if all(any(t > dropped_at for t in c.readies) for c in clients):
+                break
+            await asyncio.sleep(0.2)
+        resumed = sorted(min((t for t in c.readies if t > dropped_at), default=float("inf")) for c in clients)
+        await run
+        took = await settle(clients, w.store, 120)
+        await stop_clients(clients, tmp_path / "clients.jsonl")
+        counts = count(f"6. {n} clients dropped at once, reconnecting with backoff", w.store, load, clients)
+        late = [t - dropped_at for t in resumed if t - dropped_at > 30]
+        counts.extra["RLIMIT_NOFILE"] = limit
+        counts.extra["resumed within 30 s"] = n - len(late)
+        counts.extra["median resume (s)"] = round(resumed[len(resumed) // 2] - dropped_at, 1)
+        counts.extra["slowest resume (s)"] = round(resumed[-1] - dropped_at, 1)
+        counts.extra["settle seconds after load"] = round(took, 1)
+        counts.extra["close codes"] = dict(sum((c.close_codes for c in clients), Counter()))
+        finish(counts)
+        assert not late, f"{len(late)} clients took more than 30 s to resume"
