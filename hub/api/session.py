@@ -63,7 +63,13 @@ def agent_out(agent: Agent) -> AgentOut:
     return AgentOut(id=str(agent.id), name=agent.name, email=agent.email, role=agent.role.value)
 
 
-limiter = LoginLimiter()
+def login_limiter(request: Request[Any, Any, Any]) -> LoginLimiter:
+    """The application's limiter (one per app, so separate apps in one process do not share it)."""
+    state = request.app.state
+    if "login_limiter" not in state:
+        state.login_limiter = LoginLimiter()
+    limiter: LoginLimiter = state.login_limiter
+    return limiter
 
 
 class SessionController(Controller):
@@ -78,6 +84,7 @@ class SessionController(Controller):
         """Log an agent in; sets the session cookie and returns the same token for API use."""
         client = request.client.host if request.client else "?"
         keys = (f"ip:{client}", f"email:{data.email.strip().lower()}")
+        limiter = login_limiter(request)
         wait = limiter.blocked_for(keys)
         if wait > 0:
             raise TooManyAttempts(
