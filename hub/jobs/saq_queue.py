@@ -60,9 +60,13 @@ class SaqJobQueue(JobQueue):
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["hub"] = hub
 
-        return Worker(
+        worker: Worker[Any] = Worker(
             self.queue,
             functions=[(spec.name, _adapt(spec)) for spec in self._specs.values()],
             concurrency=concurrency,
             startup=startup,
         )
+        # The process owner (uvicorn in `hub serve`, `hub worker` itself) handles SIGINT/SIGTERM and
+        # stops the worker; saq's own handlers would take them over and the process would not exit.
+        worker.SIGNALS = []
+        return worker

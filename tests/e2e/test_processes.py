@@ -56,10 +56,14 @@ def hub_process(settings: Settings, port: int, log: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.wait(15)
+            proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            raise AssertionError(f"hub did not exit on SIGTERM: {log.read_text()[-2000:]}") from None
+    # uvicorn re-raises the signal after a graceful shutdown, so -SIGTERM is a clean exit too.
+    assert proc.returncode in (0, -15), log.read_text()[-2000:]
+    assert "Application shutdown complete" in log.read_text()
 
 
 @pytest.mark.parametrize("redis_mode", [True], indirect=True)
