@@ -1,0 +1,81 @@
+"""How big each benchmark runs: the full size, and the tiny one CI uses so the code cannot rot."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    tiny: bool = False
+    fanout_subscribers: tuple[int, ...] = (100, 1000, 5000)
+    fanout_burst_deliveries: int = 100_000
+    """Messages in a burst = this / N, kept within 20..200."""
+    fanout_sequential: int = 20
+    ingest_rates: tuple[int, ...] = (
+        10,
+        20,
+        30,
+        40,
+        50,
+        65,
+        80,
+        100,
+        130,
+        160,
+        200,
+        250,
+        320,
+        400,
+        500,
+        650,
+        800,
+    )
+    """Offered webhooks/s, about 1.25x apart: a step past the limit ends the ladder."""
+    ingest_window_s: float = 4.0
+    baseline_window_s: float = 3.0
+    e2e_subscribers: int = 1000
+    e2e_rate: int = 200
+    e2e_window_s: float = 1.0
+    """200 messages: enough to see the queue build; a longer window only lengthens the drain."""
+    idle_connections: int = 5000
+    idle_window_s: float = 15.0
+    ping_speedup: float = 4.0
+    """Idle CPU is measured with ping and credential intervals this many times shorter."""
+    scaleout_subscribers: int = 1000
+    settle_s: float = 2.0
+    """Pause after opening sockets before memory is read."""
+    connect_timeout_s: float = 120.0
+    message_timeout_s: float = 15.0
+    bench_timeout_s: float = 420.0
+
+    def burst(self, subscribers: int) -> int:
+        if self.tiny:
+            return 5
+        return max(20, min(200, self.fanout_burst_deliveries // max(1, subscribers)))
+
+
+FULL = Sizes()
+TINY = Sizes(
+    tiny=True,
+    fanout_subscribers=(20,),
+    fanout_sequential=5,
+    ingest_rates=(20, 40),
+    ingest_window_s=1.0,
+    baseline_window_s=1.0,
+    e2e_subscribers=20,
+    e2e_window_s=0.2,
+    idle_connections=20,
+    idle_window_s=1.0,
+    settle_s=0.5,
+    scaleout_subscribers=20,
+    connect_timeout_s=30.0,
+    message_timeout_s=5.0,
+    bench_timeout_s=60.0,
+)
+
+
+def subscriber_processes(subscribers: int) -> int:
+    """Client processes for N sockets: enough that the clients are not what limits the baseline."""
+    return max(1, min(4, math.ceil(subscribers / 500)))
