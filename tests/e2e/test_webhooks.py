@@ -106,6 +106,15 @@ async def test_bad_generic_signature_is_403_and_nothing_stored(
 # --- Twilio ------------------------------------------------------------------------------------
 
 
+async def post_twilio(client: httpx.AsyncClient, url: str, params: dict[str, str]) -> httpx.Response:
+    """POST form parameters signed with the hub's Twilio auth token, as Twilio does."""
+    headers = {
+        "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return await client.post(url, content=urlencode(params), headers=headers)
+
+
 def twilio_form(tenant: Tenant, sid: str, body: str = "Cześć", **extra: str) -> dict[str, str]:
     return {
         "MessageSid": sid,
@@ -126,14 +135,7 @@ async def test_twilio_inbound_with_valid_signature(running: RunningHub, tenant_a
     from tests.panel import Panel
 
     async with Panel(running.ws_base, token) as panel, httpx.AsyncClient() as client:
-        r = await client.post(
-            url,
-            content=urlencode(params),
-            headers={
-                "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params),
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-        )
+        r = await post_twilio(client, url, params)
         assert r.status_code == 200, r.text
         assert "<Response>" in r.text
         event = await panel.next("message.created")
@@ -191,14 +193,7 @@ async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) 
         )
         url = f"{running.base}/webhooks/twilio/inbound"
         params = twilio_form(tenant, "SM" + "3" * 32)
-        r = await client.post(
-            url,
-            content=urlencode(params),
-            headers={
-                "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params),
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-        )
+        r = await post_twilio(client, url, params)
         assert r.status_code == 200
         inbound = await Message.find_one({"provider_message_id": "SM" + "3" * 32})
         assert inbound is not None
@@ -228,14 +223,7 @@ async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) 
             status_url = f"{running.base}/webhooks/twilio/status"
             for status in ("sent", "delivered", "sent"):
                 cb = {"MessageSid": "SM" + "4" * 32, "MessageStatus": status, "AccountSid": TWILIO_SID}
-                r = await client.post(
-                    status_url,
-                    content=urlencode(cb),
-                    headers={
-                        "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, status_url, cb),
-                        "Content-Type": "application/x-www-form-urlencoded",
-                    },
-                )
+                r = await post_twilio(client, status_url, cb)
                 assert r.status_code == 200, r.text
             await panel.next("message.status", message_id=reply_id, status="delivered")
     final = await Message.get(reply_id)
