@@ -15,9 +15,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
+from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.errors import EXCEPTION_HANDLERS
+from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
 from hub.api.media import MediaController
+from hub.api.numbers import NumberController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
@@ -126,6 +129,11 @@ def create_app(
             ConversationController,
             MediaController,
             TokenController,
+            KeywordController,
+            AutoresponderController,
+            SurveyController,
+            ContactController,
+            NumberController,
             WebhookController,
             agent_socket,
             *_page_routes(settings),

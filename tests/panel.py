@@ -50,6 +50,7 @@ class Panel:
                     "message.created",
                     "message.status",
                     "conversation.updated",
+                    "survey.results",
                     "typing",
                     "presence",
                 }:
@@ -84,5 +85,5 @@ class Panel:
         await self._conn.send(json.dumps(payload))
 
     def seqs(self, durable_only: bool = True) -> list[int]:
-        kinds = {"message.created", "message.status", "conversation.updated"}
+        kinds = {"message.created", "message.status", "conversation.updated", "survey.results"}
         return [e["seq"] for e in self.events if not durable_only or e["type"] in kinds]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.jobs.spec import JobSpec
-from workers.send import delivery_report, send_message, simulated_delivery, sweep_queued
+from workers.send import delivery_report, send_direct, send_message, simulated_delivery, sweep_queued
 
 JOB_SPECS: dict[str, JobSpec] = {
     spec.name: spec
@@ -19,6 +19,7 @@ JOB_SPECS: dict[str, JobSpec] = {
             retry_delay_s=0.5,
             max_retry_delay_s=10.0,
         ),
+        JobSpec("send_direct", send_direct, max_attempts=8, retry_delay_s=1.0, max_retry_delay_s=300.0),
         JobSpec("sweep_queued", sweep_queued, max_attempts=1),
     )
 }

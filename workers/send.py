@@ -6,14 +6,16 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
 from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.jobs.spec import JobContext
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.services.delivery import apply_report, get_message, set_status
-from hub.services.outbound import finish_reply
+from hub.services.outbound import finish_reply, is_suppressed
 from hub.store import from_doc
+from hub.store.audience import UnmatchedMessage
 from hub.store.messages import Message
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,9 @@ class ReportNotMatched(Exception):
 # A claim older than this belongs to an attempt that died (jobs time out after 30 s).
 STALE_CLAIM = timedelta(seconds=90)
 UNKNOWN_OUTCOME = "sending was interrupted; the gateway may have sent it: check before sending again"
+
+
+SUPPRESSED = "not sent: the recipient opted out or is blocked"
 
 
 class ClaimedElsewhere(Exception):
@@ -66,6 +71,10 @@ async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
     except LookupError as exc:
         await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), str(exc))
         return {"failed": str(exc)}
+    # Checked again here, not only when queued: an opt-out may arrive while a reply waits.
+    if await is_suppressed(message.recipient, message.sender, message.account_id):
+        await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), SUPPRESSED)
+        return {"failed": SUPPRESSED}
     claimed = await _claim(message)
     if claimed is None:
         current = await get_message(message_id)
@@ -158,3 +167,39 @@ async def sweep_queued(ctx: JobContext, *, older_than_s: float = 30.0) -> dict[s
         await finish_reply(hub, message)
         count += 1
     return {"requeued": count}
+
+
+async def send_direct(
+    ctx: JobContext,
+    *,
+    unmatched_id: str,
+    sender: str,
+    recipient: str,
+    text: str,
+    provider: str,
+    send_key: str,
+) -> dict[str, Any]:
+    """Send an automatic reply to a message that reached no account (a shared number's default
+    reply, help text or opt-in confirmation); recorded on the unmatched message, sent once."""
+    hub = ctx["hub"]
+    if await is_suppressed(recipient, sender, None):
+        return {"skipped": SUPPRESSED}
+    coll = UnmatchedMessage.get_pymongo_collection()
+    claim = await coll.update_one(
+        {"_id": PydanticObjectId(unmatched_id), "sent_keys": {"$ne": send_key}},
+        {"$addToSet": {"sent_keys": send_key}},
+    )
+    if claim.modified_count == 0:
+        return {"skipped": "already sent"}
+    try:
+        result = await hub.provider(provider).send(
+            OutboundRequest(message_id=send_key, sender=sender, recipient=recipient, text=text)
+        )
+    except (ProviderError, LookupError) as exc:
+        permanent = isinstance(exc, LookupError) or exc.permanent or exc.maybe_sent
+        if permanent or ctx["attempt"] >= ctx["max_attempts"]:
+            log.warning("automatic reply %s to %s not sent: %s", send_key, recipient, exc)
+            return {"failed": str(exc)}
+        await coll.update_one({"_id": PydanticObjectId(unmatched_id)}, {"$pull": {"sent_keys": send_key}})
+        raise
+    return {"provider_message_id": result.provider_message_id}

@@ -112,7 +112,7 @@ class SimulatorController(Controller):
                 media=tuple(media),
             ),
         )
-        return SimSent(message_id=str(received.message.id), created=received.created)
+        return SimSent(message_id=received.record_id, created=received.created)
 
     @get("/messages")
     async def history(self, phone: FromQuery[str]) -> list[SimMessage]:

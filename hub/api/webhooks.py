@@ -21,9 +21,13 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 class Stored(msgspec.Struct):
     message_id: str
+    """The stored message; when `matched` is false, the operator's record of the unmatched message."""
     created: bool
     """False when this provider message id was received before (a retried webhook)."""
-    seq: int
+    seq: int | None
+    """The message's sequence number in its account's event stream; None when unmatched."""
+    matched: bool = True
+    """False when the message reached no account (no keyword on a shared number, no campaign)."""
 
 
 class ReportAccepted(msgspec.Struct):
@@ -97,7 +101,13 @@ class WebhookController(Controller):
         """Inbound SMS/MMS in the hub's JSON format (see docs/webhooks.md)."""
         body = await generic_body(request, hub)
         received = await inbound.receive(hub, generic.parse_inbound(body, datetime.now(UTC)))
-        return Stored(message_id=str(received.message.id), created=received.created, seq=received.message.seq)
+        message = received.message
+        return Stored(
+            message_id=received.record_id,
+            created=received.created,
+            seq=message.seq if message is not None else None,
+            matched=message is not None,
+        )
 
     @post("/generic/status", status_code=200)
     async def generic_status(

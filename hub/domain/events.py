@@ -14,7 +14,9 @@ import msgspec
 
 
 class Author(msgspec.Struct, frozen=True):
-    kind: Literal["contact", "agent", "bot", "system"]
+    """Who wrote a message; "auto" is an automatic reply (autoresponder, survey, help text)."""
+
+    kind: Literal["contact", "agent", "bot", "system", "auto", "email"]
     id: str | None = None
     name: str | None = None
 
@@ -100,6 +102,28 @@ class PresencePayload(msgspec.Struct, frozen=True):
     state: Literal["online", "offline"]
 
 
+class AnswerCount(msgspec.Struct, frozen=True):
+    answer: str
+    count: int
+
+
+class QuestionResults(msgspec.Struct, frozen=True):
+    id: str
+    text: str
+    answers: list[AnswerCount]
+    """Most chosen first."""
+    total: int
+
+
+class SurveyResultsPayload(msgspec.Struct, frozen=True):
+    survey_id: str
+    name: str
+    contest: bool
+    questions: list[QuestionResults]
+    entrants: int
+    """Contest entrants (every answer correct); 0 for a survey."""
+
+
 class MessageCreated(msgspec.Struct, frozen=True, tag_field="type", tag="message.created"):
     seq: int
     account_id: str
@@ -137,11 +161,22 @@ class Presence(msgspec.Struct, frozen=True, tag_field="type", tag="presence"):
     data: PresencePayload
 
 
-DurableEvent = MessageCreated | MessageStatusChanged | ConversationUpdated
-EphemeralEvent = Typing | Presence
-Event = MessageCreated | MessageStatusChanged | ConversationUpdated | Typing | Presence
+class SurveyResults(msgspec.Struct, frozen=True, tag_field="type", tag="survey.results"):
+    """A survey's or contest's tallies after a new answer was recorded."""
 
-DURABLE_TYPES: frozenset[str] = frozenset({"message.created", "message.status", "conversation.updated"})
+    seq: int
+    account_id: str
+    at: str
+    data: SurveyResultsPayload
+
+
+DurableEvent = MessageCreated | MessageStatusChanged | ConversationUpdated | SurveyResults
+EphemeralEvent = Typing | Presence
+Event = MessageCreated | MessageStatusChanged | ConversationUpdated | SurveyResults | Typing | Presence
+
+DURABLE_TYPES: frozenset[str] = frozenset(
+    {"message.created", "message.status", "conversation.updated", "survey.results"}
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Event)

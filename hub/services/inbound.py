@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
 from hub.domain.messages import Direction, InboundMessage, MessageStatus
+from hub.domain.numbers import NumberType
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
+from hub.domain.routing import AssignToAccount, Decision, OptIn, OptOut, SendHelp
 from hub.domain.segments import count_segments
+from hub.services import routing
 from hub.services.errors import Invalid, NotFound
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
-from hub.store.messages import Message, MessageAuthor, StatusEntry, StoredMedia
+from hub.store.audience import UnmatchedMessage
+from hub.store.conversations import Contact, Conversation
+from hub.store.messages import KeywordRef, Message, MessageAuthor, RoutingRecord, StatusEntry, StoredMedia
 from hub.store.numbers import Number
 from hub.store.sequences import next_seq
 
@@ -21,9 +27,15 @@ MAX_TEXT = 10_000
 
 @dataclass(frozen=True)
 class Received:
-    message: Message
+    message: Message | None
+    """The stored message; None when it reached no account (see `unmatched`)."""
     created: bool
     """False when the provider message id was seen before (a retried webhook)."""
+    unmatched: UnmatchedMessage | None = None
+
+    @property
+    def record_id(self) -> str:
+        return str(self.message.id if self.message is not None else self.unmatched.id)  # type: ignore[union-attr]
 
 
 def normalise_number(raw: str, field: str) -> str:
@@ -47,54 +59,146 @@ async def find_number(recipient: str) -> Number:
 async def receive(
     hub: HubContext, msg: InboundMessage, media_auth: tuple[str, str] | None = None
 ) -> Received:
-    """Store an inbound message and push it to the account's panels.
+    """Route an inbound message, store it, push it to the account's panels, apply what it sets off.
 
-    Returns once the message is in MongoDB; a repeated provider message id returns the stored
-    message (finishing its publication if an earlier attempt was cut off).
+    Returns once the message and its consequences are in MongoDB; a repeated provider message id
+    returns the stored message, finishing whatever an earlier attempt left undone.
     """
     if len(msg.text) > MAX_TEXT:
         raise Invalid(f"text is longer than {MAX_TEXT} characters", field="text")
     sender = normalise_number(msg.sender, "from")
     recipient = normalise_number(msg.recipient, "to")
     number = await find_number(recipient)
+    key = {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
 
-    existing = await Message.find_one(
-        {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
-    )
+    existing = await Message.find_one(key)
     if existing is not None:
-        await finish_message(hub.bus, existing)
+        await _finish(hub, number, existing)
         return Received(existing, created=False)
+    lost = await UnmatchedMessage.find_one(key)
+    if lost is not None:
+        await _finish_unmatched(hub, number, lost)
+        return Received(None, created=False, unmatched=lost)
+
+    prepared = await routing.prepare(number, sender)
+    decision = routing.decide(prepared, sender, recipient, msg.text, msg.received_at)
+    assign = next((a for a in decision.actions if isinstance(a, AssignToAccount)), None)
+    if assign is None:
+        return await _receive_unmatched(hub, number, sender, msg, decision)
 
     media = await hub.media.ingest(msg.media, media_auth)
     try:
-        message = await _store(number, sender, recipient, msg, media)
+        message = await _store(number, assign, sender, recipient, msg, media, decision)
     except DuplicateKeyError:
         # A concurrent delivery of the same webhook stored it first. Its sequence number stays
         # unused: a hole that clients skip.
         await hub.media.delete(media)
-        stored = await Message.find_one(
-            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
-        )
+        stored = await Message.find_one(key)
         assert stored is not None
-        await finish_message(hub.bus, stored)
+        await _finish(hub, number, stored)
         return Received(stored, created=False)
     except BaseException:
         # Nothing half-stored: the gateway's retry uploads the attachments again.
         await hub.media.delete(media)
         raise
-    await finish_message(hub.bus, message)
+    await _finish(hub, number, message)
     return Received(message, created=True)
 
 
+async def _finish(hub: HubContext, number: Number, message: Message) -> None:
+    """Publish a stored message, then apply its routing decision once; safe to repeat."""
+    await finish_message(hub.bus, message)
+    record = message.routing
+    if record is None or record.applied:
+        return
+    await routing.count_message(number.e164, message.sender)
+    await routing.apply(
+        hub,
+        routing.decode_actions(record.actions),
+        number=number,
+        sender=message.sender,
+        message=message,
+        now=message.created_at,
+    )
+    await Message.get_pymongo_collection().update_one(
+        {"_id": message.id}, {"$set": {"routing.applied": True}}
+    )
+    record.applied = True
+
+
+async def _receive_unmatched(
+    hub: HubContext, number: Number, sender: str, msg: InboundMessage, decision: Decision
+) -> Received:
+    word = next((type(a).__name__ for a in decision.actions if isinstance(a, OptOut | OptIn)), None)
+    reason = "no_binding" if number.type is NumberType.TWO_WAY else "no_keyword"
+    if word is not None:
+        reason = "opt_out" if word == "OptOut" else "opt_in"
+    elif any(isinstance(a, SendHelp) for a in decision.actions):
+        reason = "help"
+    lost = UnmatchedMessage(
+        number=number.e164,
+        sender=sender,
+        text=msg.text,
+        provider=msg.provider,
+        provider_message_id=msg.provider_message_id,
+        reason=reason,
+        actions=routing.encode_actions(decision.actions),
+        received_at=msg.received_at,
+    )
+    try:
+        await lost.insert()
+    except DuplicateKeyError:
+        stored = await UnmatchedMessage.find_one(
+            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
+        )
+        assert stored is not None
+        await _finish_unmatched(hub, number, stored)
+        return Received(None, created=False, unmatched=stored)
+    await _finish_unmatched(hub, number, lost)
+    return Received(None, created=True, unmatched=lost)
+
+
+async def _finish_unmatched(hub: HubContext, number: Number, lost: UnmatchedMessage) -> None:
+    if lost.applied:
+        return
+    await routing.count_message(number.e164, lost.sender)
+    await routing.apply(
+        hub,
+        routing.decode_actions(lost.actions),
+        number=number,
+        sender=lost.sender,
+        unmatched=lost,
+        now=lost.received_at,
+    )
+    await UnmatchedMessage.get_pymongo_collection().update_one({"_id": lost.id}, {"$set": {"applied": True}})
+    lost.applied = True
+
+
+async def _conversation(number: Number, assign: AssignToAccount, sender: str) -> tuple[Contact, Conversation]:
+    account_id = PydanticObjectId(assign.account_id)
+    contact = await upsert_contact(account_id, sender)
+    if assign.conversation_id is not None:
+        conv = await Conversation.get(PydanticObjectId(assign.conversation_id))
+        if conv is not None and conv.account_id == account_id:
+            return contact, conv
+    return contact, await upsert_conversation(account_id, number, contact)
+
+
 async def _store(
-    number: Number, sender: str, recipient: str, msg: InboundMessage, media: list[StoredMedia]
+    number: Number,
+    assign: AssignToAccount,
+    sender: str,
+    recipient: str,
+    msg: InboundMessage,
+    media: list[StoredMedia],
+    decision: Decision,
 ) -> Message:
-    contact = await upsert_contact(number.account_id, sender)
-    conv = await upsert_conversation(number, contact)
+    contact, conv = await _conversation(number, assign, sender)
     seg = count_segments(msg.text)
-    assert number.id is not None and contact.id is not None and conv.id is not None
+    assert contact.id is not None and conv.id is not None
+    match = decision.keyword
     message = Message(
-        account_id=number.account_id,
+        account_id=conv.account_id,
         conversation_id=conv.id,
         direction=Direction.INBOUND,
         sender=sender,
@@ -108,9 +212,23 @@ async def _store(
         author=MessageAuthor(kind="contact", id=contact.id, name=contact.name),
         segments=max(seg.segments, 1),
         encoding=seg.encoding,
+        keyword=(
+            KeywordRef(
+                id=match.keyword.id.removesuffix("#remove"),
+                text=match.keyword.text,
+                kind=match.keyword.kind.value,
+                param=match.param,
+            )
+            if match is not None
+            else None
+        ),
+        campaign_id=assign.campaign_id,
+        routing=RoutingRecord(
+            actions=routing.encode_actions(decision.actions), best_effort=decision.best_effort
+        ),
         # Taken last, just before the insert, to keep the time between taking a number and
         # recording its event short.
-        seq=await next_seq(number.account_id),
+        seq=await next_seq(conv.account_id),
         created_at=msg.received_at,
     )
     await message.insert()

@@ -13,6 +13,7 @@ from hub.domain.segments import count_segments
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.threads import finish_message
 from hub.store.accounts import utcnow
+from hub.store.audience import CampaignRecipient, Suppression
 from hub.store.conversations import Conversation
 from hub.store.messages import Message, MessageAuthor, StatusEntry
 from hub.store.numbers import Number
@@ -69,10 +70,28 @@ async def send_reply(
                     "client_id was already used for a message in another conversation", field="client_id"
                 )
             return await finish_reply(hub, existing)
+    if await is_suppressed(conv.contact_phone, conv.number, account_id):
+        raise Conflict(
+            f"{conv.contact_phone} opted out of or is blocked from messages from {conv.number}",
+            field="conversation_id",
+        )
+    return await _queue(hub, conv, text, author, client_id)
+
+
+async def is_suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> bool:
+    """Whether `phone` opted out of, or is blocked from, messages from `number` of `account_id`."""
+    return await Suppression.find_one(Suppression.applies_to_send(phone, number, account_id)) is not None
+
+
+async def _queue(
+    hub: HubContext, conv: Conversation, text: str, author: Author, client_id: str | None
+) -> Message:
+    account_id = conv.account_id
     number = await Number.get(conv.number_id)
     if number is None:
         raise NotFound("the conversation's number no longer exists", field="conversation_id")
     assert conv.id is not None
+    seg = count_segments(text)
     now = utcnow()
     message = Message(
         account_id=account_id,
@@ -100,6 +119,22 @@ async def send_reply(
     return await finish_reply(hub, message)
 
 
+async def send_automatic(hub: HubContext, inbound: Message, text: str, name: str, key: str) -> bool:
+    """Queue an automatic reply to an inbound message in its conversation, once per `key`.
+
+    Returns False when nothing was queued: the contact may not be sent anything.
+    """
+    existing = await Message.find_one({"account_id": inbound.account_id, "client_id": key})
+    if existing is not None:
+        await finish_reply(hub, existing)
+        return True
+    conv = await Conversation.get(inbound.conversation_id)
+    if conv is None or await is_suppressed(conv.contact_phone, conv.number, conv.account_id):
+        return False
+    await _queue(hub, conv, text, Author(kind="auto", id=None, name=name), key)
+    return True
+
+
 async def finish_reply(hub: HubContext, message: Message) -> Message:
     """Publish a stored reply and hand it to the sender; a retry redoes whatever is missing."""
     await finish_message(hub.bus, message)
@@ -107,4 +142,44 @@ async def finish_reply(hub: HubContext, message: Message) -> Message:
         # The job key makes a second enqueue of a job still queued a no-op, and the job itself
         # sends only a message that nobody has claimed.
         await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
+    return message
+
+
+async def send_campaign_message(
+    hub: HubContext, account_id: PydanticObjectId, number: Number, recipient: str, text: str, campaign_id: str
+) -> Message:
+    """Send a campaign message from a 2WAY virtual number and remember where replies belong.
+
+    The binding (virtual number, recipient) → campaign is stored before the message is queued, so
+    a reply can never arrive before the hub knows whose it is.
+    """
+    from hub.services.threads import upsert_contact, upsert_conversation
+
+    if not text.strip():
+        raise Invalid("text must not be empty", field="text")
+    if await is_suppressed(recipient, number.e164, account_id):
+        raise Conflict(f"{recipient} opted out of this account's messages", field="to")
+    contact = await upsert_contact(account_id, recipient)
+    conv = await upsert_conversation(account_id, number, contact)
+    assert conv.id is not None
+    message_key = f"campaign:{campaign_id}:{number.e164}:{recipient}"
+    await CampaignRecipient.get_pymongo_collection().update_one(
+        {"number": number.e164, "phone": recipient},
+        {
+            "$set": {
+                "account_id": account_id,
+                "campaign_id": campaign_id,
+                "conversation_id": conv.id,
+                "sent_at": utcnow(),
+            },
+            "$setOnInsert": {"message_id": None},
+        },
+        upsert=True,
+    )
+    message = await _queue(
+        hub, conv, text, Author(kind="system", id=None, name=f"Campaign {campaign_id}"), message_key
+    )
+    await CampaignRecipient.get_pymongo_collection().update_one(
+        {"number": number.e164, "phone": recipient}, {"$set": {"message_id": message.id}}
+    )
     return message

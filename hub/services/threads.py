@@ -48,11 +48,12 @@ async def upsert_contact(account_id: PydanticObjectId, phone: str) -> Contact:
     return from_doc(Contact, doc)
 
 
-async def upsert_conversation(number: Number, contact: Contact) -> Conversation:
+async def upsert_conversation(account_id: PydanticObjectId, number: Number, contact: Contact) -> Conversation:
+    """The account's conversation with the contact on the number (several accounts share ND/SC)."""
     now = utcnow()
     doc = await _upsert(
         Conversation.get_pymongo_collection(),
-        {"account_id": number.account_id, "number_id": number.id, "contact_id": contact.id},
+        {"account_id": account_id, "number_id": number.id, "contact_id": contact.id},
         {
             "number": number.e164,
             "contact_phone": contact.phone,

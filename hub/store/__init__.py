@@ -8,11 +8,14 @@ from typing import Any, TypeVar, cast
 from beanie import Document
 
 from hub.store.accounts import Account, Agent, ApiToken, LoginSession
+from hub.store.audience import CampaignRecipient, RoutingState, Suppression, UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
 from hub.store.events import EventRecord
+from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
 from hub.store.messages import Message
 from hub.store.numbers import Number
 from hub.store.presence import PresenceRecord
+from hub.store.surveys import ContestDraw, ContestEntry, SurveyAnswer
 
 ALL_DOCUMENTS: list[type[Document]] = [
     Account,
@@ -25,6 +28,17 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Message,
     EventRecord,
     PresenceRecord,
+    KeywordDoc,
+    ContactGroup,
+    AutoresponderDoc,
+    SurveyDoc,
+    Suppression,
+    RoutingState,
+    CampaignRecipient,
+    UnmatchedMessage,
+    SurveyAnswer,
+    ContestEntry,
+    ContestDraw,
 ]
 
 D = TypeVar("D", bound=Document)

@@ -20,6 +20,15 @@ class Account(Document):
     name: str
     slug: str
     seq: int = 0
+    operator: bool = False
+    """The platform operator's account: its admins see messages that reached no account."""
+    help_text: str | None = None
+    """The answer to HELP / POMOC on the account's numbers."""
+    opt_in_reply: str | None = None
+    opt_out_words: list[str] | None = None
+    """None: the default words (hub.domain.optout)."""
+    opt_in_words: list[str] | None = None
+    help_words: list[str] | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

@@ -16,11 +16,17 @@ class Contact(Document):
     account_id: PydanticObjectId
     phone: str
     name: str | None = None
+    group_ids: list[PydanticObjectId] = Field(default_factory=list)
+    fields: dict[str, str] = Field(default_factory=dict)
+    """Further fields for autoresponder templates ({city}, {company}, ...)."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
         name = "contacts"
-        indexes = [IndexModel([("account_id", ASCENDING), ("phone", ASCENDING)], unique=True)]
+        indexes = [
+            IndexModel([("account_id", ASCENDING), ("phone", ASCENDING)], unique=True),
+            IndexModel([("account_id", ASCENDING), ("group_ids", ASCENDING)]),
+        ]
 
 
 class ConversationStatus(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
@@ -38,6 +39,26 @@ class MessageAuthor(BaseModel):
     name: str | None = None
 
 
+class KeywordRef(BaseModel):
+    """The keyword an inbound message was routed by."""
+
+    id: str
+    text: str
+    kind: str
+    param: str = ""
+
+
+class RoutingRecord(BaseModel):
+    """What routing decided for an inbound message, kept so a retry re-applies the same decision.
+
+    `actions` are `hub.domain.routing` actions as plain data (see hub.services.routing).
+    """
+
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    applied: bool = False
+    best_effort: bool = False
+
+
 class Message(Document):
     account_id: PydanticObjectId
     conversation_id: PydanticObjectId
@@ -55,6 +76,9 @@ class Message(Document):
     segments: int = 1
     encoding: str = "GSM-7"
     seq: int
+    keyword: KeywordRef | None = None
+    campaign_id: str | None = None
+    routing: RoutingRecord | None = None
     send_claimed_at: datetime | None = None
     """When a send job took the message; a second job leaves a claimed message alone."""
     created_at: datetime = Field(default_factory=utcnow)
@@ -80,4 +104,6 @@ class Message(Document):
             IndexModel([("conversation_id", ASCENDING), ("seq", DESCENDING)]),
             IndexModel([("account_id", ASCENDING), ("seq", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
+            # Statistics: messages per number per day, keyword popularity.
+            IndexModel([("account_id", ASCENDING), ("created_at", ASCENDING)]),
         ]

@@ -13,13 +13,26 @@ from hub.store.accounts import utcnow
 
 
 class Number(Document):
-    """A number the hub receives on. `e164` holds digits only for short codes."""
+    """A number the hub receives on. `e164` holds digits only for short codes.
 
-    account_id: PydanticObjectId
+    Individual numbers (NDI, SCI, OWN) have an `account_id`; shared ones (ND, SC) and 2WAY virtual
+    numbers have none: keywords or campaign bindings decide whose each message is. On those the
+    texts and words below are the operator's; on an individual number the account's settings
+    apply and these only override them when set.
+    """
+
+    account_id: PydanticObjectId | None = None
     e164: str
     type: NumberType
     provider: str = "simulator"
     label: str = ""
+    default_reply: str | None = None
+    """Sent to a message that reaches no account (shared number, unbound 2WAY reply)."""
+    help_text: str | None = None
+    opt_in_reply: str | None = None
+    opt_out_words: list[str] | None = None
+    opt_in_words: list[str] | None = None
+    help_words: list[str] | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

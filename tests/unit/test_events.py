@@ -49,6 +49,25 @@ SAMPLES: list[ev.Event] = [
         data=ev.StatusPayload(message_id="m1", conversation_id="k1", status="sent", at=AT),
     ),
     ev.ConversationUpdated(seq=9, account_id="a1", at=AT, data=CONV, change="assigned"),
+    ev.SurveyResults(
+        seq=10,
+        account_id="a1",
+        at=AT,
+        data=ev.SurveyResultsPayload(
+            survey_id="s1",
+            name="Ulubiony owoc",
+            contest=False,
+            questions=[
+                ev.QuestionResults(
+                    id="q1",
+                    text="A) jabłko B) gruszka",
+                    answers=[ev.AnswerCount(answer="A", count=3), ev.AnswerCount(answer="B", count=0)],
+                    total=3,
+                )
+            ],
+            entrants=0,
+        ),
+    ),
     ev.Typing(
         seq=9,
         account_id="a1",

@@ -1,0 +1,243 @@
+"""Numbers and their services: settings, 2WAY campaign sends, unmatched messages, statistics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from hub.api.deps import provide_admin, provide_hub, provide_principal
+from hub.context import HubContext
+from hub.domain.numbers import NumberType, is_shared
+from hub.domain.optout import OptWords
+from hub.services import config, stats
+from hub.services.auth import Principal
+from hub.services.errors import Invalid
+from hub.services.outbound import send_campaign_message
+from hub.services.routing import words_for
+from hub.store.accounts import Account
+from hub.store.audience import UnmatchedMessage
+from hub.store.numbers import Number
+
+Text = Annotated[str, msgspec.Meta(max_length=1600)]
+
+
+class NumberOut(msgspec.Struct):
+    id: str
+    e164: str
+    type: str
+    label: str
+    owned: bool
+    """False for a shared number (ND/SC) the account can reserve keywords on."""
+    default_reply: str | None
+    help_text: str | None
+    opt_in_reply: str | None
+    opt_out_words: list[str]
+    opt_in_words: list[str]
+    help_words: list[str]
+
+
+class NumberPatch(msgspec.Struct):
+    label: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    help_text: Text | None = None
+    opt_in_reply: Text | None = None
+
+
+class MessagingSettings(msgspec.Struct):
+    """The account's texts and words, used on its individual numbers (numbers may override the texts)."""
+
+    help_text: Text | None = None
+    opt_in_reply: Text | None = None
+    opt_out_words: list[str] | None = None
+    opt_in_words: list[str] | None = None
+    help_words: list[str] | None = None
+
+
+class CampaignSend(msgspec.Struct):
+    number_id: str
+    to: str
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=1600)]
+    campaign_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class CampaignSent(msgspec.Struct):
+    message_id: str
+    conversation_id: str
+
+
+class UnmatchedOut(msgspec.Struct):
+    id: str
+    number: str
+    sender: str
+    text: str
+    reason: str
+    received_at: datetime
+
+
+def number_out(n: Number, account: Account | None, account_id: Any) -> NumberOut:
+    words = words_for(n, account)
+    return NumberOut(
+        id=str(n.id),
+        e164=n.e164,
+        type=n.type.value,
+        label=n.label,
+        owned=n.account_id == account_id,
+        default_reply=n.default_reply,
+        help_text=n.help_text,
+        opt_in_reply=n.opt_in_reply,
+        opt_out_words=list(words.opt_out),
+        opt_in_words=list(words.opt_in),
+        help_words=list(words.help),
+    )
+
+
+def _period(days: int, timezone: str) -> tuple[datetime, datetime]:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"unknown time zone {timezone!r}", field="tz") from None
+    until = datetime.now(UTC)
+    return until - timedelta(days=days), until
+
+
+class NumberController(Controller):
+    path = "/api"
+    dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
+    tags = ["numbers"]
+
+    @get("/numbers", dependencies={"principal": Provide(provide_principal)})
+    async def list_numbers(self, principal: NamedDependency[Principal]) -> list[NumberOut]:
+        """The account's numbers, then the shared numbers it can reserve keywords on."""
+        account = await Account.get(principal.account_id)
+        rows = (
+            await Number.find(
+                {
+                    "$or": [
+                        {"account_id": principal.account_id},
+                        {"type": {"$in": [NumberType.ND.value, NumberType.SC.value]}},
+                    ]
+                }
+            )
+            .sort("e164")
+            .to_list()
+        )
+        rows.sort(key=lambda n: (n.account_id != principal.account_id, n.e164))
+        return [number_out(n, account, principal.account_id) for n in rows]
+
+    @patch("/numbers/{number_id:str}", dependencies={"principal": Provide(provide_admin)})
+    async def update_number(
+        self, principal: NamedDependency[Principal], number_id: FromPath[str], data: JSONBody[NumberPatch]
+    ) -> NumberOut:
+        number = await config.usable_number(principal.account_id, number_id)
+        if is_shared(number.type):
+            raise PermissionDeniedException("a shared number's settings belong to the operator")
+        for field in ("label", "help_text", "opt_in_reply"):
+            value = getattr(data, field)
+            if value is not None:
+                setattr(number, field, value.strip() or (None if field != "label" else ""))
+        await number.save()
+        return number_out(number, await Account.get(principal.account_id), principal.account_id)
+
+    @get("/settings/messaging", dependencies={"principal": Provide(provide_principal)})
+    async def get_messaging(self, principal: NamedDependency[Principal]) -> MessagingSettings:
+        account = await Account.get(principal.account_id)
+        assert account is not None
+        return MessagingSettings(
+            account.help_text,
+            account.opt_in_reply,
+            account.opt_out_words,
+            account.opt_in_words,
+            account.help_words,
+        )
+
+    @post("/settings/messaging", status_code=200, dependencies={"principal": Provide(provide_admin)})
+    async def set_messaging(
+        self, principal: NamedDependency[Principal], data: JSONBody[MessagingSettings]
+    ) -> MessagingSettings:
+        """Help text, opt-in confirmation and the opt-out / opt-in / help words (None: the defaults)."""
+        defaults = OptWords()
+        try:
+            OptWords(
+                opt_out=tuple(data.opt_out_words or defaults.opt_out),
+                opt_in=tuple(data.opt_in_words or defaults.opt_in),
+                help=tuple(data.help_words or defaults.help),
+            )
+        except ValueError as exc:
+            raise Invalid(str(exc), field="words") from None
+        account = await Account.get(principal.account_id)
+        assert account is not None
+        account.help_text = data.help_text
+        account.opt_in_reply = data.opt_in_reply
+        account.opt_out_words = data.opt_out_words or None
+        account.opt_in_words = data.opt_in_words or None
+        account.help_words = data.help_words or None
+        await account.save()
+        return data
+
+    @post("/campaigns/messages", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    async def send_campaign(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CampaignSend],
+    ) -> CampaignSent:
+        """Send a campaign message from a 2WAY virtual number; the recipient's reply comes back to it."""
+        number = await Number.get(config.object_id(data.number_id, "number_id"))
+        if number is None or number.type is not NumberType.TWO_WAY:
+            raise Invalid("number_id must name a 2WAY virtual number", field="number_id")
+        recipient = config.parse_phone(data.to, "to")
+        message = await send_campaign_message(
+            hub, principal.account_id, number, recipient, data.text, data.campaign_id
+        )
+        return CampaignSent(message_id=str(message.id), conversation_id=str(message.conversation_id))
+
+    @get("/operator/unmatched", dependencies={"principal": Provide(provide_admin)})
+    async def unmatched(
+        self,
+        principal: NamedDependency[Principal],
+        number: FromQuery[str | None] = None,
+        limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100,
+    ) -> list[UnmatchedOut]:
+        """Messages that reached no account, newest first (the platform operator's admins only)."""
+        account = await Account.get(principal.account_id)
+        if account is None or not account.operator:
+            raise PermissionDeniedException("only the platform operator sees unmatched messages")
+        query: dict[str, Any] = {"number": number} if number else {}
+        rows = await UnmatchedMessage.find(query).sort("-received_at").limit(limit).to_list()
+        return [UnmatchedOut(str(u.id), u.number, u.sender, u.text, u.reason, u.received_at) for u in rows]
+
+    @get("/stats/keywords", dependencies={"principal": Provide(provide_principal)})
+    async def keyword_stats(
+        self,
+        principal: NamedDependency[Principal],
+        days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 30,
+        tz: FromQuery[str] = "Europe/Warsaw",
+    ) -> list[dict[str, Any]]:
+        """Inbound messages per keyword per day."""
+        since, until = _period(days, tz)
+        return await stats.keyword_popularity(principal.account_id, since, until, tz)
+
+    @get("/stats/numbers", dependencies={"principal": Provide(provide_principal)})
+    async def number_stats(
+        self,
+        principal: NamedDependency[Principal],
+        days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 30,
+        tz: FromQuery[str] = "Europe/Warsaw",
+    ) -> list[dict[str, Any]]:
+        """Messages in and out per number per day, with billed outbound segments."""
+        since, until = _period(days, tz)
+        return await stats.messages_per_number(principal.account_id, since, until, tz)
+
+    @get("/stats/first-response", dependencies={"principal": Provide(provide_principal)})
+    async def first_response(
+        self, principal: NamedDependency[Principal], days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 30
+    ) -> dict[str, Any]:
+        """Agents' first-response time over conversations started in the period."""
+        since, until = _period(days, "UTC")
+        return await stats.first_response(principal.account_id, since, until)

@@ -1,0 +1,396 @@
+"""Routing around the pure core: load what `hub.domain.routing.route` needs, apply what it decides.
+
+`prepare` reads the number's configuration and the sender's state (no writes), `route` decides,
+and after the message is stored `apply` carries out the decision. The decision is kept on the
+stored message (`Message.routing`, `UnmatchedMessage.actions`) as plain data, so a retried webhook
+re-applies the very same actions, and every action is idempotent: a second application changes
+nothing and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from hub.context import HubContext
+from hub.domain import routing as core
+from hub.domain.numbers import NumberType, is_shared
+from hub.domain.optout import DEFAULT_WORDS, OptWords
+from hub.domain.surveys import SurveyProgress
+from hub.services.live import publish_survey_results
+from hub.store.accounts import Account, utcnow
+from hub.store.audience import (
+    CampaignRecipient,
+    ProgressModel,
+    RoutingState,
+    Suppression,
+    SuppressionKind,
+    UnmatchedMessage,
+)
+from hub.store.conversations import Contact
+from hub.store.keywords import AutoresponderDoc, KeywordDoc, SurveyDoc
+from hub.store.messages import Message
+from hub.store.numbers import Number
+from hub.store.surveys import ContestEntry, SurveyAnswer
+
+log = logging.getLogger(__name__)
+
+# How many automatic-reply times a routing state keeps: enough for any sensible rate limit.
+KEEP_AUTOREPLIES: Final = 50
+
+ACTION_TYPES: Final[dict[str, type[Any]]] = {
+    cls.__name__: cls
+    for cls in (
+        core.AssignToAccount,
+        core.Unmatched,
+        core.OptOut,
+        core.OptIn,
+        core.SendOptInConfirmation,
+        core.SendHelp,
+        core.JoinGroup,
+        core.LeaveGroup,
+        core.CountKeyword,
+        core.SaveSurveyProgress,
+        core.SetActiveSurvey,
+        core.RecordSurveyAnswer,
+        core.EnterContest,
+        core.SendSurveyMessage,
+        core.SendAutoreply,
+        core.Forward,
+    )
+}
+
+# Who an automatic message is shown as in the inbox.
+SENDER_NAMES: Final[dict[type[Any], str]] = {
+    core.SendAutoreply: "Autoresponder",
+    core.SendSurveyMessage: "Survey",
+    core.SendHelp: "Help",
+    core.SendOptInConfirmation: "Opt-in",
+}
+
+
+def encode_actions(actions: Sequence[core.Action]) -> list[dict[str, Any]]:
+    return [{"type": type(a).__name__, **msgspec.to_builtins(a)} for a in actions]
+
+
+def decode_actions(data: Sequence[dict[str, Any]]) -> list[core.Action]:
+    actions: list[core.Action] = []
+    for item in data:
+        fields = {k: v for k, v in item.items() if k != "type"}
+        actions.append(msgspec.convert(fields, ACTION_TYPES[item["type"]]))
+    return actions
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything `route` needs, as loaded for one message."""
+
+    number: Number
+    config: core.NumberConfig
+    contact: core.ContactState
+
+
+def _words(*sources: Account | Number | None) -> OptWords:
+    """The first source that sets a list wins, per list."""
+
+    def pick(attr: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        for source in sources:
+            value = getattr(source, attr, None) if source is not None else None
+            if value:
+                return tuple(value)
+        return default
+
+    return OptWords(
+        opt_out=pick("opt_out_words", DEFAULT_WORDS.opt_out),
+        opt_in=pick("opt_in_words", DEFAULT_WORDS.opt_in),
+        help=pick("help_words", DEFAULT_WORDS.help),
+    )
+
+
+def _first(attr: str, *sources: Account | Number | None) -> str | None:
+    for source in sources:
+        value = getattr(source, attr, None) if source is not None else None
+        if value:
+            return str(value)
+    return None
+
+
+def words_for(number: Number, account: Account | None) -> OptWords:
+    """The opt-out, opt-in and help words in force on a number (the operator's on a shared one)."""
+    return _words(number) if is_shared(number.type) else _words(number, account)
+
+
+async def _suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> tuple[bool, bool]:
+    opted_out = blocked = False
+    async for s in Suppression.find(Suppression.applies_to_send(phone, number, account_id)):
+        if s.kind is SuppressionKind.OPT_OUT:
+            opted_out = True
+        else:
+            blocked = True
+    return opted_out, blocked
+
+
+async def prepare(number: Number, sender: str) -> Prepared:
+    """Load the number's configuration and the sender's state for routing one message."""
+    kind = number.type
+    owner_id: PydanticObjectId | None = number.account_id
+    binding: core.CampaignBinding | None = None
+    if kind is NumberType.TWO_WAY:
+        bound = await CampaignRecipient.find_one({"number": number.e164, "phone": sender})
+        if bound is not None:
+            owner_id = bound.account_id
+            binding = core.CampaignBinding(
+                account_id=str(bound.account_id),
+                campaign_id=bound.campaign_id,
+                conversation_id=str(bound.conversation_id),
+            )
+    account = await Account.get(owner_id) if owner_id is not None else None
+    keywords: tuple[Any, ...] = ()
+    autoresponders: tuple[Any, ...] = ()
+    surveys: tuple[Any, ...] = ()
+    if kind is not NumberType.TWO_WAY:
+        keywords = tuple(k.to_domain() for k in await KeywordDoc.find({"number_id": number.id}).to_list())
+        autoresponders = tuple(
+            a.to_domain()
+            for a in await AutoresponderDoc.find({"number_id": number.id}).sort("position", "_id").to_list()
+        )
+        if not is_shared(kind):
+            surveys = tuple(s.to_domain() for s in await SurveyDoc.find({"number_id": number.id}).to_list())
+    shared = is_shared(kind)
+    config = core.NumberConfig(
+        number=number.e164,
+        type=kind,
+        account_id=str(number.account_id) if kind not in (NumberType.TWO_WAY,) and not shared else None,
+        keywords=keywords,
+        autoresponders=autoresponders,
+        surveys=surveys,
+        words=words_for(number, account),
+        help_text=_first("help_text", number) if shared else _first("help_text", number, account),
+        opt_in_reply=_first("opt_in_reply", number) if shared else _first("opt_in_reply", number, account),
+        default_reply=number.default_reply,
+        binding=binding,
+    )
+    state = await RoutingState.find_one({"number": number.e164, "phone": sender})
+    # On a shared number the owner is not known yet: only the operator's block counts here; an
+    # account's block still stops every send at send time (hub.services.outbound).
+    opted_out, blocked = await _suppressed(sender, number.e164, owner_id)
+    contact_doc = (
+        await Contact.find_one({"account_id": owner_id, "phone": sender}) if owner_id is not None else None
+    )
+    contact = core.ContactState(
+        phone=sender,
+        name=contact_doc.name if contact_doc else None,
+        opted_out=opted_out,
+        blocked=blocked,
+        first_message=state is None or state.messages == 0,
+        recent_autoreplies=tuple(state.autoreplies) if state else (),
+        active_survey_id=state.active_survey_id if state else None,
+        surveys=tuple(
+            SurveyProgress(p.survey_id, p.current, p.all_correct, tuple(p.completed_at))
+            for p in (state.surveys if state else [])
+        ),
+        fields=dict(contact_doc.fields) if contact_doc else {},
+    )
+    return Prepared(number, config, contact)
+
+
+def decide(prepared: Prepared, sender: str, recipient: str, text: str, now: datetime) -> core.Decision:
+    message = core.RoutedMessage(sender=sender, recipient=recipient, text=text)
+    return core.route(message, prepared.config, prepared.contact, now)
+
+
+async def count_message(number: str, phone: str) -> None:
+    await RoutingState.get_pymongo_collection().update_one(
+        {"number": number, "phone": phone},
+        {"$inc": {"messages": 1}, "$setOnInsert": {"created_at": utcnow(), "surveys": [], "autoreplies": []}},
+        upsert=True,
+    )
+
+
+async def _save_progress(number: str, phone: str, progress: SurveyProgress) -> None:
+    coll = RoutingState.get_pymongo_collection()
+    doc = await coll.find_one({"number": number, "phone": phone}) or {}
+    entries = [p for p in doc.get("surveys", []) if p.get("survey_id") != progress.survey_id]
+    entries.append(ProgressModel(**dataclasses.asdict(progress)).model_dump())
+    await coll.update_one({"number": number, "phone": phone}, {"$set": {"surveys": entries}}, upsert=True)
+
+
+async def _note_autoreply(number: str, phone: str, at: datetime) -> None:
+    await RoutingState.get_pymongo_collection().update_one(
+        {"number": number, "phone": phone},
+        {"$push": {"autoreplies": {"$each": [at], "$slice": -KEEP_AUTOREPLIES}}},
+        upsert=True,
+    )
+
+
+async def _suppress(
+    phone: str, number: str | None, account: str | None, source: PydanticObjectId | None
+) -> None:
+    key = {
+        "phone": phone,
+        "number": number,
+        "account_id": PydanticObjectId(account) if account else None,
+        "kind": SuppressionKind.OPT_OUT.value,
+    }
+    # DuplicateKeyError: a concurrent opt-out of the same phone stored it.
+    with contextlib.suppress(DuplicateKeyError):
+        await Suppression.get_pymongo_collection().update_one(
+            key, {"$setOnInsert": {**key, "source_message_id": source, "created_at": utcnow()}}, upsert=True
+        )
+
+
+async def _lift(phone: str, number: str | None, account: str | None) -> None:
+    await Suppression.get_pymongo_collection().delete_many(
+        {
+            "phone": phone,
+            "number": number,
+            "account_id": PydanticObjectId(account) if account else None,
+            "kind": SuppressionKind.OPT_OUT.value,
+        }
+    )
+
+
+async def _group(account: str, phone: str, group_id: str, join: bool) -> None:
+    op = "$addToSet" if join else "$pull"
+    await Contact.get_pymongo_collection().find_one_and_update(
+        {"account_id": PydanticObjectId(account), "phone": phone},
+        {
+            op: {"group_ids": PydanticObjectId(group_id)},
+            "$setOnInsert": {"name": None, "created_at": utcnow()},
+        },
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+async def _insert_once(document: SurveyAnswer | ContestEntry) -> bool:
+    try:
+        await document.insert()
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def apply(
+    hub: HubContext,
+    actions: Sequence[core.Action],
+    *,
+    number: Number,
+    sender: str,
+    message: Message | None = None,
+    unmatched: UnmatchedMessage | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Carry out a decision's actions for a stored message; safe to repeat.
+
+    Returns the ids of the forwarding rules the decision named, for the caller to forward by.
+    """
+    from hub.services.outbound import send_automatic
+
+    at = now or utcnow()
+    forward_ids: list[str] = []
+    answered: set[str] = set()
+    sends = 0
+    for action in actions:
+        match action:
+            case core.OptOut(number=num, account_id=acc):
+                await _suppress(sender, num, acc, message.id if message else None)
+            case core.OptIn(number=num, account_id=acc):
+                await _lift(sender, num, acc)
+            case core.JoinGroup(group_id=group, account_id=acc):
+                await _group(acc, sender, group, join=True)
+            case core.LeaveGroup(group_id=group, account_id=acc):
+                await _group(acc, sender, group, join=False)
+            case core.SaveSurveyProgress(progress=progress):
+                await _save_progress(number.e164, sender, progress)
+            case core.SetActiveSurvey(survey_id=survey_id):
+                await RoutingState.get_pymongo_collection().update_one(
+                    {"number": number.e164, "phone": sender},
+                    {"$set": {"active_survey_id": survey_id}},
+                    upsert=True,
+                )
+            case core.RecordSurveyAnswer(survey_id=sid, question_id=qid, answer=value, correct=correct):
+                if message is not None and await _insert_once(
+                    SurveyAnswer(
+                        account_id=message.account_id,
+                        survey_id=PydanticObjectId(sid),
+                        question_id=qid,
+                        phone=sender,
+                        value=value,
+                        correct=correct,
+                        message_id=message.id,
+                        at=message.created_at,
+                    )
+                ):
+                    answered.add(sid)
+            case core.EnterContest(contest_id=cid):
+                if message is not None:
+                    await _insert_once(
+                        ContestEntry(
+                            account_id=message.account_id,
+                            contest_id=PydanticObjectId(cid),
+                            phone=sender,
+                            message_id=message.id,
+                            at=message.created_at,
+                        )
+                    )
+            case core.Forward(rule_id=rule_id):
+                forward_ids.append(rule_id)
+            case (
+                core.SendOptInConfirmation()
+                | core.SendHelp()
+                | core.SendSurveyMessage()
+                | core.SendAutoreply()
+            ):
+                key = f"auto:{(message or unmatched).id}:{sends}"  # type: ignore[union-attr]
+                sends += 1
+                if message is not None:
+                    sent = await send_automatic(hub, message, action.text, SENDER_NAMES[type(action)], key)
+                elif unmatched is not None:
+                    sent = await _send_direct(hub, number, unmatched, action.text, key)
+                else:
+                    sent = False
+                if sent:
+                    await _note_autoreply(number.e164, sender, at)
+            case core.Unmatched(default_reply=text) if text is not None and unmatched is not None:
+                key = f"auto:{unmatched.id}:{sends}"
+                sends += 1
+                if await _send_direct(hub, number, unmatched, text, key):
+                    await _note_autoreply(number.e164, sender, at)
+            case _:
+                # AssignToAccount and Unmatched are applied when storing; a CountKeyword is the
+                # keyword stored on the message, which the statistics count.
+                pass
+    for survey_id in answered:
+        if message is not None:
+            await publish_survey_results(hub, message.account_id, survey_id)
+    return forward_ids
+
+
+async def _send_direct(
+    hub: HubContext, number: Number, unmatched: UnmatchedMessage, text: str, key: str
+) -> bool:
+    """An automatic message with no conversation to show it in (a message that reached no account)."""
+    if key in unmatched.sent_keys:
+        return False
+    await hub.jobs.enqueue(
+        "send_direct",
+        key=key,
+        unmatched_id=str(unmatched.id),
+        sender=number.e164,
+        recipient=unmatched.sender,
+        text=text,
+        provider=number.provider,
+        send_key=key,
+    )
+    return True

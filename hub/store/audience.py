@@ -1,0 +1,120 @@
+"""Who may be sent what: opt-outs and blocks, and each contact's routing state on a number."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, IndexModel
+
+from hub.store.accounts import utcnow
+
+
+class SuppressionKind(StrEnum):
+    OPT_OUT = "opt_out"
+    BLOCK = "block"
+
+
+class Suppression(Document):
+    """A phone that may not be sent anything from `number`, or from any of `account_id`'s numbers.
+
+    * opt-out on ND/SC: number set, account None (the operator's shared number).
+    * opt-out on NDI/SCI/OWN: number and account set.
+    * opt-out of an account's 2WAY sends: number None, account set (virtual numbers are only a
+      return path, so the opt-out must follow the account, not the number).
+    * block by an account: number None, account set; by the operator on a shared number: number
+      set, account None.
+    """
+
+    phone: str
+    number: str | None = None
+    account_id: PydanticObjectId | None = None
+    kind: SuppressionKind
+    source_message_id: PydanticObjectId | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "suppressions"
+        indexes = [
+            IndexModel(
+                [("phone", ASCENDING), ("number", ASCENDING), ("account_id", ASCENDING), ("kind", ASCENDING)],
+                unique=True,
+            )
+        ]
+
+    @staticmethod
+    def applies_to_send(phone: str, number: str, account_id: PydanticObjectId | None) -> dict[str, Any]:
+        """The query for suppressions that stop a send from `number` (of `account_id`) to `phone`."""
+        scopes: list[dict[str, Any]] = [{"number": number}]
+        if account_id is not None:
+            scopes.append({"number": None, "account_id": account_id})
+        return {"phone": phone, "$or": scopes}
+
+
+class ProgressModel(BaseModel):
+    survey_id: str
+    current: int | None = None
+    all_correct: bool = True
+    completed_at: list[datetime] = Field(default_factory=list)
+
+
+class RoutingState(Document):
+    """One contact's state on one number: what routing needs to remember between messages."""
+
+    number: str
+    phone: str
+    active_survey_id: str | None = None
+    surveys: list[ProgressModel] = Field(default_factory=list)
+    autoreplies: list[datetime] = Field(default_factory=list)
+    """When automatic messages were sent to the contact from the number (the newest few)."""
+    messages: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "routing_state"
+        indexes = [IndexModel([("number", ASCENDING), ("phone", ASCENDING)], unique=True)]
+
+
+class CampaignRecipient(Document):
+    """A campaign message sent from a 2WAY virtual number: a reply from `phone` belongs to it."""
+
+    number: str
+    phone: str
+    account_id: PydanticObjectId
+    campaign_id: str
+    conversation_id: PydanticObjectId
+    message_id: PydanticObjectId | None = None
+    sent_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "campaign_recipients"
+        # One binding per (virtual number, recipient): the latest campaign wins, and the provider
+        # does not reuse a virtual number for one recipient while a campaign is live.
+        indexes = [IndexModel([("number", ASCENDING), ("phone", ASCENDING)], unique=True)]
+
+
+class UnmatchedMessage(Document):
+    """A message that reached no account: kept for the platform operator."""
+
+    number: str
+    sender: str
+    text: str
+    provider: str
+    provider_message_id: str
+    reason: str
+    """"no_keyword" (shared number), "no_binding" (2WAY), or the word: "opt_out", "opt_in", "help"."""
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    applied: bool = False
+    sent_keys: list[str] = Field(default_factory=list)
+    """Automatic replies already handed to the provider (so a retried job never sends twice)."""
+    received_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "unmatched_messages"
+        indexes = [
+            IndexModel([("provider", ASCENDING), ("provider_message_id", ASCENDING)], unique=True),
+            IndexModel([("number", ASCENDING), ("received_at", ASCENDING)]),
+        ]

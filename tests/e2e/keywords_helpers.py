@@ -1,0 +1,87 @@
+"""Helpers for the keyword-service tests: accounts on shared numbers, a texting phone, the panel API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from hub.context import HubContext
+from hub.domain.numbers import NumberType
+from hub.outbound.simulator import phone_channel
+from hub.store.numbers import Number
+from tests.conftest import RunningHub, login, post_generic
+
+_ids = itertools.count(1)
+
+
+async def add_number(e164: str, kind: NumberType, account_id: Any = None, **settings: Any) -> Number:
+    number = Number(account_id=account_id, e164=e164, type=kind, provider="simulator", **settings)
+    await number.insert()
+    return number
+
+
+class Phone:
+    """A customer's phone: texts the hub through the signed webhook, receives what the hub sends."""
+
+    def __init__(self, running: RunningHub, client: httpx.AsyncClient, phone: str) -> None:
+        self.running = running
+        self.client = client
+        self.phone = phone
+        self.received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def text(self, to: str, body: str) -> dict[str, Any]:
+        r = await post_generic(
+            self.client, {"from": self.phone, "to": to, "text": body, "id": f"kw-{self.phone}-{next(_ids)}"}
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    async def next_sms(self, timeout: float = 10.0) -> dict[str, Any]:
+        return await asyncio.wait_for(self.received.get(), timeout)
+
+    async def no_sms(self, wait: float = 1.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            got = await asyncio.wait_for(self.received.get(), wait)
+            raise AssertionError(f"{self.phone} was sent {got['text']!r}")
+
+
+@contextlib.asynccontextmanager
+async def phone(running: RunningHub, number: str) -> AsyncIterator[Phone]:
+    hub: HubContext = running.hub
+    async with httpx.AsyncClient(base_url=running.base, timeout=20) as client:
+        p = Phone(running, client, number)
+        async with hub.fanout.subscribe(phone_channel(hub.settings.redis.channel_prefix, number)) as sub:
+
+            async def pump() -> None:
+                while True:
+                    await p.received.put(json.loads(await sub.get()))
+
+            task = asyncio.create_task(pump())
+            try:
+                yield p
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+@contextlib.asynccontextmanager
+async def admin_client(running: RunningHub, email: str, password: str) -> AsyncIterator[httpx.AsyncClient]:
+    token = await login(running.base, email, password)
+    async with httpx.AsyncClient(
+        base_url=running.base, headers={"Authorization": f"Bearer {token}"}, timeout=20
+    ) as client:
+        client.headers["X-Token"] = token
+        yield client
+
+
+async def created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = await client.post(path, json=body)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
