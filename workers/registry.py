@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from hub.jobs.spec import JobSpec
-from workers.send import delivery_report, send_direct, send_message, simulated_delivery, sweep_queued
+from workers.send import (
+    delivery_report,
+    send_code,
+    send_direct,
+    send_message,
+    simulated_delivery,
+    sweep_queued,
+)
 
 JOB_SPECS: dict[str, JobSpec] = {
     spec.name: spec
@@ -20,6 +27,7 @@ JOB_SPECS: dict[str, JobSpec] = {
             max_retry_delay_s=10.0,
         ),
         JobSpec("send_direct", send_direct, max_attempts=8, retry_delay_s=1.0, max_retry_delay_s=300.0),
+        JobSpec("send_code", send_code, max_attempts=3, retry_delay_s=2.0, max_retry_delay_s=30.0),
         JobSpec("sweep_queued", sweep_queued, max_attempts=1),
     )
 }

@@ -203,3 +203,19 @@ async def send_direct(
         await coll.update_one({"_id": PydanticObjectId(unmatched_id)}, {"$pull": {"sent_keys": send_key}})
         raise
     return {"provider_message_id": result.provider_message_id}
+
+
+async def send_code(
+    ctx: JobContext, *, provider: str, sender: str, recipient: str, text: str
+) -> dict[str, Any]:
+    """Send a verification code (the phone is not the account's yet: no conversation, no opt-out)."""
+    request = OutboundRequest(
+        message_id=f"code-{recipient}-{ctx['attempt']}", sender=sender, recipient=recipient, text=text
+    )
+    try:
+        result = await ctx["hub"].provider(provider).send(request)
+    except ProviderError as exc:
+        if exc.permanent or exc.maybe_sent or ctx["attempt"] >= ctx["max_attempts"]:
+            return {"failed": str(exc)}
+        raise
+    return {"provider_message_id": result.provider_message_id}

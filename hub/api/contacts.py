@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pymongo.errors import DuplicateKeyError
 
 from hub.api.deps import provide_admin, provide_principal
@@ -136,7 +136,7 @@ class ContactController(Controller):
         principal: NamedDependency[Principal],
         group: FromQuery[str | None] = None,
         phone: FromQuery[str | None] = None,
-        limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[ContactOut]:
         query: dict[str, Any] = {"account_id": principal.account_id}
         if group:

@@ -10,13 +10,13 @@ import msgspec
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.api.deps import provide_admin, provide_hub, provide_principal
 from hub.context import HubContext
 from hub.domain.numbers import NumberType, is_shared
 from hub.domain.optout import OptWords
-from hub.services import config, stats
+from hub.services import config, own_numbers, stats
 from hub.services.auth import Principal
 from hub.services.errors import Invalid
 from hub.services.outbound import send_campaign_message
@@ -69,6 +69,22 @@ class CampaignSend(msgspec.Struct):
 class CampaignSent(msgspec.Struct):
     message_id: str
     conversation_id: str
+
+
+class OwnNumberStart(msgspec.Struct):
+    phone: str
+    provider: str = "simulator"
+    """The outbound provider that will send from this phone."""
+
+
+class OwnNumberStarted(msgspec.Struct):
+    verification_id: str
+    phone: str
+    expires_at: datetime
+
+
+class OwnNumberConfirm(msgspec.Struct):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
 
 
 class UnmatchedOut(msgspec.Struct):
@@ -197,12 +213,39 @@ class NumberController(Controller):
         )
         return CampaignSent(message_id=str(message.id), conversation_id=str(message.conversation_id))
 
+    @post("/own-numbers", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    async def start_own_number(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        data: JSONBody[OwnNumberStart],
+    ) -> OwnNumberStarted:
+        """Claim the account's own phone as a sender: a six-digit code is texted to it."""
+        phone = config.parse_phone(data.phone)
+        v = await own_numbers.start(hub, principal.account_id, phone, data.provider)
+        return OwnNumberStarted(verification_id=str(v.id), phone=v.phone, expires_at=v.expires_at)
+
+    @post(
+        "/own-numbers/{verification_id:str}/confirm",
+        status_code=201,
+        dependencies={"principal": Provide(provide_admin)},
+    )
+    async def confirm_own_number(
+        self,
+        principal: NamedDependency[Principal],
+        verification_id: FromPath[str],
+        data: JSONBody[OwnNumberConfirm],
+    ) -> NumberOut:
+        """The code from the SMS: the phone becomes an OWN number of the account (routes like an NDI)."""
+        number = await own_numbers.confirm(principal.account_id, verification_id, data.code)
+        return number_out(number, await Account.get(principal.account_id), principal.account_id)
+
     @get("/operator/unmatched", dependencies={"principal": Provide(provide_admin)})
     async def unmatched(
         self,
         principal: NamedDependency[Principal],
         number: FromQuery[str | None] = None,
-        limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[UnmatchedOut]:
         """Messages that reached no account, newest first (the platform operator's admins only)."""
         account = await Account.get(principal.account_id)
@@ -216,7 +259,7 @@ class NumberController(Controller):
     async def keyword_stats(
         self,
         principal: NamedDependency[Principal],
-        days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 30,
+        days: Annotated[int, QueryParameter(ge=1, le=366)] = 30,
         tz: FromQuery[str] = "Europe/Warsaw",
     ) -> list[dict[str, Any]]:
         """Inbound messages per keyword per day."""
@@ -227,7 +270,7 @@ class NumberController(Controller):
     async def number_stats(
         self,
         principal: NamedDependency[Principal],
-        days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 30,
+        days: Annotated[int, QueryParameter(ge=1, le=366)] = 30,
         tz: FromQuery[str] = "Europe/Warsaw",
     ) -> list[dict[str, Any]]:
         """Messages in and out per number per day, with billed outbound segments."""
@@ -236,7 +279,7 @@ class NumberController(Controller):
 
     @get("/stats/first-response", dependencies={"principal": Provide(provide_principal)})
     async def first_response(
-        self, principal: NamedDependency[Principal], days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 30
+        self, principal: NamedDependency[Principal], days: Annotated[int, QueryParameter(ge=1, le=366)] = 30
     ) -> dict[str, Any]:
         """Agents' first-response time over conversations started in the period."""
         since, until = _period(days, "UTC")

@@ -52,6 +52,12 @@ class MessagePayload(msgspec.Struct, frozen=True):
     encoding: str
     seq: int
     created_at: str
+    keyword: str | None = None
+    """The keyword an inbound message was routed by."""
+    campaign_id: str | None = None
+    """The campaign a 2WAY reply answers."""
+    best_effort: bool = False
+    """The account was guessed (an ECO+ reply matched to the last message sent to the phone)."""
 
 
 class ContactPayload(msgspec.Struct, frozen=True):

@@ -54,6 +54,9 @@ def message_payload(message: Message) -> ev.MessagePayload:
         encoding=message.encoding,
         seq=message.seq,
         created_at=iso(message.created_at),
+        keyword=message.keyword.text if message.keyword else None,
+        campaign_id=message.campaign_id,
+        best_effort=bool(message.routing and message.routing.best_effort),
     )
 
 

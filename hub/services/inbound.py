@@ -11,7 +11,7 @@ from hub.context import HubContext
 from hub.domain.messages import Direction, InboundMessage, MessageStatus
 from hub.domain.numbers import NumberType
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
-from hub.domain.routing import AssignToAccount, Decision, OptIn, OptOut, SendHelp
+from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, OptOut, SendHelp
 from hub.domain.segments import count_segments
 from hub.services import routing
 from hub.services.errors import Invalid, NotFound
@@ -218,6 +218,7 @@ async def _store(
                 text=match.keyword.text,
                 kind=match.keyword.kind.value,
                 param=match.param,
+                counted=any(isinstance(a, CountKeyword) for a in decision.actions),
             )
             if match is not None
             else None

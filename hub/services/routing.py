@@ -145,7 +145,13 @@ async def prepare(number: Number, sender: str) -> Prepared:
     kind = number.type
     owner_id: PydanticObjectId | None = number.account_id
     binding: core.CampaignBinding | None = None
-    if kind is NumberType.TWO_WAY:
+    route_type: core.RouteType = kind
+    if kind is NumberType.TWO_WAY and number.eco_plus:
+        route_type = core.ECO_PLUS
+        binding = await _last_sent_from_pool(sender)
+        if binding is not None:
+            owner_id = PydanticObjectId(binding.account_id)
+    elif kind is NumberType.TWO_WAY:
         bound = await CampaignRecipient.find_one({"number": number.e164, "phone": sender})
         if bound is not None:
             owner_id = bound.account_id
@@ -169,7 +175,7 @@ async def prepare(number: Number, sender: str) -> Prepared:
     shared = is_shared(kind)
     config = core.NumberConfig(
         number=number.e164,
-        type=kind,
+        type=route_type,
         account_id=str(number.account_id) if kind not in (NumberType.TWO_WAY,) and not shared else None,
         keywords=keywords,
         autoresponders=autoresponders,
@@ -202,6 +208,21 @@ async def prepare(number: Number, sender: str) -> Prepared:
         fields=dict(contact_doc.fields) if contact_doc else {},
     )
     return Prepared(number, config, contact)
+
+
+async def _last_sent_from_pool(phone: str) -> core.CampaignBinding | None:
+    """ECO+: whose was the last message sent to `phone` from a number of the pool."""
+    pool = [n.e164 for n in await Number.find({"eco_plus": True}).to_list()]
+    last = (
+        await Message.find({"direction": "out", "recipient": phone, "sender": {"$in": pool}})
+        .sort("-created_at")
+        .first_or_none()
+    )
+    if last is None:
+        return None
+    return core.CampaignBinding(
+        account_id=str(last.account_id), campaign_id=None, conversation_id=str(last.conversation_id)
+    )
 
 
 def decide(prepared: Prepared, sender: str, recipient: str, text: str, now: datetime) -> core.Decision:

@@ -23,14 +23,17 @@ async def _aggregate(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def keyword_popularity(
     account_id: PydanticObjectId, since: datetime, until: datetime, timezone: str
 ) -> list[dict[str, Any]]:
-    """Messages per keyword per day, by the keyword each inbound message was routed by."""
+    """Messages per keyword per day, by the keyword each inbound message was routed by.
+
+    Only keywords on individual numbers count: statistics are not offered on shared ND/SC numbers.
+    """
     rows = await _aggregate(
         [
             {
                 "$match": {
                     "account_id": account_id,
                     "direction": "in",
-                    "keyword": {"$ne": None},
+                    "keyword.counted": True,
                     "created_at": {"$gte": since, "$lt": until},
                 }
             },

@@ -13,7 +13,7 @@ from hub.store.conversations import Contact, Conversation
 from hub.store.events import EventRecord
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
 from hub.store.messages import Message
-from hub.store.numbers import Number
+from hub.store.numbers import Number, NumberVerification
 from hub.store.presence import PresenceRecord
 from hub.store.surveys import ContestDraw, ContestEntry, SurveyAnswer
 
@@ -39,6 +39,7 @@ ALL_DOCUMENTS: list[type[Document]] = [
     SurveyAnswer,
     ContestEntry,
     ContestDraw,
+    NumberVerification,
 ]
 
 D = TypeVar("D", bound=Document)

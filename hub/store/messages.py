@@ -46,6 +46,8 @@ class KeywordRef(BaseModel):
     text: str
     kind: str
     param: str = ""
+    counted: bool = False
+    """Counts in keyword statistics (individual numbers; ND and SC offer no statistics)."""
 
 
 class RoutingRecord(BaseModel):

@@ -33,6 +33,9 @@ class Number(Document):
     opt_out_words: list[str] | None = None
     opt_in_words: list[str] | None = None
     help_words: list[str] | None = None
+    eco_plus: bool = False
+    """A 2WAY number of the provider's ECO+ pool: replies are matched best-effort to the last
+    message sent to the replying phone from any pool number, not to a recorded campaign."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
@@ -40,4 +43,27 @@ class Number(Document):
         indexes = [
             IndexModel([("e164", ASCENDING)], unique=True),
             IndexModel([("account_id", ASCENDING)]),
+        ]
+
+
+class NumberVerification(Document):
+    """A pending claim of an own phone number: proven by a one-time code sent to that phone.
+
+    Only a hash of the code is kept; the code itself travels once, in the SMS.
+    """
+
+    account_id: PydanticObjectId
+    phone: str
+    provider: str
+    code_hash: str
+    attempts: int = 0
+    expires_at: datetime
+    verified_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "number_verifications"
+        indexes = [
+            IndexModel([("account_id", ASCENDING), ("phone", ASCENDING)]),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=86400),
         ]

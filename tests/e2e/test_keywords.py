@@ -106,8 +106,8 @@ async def test_nd_keyword_routes_to_the_reserving_account_only(running: RunningH
         # Beta never sees alpha's messages; alpha's inbox holds only its own keyword's.
         assert [m.text for m in await _messages(beta.account_id)] == []
         assert [m.text for m in await _messages(alpha.account_id)] == ["Ogródnik!", "STOP OGRODNIK"]
-        kw = (await a.get("/api/stats/keywords")).json()
-        assert sum(r["messages"] for r in kw if r["keyword"] == "OGRODNIK") == 1
+        # ND and SC offer no keyword statistics ("Statystyki ✗").
+        assert (await a.get("/api/stats/keywords")).json() == []
 
 
 async def test_sc_keyword_with_autoresponder_replies_through_the_outbound_path(running: RunningHub) -> None:
@@ -319,3 +319,56 @@ async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, te
 def tenant_a_number_id(response: object, e164: str) -> str:
     rows = response.json()  # type: ignore[attr-defined]
     return str(next(n["id"] for n in rows if n["e164"] == e164))
+
+
+async def test_eco_plus_reply_is_matched_best_effort_to_the_last_message_sent(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    pool_a = await add_number("+48799000001", NumberType.TWO_WAY, eco_plus=True)
+    pool_b = await add_number("+48799000002", NumberType.TWO_WAY, eco_plus=True)
+    async with (
+        admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a,
+        phone(running, CUSTOMER) as p,
+        Panel(running.ws_base, a.headers["X-Token"]) as panel,
+    ):
+        sent = await created(
+            a,
+            "/api/campaigns/messages",
+            {"number_id": str(pool_a.id), "to": CUSTOMER, "text": "Oferta ECO", "campaign_id": "eco-1"},
+        )
+        await p.next_sms()
+        # The reply comes back on another number of the provider's pool.
+        reply = await p.text(pool_b.e164, "Poproszę")
+        assert reply["matched"] is True
+        event = await panel.next("message.created", text="Poproszę")
+        assert event["data"]["best_effort"] is True
+        assert event["data"]["conversation_id"] == sent["conversation_id"]
+
+
+async def test_own_number_is_verified_by_a_code_sent_to_it(running: RunningHub, tenant_a: Tenant) -> None:
+    own = "+48601777888"
+    async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
+        async with phone(running, own) as p:
+            started = await created(a, "/api/own-numbers", {"phone": "601 777 888"})
+            sms = await p.next_sms()
+            code = sms["text"].split("code is ")[1][:6]
+            wrong = "000000" if code != "000000" else "111111"
+            bad = await a.post(f"/api/own-numbers/{started['verification_id']}/confirm", json={"code": wrong})
+            assert bad.status_code == 422 and bad.json()["code"] == "wrong_code"
+            number = await created(
+                a, f"/api/own-numbers/{started['verification_id']}/confirm", {"code": code}
+            )
+            assert number["type"] == "OWN" and number["e164"] == own and number["owned"] is True
+            again = await a.post("/api/own-numbers", json={"phone": own})
+            assert again.status_code == 409
+        # The own number now routes like an individual one: every message is the account's.
+        async with phone(running, CUSTOMER) as p:
+            assert (await p.text(own, "Czy to Pan Jan?"))["matched"] is True
+
+
+async def test_verification_codes_cannot_be_guessed(running: RunningHub, tenant_a: Tenant) -> None:
+    async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
+        started = await created(a, "/api/own-numbers", {"phone": "+48601777999"})
+        path = f"/api/own-numbers/{started['verification_id']}/confirm"
+        codes = [(await a.post(path, json={"code": f"{i:06d}x"})).json()["code"] for i in range(6)]
+        assert codes == ["wrong_code"] * 5 + ["attempts"]

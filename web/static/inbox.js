@@ -328,7 +328,18 @@ function renderMessage(message) {
   const bubble = h(
     "div",
     { class: "bubble" },
-    out && author.name ? h("div", { class: "msg-author" }, author.name) : null,
+    out && author.name ? h("div", { class: "msg-author" }, author.kind === "auto" ? `${author.name} · automatic` : author.name) : null,
+    message.keyword || message.campaign_id || message.best_effort
+      ? h(
+          "div",
+          { class: "msg-tags" },
+          message.keyword ? h("span", { class: "msg-tag", title: "Keyword this message was routed by" }, message.keyword) : null,
+          message.campaign_id ? h("span", { class: "msg-tag", title: "Reply to a campaign" }, `campaign ${message.campaign_id}`) : null,
+          message.best_effort
+            ? h("span", { class: "msg-tag msg-tag-warn", title: "ECO+ replies are matched to the last message sent to this phone; the match may be wrong" }, "matched best-effort (ECO+)")
+            : null,
+        )
+      : null,
     message.text ? h("div", { class: "msg-text" }, message.text) : null,
     message.media && message.media.length ? h("div", { class: "msg-media" }, message.media.map(mediaNode)) : null,
   );
@@ -344,7 +355,8 @@ function renderMessage(message) {
     meta.appendChild(status);
   }
   bubble.appendChild(meta);
-  return h("div", { class: `msg msg-${out ? "out" : "in"}`, dataset: { messageId: message.id, seq: String(message.seq) } }, bubble);
+  const kind = out && author.kind === "auto" ? " msg-auto" : "";
+  return h("div", { class: `msg msg-${out ? "out" : "in"}${kind}`, dataset: { messageId: message.id, seq: String(message.seq) } }, bubble);
 }
 
 function nearBottom() {
