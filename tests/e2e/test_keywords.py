@@ -372,3 +372,67 @@ async def test_verification_codes_cannot_be_guessed(running: RunningHub, tenant_
         path = f"/api/own-numbers/{started['verification_id']}/confirm"
         codes = [(await a.post(path, json={"code": f"{i:06d}x"})).json()["code"] for i in range(6)]
         assert codes == ["wrong_code"] * 5 + ["attempts"]
+
+
+async def test_words_and_help_text_are_the_accounts_own(running: RunningHub, tenant_a: Tenant) -> None:
+    async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
+        settings = {
+            "help_text": "Infolinia: 22 100 00 00",
+            "opt_out_words": ["KONIEC"],
+            "help_words": ["INFO"],
+            "opt_in_reply": "Witamy z powrotem",
+        }
+        r = await a.post("/api/settings/messaging", json=settings)
+        assert r.status_code == 200, r.text
+        clash = await a.post("/api/settings/messaging", json={"opt_out_words": ["TAK"]})
+        assert clash.status_code == 422  # a word may not both opt out and opt in
+        async with phone(running, CUSTOMER) as p:
+            await p.text(tenant_a.number, "info")
+            assert (await p.next_sms())["text"] == "Infolinia: 22 100 00 00"
+            await p.text(tenant_a.number, "STOP")  # not this account's word any more: an ordinary message
+            await p.text(tenant_a.number, "Koniec.")
+            await p.text(tenant_a.number, "info")
+            await p.no_sms()
+            await p.text(tenant_a.number, "start")
+            assert (await p.next_sms())["text"] == "Witamy z powrotem"
+
+
+async def test_autoreplies_are_rate_limited_per_contact(running: RunningHub, tenant_a: Tenant) -> None:
+    async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
+        number_id = tenant_a_number_id(await a.get("/api/numbers"), tenant_a.number)
+        await created(
+            a,
+            "/api/autoresponders",
+            {"number_id": number_id, "template": "Jestem robotem", "limit_count": 2, "limit_window_s": 3600},
+        )
+        # Another robot answering every message: the loop stops after two automatic replies.
+        async with phone(running, "+48601555444") as robot:
+            for i in range(4):
+                await robot.text(tenant_a.number, f"Auto-odpowiedź {i}")
+            assert [(await robot.next_sms())["text"] for _ in range(2)] == ["Jestem robotem"] * 2
+            await robot.no_sms()
+
+
+async def test_statistics_count_messages_segments_and_first_response(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
+        async with phone(running, CUSTOMER) as p:
+            stored = await p.text(tenant_a.number, "Pytanie o zamówienie")
+            message = await Message.get(stored["message_id"])
+            assert message is not None
+            reply = await a.post(
+                f"/api/conversations/{message.conversation_id}/messages", json={"text": "Już sprawdzam"}
+            )
+            assert reply.status_code == 201
+            await p.next_sms()
+        [row] = (await a.get("/api/stats/numbers", params={"days": 1})).json()
+        assert (row["number"], row["inbound"], row["outbound"], row["segments_out"]) == (
+            tenant_a.number,
+            1,
+            1,
+            1,
+        )
+        first = (await a.get("/api/stats/first-response")).json()
+        assert first["conversations"] == 1 and first["answered"] == 1 and first["median_s"] >= 0
+        assert (await a.get("/api/stats/numbers", params={"tz": "Mars/Olympus"})).status_code == 422

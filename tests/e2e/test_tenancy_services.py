@@ -1,0 +1,143 @@
+"""The keyword-services API keeps accounts apart: B's set-up, contacts and results are 404 to A's admin.
+
+The test also walks the OpenAPI document, so a new endpoint with an id in its path fails here until it
+is tried with another account's credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from hub.domain.numbers import NumberType
+from tests.conftest import RunningHub, Tenant
+from tests.e2e.keywords_helpers import add_number, admin_client, created, phone
+
+# Id-bearing paths whose tenancy tests live elsewhere (tests/e2e/test_tenancy.py) or that take no
+# account data (the simulator is off in tests).
+COVERED_ELSEWHERE = {
+    "/api/conversations/{conversation_id}",
+    "/api/conversations/{conversation_id}/messages",
+    "/api/conversations/{conversation_id}/assign",
+    "/api/conversations/{conversation_id}/status",
+    "/api/conversations/{conversation_id}/read",
+    "/api/messages/{message_id}/media/{index}",
+    "/api/tokens/{token_id}",
+}
+
+
+async def _b_world(running: RunningHub, b: httpx.AsyncClient, tenant_b: Tenant) -> dict[str, str]:
+    numbers = {n["e164"]: n for n in (await b.get("/api/numbers")).json()}
+    number_id = numbers[tenant_b.number]["id"]
+    group = await created(b, "/api/groups", {"name": "VIP"})
+    ar = await created(b, "/api/autoresponders", {"number_id": number_id, "template": "Sekret B"})
+    survey = await created(
+        b,
+        "/api/surveys",
+        {
+            "number_id": number_id,
+            "name": "Konkurs B",
+            "questions": [{"id": "q1", "text": "A/B?", "choices": ["A", "B"], "correct": "A"}],
+            "vote_limit": "unlimited",
+        },
+    )
+    kw = await created(
+        b,
+        "/api/keywords",
+        {"number_id": number_id, "text": "SEKRET", "kind": "base", "contest_id": survey["id"]},
+    )
+    contact = await created(
+        b, "/api/contacts", {"phone": "+48601111222", "name": "Sekretny", "group_ids": [group["id"]]}
+    )
+    async with phone(running, "+48601111222") as p:
+        await p.text(tenant_b.number, "SEKRET A")
+        await p.next_sms()
+    draw = await created(b, f"/api/surveys/{survey['id']}/draws", {"winners": 1})
+    verification = await created(b, "/api/own-numbers", {"phone": "+48601333444"})
+    return {
+        "number_id": number_id,
+        "group_id": group["id"],
+        "autoresponder_id": ar["id"],
+        "survey_id": survey["id"],
+        "keyword_id": kw["id"],
+        "contact_id": contact["id"],
+        "draw_id": draw["id"],
+        "verification_id": verification["verification_id"],
+    }
+
+
+async def test_admin_of_a_reaches_nothing_of_b(
+    running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    async with (
+        admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a,
+        admin_client(running, tenant_b.admin_email, tenant_b.admin_password) as b,
+    ):
+        ids = await _b_world(running, b, tenant_b)
+        a_number = next(n["id"] for n in (await a.get("/api/numbers")).json() if n["e164"] == tenant_a.number)
+        body: dict[str, Any] = {
+            "number_id": a_number,
+            "text": "X",
+            "template": "x",
+            "name": "x",
+            "code": "123456",
+        }
+        tried: set[str] = set()
+        for method, template, payload in [
+            ("PATCH", "/api/keywords/{keyword_id}", {**body, "text": "PRZEJETE"}),
+            ("DELETE", "/api/keywords/{keyword_id}", None),
+            ("PATCH", "/api/autoresponders/{autoresponder_id}", body),
+            ("DELETE", "/api/autoresponders/{autoresponder_id}", None),
+            (
+                "PATCH",
+                "/api/surveys/{survey_id}",
+                {**body, "questions": [{"id": "q", "text": "?", "choices": ["A"]}]},
+            ),
+            ("DELETE", "/api/surveys/{survey_id}", None),
+            ("GET", "/api/surveys/{survey_id}/results", None),
+            ("GET", "/api/surveys/{survey_id}/answers.csv", None),
+            ("GET", "/api/surveys/{survey_id}/draws", None),
+            ("POST", "/api/surveys/{survey_id}/draws", {"winners": 1}),
+            ("GET", "/api/surveys/{survey_id}/draws/{draw_id}/entrants.csv", None),
+            ("DELETE", "/api/groups/{group_id}", None),
+            ("PATCH", "/api/contacts/{contact_id}", {"name": "przejęty", "blocked": True}),
+            ("PATCH", "/api/numbers/{number_id}", {"label": "przejęty"}),
+            ("POST", "/api/own-numbers/{verification_id}/confirm", {"code": "123456"}),
+        ]:
+            path = template.format(**ids)
+            r = await a.request(method, path, json=payload)
+            assert r.status_code == 404, (method, path, r.status_code, r.text)
+            assert "Sekret" not in r.text and "+48601111222" not in r.text
+            tried.add(re.sub(r"\{[a-z_]+\}", "{}", template))
+        # A keyword or survey of A cannot point at B's number, groups, surveys or autoresponders.
+        for payload in [
+            {"number_id": ids["number_id"], "text": "CUDZY"},
+            {"number_id": a_number, "text": "CUDZY", "group_ids": [ids["group_id"]]},
+            {"number_id": a_number, "text": "CUDZY", "contest_id": ids["survey_id"]},
+            {"number_id": a_number, "text": "CUDZY", "autoresponder_ids": [ids["autoresponder_id"]]},
+        ]:
+            r = await a.post("/api/keywords", json=payload)
+            assert r.status_code in (404, 422), (payload, r.text)
+        # Lists and exports show nothing of B.
+        for path in ["/api/keywords", "/api/autoresponders", "/api/surveys", "/api/groups", "/api/contacts"]:
+            assert (await a.get(path)).json() == [], path
+        assert "+48601111222" not in (await a.get("/api/contacts/export.csv")).text
+        assert (await a.get("/api/stats/keywords")).json() == []
+        assert (await a.get("/api/operator/unmatched")).status_code == 403
+        # B's things are untouched.
+        assert [k["text"] for k in (await b.get("/api/keywords")).json()] == ["SEKRET"]
+        assert (await b.get("/api/contacts")).json()[0]["blocked"] is False
+
+        schema = (await a.get("/schema/openapi.json")).json()
+        with_ids = {p for p in schema["paths"] if "{" in p and p.startswith("/api/")}
+        normalised = {re.sub(r"\{[a-z_]+\}", "{}", p) for p in with_ids - COVERED_ELSEWHERE}
+        assert normalised <= tried, f"untried id paths: {sorted(normalised - tried)}"
+
+
+async def test_shared_number_settings_belong_to_the_operator(running: RunningHub, tenant_a: Tenant) -> None:
+    nd = await add_number("+48503340503", NumberType.ND, default_reply="operator text")
+    async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
+        r = await a.patch(f"/api/numbers/{nd.id}", json={"help_text": "mine now"})
+        assert r.status_code == 403
