@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.api.deps import provide_admin, provide_hub, provide_principal
 from hub.context import HubContext
-from hub.domain.numbers import NumberType, is_shared
+from hub.domain.numbers import NumberType
 from hub.domain.optout import OptWords
 from hub.services import config, own_numbers, stats
 from hub.services.auth import Principal
@@ -129,14 +129,15 @@ class NumberController(Controller):
 
     @get("/numbers", dependencies={"principal": Provide(provide_principal)})
     async def list_numbers(self, principal: NamedDependency[Principal]) -> list[NumberOut]:
-        """The account's numbers, then the shared numbers it can reserve keywords on."""
+        """The account's numbers, then the operator's: shared ones (ND, SC) to reserve keywords on and
+        2WAY virtual numbers to send campaigns from."""
         account = await Account.get(principal.account_id)
         rows = (
             await Number.find(
                 {
                     "$or": [
                         {"account_id": principal.account_id},
-                        {"type": {"$in": [NumberType.ND.value, NumberType.SC.value]}},
+                        {"account_id": None},
                     ]
                 }
             )
@@ -151,8 +152,8 @@ class NumberController(Controller):
         self, principal: NamedDependency[Principal], number_id: FromPath[str], data: JSONBody[NumberPatch]
     ) -> NumberOut:
         number = await config.usable_number(principal.account_id, number_id)
-        if is_shared(number.type):
-            raise PermissionDeniedException("a shared number's settings belong to the operator")
+        if number.account_id != principal.account_id:
+            raise PermissionDeniedException("a shared or virtual number's settings belong to the operator")
         for field in ("label", "help_text", "opt_in_reply"):
             value = getattr(data, field)
             if value is not None:

@@ -29,9 +29,10 @@ def object_id(value: str | None, field: str) -> PydanticObjectId:
 
 
 async def usable_number(account_id: PydanticObjectId, number_id: str) -> Number:
-    """A number the account may configure: one of its own, or a shared number (to reserve on)."""
+    """A number the account may use: one of its own, a shared number (to reserve keywords on), or
+    a 2WAY virtual number of the operator (to send campaigns from)."""
     number = await Number.get(object_id(number_id, "number_id"))
-    if number is None or (number.account_id != account_id and not is_shared(number.type)):
+    if number is None or (number.account_id != account_id and number.account_id is not None):
         raise NotFound("no such number", field="number_id")
     return number
 

@@ -58,10 +58,7 @@ async def test_functionality_table(running: RunningHub, tenant_a: Tenant, kind: 
     ):
         # Individual phone number, dedicated service.
         listed = {n["e164"]: n for n in (await a.get("/api/numbers")).json()}
-        if kind is NumberType.TWO_WAY:
-            assert e164 not in listed
-        else:
-            assert listed[e164]["owned"] is individual
+        assert listed[e164]["owned"] is individual
 
         # Exact keywords.
         group = await created(a, "/api/groups", {"name": "Klub"})
