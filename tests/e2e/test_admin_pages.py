@@ -242,6 +242,10 @@ async def test_admin_sets_up_services_and_sees_live_results(
     await expect(page.locator('#contact-list [data-phone="+48600111222"]')).to_have_attribute(
         "data-blocked", "true"
     )
+    # Search by a part of the name, in any case.
+    await page.fill("#contact-search", "KOS")
+    await expect(page.locator("#contact-list .contact-row")).to_have_count(1)
+    await expect(page.locator("#contact-list .contact-row")).to_have_attribute("data-phone", "+48600333444")
     await page.fill("#contact-search", "")
     await expect(page.locator("#contact-list .contact-row")).to_have_count(3)
     await screenshot(page, "services-contacts")

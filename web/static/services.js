@@ -263,6 +263,13 @@ function renderNumbers() {
 
 async function loadMessaging() {
   const s = await api("GET", "/api/settings/messaging");
+  // Empty means the defaults: show the words in force on an individual number as placeholders.
+  const inForce = state.numbers.find((n) => n.owned && INDIVIDUAL.has(n.type));
+  if (inForce) {
+    $("ms-opt-out-words").placeholder = inForce.opt_out_words.join(", ");
+    $("ms-opt-in-words").placeholder = inForce.opt_in_words.join(", ");
+    $("ms-help-words").placeholder = inForce.help_words.join(", ");
+  }
   $("ms-help-text").value = s.help_text || "";
   $("ms-opt-in-reply").value = s.opt_in_reply || "";
   $("ms-opt-out-words").value = (s.opt_out_words || []).join(", ");
@@ -284,7 +291,8 @@ async function saveMessaging(e) {
       help_words: nullIfEmpty(words($("ms-help-words").value)),
     });
     toast("Messaging settings saved", "ok");
-    await Promise.all([loadMessaging(), loadNumbers()]);
+    await loadNumbers();
+    await loadMessaging();
   } catch (err) {
     showError(error, err);
   }
@@ -579,8 +587,8 @@ let contactToken = 0;
 async function loadContacts() {
   const token = ++contactToken;
   const q = new URLSearchParams({ limit: "200" });
-  const phone = $("contact-search").value.replace(/[^0-9+]/g, "");
-  if (phone) q.set("phone", phone);
+  const search = $("contact-search").value.trim();
+  if (search) q.set("q", search);
   const group = $("contact-group-filter").value;
   if (group) q.set("group", group);
   const rows = await api("GET", `/api/contacts?${q}`);
@@ -1406,10 +1414,11 @@ function renderColumnChart(container, byDay, seriesNames, mode, emptyText, label
   const slot = (width - left - 4) / days.length;
   const barW = Math.max(2, slot * 0.72);
   const chart = svg("svg", { class: "column-chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${label}: ${grand} in total` });
-  for (const frac of [0, 0.5, 1]) {
-    const y = top + plotH - frac * plotH;
+  // Whole-number gridlines: 0, the middle when it is whole, the top.
+  for (const value of [...new Set([0, max / 2, max])].filter(Number.isInteger)) {
+    const y = top + plotH - (value / max) * plotH;
     chart.appendChild(svg("line", { class: "grid-line", x1: left, x2: width, y1: y, y2: y }));
-    chart.appendChild(svg("text", { class: "axis-label", x: left - 4, y: y + 4, "text-anchor": "end", text: String(Math.round(max * frac)) }));
+    chart.appendChild(svg("text", { class: "axis-label", x: left - 4, y: y + 4, "text-anchor": "end", text: String(value) }));
   }
   const labelEvery = Math.max(1, Math.ceil(days.length / 8));
   days.forEach((day, i) => {
@@ -1623,7 +1632,8 @@ async function main() {
   applyRole();
   selectTab(location.hash.slice(1), { updateHash: false });
   try {
-    await Promise.all([loadNumbers(), loadGroups(), loadAutoresponders(), loadMessaging()]);
+    await Promise.all([loadNumbers(), loadGroups(), loadAutoresponders()]);
+    await loadMessaging();
     await loadSurveys();
     await Promise.all([loadKeywords(), loadContacts()]);
   } catch (err) {
