@@ -115,12 +115,14 @@ async def test_admin_sets_up_services_and_sees_live_results(
     await page.click("#ar-submit")
     await expect(page.locator("#ar-error")).to_contain_text("09:00-17:00")
     await expect(page.locator("#ar-day-0")).to_have_attribute("aria-invalid", "true")
+    await screenshot(page, "services-autoresponder-hours")
     for day in range(7):
         await page.fill(f"#ar-day-{day}", "")
     await page.click("#ar-submit")
     responder = page.locator("#autoresponder-list .autoresponder-item", has_text="Powitanie")
     await expect(responder).to_contain_text("outside hours (Europe/Warsaw)")
     await expect(responder).to_contain_text("on keyword")
+    await expect(responder).to_contain_text("at most 5 per 1 h")
     await screenshot(page, "services-autoresponders")
 
     # Survey on the demo NDI number.
