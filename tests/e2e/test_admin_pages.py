@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from hub.domain.numbers import NumberType
-from tests.conftest import RunningHub
+from tests.conftest import RunningHub, make_tenant
 from tests.e2e.browser import (
     ADMIN,
     AGENT,
@@ -23,7 +23,7 @@ from tests.e2e.browser import (
     new_page,
     screenshot,
 )
-from tests.e2e.keywords_helpers import add_number, phone
+from tests.e2e.keywords_helpers import add_number, admin_client, created, phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -62,7 +62,10 @@ async def test_admin_sets_up_services_and_sees_live_results(
     running: RunningHub, demo: None, browser: Browser, problems: PageProblems
 ) -> None:
     base = running.base
-    await add_number(SHARED_ND, NumberType.ND)
+    nd = await add_number(SHARED_ND, NumberType.ND)
+    other = await make_tenant("beta", "+48500100300")
+    async with admin_client(running, other.admin_email, other.admin_password) as b:
+        await created(b, "/api/keywords", {"number_id": str(nd.id), "text": "PROMOCJA"})
     _, page = await new_page(browser, problems)
     await log_in(page, base, ADMIN)
     await open_services(page, base)
@@ -147,10 +150,17 @@ async def test_admin_sets_up_services_and_sees_live_results(
     await page.select_option("#kw-number", shared_id)
     await expect(page.locator("#kw-kind option")).to_have_count(1)
     await expect(page.locator("#kw-kind")).to_have_value("exact")
+    # Another account already reserved PROMOCJA on the shared number.
+    validation = page.locator("#kw-validation")
+    await page.locator("#kw-text").press_sequentially("Promocja!")
+    await expect(validation).to_have_attribute("data-state", "error")
+    await expect(validation).to_contain_text("is already taken on this number by another account")
+    await expect(validation.locator(".validation-code")).to_have_text("duplicate")
+    await expect(page.locator("#kw-submit")).to_be_disabled()
+    await page.fill("#kw-text", "")
     await page.select_option("#kw-number", ndi_id)
     await expect(page.locator("#kw-kind option")).to_have_count(4)
     await page.locator("#kw-text").press_sequentially("STOP")
-    validation = page.locator("#kw-validation")
     await expect(validation).to_have_attribute("data-state", "error")
     await expect(validation).to_contain_text("'STOP' is an opt-out, opt-in or help word")
     await expect(validation.locator(".validation-code")).to_have_text("reserved")
