@@ -80,6 +80,7 @@ async def test_admin_sets_up_services_and_sees_live_results(
     shared = page.locator('#number-list .number-item[data-type="ND"]')
     await expect(shared).to_contain_text("shared")
     await expect(shared.locator("form")).to_have_count(0)
+    await ndi.get_by_text("Edit label and texts").click()
     await ndi.get_by_label("Label").fill("Linia ogrodnika")
     await ndi.get_by_role("button", name="Save number").click()
     await expect(page.locator('#number-list .number-item[data-type="NDI"]')).to_contain_text(
@@ -306,7 +307,19 @@ async def test_contest_draw_shows_seed_entrants_and_winners(
     await page.select_option("#kw-survey", f"contest:{contest_id}")
     await expect(page.locator("#kw-validation")).to_have_attribute("data-state", "ok")
     await page.click("#kw-submit")
-    await expect(page.locator("#keyword-list .keyword-item", has_text="KONKURS")).to_be_visible()
+    konkurs = page.locator("#keyword-list .keyword-item", has_text="KONKURS")
+    await expect(konkurs).to_contain_text("contest: Konkurs")
+    # Editing: the keyword does not collide with its old self.
+    await konkurs.get_by_role("button", name="Edit").click()
+    await expect(page.locator("#kw-form-title")).to_have_text("Edit keyword KONKURS")
+    await expect(page.locator("#kw-kind")).to_have_value("base")
+    await expect(page.locator("#kw-validation")).to_have_attribute("data-state", "ok")
+    await expect(page.locator("#kw-validation .normalised")).to_have_text("konkurs")
+    await page.click("#kw-submit")
+    await expect(page.locator("#toast")).to_have_text("Keyword saved")
+    await expect(page.locator("#kw-form-title")).to_have_text("New keyword")
+    await expect(konkurs).to_contain_text("contest: Konkurs")
+    await expect(page.locator("#keyword-list .keyword-group[data-number-id] h3")).to_contain_text("1 keyword")
 
     await tab(page, "surveys")
     # No entrants yet: the hub says so.

@@ -218,7 +218,7 @@ function renderNumbers() {
       const optIn = h("textarea", { id: `${id}-optin`, rows: "2", maxlength: "1600" });
       optIn.value = n.opt_in_reply || "";
       const error = h("p", { class: "form-error", role: "alert", hidden: true });
-      body = h(
+      const form = h(
         "form",
         {
           class: "number-form",
@@ -245,6 +245,17 @@ function renderNumbers() {
         error,
         h("div", { class: "form-actions" }, h("button", { class: "btn btn-primary btn-small", type: "submit" }, "Save number")),
       );
+      body = [
+        h(
+          "dl",
+          { class: "facts" },
+          h("dt", null, "Help text"),
+          h("dd", null, n.help_text || "— (the account's)"),
+          h("dt", null, "Opt-in reply"),
+          h("dd", null, n.opt_in_reply || "— (the account's)"),
+        ),
+        h("details", { class: "number-edit" }, h("summary", null, "Edit label and texts"), form),
+      ];
     } else {
       body = h(
         "dl",
@@ -328,43 +339,68 @@ function surveyName(id) {
   return s ? s.name : "unknown survey";
 }
 
+const SHARED_LIMIT = 10;
+
+function keywordItem(k, groups, responders) {
+  return h(
+    "li",
+    { class: "item keyword-item", dataset: { keywordId: k.id, normalised: k.normalised } },
+    h(
+      "div",
+      { class: "item-head" },
+      h("span", { class: "item-title keyword-text" }, k.text),
+      chip(k.kind, "kind"),
+      k.active ? null : chip("inactive", "muted"),
+      k.normalised !== k.text.toLowerCase() ? h("span", { class: "muted", title: "as messages are compared" }, `matches “${k.normalised}”`) : null,
+    ),
+    h(
+      "div",
+      { class: "item-meta" },
+      k.group_ids.map((g) => chip(`${k.kind === "removing" ? "leaves" : "joins"} ${groups.get(g) || "?"}`)),
+      k.survey_id ? chip(`survey: ${surveyName(k.survey_id)}`, "survey") : null,
+      k.contest_id ? chip(`contest: ${surveyName(k.contest_id)}`, "survey") : null,
+      k.autoresponder_ids.map((a) => chip(`replies: ${responders.get(a) || "?"}`)),
+    ),
+    state.admin
+      ? h(
+          "div",
+          { class: "item-actions" },
+          actionButton("Edit", () => editKeyword(k), { title: `Edit ${k.text}` }),
+          actionButton("Delete", () => deleteKeyword(k), { danger: true, title: `Delete ${k.text}` }),
+        )
+      : null,
+  );
+}
+
+/** The keywords, one list per number (the filter narrows it to one). */
 function renderKeywords() {
   const filter = $("kw-filter-number").value;
   const rows = state.keywords.filter((k) => !filter || k.number_id === filter);
   const groups = new Map(state.groups.map((g) => [g.id, g.name]));
   const responders = new Map(state.autoresponders.map((a) => [a.id, a.name || a.template]));
+  const order = state.numbers.map((n) => n.id);
+  const numberIds = [...new Set(rows.map((k) => k.number_id))].sort((a, b) => order.indexOf(a) - order.indexOf(b));
   setChildren(
     $("keyword-list"),
-    rows.map((k) =>
-      h(
-        "li",
-        { class: "item keyword-item", dataset: { keywordId: k.id, normalised: k.normalised } },
+    numberIds.map((id) => {
+      const number = numberById(id);
+      const mine = rows.filter((k) => k.number_id === id);
+      const count = number && SHARED.has(number.type) ? `${mine.length} of ${SHARED_LIMIT} reserved` : `${mine.length} ${mine.length === 1 ? "keyword" : "keywords"}`;
+      const headId = `kw-head-${id}`;
+      return h(
+        "section",
+        { class: "keyword-group", dataset: { numberId: id }, "aria-labelledby": headId },
         h(
-          "div",
-          { class: "item-head" },
-          h("span", { class: "item-title keyword-text" }, k.text),
-          chip(k.kind, "kind"),
-          k.active ? null : chip("inactive", "muted"),
-          h("span", { class: "muted" }, numberName(k.number_id)),
+          "h3",
+          { class: "keyword-group-head", id: headId },
+          number ? number.e164 : "Unknown number",
+          " ",
+          number ? typeBadge(number.type) : null,
+          h("span", { class: "muted" }, ` · ${count}`),
         ),
-        h(
-          "div",
-          { class: "item-meta" },
-          k.group_ids.map((g) => chip(`${k.kind === "removing" ? "leaves" : "joins"} ${groups.get(g) || "?"}`)),
-          k.survey_id ? chip(`survey: ${surveyName(k.survey_id)}`, "survey") : null,
-          k.contest_id ? chip(`contest: ${surveyName(k.contest_id)}`, "survey") : null,
-          k.autoresponder_ids.map((a) => chip(`replies: ${responders.get(a) || "?"}`)),
-        ),
-        state.admin
-          ? h(
-              "div",
-              { class: "item-actions" },
-              actionButton("Edit", () => editKeyword(k), { title: `Edit ${k.text}` }),
-              actionButton("Delete", () => deleteKeyword(k), { danger: true, title: `Delete ${k.text}` }),
-            )
-          : null,
-      ),
-    ),
+        h("ul", { class: "item-list" }, mine.map((k) => keywordItem(k, groups, responders))),
+      );
+    }),
   );
   $("keyword-empty").hidden = rows.length > 0;
 }
@@ -376,7 +412,7 @@ function updateKeywordFormForNumber() {
   const current = kind.value || "exact";
   options(kind, shared ? KINDS.slice(0, 1) : KINDS, shared ? "exact" : current);
   $("kw-kind-hint").textContent = shared
-    ? `Only exact keywords can be reserved on a shared ${number.type} number (at most 10 per account).`
+    ? `Only exact keywords can be reserved on a shared ${number.type} number (at most ${SHARED_LIMIT} per account).`
     : "";
   const numberId = number ? number.id : "";
   const survey = $("kw-survey");
