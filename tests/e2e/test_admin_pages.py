@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 SHARED_ND = "+48503340503"
 CUSTOMER = "+48601234567"
 QUESTION = "Ulubiona pora roku? A) wiosna B) lato"
+QUESTION_2 = "Ile razy w roku jeździsz na urlop?"
 AUTOREPLY = "Witamy w klubie ogrodnika!"
 CSV_TWO = "phone,name,groups\n+48600111222,Zofia Żak,Ogrodnicy\n600333444,Jan Kos,\n"
 
@@ -135,9 +136,20 @@ async def test_admin_sets_up_services_and_sees_live_results(
     await page.fill("#sv-name", "Ulubiona pora roku")
     await page.fill("#sv-q1-text", QUESTION)
     await page.fill("#sv-q1-choices", "A, B")
+    await page.click("#sv-add-question")
+    await expect(page.locator("#sv-q2-text")).to_be_focused()
+    await page.fill("#sv-q2-text", QUESTION_2)
+    await page.select_option("#sv-q2-type", "number")
+    await expect(page.locator("#sv-q2-choices")).to_be_hidden()
+    await page.fill("#sv-q2-min", "0")
+    await page.fill("#sv-q2-max", "20")
+    await page.fill("#sv-opens", "2020-01-01T08:00")
+    await page.fill("#sv-closes", "2099-12-31T20:00")
     await page.fill("#sv-thanks", "Dziękujemy za udział!")
     await page.click("#sv-submit")
     card = page.locator(".survey-card", has_text="Ulubiona pora roku")
+    await expect(card).to_contain_text("2 questions")
+    await expect(card).to_contain_text("closes 31 gru 2099")
     await expect(card.locator('.bar-row[data-answer="A"]')).to_have_attribute("data-count", "0")
     await expect(card.locator('.bar-row[data-answer="B"]')).to_have_attribute("data-count", "0")
     survey_id = await card.get_attribute("data-survey-id")
@@ -192,21 +204,32 @@ async def test_admin_sets_up_services_and_sees_live_results(
     # A customer texts the keyword: the survey asks, the autoresponder answers; the chart follows
     # the answer live, without a reload.
     await tab(page, "surveys")
+    await page.evaluate("window.__sameDocument = true")
     async with phone(running, CUSTOMER) as p:
         await p.text(DEMO_NUMBER, "ogrodnik")
         got = {(await p.next_sms())["text"], (await p.next_sms())["text"]}
         assert got == {QUESTION, AUTOREPLY}
         await p.text(DEMO_NUMBER, "b")
+        assert (await p.next_sms())["text"] == QUESTION_2
+        q1 = card.locator('.question-results[data-question-id="q1"]')
+        await expect(q1.locator('.bar-row[data-answer="B"]')).to_have_attribute("data-count", "1")
+        await expect(q1.locator('.bar-row[data-answer="A"]')).to_have_attribute("data-count", "0")
+        await expect(q1).to_have_attribute("data-total", "1")
+        await p.text(DEMO_NUMBER, "7")
         assert (await p.next_sms())["text"] == "Dziękujemy za udział!"
-    await expect(card.locator('.bar-row[data-answer="B"]')).to_have_attribute("data-count", "1")
-    await expect(card.locator('.bar-row[data-answer="A"]')).to_have_attribute("data-count", "0")
-    await expect(card.locator(".question-results")).to_have_attribute("data-total", "1")
+    q2 = card.locator('.question-results[data-question-id="q2"]')
+    await expect(q2.locator('.bar-row[data-answer="7"]')).to_have_attribute("data-count", "1")
+    # The same page all along (no reload), fed by the socket it opened once.
+    assert await page.evaluate("window.__sameDocument === true && window.__services.readyCount === 1")
     await screenshot(page, "services-surveys")
     csv_link = await card.locator(".answers-csv").get_attribute("href")
     assert csv_link
     answers = await page.context.request.get(f"{base}{csv_link}")
     rows = list(csv.DictReader(io.StringIO(await answers.text())))
-    assert [(r["phone"], r["answer"]) for r in rows] == [(CUSTOMER, "B")]
+    assert [(r["phone"], r["question_id"], r["answer"]) for r in rows] == [
+        (CUSTOMER, "q1", "B"),
+        (CUSTOMER, "q2", "7"),
+    ]
 
     # Contacts: the keyword put the customer in the group; a bad phone is refused inline.
     await tab(page, "contacts")
