@@ -362,6 +362,11 @@ async def test_contest_draw_shows_seed_entrants_and_winners(
     winner = await card.locator(".draw-winners li").text_content()
     assert winner in entrants[:2]
     await screenshot(page, "services-contest-draw")
+    # A contest a keyword still starts cannot be deleted: the hub says why.
+    page.once("dialog", lambda dialog: dialog.accept())
+    await card.get_by_role("button", name="Delete").click()
+    await expect(page.locator("#toast")).to_contain_text("a keyword still starts this survey")
+    await expect(card).to_be_visible()
     problems.check()
 
 
