@@ -65,7 +65,11 @@ def _page_routes(settings: Settings) -> list[Any]:
     async def inbox_page() -> Response[bytes]:
         return _page(web, "inbox.html")
 
-    routes: list[Any] = [root, login_page, inbox_page]
+    @get("/services", include_in_schema=False)
+    async def services_page() -> Response[bytes]:
+        return _page(web, "services.html")
+
+    routes: list[Any] = [root, login_page, inbox_page, services_page]
     if settings.simulator:
 
         @get("/simulator", include_in_schema=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -91,6 +92,12 @@ async def _groups(principal: Principal, ids: list[str]) -> list[Any]:
     return groups
 
 
+def _phone_prefix(text: str) -> str:
+    """A regex for phone numbers starting with the digits of `text` (its + optional: 48600 finds +48600…)."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return ("^\\+" if text.strip().startswith("+") else "^\\+?") + digits
+
+
 class ContactController(Controller):
     path = "/api"
     tags = ["contacts"]
@@ -136,8 +143,10 @@ class ContactController(Controller):
         principal: NamedDependency[Principal],
         group: FromQuery[str | None] = None,
         phone: FromQuery[str | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[ContactOut]:
+        """Contacts by phone; `phone` is a prefix, `q` a phone prefix or a part of the name."""
         query: dict[str, Any] = {"account_id": principal.account_id}
         if group:
             query["group_ids"] = config.object_id(group, "group")
@@ -145,6 +154,11 @@ class ContactController(Controller):
             query["phone"] = {
                 "$regex": "^" + "".join(ch for ch in phone if ch.isdigit() or ch == "+").replace("+", r"\+")
             }
+        if q and q.strip():
+            either: list[dict[str, Any]] = [{"name": {"$regex": re.escape(q.strip()), "$options": "i"}}]
+            if any(ch.isdigit() for ch in q):
+                either.append({"phone": {"$regex": _phone_prefix(q)}})
+            query["$or"] = either
         return [await contact_out(c) for c in await Contact.find(query).sort("phone").limit(limit).to_list()]
 
     @post("/contacts", status_code=201, dependencies={"principal": Provide(provide_admin)})

@@ -246,6 +246,11 @@ class AutoresponderController(Controller):
         self, principal: NamedDependency[Principal], autoresponder_id: FromPath[str]
     ) -> None:
         doc = await config.owned(AutoresponderDoc, principal.account_id, autoresponder_id, "autoresponder_id")
+        # Keywords that listed it stop naming it, or they could not be saved again.
+        await KeywordDoc.get_pymongo_collection().update_many(
+            {"account_id": principal.account_id, "autoresponder_ids": doc.id},
+            {"$pull": {"autoresponder_ids": doc.id}},
+        )
         await doc.delete()
 
 
