@@ -436,3 +436,22 @@ async def test_statistics_count_messages_segments_and_first_response(
         first = (await a.get("/api/stats/first-response")).json()
         assert first["conversations"] == 1 and first["answered"] == 1 and first["median_s"] >= 0
         assert (await a.get("/api/stats/numbers", params={"tz": "Mars/Olympus"})).status_code == 422
+
+
+async def test_stop_to_a_campaign_stops_the_accounts_campaigns(running: RunningHub, tenant_a: Tenant) -> None:
+    first = await add_number("+48799100200", NumberType.TWO_WAY)
+    second = await add_number("+48799100300", NumberType.TWO_WAY)
+    async with (
+        admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a,
+        phone(running, CUSTOMER) as p,
+    ):
+        body = {"to": CUSTOMER, "text": "Nowa kolekcja", "campaign_id": "c1"}
+        await created(a, "/api/campaigns/messages", {**body, "number_id": str(first.id)})
+        await p.next_sms()
+        await p.text(first.e164, "STOP")
+        # A virtual number is only a return path: the opt-out covers all the account's campaigns.
+        refused = await a.post(
+            "/api/campaigns/messages", json={**body, "number_id": str(second.id), "campaign_id": "c2"}
+        )
+        assert refused.status_code == 409, refused.text
+        await p.no_sms()
