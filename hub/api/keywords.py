@@ -24,6 +24,7 @@ from hub.services import config
 from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.live import survey_results
+from hub.services.routing import setup_changed
 from hub.store.keywords import AutoresponderDoc, HoursModel, KeywordDoc, QuestionModel, SurveyDoc
 from hub.store.surveys import ContestDraw, ContestEntry, SurveyAnswer
 
@@ -208,6 +209,7 @@ async def _autoresponder(
             setattr(doc, key, value)
     doc.to_domain()
     await doc.save()
+    setup_changed()
     return doc
 
 
@@ -252,6 +254,7 @@ class AutoresponderController(Controller):
             {"$pull": {"autoresponder_ids": doc.id}},
         )
         await doc.delete()
+        setup_changed()
 
 
 class QuestionBody(msgspec.Struct):
@@ -322,6 +325,7 @@ async def _survey(principal: Principal, data: SurveyBody, doc: SurveyDoc | None)
     if doc is not None:
         candidate.id = doc.id
     await candidate.save()
+    setup_changed()
     return candidate
 
 
@@ -374,6 +378,7 @@ class SurveyController(Controller):
         if await KeywordDoc.find({"$or": [{"survey_id": doc.id}, {"contest_id": doc.id}]}).count():
             raise Invalid("a keyword still starts this survey: change or delete it first", field="survey_id")
         await doc.delete()
+        setup_changed()
 
     @get("/{survey_id:str}/results", dependencies={"principal": Provide(provide_principal)})
     async def results(

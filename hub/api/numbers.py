@@ -20,7 +20,7 @@ from hub.services import config, own_numbers, stats
 from hub.services.auth import Principal
 from hub.services.errors import Invalid
 from hub.services.outbound import send_campaign_message
-from hub.services.routing import words_for
+from hub.services.routing import setup_changed, words_for
 from hub.store.accounts import Account
 from hub.store.audience import UnmatchedMessage
 from hub.store.numbers import Number
@@ -159,6 +159,7 @@ class NumberController(Controller):
             if value is not None:
                 setattr(number, field, value.strip() or (None if field != "label" else ""))
         await number.save()
+        setup_changed()
         return number_out(number, await Account.get(principal.account_id), principal.account_id)
 
     @get("/settings/messaging", dependencies={"principal": Provide(provide_principal)})
@@ -195,6 +196,7 @@ class NumberController(Controller):
         account.opt_in_words = data.opt_in_words or None
         account.help_words = data.help_words or None
         await account.save()
+        setup_changed()
         return data
 
     @post("/campaigns/messages", status_code=201, dependencies={"principal": Provide(provide_admin)})

@@ -14,7 +14,7 @@ from hub.domain.keywords import Keyword, KeywordError, KeywordKind, normalise, v
 from hub.domain.numbers import NumberType, is_shared
 from hub.domain.phones import InvalidPhoneNumber, to_e164
 from hub.services.errors import Conflict, Invalid, NotFound
-from hub.services.routing import words_for
+from hub.services.routing import setup_changed, words_for
 from hub.store.accounts import Account
 from hub.store.audience import Suppression, SuppressionKind
 from hub.store.conversations import Contact
@@ -145,6 +145,7 @@ async def save_keyword(
         return doc
     try:
         await doc.save()
+        setup_changed()
     except DuplicateKeyError:
         raise Conflict(f"{text!r} is already taken on this number", field="text", code="duplicate") from None
     return doc
@@ -153,6 +154,7 @@ async def save_keyword(
 async def delete_keyword(account_id: PydanticObjectId, keyword_id: str) -> None:
     doc = await owned(KeywordDoc, account_id, keyword_id, "keyword_id")
     await doc.delete()
+    setup_changed()
 
 
 def parse_phone(raw: str, field: str = "phone") -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,68 @@ def decode_actions(data: Sequence[dict[str, Any]]) -> list[core.Action]:
 
 
 @dataclass(frozen=True)
+class _Setup:
+    keywords: tuple[Any, ...]
+    autoresponders: tuple[Any, ...]
+    surveys: tuple[Any, ...]
+    account: Account | None
+
+
+class SetupCache:
+    """What is configured on each number, kept per process for a moment.
+
+    Every inbound message needs the number's keywords, autoresponders, surveys and the owner's
+    words; reading them for each message would be four more round trips under the load of a TV
+    contest. A change made through this process clears the cache at once (`setup_changed`); one
+    made through another process is seen within `TTL_S`.
+    """
+
+    TTL_S: Final = 2.0
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, Any], tuple[float, _Setup]] = {}
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    async def get(self, number: Number, owner_id: PydanticObjectId | None) -> _Setup:
+        key = (number.id, owner_id)
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        setup = await _load_setup(number, owner_id)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now + self.TTL_S, setup)
+        return setup
+
+
+async def _load_setup(number: Number, owner_id: PydanticObjectId | None) -> _Setup:
+    kind = number.type
+    account = await Account.get(owner_id) if owner_id is not None else None
+    if kind is NumberType.TWO_WAY:
+        return _Setup((), (), (), account)
+    keywords = tuple(k.to_domain() for k in await KeywordDoc.find({"number_id": number.id}).to_list())
+    autoresponders = tuple(
+        a.to_domain()
+        for a in await AutoresponderDoc.find({"number_id": number.id}).sort("position", "_id").to_list()
+    )
+    surveys: tuple[Any, ...] = ()
+    if not is_shared(kind):
+        surveys = tuple(s.to_domain() for s in await SurveyDoc.find({"number_id": number.id}).to_list())
+    return _Setup(keywords, autoresponders, surveys, account)
+
+
+_setups = SetupCache()
+
+
+def setup_changed() -> None:
+    """Forget this process's cached set-up: a keyword, autoresponder, survey or setting changed."""
+    _setups.clear()
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Everything `route` needs, as loaded for one message."""
 
@@ -160,26 +223,16 @@ async def prepare(number: Number, sender: str) -> Prepared:
                 campaign_id=bound.campaign_id,
                 conversation_id=str(bound.conversation_id),
             )
-    account = await Account.get(owner_id) if owner_id is not None else None
-    keywords: tuple[Any, ...] = ()
-    autoresponders: tuple[Any, ...] = ()
-    surveys: tuple[Any, ...] = ()
-    if kind is not NumberType.TWO_WAY:
-        keywords = tuple(k.to_domain() for k in await KeywordDoc.find({"number_id": number.id}).to_list())
-        autoresponders = tuple(
-            a.to_domain()
-            for a in await AutoresponderDoc.find({"number_id": number.id}).sort("position", "_id").to_list()
-        )
-        if not is_shared(kind):
-            surveys = tuple(s.to_domain() for s in await SurveyDoc.find({"number_id": number.id}).to_list())
+    setup = await _setups.get(number, owner_id)
+    account = setup.account
     shared = is_shared(kind)
     config = core.NumberConfig(
         number=number.e164,
         type=route_type,
         account_id=str(number.account_id) if kind not in (NumberType.TWO_WAY,) and not shared else None,
-        keywords=keywords,
-        autoresponders=autoresponders,
-        surveys=surveys,
+        keywords=setup.keywords,
+        autoresponders=setup.autoresponders,
+        surveys=setup.surveys,
         words=words_for(number, account),
         help_text=_first("help_text", number) if shared else _first("help_text", number, account),
         opt_in_reply=_first("opt_in_reply", number) if shared else _first("opt_in_reply", number, account),
@@ -190,8 +243,11 @@ async def prepare(number: Number, sender: str) -> Prepared:
     # On a shared number the owner is not known yet: only the operator's block counts here; an
     # account's block still stops every send at send time (hub.services.outbound).
     opted_out, blocked = await _suppressed(sender, number.e164, owner_id)
+    # The contact's name and fields only fill autoresponder templates.
     contact_doc = (
-        await Contact.find_one({"account_id": owner_id, "phone": sender}) if owner_id is not None else None
+        await Contact.find_one({"account_id": owner_id, "phone": sender})
+        if owner_id is not None and setup.autoresponders
+        else None
     )
     contact = core.ContactState(
         phone=sender,
