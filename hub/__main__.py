@@ -90,6 +90,7 @@ async def _worker(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
+        await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
         task = asyncio.create_task(worker.start())
         log.info("worker running")
         await stop.wait()

@@ -147,6 +147,7 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
     from hub.jobs.saq_queue import SaqJobQueue
 
     sweep = hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
+    await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
     if isinstance(hub.jobs, SaqJobQueue):
         import asyncio
 

@@ -11,6 +11,7 @@ from hub.domain.messages import Direction, InboundMessage, MessageStatus
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.segments import count_segments
 from hub.services.errors import Invalid, NotFound
+from hub.services.forwarding import forward, rules_for_message
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
 from hub.store.messages import Message, MessageAuthor, StatusEntry, StoredMedia
 from hub.store.numbers import Number
@@ -83,6 +84,7 @@ async def receive(
         await hub.media.delete(media)
         raise
     await finish_message(hub.bus, message)
+    await forward(hub, message, [str(r.id) for r in await rules_for_message(number.account_id, number.id)])
     return Received(message, created=True)
 
 

@@ -10,6 +10,8 @@ from beanie import Document
 from hub.store.accounts import Account, Agent, ApiToken, LoginSession
 from hub.store.conversations import Contact, Conversation
 from hub.store.events import EventRecord
+from hub.store.forwarding import ForwardDelivery, ForwardRule
+from hub.store.mail import MailCursor, MailRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number
 from hub.store.presence import PresenceRecord
@@ -25,6 +27,10 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Message,
     EventRecord,
     PresenceRecord,
+    ForwardRule,
+    ForwardDelivery,
+    MailCursor,
+    MailRecord,
 ]
 
 D = TypeVar("D", bound=Document)
