@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 
 from hub.api.conversations import ConversationController
 from hub.api.errors import EXCEPTION_HANDLERS
+from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController
 from hub.api.media import MediaController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
@@ -62,7 +63,11 @@ def _page_routes(settings: Settings) -> list[Any]:
     async def inbox_page() -> Response[bytes]:
         return _page(web, "inbox.html")
 
-    routes: list[Any] = [root, login_page, inbox_page]
+    @get("/forwarding", include_in_schema=False)
+    async def forwarding_page() -> Response[bytes]:
+        return _page(web, "forwarding.html")
+
+    routes: list[Any] = [root, login_page, inbox_page, forwarding_page]
     if settings.simulator:
 
         @get("/simulator", include_in_schema=False)
@@ -127,6 +132,8 @@ def create_app(
             MediaController,
             TokenController,
             WebhookController,
+            ForwardRuleController,
+            ForwardDeliveryController,
             agent_socket,
             *_page_routes(settings),
         ],
