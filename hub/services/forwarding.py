@@ -75,7 +75,9 @@ def normalise_target(kind: ForwardKind, target: str) -> str:
         return target
     if kind == ForwardKind.EMAIL:
         try:
-            return validate_email(target, check_deliverability=False).normalized
+            # No DNS look-up (the hub may sit on a network without one); ".test" names are allowed
+            # for staging set-ups, the other reserved names are refused.
+            return validate_email(target, check_deliverability=False, test_environment=True).normalized
         except EmailNotValidError as exc:
             raise Invalid(f"target is not a valid e-mail address: {exc}", field="target") from exc
     try:
