@@ -152,6 +152,7 @@ def create_app(
 async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
     """Run jobs in this process: saq's worker when Redis is configured; the local queue runs itself."""
     from hub.jobs.saq_queue import SaqJobQueue
+    from workers.imap import imap_poller
 
     sweep = hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
     await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
@@ -162,7 +163,8 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
         task = asyncio.create_task(worker.start())
         await sweep
         try:
-            yield
+            async with imap_poller(hub):
+                yield
         finally:
             await worker.stop()
             task.cancel()
@@ -170,4 +172,5 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
                 await task
     else:
         await sweep
-        yield
+        async with imap_poller(hub):
+            yield

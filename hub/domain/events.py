@@ -14,7 +14,7 @@ import msgspec
 
 
 class Author(msgspec.Struct, frozen=True):
-    kind: Literal["contact", "agent", "bot", "system"]
+    kind: Literal["contact", "agent", "bot", "system", "email"]
     id: str | None = None
     name: str | None = None
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,10 +92,23 @@ userdb {{
 
 
 @contextlib.contextmanager
-def dovecot_server(base: Path) -> Iterator[Dovecot]:
-    """Dovecot in the foreground (-F) with a throwaway config, Maildir and passwd-file user."""
-    folder = base / "dovecot"
-    (folder / "mail").mkdir(parents=True)
+def dovecot_server() -> Iterator[Dovecot]:
+    """Dovecot in the foreground (-F) with a throwaway config, Maildir and passwd-file user.
+
+    Its folder is made directly under the system temp dir: Dovecot's helpers run as other users
+    and cannot pass through pytest's private (0700) tmp_path.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="hub-dovecot-"))
+    try:
+        with _dovecot(folder) as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _dovecot(folder: Path) -> Iterator[Dovecot]:
+    (folder / "mail").mkdir()
     for path in (folder, folder / "mail"):
         path.chmod(0o777)  # the mail processes run as nobody
     port = free_port()
@@ -125,10 +138,3 @@ def dovecot_server(base: Path) -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def chmod_tree(path: Path) -> None:
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(root, name), 0o777)
