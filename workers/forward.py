@@ -160,10 +160,13 @@ async def forward_sweep(ctx: JobContext) -> dict[str, Any]:
     hub = ctx["hub"]
     now = utcnow()
     count = 0
+    # A key of its own per sweep: a job of the same delivery may still sit in saq under an older key,
+    # held by the worker that died, and would swallow an enqueue under that key.
+    run = secrets.token_hex(4)
     pending = ForwardDelivery.find({"status": DeliveryStatus.PENDING.value}).sort("next_attempt_at")
     async for delivery in pending.limit(SWEEP_LIMIT):
         due = max(delivery.next_attempt_at, delivery.claimed_until or delivery.next_attempt_at)
         delay = max((due - now).total_seconds(), 0.0) + (1.0 if delivery.claimed_until else 0.0)
-        await enqueue_attempt(hub, delivery, f"s{delivery.attempt_count}", delay_s=delay)
+        await enqueue_attempt(hub, delivery, f"sweep-{run}", delay_s=delay)
         count += 1
     return {"requeued": count}
