@@ -24,6 +24,8 @@ EVENT_STATUS_PREFIX: Final = "message.status."
 _REPLY_LOCAL: Final = re.compile(r"reply\+([0-9a-f]{24})\.([a-z2-7]{16})", re.IGNORECASE)
 # An operator's MMS-to-mail gateway writes from the phone's digits: 48600700800@mms.operator.pl
 _MMS_SENDER: Final = re.compile(r"\+?([0-9]{9,15})@mms\.[a-z0-9.-]+", re.IGNORECASE)
+# Characters XML 1.0 cannot carry at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -34,6 +36,11 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def render_json(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def xml_safe(text: str) -> str:
+    """Text with the characters XML cannot represent replaced by U+FFFD (JSON bodies keep them)."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
@@ -50,7 +57,7 @@ def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
         ET.SubElement(parent, name, {"nil": "true"})
     else:
         node = ET.SubElement(parent, name)
-        node.text = str(value).lower() if isinstance(value, bool) else str(value)
+        node.text = str(value).lower() if isinstance(value, bool) else xml_safe(str(value))
 
 
 def render_xml(payload: Mapping[str, Any]) -> bytes:
