@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -148,7 +149,7 @@ async def update_rule(account_id: PydanticObjectId, rule_id: str, data: RuleInpu
         {"_id": rule.id, "account_id": account_id},
         {
             "$set": {
-                **{k: v.value if hasattr(v, "value") else v for k, v in fields.items()},
+                **{k: v.value if isinstance(v, Enum) else v for k, v in fields.items()},
                 "updated_at": utcnow(),
             }
         },
@@ -160,7 +161,8 @@ async def update_rule(account_id: PydanticObjectId, rule_id: str, data: RuleInpu
 
 
 async def delete_rule(account_id: PydanticObjectId, rule_id: str) -> None:
-    """Remove a rule. Its deliveries stay listed; pending ones are attempted with the stored target."""
+    """Remove a rule. Its deliveries stay listed; pending e-mail and phone ones go on to the stored
+    target, pending URL ones can no longer be signed and are dead-lettered at their next attempt."""
     rule = await get_rule(account_id, rule_id)
     await ForwardRule.get_pymongo_collection().delete_one({"_id": rule.id, "account_id": account_id})
 
