@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
+from beanie import PydanticObjectId
 
+from hub.context import HubContext
+from hub.domain.messages import InboundMessage
+from hub.domain.numbers import NumberType
+from hub.services import forwarding as svc
+from hub.services import inbound
 from hub.store.forwarding import ForwardDelivery, ForwardRule
+from hub.store.numbers import Number
 from tests.conftest import RunningHub, Tenant, login, post_generic
 from tests.forwarding.helpers import delivery_with_status
 
@@ -131,3 +140,40 @@ async def test_forward_to_phone_is_sent_and_billed(
         r = await client.post(f"/api/forwarding/deliveries/{delivery['id']}/replay", headers=auth_b)
         assert r.status_code == 404
     assert await ForwardDelivery.find_all().count() == 1
+
+
+async def test_number_and_keyword_rules_are_matched_as_the_contract_says(
+    hub: HubContext, tenant_a: Tenant
+) -> None:
+    """Rules without a keyword forward every message of their number; keyword rules only when routing
+    names them in `forward(hub, message, rule_ids)`, which is idempotent."""
+    account = PydanticObjectId(tenant_a.account_id)
+    other = Number(account_id=account, e164="+48500100201", type=NumberType.NDI)
+    await other.insert()
+    everywhere = await svc.create_rule(account, svc.RuleInput(kind="phone", target="+48600700801"))
+    on_other = await svc.create_rule(
+        account, svc.RuleInput(kind="phone", target="+48600700802", number_id=str(other.id))
+    )
+    keyword = await svc.create_rule(
+        account, svc.RuleInput(kind="phone", target="+48600700803", keyword_id=str(PydanticObjectId()))
+    )
+    first = await Number.find_one({"e164": tenant_a.number})
+    assert first is not None
+    assert {r.id for r in await svc.rules_for_message(account, first.id)} == {everywhere.id}
+    assert {r.id for r in await svc.rules_for_message(account, other.id)} == {everywhere.id, on_other.id}
+
+    received = await inbound.receive(
+        hub,
+        InboundMessage(
+            provider="generic",
+            provider_message_id="kw-1",
+            sender="+48600700800",
+            recipient=tenant_a.number,
+            text="PROMO",
+            received_at=datetime.now(UTC),
+        ),
+    )
+    assert {d.rule_id for d in await ForwardDelivery.find_all().to_list()} == {everywhere.id}
+    for _ in range(2):
+        await svc.forward(hub, received.message, [str(keyword.id), str(everywhere.id), "not-an-id"])
+    assert {d.rule_id for d in await ForwardDelivery.find_all().to_list()} == {everywhere.id, keyword.id}
