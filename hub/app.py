@@ -17,7 +17,7 @@ from litestar.static_files import create_static_files_router
 
 from hub.api.conversations import ConversationController
 from hub.api.errors import EXCEPTION_HANDLERS
-from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController
+from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController, MailController
 from hub.api.media import MediaController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
@@ -134,6 +134,7 @@ def create_app(
             WebhookController,
             ForwardRuleController,
             ForwardDeliveryController,
+            MailController,
             agent_socket,
             *_page_routes(settings),
         ],

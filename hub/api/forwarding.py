@@ -17,6 +17,7 @@ from hub.services import forwarding as svc
 from hub.services.auth import Principal
 from hub.store.accounts import Role
 from hub.store.forwarding import ForwardAttempt, ForwardDelivery, ForwardRule
+from hub.store.mail import MailRecord
 
 
 class RuleBody(msgspec.Struct):
@@ -83,6 +84,19 @@ class DeliveryOut(msgspec.Struct):
 
 class ReplayAllOut(msgspec.Struct):
     replayed: int
+
+
+class MailOut(msgspec.Struct):
+    id: str
+    received_at: datetime
+    sender: str
+    subject: str
+    outcome: str
+    """reply, mms, rejected or ignored"""
+    reason: str | None
+    conversation_id: str | None
+    message_id: str | None
+    """The hub message the mail became."""
 
 
 def _is_admin(principal: Principal) -> bool:
@@ -234,3 +248,40 @@ class ForwardDeliveryController(Controller):
         """Replay every dead-lettered delivery of the account."""
         _require_admin(principal)
         return ReplayAllOut(replayed=await svc.replay_dead(hub, principal.account_id))
+
+
+def mail_out(m: MailRecord) -> MailOut:
+    return MailOut(
+        id=str(m.id),
+        received_at=m.created_at,
+        sender=m.sender,
+        subject=m.subject,
+        outcome=m.outcome,
+        reason=m.reason,
+        conversation_id=str(m.conversation_id) if m.conversation_id else None,
+        message_id=str(m.hub_message_id) if m.hub_message_id else None,
+    )
+
+
+class MailController(Controller):
+    path = "/api/forwarding/mail"
+    dependencies = {"principal": Provide(provide_principal)}
+    tags = ["forwarding"]
+
+    @get("/")
+    async def list_mail(
+        self,
+        principal: NamedDependency[Principal],
+        outcome: Annotated[str | None, QueryParameter(description="reply, mms, rejected or ignored")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> list[MailOut]:
+        """Mails the IMAP poller read for this account, newest first: replies, MMS and rejections.
+
+        Mails that could not be tied to any account (no valid reply address, no known number) are
+        only logged.
+        """
+        query: dict[str, object] = {"account_id": principal.account_id}
+        if outcome:
+            query["outcome"] = outcome
+        rows = await MailRecord.find(query).sort("-created_at").limit(limit).to_list()
+        return [mail_out(m) for m in rows]

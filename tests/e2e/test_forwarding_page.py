@@ -9,6 +9,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from hub.settings import ForwardingSettings, Settings
+from hub.store.accounts import Account
+from hub.store.mail import MailRecord
 from tests.conftest import RunningHub
 from tests.e2e.browser import ADMIN, AGENT, PageProblems, launch, log_in, new_page, screenshot, sim_send
 from tests.forwarding.helpers import Receiver, verify_signature
@@ -40,6 +42,22 @@ async def test_rules_deliveries_and_replay(running: RunningHub, demo: None, brow
         await page.goto(f"{running.base}/forwarding")
         await expect(page.locator("body")).to_have_attribute("data-state", "ready")
         await expect(page.locator("#rules-empty")).to_be_visible()
+        await expect(page.locator("#mail-empty")).to_be_visible()
+        account = await Account.find_one({"slug": "demo"})
+        assert account is not None
+        await MailRecord(
+            mailbox="hub@example.test",
+            uidvalidity=1,
+            uid=1,
+            sender="stranger@elsewhere.test",
+            subject="<b>Re: hi</b>",
+            outcome="rejected",
+            reason="not an agent of this account",
+            account_id=account.id,
+        ).insert()
+        await page.reload()
+        await expect(page.locator('#mail [data-outcome="rejected"]')).to_contain_text("not an agent")
+        await expect(page.locator("#mail tr")).to_contain_text("<b>Re: hi</b>")  # shown as text
 
         # Refused input says why, and adds nothing.
         await page.select_option("#rule-kind", "url")

@@ -126,6 +126,14 @@ async def test_email_reply_becomes_sms_in_the_conversation(
         auto["Auto-Submitted"] = "auto-replied"
         await deliver(mailbox, auto)
         rows = await records(4)
+        listed = await client.get(
+            "/api/forwarding/mail",
+            params={"outcome": "rejected"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        # The stranger's mail is the account's to see; the forged address names no account.
+        assert [m["sender"] for m in listed.json()] == ["stranger@elsewhere.test"]
+        assert "not an agent" in listed.json()[0]["reason"]
     assert [r.outcome for r in rows] == ["reply", "rejected", "rejected", "ignored"]
     assert "not an agent" in (rows[1].reason or "")
     assert rows[1].account_id is not None and str(rows[1].account_id) == tenant_a.account_id

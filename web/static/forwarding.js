@@ -188,6 +188,24 @@ async function loadDeliveries() {
   }
 }
 
+function mailRow(m) {
+  const outcome = m.reason ? `${m.outcome}: ${m.reason}` : m.outcome;
+  return h(
+    "tr",
+    { dataset: { mailId: m.id, outcome: m.outcome } },
+    h("td", { text: messageTime(m.received_at), title: fullTime(m.received_at) }),
+    h("td", { class: "fw-target", text: m.sender }),
+    h("td", { text: m.subject }),
+    h("td", { class: `fw-outcome fw-outcome-${m.outcome}`, text: outcome }),
+  );
+}
+
+async function loadMail() {
+  const rows = await api("GET", "/api/forwarding/mail?limit=20");
+  setChildren($("mail"), rows.map(mailRow));
+  $("mail-empty").hidden = rows.length > 0;
+}
+
 async function replayOne(id) {
   try {
     await api("POST", `/api/forwarding/deliveries/${id}/replay`);
@@ -233,7 +251,7 @@ async function main() {
   $("replay-dead").addEventListener("click", replayAll);
   syncKind();
   try {
-    await Promise.all([loadRules(), loadDeliveries()]);
+    await Promise.all([loadRules(), loadDeliveries(), loadMail()]);
   } catch (err) {
     toast(err.message);
   }
