@@ -129,6 +129,8 @@ async def forward_delivery(ctx: JobContext, *, delivery_id: str) -> dict[str, An
     delay = 0.0
     if outcome.ok:
         fields.update(status=DeliveryStatus.DELIVERED.value, completed_at=finished)
+        if outcome.provider_message_id is not None:
+            fields.update(provider=outcome.provider, provider_message_id=outcome.provider_message_id)
     else:
         delay = retry_delay(n, settings.first_retry_s, settings.max_retry_s)
         next_at = finished + timedelta(seconds=delay)

@@ -35,6 +35,9 @@ class Outcome:
     permanent: bool = False
     """Retrying cannot help (or could send a paid SMS twice): dead-letter now."""
     billable_segments: int = 0
+    provider: str | None = None
+    provider_message_id: str | None = None
+    """The gateway's id of a forwarded SMS: its delivery reports are matched by it."""
 
 
 def _timeout(hub: HubContext) -> float:
@@ -179,14 +182,19 @@ async def to_phone(
         message_id=f"fwd-{delivery.id}", sender=number.e164, recipient=delivery.target, text=text
     )
     try:
-        await provider.send(request)
+        result = await provider.send(request)
     except ProviderError as exc:
         if exc.maybe_sent and not provider.idempotent:
             return Outcome(
                 False, error=f"{UNKNOWN_OUTCOME} ({exc})", permanent=True, billable_segments=segments
             )
         return Outcome(False, error=str(exc)[:MAX_ERROR], permanent=exc.permanent)
-    return Outcome(True, billable_segments=segments)
+    return Outcome(
+        True,
+        billable_segments=segments,
+        provider=number.provider,
+        provider_message_id=result.provider_message_id,
+    )
 
 
 async def attempt(

@@ -12,6 +12,7 @@ from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.jobs.spec import JobContext
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.services.delivery import apply_report, get_message, set_status
+from hub.services.forwarding import apply_forwarded_sms_report
 from hub.services.outbound import finish_reply
 from hub.store import from_doc
 from hub.store.messages import Message
@@ -127,6 +128,8 @@ async def delivery_report(
     updated = await apply_report(ctx["hub"], report)
     if updated is None:
         known = await Message.find_one({"provider": provider, "provider_message_id": provider_message_id})
+        if known is None and await apply_forwarded_sms_report(provider, provider_message_id, status):
+            return {"forwarded_sms": status}
         if known is None:
             if ctx["attempt"] >= ctx["max_attempts"]:
                 log.warning(

@@ -77,6 +77,8 @@ class DeliveryOut(msgspec.Struct):
     give_up_at: datetime
     replays: int
     billable_segments: int
+    handset_status: str | None
+    """A forwarded SMS's delivery report from the gateway."""
     last_error: str | None
     created_at: datetime
     completed_at: datetime | None
@@ -147,6 +149,7 @@ def delivery_out(d: ForwardDelivery) -> DeliveryOut:
         give_up_at=d.give_up_at,
         replays=d.replays,
         billable_segments=d.billable_segments,
+        handset_status=d.handset_status,
         last_error=d.last_error,
         created_at=d.created_at,
         completed_at=d.completed_at,

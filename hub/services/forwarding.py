@@ -377,3 +377,12 @@ async def replay_dead(hub: HubContext, account_id: PydanticObjectId) -> int:
         if await _replay(hub, delivery) is not None:
             count += 1
     return count
+
+
+async def apply_forwarded_sms_report(provider: str, provider_message_id: str, status: str) -> bool:
+    """Note a gateway's delivery report on the forwarded SMS it is about; False if it is not one."""
+    result = await ForwardDelivery.get_pymongo_collection().update_one(
+        {"provider": provider, "provider_message_id": provider_message_id},
+        {"$set": {"handset_status": status}},
+    )
+    return result.matched_count > 0

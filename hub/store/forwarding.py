@@ -91,6 +91,11 @@ class ForwardDelivery(Document):
     replays: int = 0
     billable_segments: int = 0
     """SMS segments paid for (forwarding to a phone); URL and e-mail forwarding is free."""
+    provider: str | None = None
+    provider_message_id: str | None = None
+    """The gateway's id of a forwarded SMS."""
+    handset_status: str | None = None
+    """The gateway's last delivery report of a forwarded SMS (delivered, undelivered, failed)."""
     last_error: str | None = None
     completed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -107,4 +112,9 @@ class ForwardDelivery(Document):
             IndexModel([("account_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]),
             IndexModel([("account_id", ASCENDING), ("created_at", DESCENDING)]),
             IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
+            IndexModel(
+                [("provider", ASCENDING), ("provider_message_id", ASCENDING)],
+                partialFilterExpression={"provider_message_id": {"$type": "string"}},
+                name="forwarded_sms",
+            ),
         ]

@@ -16,7 +16,7 @@ from hub.services import inbound
 from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.numbers import Number
 from tests.conftest import RunningHub, Tenant, login, post_generic
-from tests.forwarding.helpers import delivery_with_status
+from tests.forwarding.helpers import delivery_with_status, eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -131,6 +131,12 @@ async def test_forward_to_phone_is_sent_and_billed(
         assert delivery["kind"] == "phone" and delivery["target"] == "+48600700801"
         # "+48600700800: " plus 80 Polish letters is UCS-2: two segments, paid for.
         assert delivery["billable_segments"] == 2
+
+        async def reported() -> bool:
+            r = await client.get(f"/api/forwarding/deliveries/{delivery['id']}", headers=auth)
+            return bool(r.json()["handset_status"] == "delivered")
+
+        await eventually(reported)  # the simulated network's report reaches the forwarded SMS
         # Another account's token sees none of it and cannot replay it.
         token_b = await login(running.base, tenant_b.admin_email, tenant_b.admin_password)
         auth_b = {"Authorization": f"Bearer {token_b}"}

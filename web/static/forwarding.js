@@ -157,6 +157,7 @@ function deliveryItem(d) {
     d.billable_segments ? `${d.billable_segments} paid segment${d.billable_segments === 1 ? "" : "s"}` : null,
     d.status === "pending" && !d.running ? `next ${messageTime(d.next_attempt_at)}` : null,
     d.running ? "sending now" : null,
+    d.handset_status ? `phone: ${d.handset_status}` : null,
   ].filter(Boolean);
   return h(
     "li",
