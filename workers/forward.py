@@ -82,7 +82,7 @@ async def forward_delivery(ctx: JobContext, *, delivery_id: str) -> dict[str, An
     token, before = claimed
     n = before.attempt_count + 1
     interrupted = before.claimed_until is not None
-    if interrupted:
+    if before.claimed_until is not None:
         # The previous holder died mid-attempt (its claim expired): the receiver may have seen that
         # request. Say so in the history; the retry carries the same delivery id.
         await _finish(
@@ -91,7 +91,10 @@ async def forward_delivery(ctx: JobContext, *, delivery_id: str) -> dict[str, An
             {
                 "$push": {
                     "attempts": ForwardAttempt(
-                        n=n, at=now, error="interrupted: the worker stopped mid-attempt"
+                        n=n,
+                        # When the lost attempt took its claim.
+                        at=before.claimed_until - timedelta(seconds=settings.lease_s),
+                        error="interrupted: the worker stopped mid-attempt",
                     ).model_dump()
                 },
                 "$inc": {"attempt_count": 1},

@@ -15,7 +15,7 @@ from hub.api.deps import provide_hub, provide_principal
 from hub.context import HubContext
 from hub.services import forwarding as svc
 from hub.services.auth import Principal
-from hub.store.accounts import Role
+from hub.store.accounts import Role, utcnow
 from hub.store.forwarding import ForwardAttempt, ForwardDelivery, ForwardRule
 from hub.store.mail import MailRecord
 
@@ -142,7 +142,8 @@ def delivery_out(d: ForwardDelivery) -> DeliveryOut:
         kind=d.kind.value,
         target=d.target,
         status=d.status.value,
-        running=d.claimed_until is not None,
+        # A claim past its lease belongs to a worker that died: not running any more.
+        running=d.claimed_until is not None and d.claimed_until > utcnow(),
         attempt_count=d.attempt_count,
         attempts=[_attempt_out(a) for a in d.attempts],
         next_attempt_at=d.next_attempt_at,
