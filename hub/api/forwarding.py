@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.api.deps import provide_hub, provide_principal
 from hub.context import HubContext
+from hub.services import forward_rules as rules
 from hub.services import forwarding as svc
 from hub.services.auth import Principal
 from hub.store.accounts import Role, utcnow
@@ -157,8 +158,8 @@ def delivery_out(d: ForwardDelivery) -> DeliveryOut:
     )
 
 
-def _input(data: RuleBody) -> svc.RuleInput:
-    return svc.RuleInput(
+def _input(data: RuleBody) -> rules.RuleInput:
+    return rules.RuleInput(
         kind=data.kind,
         target=data.target,
         format=data.format,
@@ -181,17 +182,17 @@ class ForwardRuleController(Controller):
 
     @get("/")
     async def list_rules(self, principal: NamedDependency[Principal]) -> list[RuleOut]:
-        return [rule_out(r, _is_admin(principal)) for r in await svc.list_rules(principal.account_id)]
+        return [rule_out(r, _is_admin(principal)) for r in await rules.list_rules(principal.account_id)]
 
     @get("/{rule_id:str}")
     async def get_rule(self, principal: NamedDependency[Principal], rule_id: FromPath[str]) -> RuleOut:
-        return rule_out(await svc.get_rule(principal.account_id, rule_id), _is_admin(principal))
+        return rule_out(await rules.get_rule(principal.account_id, rule_id), _is_admin(principal))
 
     @post("/", status_code=201)
     async def create_rule(self, principal: NamedDependency[Principal], data: JSONBody[RuleBody]) -> RuleOut:
         """Add a rule (admins). A URL rule without a secret gets a generated one."""
         _require_admin(principal)
-        return rule_out(await svc.create_rule(principal.account_id, _input(data)), True)
+        return rule_out(await rules.create_rule(principal.account_id, _input(data)), True)
 
     @put("/{rule_id:str}")
     async def update_rule(
@@ -199,12 +200,12 @@ class ForwardRuleController(Controller):
     ) -> RuleOut:
         """Replace a rule's fields (admins); a left-out secret keeps the current one."""
         _require_admin(principal)
-        return rule_out(await svc.update_rule(principal.account_id, rule_id, _input(data)), True)
+        return rule_out(await rules.update_rule(principal.account_id, rule_id, _input(data)), True)
 
     @delete("/{rule_id:str}", status_code=204)
     async def delete_rule(self, principal: NamedDependency[Principal], rule_id: FromPath[str]) -> None:
         _require_admin(principal)
-        await svc.delete_rule(principal.account_id, rule_id)
+        await rules.delete_rule(principal.account_id, rule_id)
 
 
 class ForwardDeliveryController(Controller):

@@ -11,8 +11,8 @@ from beanie import PydanticObjectId
 from hub.context import HubContext
 from hub.domain.messages import InboundMessage
 from hub.domain.numbers import NumberType
+from hub.services import forward_rules, inbound
 from hub.services import forwarding as svc
-from hub.services import inbound
 from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.numbers import Number
 from tests.conftest import RunningHub, Tenant, login, post_generic
@@ -156,12 +156,15 @@ async def test_number_and_keyword_rules_are_matched_as_the_contract_says(
     account = PydanticObjectId(tenant_a.account_id)
     other = Number(account_id=account, e164="+48500100201", type=NumberType.NDI)
     await other.insert()
-    everywhere = await svc.create_rule(account, svc.RuleInput(kind="phone", target="+48600700801"))
-    on_other = await svc.create_rule(
-        account, svc.RuleInput(kind="phone", target="+48600700802", number_id=str(other.id))
+    everywhere = await forward_rules.create_rule(
+        account, forward_rules.RuleInput(kind="phone", target="+48600700801")
     )
-    keyword = await svc.create_rule(
-        account, svc.RuleInput(kind="phone", target="+48600700803", keyword_id=str(PydanticObjectId()))
+    on_other = await forward_rules.create_rule(
+        account, forward_rules.RuleInput(kind="phone", target="+48600700802", number_id=str(other.id))
+    )
+    keyword = await forward_rules.create_rule(
+        account,
+        forward_rules.RuleInput(kind="phone", target="+48600700803", keyword_id=str(PydanticObjectId())),
     )
     first = await Number.find_one({"e164": tenant_a.number})
     assert first is not None

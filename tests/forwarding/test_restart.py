@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 from hub.context import HubContext
 from hub.domain.messages import InboundMessage
 from hub.jobs.local import LocalJobQueue
-from hub.services import forwarding, inbound
+from hub.services import forward_rules, inbound
 from hub.settings import ForwardingSettings, Settings
 from hub.store.forwarding import ForwardDelivery
 from tests.conftest import Tenant
@@ -35,8 +35,9 @@ async def test_scheduled_retry_survives_a_restart_of_the_local_queue(
 ) -> None:
     receiver = Receiver(script=["500"])
     async with HTTPServer(receiver) as server:
-        rule = await forwarding.create_rule(
-            PydanticObjectId(tenant_a.account_id), forwarding.RuleInput(kind="url", target=f"{server.base}/h")
+        rule = await forward_rules.create_rule(
+            PydanticObjectId(tenant_a.account_id),
+            forward_rules.RuleInput(kind="url", target=f"{server.base}/h"),
         )
         await inbound.receive(
             hub,

@@ -19,7 +19,7 @@ from beanie import PydanticObjectId
 
 from hub.context import HubContext
 from hub.domain.messages import InboundMessage
-from hub.services import forwarding, inbound
+from hub.services import forward_rules, inbound
 from hub.settings import ForwardingSettings, Settings
 from hub.store.forwarding import ForwardDelivery
 from tests.conftest import Tenant
@@ -77,9 +77,9 @@ async def test_killed_worker_mid_delivery(
 ) -> None:
     receiver = Receiver(script=["timeout"], hang_s=4.0)
     async with HTTPServer(receiver) as server:
-        rule = await forwarding.create_rule(
+        rule = await forward_rules.create_rule(
             PydanticObjectId(tenant_a.account_id),
-            forwarding.RuleInput(kind="url", target=f"{server.base}/hook"),
+            forward_rules.RuleInput(kind="url", target=f"{server.base}/hook"),
         )
         with worker_process(settings, tmp_path / "first.log") as first:
             await inbound.receive(
