@@ -1,6 +1,6 @@
-"""Forwarding: rules, and the deliveries they make for each message, handed to the job queue.
+"""Forwarding: which rules apply to a message, and the deliveries they make, handed to the job queue.
 
-A delivery is created once per (rule, message, event) — a unique index — and its id is the
+Rules themselves are managed in services.forward_rules. A delivery is created once per (rule, message, event) — a unique index — and its id is the
 delivery id a receiver de-duplicates by, the same on every retry. The job `forward_delivery`
 (workers/forward.py) makes the attempts.
 """
