@@ -1,8 +1,8 @@
 """Forwarding: which rules apply to a message, and the deliveries they make, handed to the job queue.
 
-Rules themselves are managed in services.forward_rules. A delivery is created once per (rule, message, event) — a unique index — and its id is the
-delivery id a receiver de-duplicates by, the same on every retry. The job `forward_delivery`
-(workers/forward.py) makes the attempts.
+Rules themselves are managed in services.forward_rules. A delivery is created once per (rule,
+message, event) — a unique index — and its id is the delivery id a receiver de-duplicates by, the
+same on every retry. The job `forward_delivery` (workers/forward.py) makes the attempts.
 """
 
 from __future__ import annotations
