@@ -79,6 +79,7 @@ def cmd_demo(settings: Settings) -> None:
 async def _worker(settings: Settings) -> None:
     from hub.context import open_hub
     from hub.jobs.saq_queue import SaqJobQueue
+    from workers.imap import imap_poller
 
     if not settings.redis.url:
         raise SystemExit("hub worker needs REDIS_URL: without Redis, `hub serve` runs jobs in process")
@@ -90,9 +91,11 @@ async def _worker(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
+        await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
         task = asyncio.create_task(worker.start())
         log.info("worker running")
-        await stop.wait()
+        async with imap_poller(hub):
+            await stop.wait()
         await worker.stop()
         task.cancel()
 

@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.errors import EXCEPTION_HANDLERS
+from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController, MailController
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
 from hub.api.media import MediaController
 from hub.api.numbers import NumberController
@@ -69,7 +70,11 @@ def _page_routes(settings: Settings) -> list[Any]:
     async def services_page() -> Response[bytes]:
         return _page(web, "services.html")
 
-    routes: list[Any] = [root, login_page, inbox_page, services_page]
+    @get("/forwarding", include_in_schema=False)
+    async def forwarding_page() -> Response[bytes]:
+        return _page(web, "forwarding.html")
+
+    routes: list[Any] = [root, login_page, inbox_page, services_page, forwarding_page]
     if settings.simulator:
 
         @get("/simulator", include_in_schema=False)
@@ -139,6 +144,9 @@ def create_app(
             ContactController,
             NumberController,
             WebhookController,
+            ForwardRuleController,
+            ForwardDeliveryController,
+            MailController,
             agent_socket,
             *_page_routes(settings),
         ],
@@ -157,8 +165,10 @@ def create_app(
 async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
     """Run jobs in this process: saq's worker when Redis is configured; the local queue runs itself."""
     from hub.jobs.saq_queue import SaqJobQueue
+    from workers.imap import imap_poller
 
     sweep = hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
+    await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
     if isinstance(hub.jobs, SaqJobQueue):
         import asyncio
 
@@ -166,7 +176,8 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
         task = asyncio.create_task(worker.start())
         await sweep
         try:
-            yield
+            async with imap_poller(hub):
+                yield
         finally:
             await worker.stop()
             task.cancel()
@@ -174,4 +185,5 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
                 await task
     else:
         await sweep
-        yield
+        async with imap_poller(hub):
+            yield

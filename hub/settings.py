@@ -111,6 +111,75 @@ class RealtimeSettings:
     """Most events replayed to a reconnecting client; beyond that it must reload."""
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class ForwardingSettings:
+    timeout_s: float = 10.0
+    """How long one forwarding attempt (an HTTP request, an SMTP session, a send) may take."""
+    horizon_s: float = 24 * 3600.0
+    """How long a delivery is retried before it is dead-lettered."""
+    first_retry_s: float = 10.0
+    """Delay before the first retry; doubled each time, with jitter, up to `max_retry_s`."""
+    max_retry_s: float = 3600.0
+    """Longest delay between two attempts."""
+
+    @property
+    def lease_s(self) -> float:
+        """How long an attempt holds its delivery; a claim older than this belongs to a dead worker."""
+        return self.timeout_s * 2 + 5
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    """SMTP server for e-mail forwarding; empty turns e-mail forwarding off (deliveries wait, then die)."""
+    port: int = 587
+    """SMTP port."""
+    username: str = ""
+    """SMTP login; empty sends without authenticating."""
+    password: str = ""
+    """SMTP password."""
+    tls: str = "starttls"
+    """"starttls", "tls" (implicit, port 465) or "none"."""
+    sender: str = ""
+    """From address of forwarded mails."""
+    reply_domain: str = ""
+    """Domain of the per-conversation Reply-To addresses (reply+<token>@domain), read by the IMAP poller."""
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str = ""
+    """IMAP server of the mailbox that receives e-mail replies and MMS by mail; empty turns the poller off."""
+    port: int = 993
+    """IMAP port."""
+    tls: bool = True
+    """Connect with TLS (IMAPS)."""
+    username: str = ""
+    """IMAP login."""
+    password: str = ""
+    """IMAP password."""
+    mailbox: str = "INBOX"
+    """Folder to read."""
+    poll_s: float = 60.0
+    """Seconds between polls when the server has no IDLE (and the longest IDLE before re-checking)."""
+    idle: bool = True
+    """Use IDLE when the server offers it."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -120,6 +189,9 @@ class Settings:
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
     run_worker: bool = True
     """Run the job worker inside the server process."""
     simulator: bool = False
@@ -176,6 +248,31 @@ def load_settings() -> Settings:
         realtime=RealtimeSettings(
             subscriber_queue=_env_int("HUB_WS_QUEUE", 1000),
             resume_limit=_env_int("HUB_WS_RESUME_LIMIT", 5000),
+        ),
+        forwarding=ForwardingSettings(
+            timeout_s=_env_float("HUB_FORWARD_TIMEOUT", 10.0),
+            horizon_s=_env_float("HUB_FORWARD_HORIZON", 24 * 3600.0),
+            first_retry_s=_env_float("HUB_FORWARD_FIRST_RETRY", 10.0),
+            max_retry_s=_env_float("HUB_FORWARD_MAX_RETRY", 3600.0),
+        ),
+        smtp=SmtpSettings(
+            host=_env("HUB_SMTP_HOST"),
+            port=_env_int("HUB_SMTP_PORT", 587),
+            username=_env("HUB_SMTP_USERNAME"),
+            password=_env("HUB_SMTP_PASSWORD"),
+            tls=_env("HUB_SMTP_TLS", "starttls").lower(),
+            sender=_env("HUB_MAIL_FROM"),
+            reply_domain=_env("HUB_MAIL_REPLY_DOMAIN"),
+        ),
+        imap=ImapSettings(
+            host=_env("HUB_IMAP_HOST"),
+            port=_env_int("HUB_IMAP_PORT", 993),
+            tls=_env_bool("HUB_IMAP_TLS", True),
+            username=_env("HUB_IMAP_USERNAME"),
+            password=_env("HUB_IMAP_PASSWORD"),
+            mailbox=_env("HUB_IMAP_MAILBOX", "INBOX"),
+            poll_s=_env_float("HUB_IMAP_POLL", 60.0),
+            idle=_env_bool("HUB_IMAP_IDLE", True),
         ),
         run_worker=_env_bool("HUB_RUN_WORKER", True),
         simulator=_env_bool("HUB_SIMULATOR", False),

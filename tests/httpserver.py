@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -16,7 +17,8 @@ class Recorded:
     body: bytes
 
 
-Handler = Callable[[Recorded], tuple[int, dict[str, str], bytes]]
+Reply = tuple[int, dict[str, str], bytes]
+Handler = Callable[[Recorded], Reply | Awaitable[Reply]]
 
 
 @dataclass
@@ -51,7 +53,10 @@ class HTTPServer:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             rec = Recorded(method, path, headers, body)
             self.requests.append(rec)
-            status, out_headers, out = self.handler(rec)
+            reply = self.handler(rec)
+            if inspect.isawaitable(reply):
+                reply = await reply
+            status, out_headers, out = reply
             head_out = f"HTTP/1.1 {status} X\r\nContent-Length: {len(out)}\r\nConnection: close\r\n"
             head_out += "".join(f"{k}: {v}\r\n" for k, v in out_headers.items())
             writer.write(head_out.encode() + b"\r\n" + out)

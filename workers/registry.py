@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.jobs.spec import JobSpec
+from workers.forward import forward_delivery, forward_sweep
 from workers.send import (
     delivery_report,
     send_code,
@@ -29,5 +30,16 @@ JOB_SPECS: dict[str, JobSpec] = {
         JobSpec("send_direct", send_direct, max_attempts=8, retry_delay_s=1.0, max_retry_delay_s=300.0),
         JobSpec("send_code", send_code, max_attempts=3, retry_delay_s=2.0, max_retry_delay_s=30.0),
         JobSpec("sweep_queued", sweep_queued, max_attempts=1),
+        # One attempt per run; the run schedules the next (workers/forward.py). These retries only
+        # cover the job failing itself: MongoDB away, or another attempt holding the delivery.
+        JobSpec(
+            "forward_delivery",
+            forward_delivery,
+            max_attempts=12,
+            retry_delay_s=1.0,
+            max_retry_delay_s=60.0,
+            timeout_s=90,
+        ),
+        JobSpec("forward_sweep", forward_sweep, max_attempts=3, timeout_s=120),
     )
 }

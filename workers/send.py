@@ -13,6 +13,7 @@ from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.jobs.spec import JobContext
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.services.delivery import apply_report, get_message, set_status
+from hub.services.forwarding import apply_forwarded_sms_report
 from hub.services.outbound import finish_reply, is_suppressed
 from hub.store import from_doc
 from hub.store.audience import UnmatchedMessage
@@ -136,6 +137,8 @@ async def delivery_report(
     updated = await apply_report(ctx["hub"], report)
     if updated is None:
         known = await Message.find_one({"provider": provider, "provider_message_id": provider_message_id})
+        if known is None and await apply_forwarded_sms_report(provider, provider_message_id, status):
+            return {"forwarded_sms": status}
         if known is None:
             if ctx["attempt"] >= ctx["max_attempts"]:
                 log.warning(
@@ -193,7 +196,9 @@ async def send_direct(
         return {"skipped": "already sent"}
     try:
         result = await hub.provider(provider).send(
-            OutboundRequest(message_id=send_key, sender=sender, recipient=recipient, text=text)
+            OutboundRequest(
+                message_id=send_key, sender=sender, recipient=recipient, text=text, wants_report=False
+            )
         )
     except (ProviderError, LookupError) as exc:
         permanent = isinstance(exc, LookupError) or exc.permanent or exc.maybe_sent
@@ -210,7 +215,11 @@ async def send_code(
 ) -> dict[str, Any]:
     """Send a verification code (the phone is not the account's yet: no conversation, no opt-out)."""
     request = OutboundRequest(
-        message_id=f"code-{recipient}-{ctx['attempt']}", sender=sender, recipient=recipient, text=text
+        message_id=f"code-{recipient}-{ctx['attempt']}",
+        sender=sender,
+        recipient=recipient,
+        text=text,
+        wants_report=False,
     )
     try:
         result = await ctx["hub"].provider(provider).send(request)

@@ -13,6 +13,9 @@ class OutboundRequest:
     recipient: str
     text: str
     media_urls: tuple[str, ...] = ()
+    wants_report: bool = True
+    """False for sends the hub keeps no message for (verification codes, replies to messages that
+    reached no account): no delivery report is asked for, since none could be applied."""
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class SimulatorProvider:
             )
         )
         await hub.fanout.publish(phone_channel(hub.settings.redis.channel_prefix, request.recipient), payload)
+        if not request.wants_report:
+            return SendResult(provider_message_id=provider_id, status="sent")
         await hub.jobs.enqueue(
             "simulated_delivery",
             key=f"dlr:{provider_id}",

@@ -38,7 +38,7 @@ class TwilioProvider:
             ("Body", request.text),
         ]
         form += [("MediaUrl", url) for url in request.media_urls]
-        if self._status_callback:
+        if self._status_callback and request.wants_report:
             form.append(("StatusCallback", self._status_callback))
         try:
             response = await self._http.post(

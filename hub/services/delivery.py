@@ -12,6 +12,7 @@ from hub.domain import events as ev
 from hub.domain.messages import DeliveryReport, MessageStatus, advances
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import iso
+from hub.services.forwarding import forward_status
 from hub.store import from_doc
 from hub.store.messages import Message, StatusEntry
 from hub.store.sequences import next_seq
@@ -63,6 +64,7 @@ async def set_status(
             continue
         updated = from_doc(Message, doc)
         await _record_status(hub, updated, updated.status_history[-1])
+        await forward_status(hub, updated)
         return updated
     return None
 

@@ -15,6 +15,7 @@ from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, O
 from hub.domain.segments import count_segments
 from hub.services import routing
 from hub.services.errors import Invalid, NotFound
+from hub.services.forwarding import forward
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
 from hub.store.audience import UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
@@ -112,7 +113,7 @@ async def _finish(hub: HubContext, number: Number, message: Message) -> None:
     if record is None or record.applied:
         return
     await routing.count_message(number.e164, message.sender)
-    await routing.apply(
+    forward_ids = await routing.apply(
         hub,
         routing.decode_actions(record.actions),
         number=number,
@@ -120,6 +121,8 @@ async def _finish(hub: HubContext, number: Number, message: Message) -> None:
         message=message,
         now=message.created_at,
     )
+    # Deliveries are unique per (rule, message): forwarding again after an interruption is a no-op.
+    await forward(hub, message, forward_ids)
     await Message.get_pymongo_collection().update_one(
         {"_id": message.id}, {"$set": {"routing.applied": True}}
     )

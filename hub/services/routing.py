@@ -39,6 +39,7 @@ from hub.store.audience import (
     UnmatchedMessage,
 )
 from hub.store.conversations import Contact
+from hub.store.forwarding import ForwardRule
 from hub.store.keywords import AutoresponderDoc, KeywordDoc, SurveyDoc
 from hub.store.messages import Message
 from hub.store.numbers import Number
@@ -98,6 +99,8 @@ class _Setup:
     autoresponders: tuple[Any, ...]
     surveys: tuple[Any, ...]
     account: Account | None
+    forward_rule_ids: tuple[str, ...] = ()
+    """The owner's rules that forward every message of the number (individual numbers, 2WAY)."""
 
 
 class SetupCache:
@@ -130,12 +133,35 @@ class SetupCache:
         return setup
 
 
+async def _rules(query: dict[str, Any]) -> list[ForwardRule]:
+    return await ForwardRule.find({"active": True, **query}).to_list()
+
+
+async def _number_rules(account_ids: list[PydanticObjectId], number: Number) -> dict[Any, tuple[str, ...]]:
+    """Per account, its rules without a keyword that cover the number (or all its numbers)."""
+    rules = await _rules(
+        {"account_id": {"$in": account_ids}, "keyword_id": None, "number_id": {"$in": [None, number.id]}}
+    )
+    by_account: dict[Any, tuple[str, ...]] = {}
+    for rule in rules:
+        by_account[rule.account_id] = (*by_account.get(rule.account_id, ()), str(rule.id))
+    return by_account
+
+
 async def _load_setup(number: Number, owner_id: PydanticObjectId | None) -> _Setup:
     kind = number.type
     account = await Account.get(owner_id) if owner_id is not None else None
+    owner_rules = (await _number_rules([owner_id], number)).get(owner_id, ()) if owner_id is not None else ()
     if kind is NumberType.TWO_WAY:
-        return _Setup((), (), (), account)
-    keywords = tuple(k.to_domain() for k in await KeywordDoc.find({"number_id": number.id}).to_list())
+        return _Setup((), (), (), account, owner_rules)
+    docs = await KeywordDoc.find({"number_id": number.id}).to_list()
+    keyword_rules: dict[Any, tuple[str, ...]] = {}
+    for rule in await _rules({"keyword_id": {"$in": [k.id for k in docs]}}) if docs else []:
+        keyword_rules[rule.keyword_id] = (*keyword_rules.get(rule.keyword_id, ()), str(rule.id))
+    # A shared number belongs to no account, so an account's rules for "every message" reach the
+    # messages its reservations route to it through the keyword.
+    reserving = await _number_rules(list({k.account_id for k in docs}), number) if is_shared(kind) else {}
+    keywords = tuple(k.to_domain(keyword_rules.get(k.id, ()) + reserving.get(k.account_id, ())) for k in docs)
     autoresponders = tuple(
         a.to_domain()
         for a in await AutoresponderDoc.find({"number_id": number.id}).sort("position", "_id").to_list()
@@ -143,7 +169,7 @@ async def _load_setup(number: Number, owner_id: PydanticObjectId | None) -> _Set
     surveys: tuple[Any, ...] = ()
     if not is_shared(kind):
         surveys = tuple(s.to_domain() for s in await SurveyDoc.find({"number_id": number.id}).to_list())
-    return _Setup(keywords, autoresponders, surveys, account)
+    return _Setup(keywords, autoresponders, surveys, account, owner_rules)
 
 
 _setups = SetupCache()
@@ -237,6 +263,7 @@ async def prepare(number: Number, sender: str) -> Prepared:
         help_text=_first("help_text", number) if shared else _first("help_text", number, account),
         opt_in_reply=_first("opt_in_reply", number) if shared else _first("opt_in_reply", number, account),
         default_reply=number.default_reply,
+        forward_rule_ids=setup.forward_rule_ids,
         binding=binding,
     )
     state = await RoutingState.find_one({"number": number.e164, "phone": sender})

@@ -11,7 +11,9 @@ from hub.store.accounts import Account, Agent, ApiToken, LoginSession
 from hub.store.audience import CampaignRecipient, RoutingState, Suppression, UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
 from hub.store.events import EventRecord
+from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
+from hub.store.mail import MailCursor, MailRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number, NumberVerification
 from hub.store.presence import PresenceRecord
@@ -40,6 +42,10 @@ ALL_DOCUMENTS: list[type[Document]] = [
     ContestEntry,
     ContestDraw,
     NumberVerification,
+    ForwardRule,
+    ForwardDelivery,
+    MailCursor,
+    MailRecord,
 ]
 
 D = TypeVar("D", bound=Document)
