@@ -30,7 +30,7 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 def secantus_children(pid: int) -> list[int]:
     out = subprocess.run(
-        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     )
     return [int(line.split()[0]) for line in out.stdout.splitlines() if "secantusd" in line]
 
