@@ -154,18 +154,27 @@ class SocketRegistry:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while self.sessions:
-            await asyncio.sleep(min(SWEEP_S, max(RECHECK_S, 0.01)))
-            now = loop.time()
-            for session in tuple(self.sessions):
-                session.outbox.check_stalled(now, SEND_TIMEOUT_S)
-            if time.monotonic() - self.last_check >= RECHECK_S:
-                self.last_check = time.monotonic()
-                try:
-                    await self.recheck()
-                except Exception:
-                    log.exception("checking the credentials of open sockets failed")
+        check: asyncio.Task[None] | None = None
+        try:
+            while self.sessions:
+                await asyncio.sleep(min(SWEEP_S, max(RECHECK_S, 0.01)))
+                now = loop.time()
+                for session in tuple(self.sessions):
+                    session.outbox.check_stalled(now, SEND_TIMEOUT_S)
+                # A task of its own: a slow database must not hold up the stalled-send sweep.
+                if (check is None or check.done()) and time.monotonic() - self.last_check >= RECHECK_S:
+                    self.last_check = time.monotonic()
+                    check = asyncio.create_task(self._recheck_logged(), name="ws-credentials")
+        finally:
+            if check is not None:
+                check.cancel()
         self._task = None
+
+    async def _recheck_logged(self) -> None:
+        try:
+            await self.recheck()
+        except Exception:
+            log.exception("checking the credentials of open sockets failed")
 
     async def recheck(self) -> None:
         """Close the sessions whose session ended or whose token was revoked; keep agents present."""
