@@ -18,6 +18,7 @@ from collections import deque
 from typing import Annotated, Any
 
 import msgspec
+from beanie import PydanticObjectId
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -25,7 +26,8 @@ from hub.api.deps import credential
 from hub.api.errors import DATABASE_DOWN
 from hub.context import HubContext
 from hub.domain import events as ev
-from hub.realtime.bus import now_iso
+from hub.realtime.bus import EventBus, now_iso
+from hub.realtime.coalesce import Coalesced
 from hub.realtime.fanout import SubscriberClosed, Subscription
 from hub.realtime.outbox import Outbox
 from hub.realtime.wire import OutgoingEvent
@@ -108,7 +110,7 @@ def parse_resume(raw_since: str | None, raw_missing: str | None) -> tuple[int | 
 async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
     hub: HubContext = socket.app.state.hub
     token = credential(socket)
-    principal = await auth.resolve(token) if token else None
+    principal = await registry_of(socket).resolve(token) if token else None
     await socket.accept()
     if principal is None or token is None:
         await socket.send_text(_encode({"type": "error", "error": "not authenticated"}))
@@ -135,6 +137,11 @@ class SocketRegistry:
         self.sessions: set[AgentSession] = set()
         self._task: asyncio.Task[None] | None = None
         self.last_check = time.monotonic()
+        # What every opening socket asks the database, shared by those asking at the same time.
+        self.resolve: Coalesced[str, auth.Principal | None] = Coalesced(auth.resolve)
+        self.head: Coalesced[tuple[EventBus, PydanticObjectId], int] = Coalesced(_head)
+        self.oldest: Coalesced[tuple[EventBus, PydanticObjectId], int | None] = Coalesced(_oldest)
+        self.online: Coalesced[PydanticObjectId, list[dict[str, str]]] = Coalesced(presence.online)
 
     def add(self, session: AgentSession) -> None:
         self.sessions.add(session)
@@ -203,6 +210,14 @@ class SocketRegistry:
             await presence.refresh_many(agents)
 
 
+async def _head(key: tuple[EventBus, PydanticObjectId]) -> int:
+    return await key[0].head(key[1])
+
+
+async def _oldest(key: tuple[EventBus, PydanticObjectId]) -> int | None:
+    return await key[0].oldest(key[1])
+
+
 def registry_of(socket: WebSocket[Any, Any, Any]) -> SocketRegistry:
     state = socket.app.state
     registry = state.get(REGISTRY_KEY)
@@ -231,6 +246,7 @@ class AgentSession:
         """Live events that arrive before `ready` (during the replay); None once streaming."""
         self.ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self.live = False
+        self.registry = registry_of(socket)
 
     def send(self, payload: bytes) -> None:
         """Send a message of this socket's own (a reply, a replayed event), after what is queued."""
@@ -290,8 +306,8 @@ class AgentSession:
         """Send durable events after `since` (and stored ones among `missing`); returns how many."""
         hub, account = self.hub, self.principal.account_id
         limit = hub.settings.realtime.resume_limit
-        head = await hub.bus.head(account)
-        oldest = await hub.bus.oldest(account)
+        head = await self.registry.head((hub.bus, account))
+        oldest = await self.registry.oldest((hub.bus, account))
         reason = None
         if since > head:
             reason = "the client is ahead of the server"
@@ -326,7 +342,7 @@ class AgentSession:
         hub, principal = self.hub, self.principal
         channel = hub.bus.account_channel(principal.account_id)
         code, reason = 1000, "bye"
-        registry = registry_of(self.socket)
+        registry = self.registry
         self.outbox.attach(self.socket)
         try:
             async with hub.fanout.subscribe(channel, self) as sub:
@@ -348,7 +364,8 @@ class AgentSession:
 
     async def serve(self, sub: Subscription, since: int | None, missing: list[int]) -> tuple[int, str]:
         hub, principal = self.hub, self.principal
-        head = await hub.bus.head(principal.account_id)
+        # Read after subscribing (so is a shared read: it starts after every sharer subscribed).
+        head = await self.registry.head((hub.bus, principal.account_id))
         replayed = await self.replay(since, missing) if since is not None else 0
         if principal.kind == "agent":
             await presence.arrive(self.socket_id, principal.account_id, principal.id, principal.name)
@@ -357,7 +374,7 @@ class AgentSession:
             "seq": head,
             "replayed": replayed,
             "principal": {"kind": principal.kind, "id": str(principal.id), "name": principal.name},
-            "online": await presence.online(principal.account_id),
+            "online": await self.registry.online(principal.account_id),
         }
         self.send(_encode(ready))
         # From here the fan-out loop writes live events itself; those that came during the
