@@ -247,15 +247,19 @@ class AgentSession:
         self.ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self.live = False
         self.registry = registry_of(socket)
+        self.reading: asyncio.Task[Any] | None = None
+        """The task reading the client's messages, while it does: `end` cancels it."""
 
     def send(self, payload: bytes) -> None:
         """Send a message of this socket's own (a reply, a replayed event), after what is queued."""
         self.outbox.push(payload)
 
     def end(self, code: int, reason: str) -> None:
-        """Stop the session from outside its tasks (fan-out loop, registry); `serve` closes it."""
+        """Stop the session (from the fan-out loop, the registry or its own reads); `serve` closes it."""
         if not self.ended.done():
             self.ended.set_result((code, reason))
+            if self.reading is not None:
+                self.reading.cancel()
 
     def _slow(self, reason: str) -> None:
         self.end(CLOSE_SLOW, reason)
@@ -267,6 +271,8 @@ class AgentSession:
     # Receiver of the fan-out: called synchronously in its loop, once per event.
 
     def deliver(self, event: OutgoingEvent) -> None:
+        if self.outbox.failed:
+            return
         held = self.held
         if held is not None:
             held.append(event)
@@ -384,14 +390,27 @@ class AgentSession:
             self.deliver(event)
         self.live = True
         await self.presence("online", head)
-        reader = asyncio.create_task(self.read(), name="ws-read")
+        # The client's messages are read in this task rather than a second one per socket (less
+        # memory per idle socket); `end` interrupts the read by cancelling it.
+        outcome = (1000, "bye")
         try:
-            waits: set[asyncio.Future[Any]] = {reader, self.ended}
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if not self.ended.done():
+                self.reading = asyncio.current_task()
+                await self.read()
+        except asyncio.CancelledError:
+            if not self.ended.done():
+                raise  # the server is cancelling the connection, not this session
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        except CloseSocket as exc:
+            outcome = (exc.code, exc.reason)
+        except Exception as exc:
+            log.error("agent socket failed", exc_info=exc)
+            outcome = (CLOSE_INTERNAL, "internal error")
         finally:
+            self.reading = None
             self.live = False
-            reader.cancel()
-            await asyncio.wait({reader}, timeout=5)
             with contextlib.suppress(Exception):
                 if principal.kind == "agent" and await presence.leave(
                     self.socket_id, principal.account_id, principal.id
@@ -399,13 +418,7 @@ class AgentSession:
                     await self.presence("offline", await hub.bus.head(principal.account_id))
         if self.ended.done():
             return self.ended.result()
-        exc = reader.exception() if reader.done() and not reader.cancelled() else None
-        if isinstance(exc, CloseSocket):
-            return exc.code, exc.reason
-        if exc is not None:
-            log.error("agent socket failed", exc_info=exc)
-            return CLOSE_INTERNAL, "internal error"
-        return 1000, "bye"
+        return outcome
 
     async def check_credentials(self) -> None:
         """Close the socket once its session ends or its token is revoked."""

@@ -48,7 +48,8 @@ class Subscription:
 
     def __init__(self, channel: str, maxsize: int, receiver: Receiver | None = None) -> None:
         self.channel = channel
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=maxsize + 1)
+        # Only subscribers without a receiver read a queue: thousands of idle sockets need none.
+        self._queue: asyncio.Queue[bytes] | None = None if receiver else asyncio.Queue(maxsize=maxsize + 1)
         self._maxsize = maxsize
         self._receiver = receiver
         self.closed_reason: str | None = None
@@ -60,10 +61,12 @@ class Subscription:
         if self._receiver is not None:
             self._receiver.deliver(event)
             return True
-        if self._queue.qsize() >= self._maxsize:
+        queue = self._queue
+        assert queue is not None
+        if queue.qsize() >= self._maxsize:
             self.close("slow consumer: too many undelivered events")
             return False
-        self._queue.put_nowait(event.payload)
+        queue.put_nowait(event.payload)
         return True
 
     def close(self, reason: str) -> None:
@@ -73,23 +76,29 @@ class Subscription:
         if self._receiver is not None:
             receiver, self._receiver = self._receiver, None
             receiver.closed(reason)
-            return
-        # Drop what is queued: the client resumes from MongoDB anyway.
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(_CLOSED)
+        if self._queue is not None:
+            # Drop what is queued: the client resumes from MongoDB anyway.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(_CLOSED)
+
+    def _inbox(self) -> asyncio.Queue[bytes]:
+        if self._queue is None:
+            raise TypeError("a subscription with a receiver has no queue to read")
+        return self._queue
 
     async def get(self) -> bytes:
         """Next payload. Raises SubscriberClosed once the subscription is closed."""
-        payload = await self._queue.get()
+        payload = await self._inbox().get()
         if payload is _CLOSED or self.closed_reason is not None:
             raise SubscriberClosed(self.closed_reason or "closed")
         return payload
 
     def get_nowait(self) -> bytes | None:
-        if self._queue.empty():
+        queue = self._inbox()
+        if queue.empty():
             return None
-        payload = self._queue.get_nowait()
+        payload = queue.get_nowait()
         if payload is _CLOSED or self.closed_reason is not None:
             raise SubscriberClosed(self.closed_reason or "closed")
         return payload
