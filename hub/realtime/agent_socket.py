@@ -240,6 +240,10 @@ class AgentSession:
         self.checked_at = time.monotonic()
         self.sent: set[int] = set()
         """Durable seqs this socket has sent, replayed or live: none is sent twice."""
+        self.floor = 0
+        """The client said it has every durable seq up to this one, except `wanted`: a retried
+        webhook publishing such an event again must not reach it a second time."""
+        self.wanted: set[int] = set()
         self.socket_id = uuid.uuid4().hex
         self.outbox = Outbox(hub.fanout.queue_size, self._slow)
         self.held: deque[OutgoingEvent] | None = deque()
@@ -299,9 +303,13 @@ class AgentSession:
         self.outbox.push(event)
 
     def _first_time(self, seq: int) -> bool:
-        """Remember a durable seq as sent; False when it already was."""
+        """Remember a durable seq as sent; False when it already was, or the client has it."""
         if seq in self.sent:
             return False
+        if seq <= self.floor:
+            if seq not in self.wanted:
+                return False
+            self.wanted.discard(seq)
         self.sent.add(seq)
         if len(self.sent) > SENT_MEMORY * 2:
             floor = max(self.sent) - SENT_MEMORY
@@ -324,8 +332,10 @@ class AgentSession:
             reason = f"more than {limit} events missed"
         if reason:
             # The client reloads its state over REST, then continues from `seq`.
+            self.floor, self.wanted = head, set()
             self.send(_encode({"type": "reset", "reason": reason, "seq": head}))
             return 0
+        self.floor, self.wanted = since, set(missing)
         count = 0
         for payload in backlog:
             count += self.send_event(payload)

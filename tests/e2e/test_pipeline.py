@@ -113,3 +113,22 @@ async def test_reconnect_with_since_gets_exactly_the_missed_events(
             assert live["seq"] > max(second.seqs()[:-1])
             texts = [e["data"]["text"] for e in second.events if e["type"] == "message.created"]
             assert texts == ["2", "3", "4", "5", "6"]
+
+
+async def test_a_retried_webhook_does_not_repeat_an_event_the_resumed_client_has(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    payload = {"id": "again-1", "from": "+48600700800", "to": tenant_a.number, "text": "pierwsza"}
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        async with Panel(running.ws_base, token) as panel:
+            await post_generic(client, payload)
+            seen = (await panel.next("message.created"))["seq"]
+        async with Panel(running.ws_base, token, since=seen) as panel:
+            # The gateway retries the first webhook: the hub publishes its event again.
+            assert (await post_generic(client, payload)).json()["created"] is False
+            await post_generic(client, {**payload, "id": "again-2", "text": "druga"})
+            created = await panel.next("message.created")
+            assert created["data"]["text"] == "druga"
+            await asyncio.sleep(0.3)
+            assert seen not in panel.seqs(), "an event the client already had was sent again"
