@@ -76,7 +76,8 @@ async def receive(
     if existing is not None:
         await _finish(hub, number, existing)
         return Received(existing, created=False)
-    lost = await UnmatchedMessage.find_one(key)
+    # Only a shared or 2WAY number's message can reach no account (an individual one always does).
+    lost = await UnmatchedMessage.find_one(key) if number.account_id is None else None
     if lost is not None:
         await _finish_unmatched(hub, number, lost)
         return Received(None, created=False, unmatched=lost)
