@@ -149,7 +149,7 @@ class AutoresponderBody(msgspec.Struct):
     outside_hours: HoursBody | None = None
     limit_count: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 5
     limit_window_s: Annotated[int, msgspec.Meta(ge=1, le=30 * 86400)] = 3600
-    position: int = 0
+    position: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
     active: bool = True
 
 

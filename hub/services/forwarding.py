@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
 from hub.domain.forwarding import EVENT_RECEIVED, EVENT_STATUS_PREFIX
-from hub.domain.messages import Direction
+from hub.domain.messages import Direction, MessageStatus
 from hub.realtime.payloads import iso, media_url
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.forward_rules import object_id
@@ -166,8 +166,13 @@ async def forward_status(hub: HubContext, message: Message) -> None:
         number = await Number.find_one({"e164": message.sender, "account_id": message.account_id})
         number_id = number.id if number else None
         rules = [r for r in rules if r.number_id in (None, number_id)]
+    # Every status the message has reached, not only the newest: one whose forward was cut off
+    # (a worker killed between storing the status and this call) is forwarded with the next.
+    # Deliveries are unique per (rule, message, event), so the others are not forwarded twice.
+    reached = [h.status for h in message.status_history if h.status is not MessageStatus.QUEUED]
     for rule in rules:
-        await _create_and_enqueue(hub, rule, message, EVENT_STATUS_PREFIX + message.status.value)
+        for status in dict.fromkeys([*reached, message.status]):
+            await _create_and_enqueue(hub, rule, message, EVENT_STATUS_PREFIX + status.value)
 
 
 async def list_deliveries(

@@ -24,6 +24,8 @@ import redis.asyncio as aioredis
 from bson import ObjectId
 
 from hub.embedded_mongo import EmbeddedMongo
+from tests.forwarding.helpers import Receiver
+from tests.httpserver import HTTPServer
 from tests.reliability.harness import (
     Counts,
     HubProcess,
@@ -248,8 +250,25 @@ async def collect_phone_deliveries(url: str, into: Counter[str], ready: asyncio.
 @pytest.mark.timeout(420)
 async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> None:
     replies_n = 60
-    async with world(tmp_path, with_redis=True) as w:
+    receiver = Receiver()
+    async with world(tmp_path, with_redis=True) as w, HTTPServer(receiver) as forward_to:
         assert w.redis is not None
+        # Every inbound message and every status of every reply is forwarded to a URL: those
+        # deliveries are jobs too, in flight when the worker dies.
+        w.store.db["forward_rules"].insert_one(
+            {
+                "account_id": ObjectId(w.tenant.account_id),
+                "number_id": None,
+                "keyword_id": None,
+                "kind": "url",
+                "target": f"{forward_to.base}/hook",
+                "format": "json",
+                "secret": "scenario-5-forwarding-secret",
+                "include_delivery_reports": True,
+                "active": True,
+                "name": "scenario 5",
+            }
+        )
         server = w.hub("serve", "--no-worker")
         worker = w.hub("worker")
         await asyncio.gather(server.start(), worker.start())
@@ -304,6 +323,11 @@ async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> No
             if done == replies_n:
                 break
             await asyncio.sleep(1)
+        deliveries = w.store.db["forward_deliveries"]
+        while time.monotonic() < deadline:
+            if deliveries.count_documents({"status": {"$ne": "delivered"}}) == 0:
+                break
+            await asyncio.sleep(1)
         await asyncio.sleep(2)  # late duplicates, if any, would show up now
         took = await settle(clients, w.store, 30)
         await stop_clients(clients, tmp_path / "clients.jsonl")
@@ -329,9 +353,24 @@ async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> No
         counts.extra["replies never reaching the phone"] = len(phone_missing)
         counts.extra["re-sends to the phone with the same id"] = resent_same_id
         counts.extra["outbound messages stored"] = len(docs)
+        stored = list(deliveries.find({}, {"status": 1, "message_id": 1, "event": 1}))
+        per_event = Counter((d["message_id"], d["event"]) for d in stored)
+        arrived = {rec.headers["x-hub-delivery"] for rec in receiver.requests}
+        forwards_lost = [d for d in stored if d["status"] != "delivered" or str(d["_id"]) not in arrived]
+        counts.extra["forward deliveries (inbound + reply statuses)"] = len(stored)
+        counts.extra["forward deliveries not delivered (lost)"] = len(forwards_lost)
+        counts.extra["forward deliveries for one event twice"] = sum(n - 1 for n in per_event.values())
+        counts.extra["requests the receiver got (retries share the id)"] = len(receiver.requests)
+        # A retry after the kill may bring an id again; the receiver de-duplicates by it.
+        by_id = Counter(rec.headers["x-hub-delivery"] for rec in receiver.requests)
+        counts.extra["delivery ids the receiver got more than once"] = sum(n > 1 for n in by_id.values())
         counts.extra["settle seconds"] = round(took, 1)
-        counts.lost_webhooks = len(not_delivered) + len(phone_missing)
-        counts.duplicate_messages = len(sent_twice) + (len(docs) - replies_n)
+        counts.lost_webhooks = len(not_delivered) + len(phone_missing) + len(forwards_lost)
+        counts.duplicate_messages = (
+            len(sent_twice) + (len(docs) - replies_n) + sum(n - 1 for n in per_event.values())
+        )
+        # 10 inbound messages and, per reply, at least its sent and delivered statuses.
+        assert len(stored) >= 10 + 2 * replies_n
         finish(counts)
 
 
