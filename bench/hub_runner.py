@@ -13,6 +13,7 @@ import uvicorn
 
 import hub.realtime.agent_socket as agent_socket
 from hub.app import create_app
+from hub.realtime.wire import protocol_class
 from hub.settings import load_settings
 
 
@@ -32,7 +33,7 @@ def main() -> None:
         ws_ping_interval=args.ping_interval,
         ws_ping_timeout=args.ping_interval,
         lifespan="on",
-        ws="websockets-sansio",
+        ws=protocol_class(settings.realtime.ws_deflate),  # type: ignore[arg-type]
         ws_max_size=1024 * 1024,
     )
 

@@ -20,6 +20,7 @@ log = logging.getLogger("hub")
 
 def _serve(settings: Settings, on_ready: object = None) -> None:
     from hub.app import create_app
+    from hub.realtime.wire import protocol_class
 
     app = create_app(settings, on_ready=on_ready)  # type: ignore[arg-type]
     uvicorn.run(
@@ -30,7 +31,8 @@ def _serve(settings: Settings, on_ready: object = None) -> None:
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         lifespan="on",
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio protocol, extended so the fan-out writes frames directly.
+        ws=protocol_class(settings.realtime.ws_deflate),  # type: ignore[arg-type]
         ws_max_size=1024 * 1024,
     )
 

@@ -26,7 +26,7 @@ from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
 from hub.api.webhooks import WebhookController
 from hub.context import HubContext, open_hub
-from hub.realtime.agent_socket import agent_socket
+from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry, agent_socket
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        registry = SocketRegistry()
+        app.state[REGISTRY_KEY] = registry
+        try:
+            async with _open(app):
+                yield
+        finally:
+            await registry.stop()
+
+    @contextlib.asynccontextmanager
+    async def _open(app: Litestar) -> AsyncIterator[None]:
         if hub is not None:
             app.state.hub = hub
             yield

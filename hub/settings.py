@@ -109,6 +109,14 @@ class RealtimeSettings:
     """Events buffered per WebSocket; a client this far behind is disconnected."""
     resume_limit: int = 5000
     """Most events replayed to a reconnecting client; beyond that it must reload."""
+    ws_deflate: str = "shared"
+    """permessage-deflate on /ws: "shared" (no context takeover, each event compressed once for
+    every socket), "per-socket" (context takeover: smaller frames, one compression per socket),
+    or "off"."""
+
+    def __post_init__(self) -> None:
+        if self.ws_deflate not in ("shared", "per-socket", "off"):
+            raise ValueError(f"HUB_WS_DEFLATE must be shared, per-socket or off, got {self.ws_deflate!r}")
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ def load_settings() -> Settings:
         realtime=RealtimeSettings(
             subscriber_queue=_env_int("HUB_WS_QUEUE", 1000),
             resume_limit=_env_int("HUB_WS_RESUME_LIMIT", 5000),
+            ws_deflate=_env("HUB_WS_DEFLATE", "shared"),
         ),
         run_worker=_env_bool("HUB_RUN_WORKER", True),
         simulator=_env_bool("HUB_SIMULATOR", False),

@@ -28,6 +28,7 @@ from hub.context import HubContext, open_hub
 from hub.demo import seed_demo
 from hub.domain.numbers import NumberType
 from hub.embedded_mongo import EmbeddedMongo
+from hub.realtime.wire import protocol_class
 from hub.services import auth
 from hub.settings import (
     MongoSettings,
@@ -111,6 +112,7 @@ async def hub(settings: Settings) -> AsyncIterator[HubContext]:
 class RunningHub:
     base: str
     hub: HubContext
+    app: Any = None
 
     @property
     def ws_base(self) -> str:
@@ -118,11 +120,17 @@ class RunningHub:
 
 
 @contextlib.asynccontextmanager
-async def serve(hub: HubContext) -> AsyncIterator[RunningHub]:
+async def serve(hub: HubContext, ws: Any = None) -> AsyncIterator[RunningHub]:
+    """Run the app as `hub serve` does (the hub's WebSocket protocol), or with uvicorn's `ws`."""
     app = create_app(hub=hub)
     port = hub.settings.server.port
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws=ws or protocol_class(hub.settings.realtime.ws_deflate),
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -135,7 +143,7 @@ async def serve(hub: HubContext) -> AsyncIterator[RunningHub]:
                 raise RuntimeError("test server did not start")
             await asyncio.sleep(0.02)
         try:
-            yield RunningHub(base=f"http://127.0.0.1:{port}", hub=hub)
+            yield RunningHub(base=f"http://127.0.0.1:{port}", hub=hub, app=app)
         finally:
             server.should_exit = True
             await asyncio.wait_for(task, 15)

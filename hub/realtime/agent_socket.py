@@ -14,9 +14,11 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import deque
 from typing import Annotated, Any
 
 import msgspec
+from beanie import PydanticObjectId
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -24,8 +26,11 @@ from hub.api.deps import credential
 from hub.api.errors import DATABASE_DOWN
 from hub.context import HubContext
 from hub.domain import events as ev
-from hub.realtime.bus import now_iso
+from hub.realtime.bus import EventBus, now_iso
+from hub.realtime.coalesce import Coalesced
 from hub.realtime.fanout import SubscriberClosed, Subscription
+from hub.realtime.outbox import Outbox
+from hub.realtime.wire import OutgoingEvent
 from hub.services import auth, presence
 from hub.services.conversations import mark_read
 from hub.services.errors import ServiceError
@@ -41,6 +46,12 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_SLOW = 4408
 SEND_TIMEOUT_S = 10.0
 RECHECK_S = 30.0
+"""Seconds between credential checks of open sockets (read when used: tests and benchmarks change it)."""
+SWEEP_S = 1.0
+"""How often stalled sends are looked for: a slow socket is closed within SEND_TIMEOUT_S + SWEEP_S."""
+REGISTRY_KEY = "hub_sockets"
+REPLAY_BUFFERED = 100
+"""Replayed events a socket may have waiting on its transport before the replay waits for it."""
 MAX_SEQ = 2**63 - 1
 MAX_MISSING = 500
 # How many recent seqs a socket remembers having sent. An event older than that arriving again
@@ -99,7 +110,7 @@ def parse_resume(raw_since: str | None, raw_missing: str | None) -> tuple[int | 
 async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
     hub: HubContext = socket.app.state.hub
     token = credential(socket)
-    principal = await auth.resolve(token) if token else None
+    principal = await registry_of(socket).resolve(token) if token else None
     await socket.accept()
     if principal is None or token is None:
         await socket.send_text(_encode({"type": "error", "error": "not authenticated"}))
@@ -113,7 +124,112 @@ async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
     await AgentSession(hub, socket, principal, token).run(since, missing)
 
 
+class SocketRegistry:
+    """The open sessions of one application (one process), and the work done for all of them at once.
+
+    One task per process, not one per socket: every second it closes sessions whose frames have
+    waited on a paused transport longer than SEND_TIMEOUT_S, and every RECHECK_S it checks the
+    credentials of every open session with a few `$in` queries (auth.still_valid) instead of a
+    query per socket, and refreshes the presence records of agents' sockets with one update.
+    """
+
+    def __init__(self) -> None:
+        self.sessions: set[AgentSession] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.last_check = time.monotonic()
+        # What every opening socket asks the database, shared by those asking at the same time.
+        self.resolve: Coalesced[str, auth.Principal | None] = Coalesced(auth.resolve)
+        self.head: Coalesced[tuple[EventBus, PydanticObjectId], int] = Coalesced(_head)
+        self.oldest: Coalesced[tuple[EventBus, PydanticObjectId], int | None] = Coalesced(_oldest)
+        self.online: Coalesced[PydanticObjectId, list[dict[str, str]]] = Coalesced(presence.online)
+
+    def add(self, session: AgentSession) -> None:
+        self.sessions.add(session)
+        if self._task is None or self._task.done():
+            self.last_check = time.monotonic()
+            self._task = asyncio.create_task(self._run(), name="ws-sessions")
+
+    def discard(self, session: AgentSession) -> None:
+        self.sessions.discard(session)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        check: asyncio.Task[None] | None = None
+        try:
+            while self.sessions:
+                await asyncio.sleep(min(SWEEP_S, max(RECHECK_S, 0.01)))
+                now = loop.time()
+                for session in tuple(self.sessions):
+                    session.outbox.check_stalled(now, SEND_TIMEOUT_S)
+                # A task of its own: a slow database must not hold up the stalled-send sweep.
+                if (check is None or check.done()) and time.monotonic() - self.last_check >= RECHECK_S:
+                    self.last_check = time.monotonic()
+                    check = asyncio.create_task(self._recheck_logged(), name="ws-credentials")
+        finally:
+            if check is not None:
+                check.cancel()
+        self._task = None
+
+    async def _recheck_logged(self) -> None:
+        try:
+            await self.recheck()
+        except Exception:
+            log.exception("checking the credentials of open sockets failed")
+
+    async def recheck(self) -> None:
+        """Close the sessions whose session ended or whose token was revoked; keep agents present."""
+        sessions = [s for s in self.sessions if s.live]
+        if not sessions:
+            return
+        try:
+            valid = await auth.still_valid({s.token for s in sessions})
+        except DATABASE_DOWN as exc:
+            # Unchecked credentials may have been revoked: as when each socket checked its own,
+            # the sockets close and their clients come back once the database answers.
+            log.warning("sockets closed: database unavailable for the credential check: %s", exc)
+            for s in sessions:
+                s.end(CLOSE_TRY_LATER, "database unavailable")
+            return
+        checked = time.monotonic()
+        agents = []
+        for s in sessions:
+            if s.token in valid:
+                s.checked_at = checked
+                if s.principal.kind == "agent":
+                    agents.append(s.socket_id)
+            else:
+                s.revoked()
+        if agents:
+            await presence.refresh_many(agents)
+
+
+async def _head(key: tuple[EventBus, PydanticObjectId]) -> int:
+    return await key[0].head(key[1])
+
+
+async def _oldest(key: tuple[EventBus, PydanticObjectId]) -> int | None:
+    return await key[0].oldest(key[1])
+
+
+def registry_of(socket: WebSocket[Any, Any, Any]) -> SocketRegistry:
+    state = socket.app.state
+    registry = state.get(REGISTRY_KEY)
+    if not isinstance(registry, SocketRegistry):
+        registry = SocketRegistry()
+        state[REGISTRY_KEY] = registry
+    return registry
+
+
 class AgentSession:
+    """One socket: replay, then live events written by the fan-out loop through its outbox."""
+
     def __init__(
         self, hub: HubContext, socket: WebSocket[Any, Any, Any], principal: auth.Principal, token: str
     ) -> None:
@@ -124,23 +240,74 @@ class AgentSession:
         self.checked_at = time.monotonic()
         self.sent: set[int] = set()
         """Durable seqs this socket has sent, replayed or live: none is sent twice."""
-        self.send_lock = asyncio.Lock()
         self.socket_id = uuid.uuid4().hex
+        self.outbox = Outbox(hub.fanout.queue_size, self._slow)
+        self.held: deque[OutgoingEvent] | None = deque()
+        """Live events that arrive before `ready` (during the replay); None once streaming."""
+        self.ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self.live = False
+        self.registry = registry_of(socket)
 
-    async def send(self, payload: bytes) -> None:
-        async with self.send_lock:
-            try:
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await self.socket.send_text(payload.decode())
-            except TimeoutError:
-                raise CloseSocket(CLOSE_SLOW, "slow consumer: send timed out") from None
+    def send(self, payload: bytes) -> None:
+        """Send a message of this socket's own (a reply, a replayed event), after what is queued."""
+        self.outbox.push(payload)
+
+    def end(self, code: int, reason: str) -> None:
+        """Stop the session from outside its tasks (fan-out loop, registry); `serve` closes it."""
+        if not self.ended.done():
+            self.ended.set_result((code, reason))
+
+    def _slow(self, reason: str) -> None:
+        self.end(CLOSE_SLOW, reason)
+
+    def revoked(self) -> None:
+        self.send(_encode({"type": "error", "error": "the session or token is no longer valid"}))
+        self.end(CLOSE_UNAUTHORIZED, "credentials revoked or expired")
+
+    # Receiver of the fan-out: called synchronously in its loop, once per event.
+
+    def deliver(self, event: OutgoingEvent) -> None:
+        held = self.held
+        if held is not None:
+            held.append(event)
+            if len(held) > self.hub.fanout.queue_size:
+                self.outbox.fail("slow consumer: too many undelivered events")
+            return
+        try:
+            self._send_live(event)
+        except Exception:
+            # This runs in the fan-out loop: a bad payload ends this socket, not the loop.
+            log.exception("delivering an event to a socket failed")
+            self.end(CLOSE_INTERNAL, "internal error")
+
+    def closed(self, reason: str) -> None:
+        self.end(CLOSE_SLOW if "slow" in reason else CLOSE_RESTART, reason)
+
+    def _send_live(self, event: OutgoingEvent) -> None:
+        head = event.head
+        if head is None:
+            # Decoded by the first socket of the event; the others reuse it.
+            head = event.head = _peek.decode(event.payload)
+        if head.type in ev.DURABLE_TYPES and not self._first_time(head.seq):
+            return
+        self.outbox.push(event)
+
+    def _first_time(self, seq: int) -> bool:
+        """Remember a durable seq as sent; False when it already was."""
+        if seq in self.sent:
+            return False
+        self.sent.add(seq)
+        if len(self.sent) > SENT_MEMORY * 2:
+            floor = max(self.sent) - SENT_MEMORY
+            self.sent = {s for s in self.sent if s > floor}
+        return True
 
     async def replay(self, since: int, missing: list[int]) -> int:
         """Send durable events after `since` (and stored ones among `missing`); returns how many."""
         hub, account = self.hub, self.principal.account_id
         limit = hub.settings.realtime.resume_limit
-        head = await hub.bus.head(account)
-        oldest = await hub.bus.oldest(account)
+        head = await self.registry.head((hub.bus, account))
+        oldest = await self.registry.oldest((hub.bus, account))
         reason = None
         if since > head:
             reason = "the client is ahead of the server"
@@ -151,32 +318,35 @@ class AgentSession:
             reason = f"more than {limit} events missed"
         if reason:
             # The client reloads its state over REST, then continues from `seq`.
-            await self.send(_encode({"type": "reset", "reason": reason, "seq": head}))
+            self.send(_encode({"type": "reset", "reason": reason, "seq": head}))
             return 0
         count = 0
         for payload in backlog:
-            count += await self.send_event(payload)
+            count += self.send_event(payload)
+            if len(self.outbox) >= REPLAY_BUFFERED:
+                # Let the client read: a long replay would otherwise overflow the buffer.
+                await self.outbox.drained()
+                if self.outbox.failed:
+                    break
         return count
 
-    async def send_event(self, payload: bytes) -> int:
+    def send_event(self, payload: bytes) -> int:
         """Send an event unless it is a durable one this socket already sent; returns 1 if sent."""
         head = _peek.decode(payload)
-        if head.type in ev.DURABLE_TYPES:
-            if head.seq in self.sent:
-                return 0
-            self.sent.add(head.seq)
-            if len(self.sent) > SENT_MEMORY * 2:
-                floor = max(self.sent) - SENT_MEMORY
-                self.sent = {s for s in self.sent if s > floor}
-        await self.send(payload)
+        if head.type in ev.DURABLE_TYPES and not self._first_time(head.seq):
+            return 0
+        self.send(payload)
         return 1
 
     async def run(self, since: int | None, missing: list[int]) -> None:
         hub, principal = self.hub, self.principal
         channel = hub.bus.account_channel(principal.account_id)
         code, reason = 1000, "bye"
+        registry = self.registry
+        self.outbox.attach(self.socket)
         try:
-            async with hub.fanout.subscribe(channel) as sub:
+            async with hub.fanout.subscribe(channel, self) as sub:
+                registry.add(self)
                 code, reason = await self.serve(sub, since, missing)
         except SubscriberClosed as exc:
             code, reason = CLOSE_TRY_LATER, exc.reason
@@ -185,12 +355,17 @@ class AgentSession:
         except DATABASE_DOWN as exc:
             log.warning("socket closed: database unavailable: %s", exc)
             code, reason = CLOSE_TRY_LATER, "database unavailable"
+        finally:
+            registry.discard(self)
+            self.live = False
+            self.outbox.detach()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.socket.close(code=code, reason=reason[:120]), 2.0)
 
     async def serve(self, sub: Subscription, since: int | None, missing: list[int]) -> tuple[int, str]:
         hub, principal = self.hub, self.principal
-        head = await hub.bus.head(principal.account_id)
+        # Read after subscribing (so is a shared read: it starts after every sharer subscribed).
+        head = await self.registry.head((hub.bus, principal.account_id))
         replayed = await self.replay(since, missing) if since is not None else 0
         if principal.kind == "agent":
             await presence.arrive(self.socket_id, principal.account_id, principal.id, principal.name)
@@ -199,52 +374,43 @@ class AgentSession:
             "seq": head,
             "replayed": replayed,
             "principal": {"kind": principal.kind, "id": str(principal.id), "name": principal.name},
-            "online": await presence.online(principal.account_id),
+            "online": await self.registry.online(principal.account_id),
         }
-        await self.send(_encode(ready))
+        self.send(_encode(ready))
+        # From here the fan-out loop writes live events itself; those that came during the
+        # replay go first, minus the seqs the replay already sent.
+        held, self.held = self.held or deque(), None
+        for event in held:
+            self.deliver(event)
+        self.live = True
         await self.presence("online", head)
-        tasks = {
-            asyncio.create_task(self.pump(sub), name="ws-pump"),
-            asyncio.create_task(self.read(), name="ws-read"),
-            asyncio.create_task(self.watch_credentials(), name="ws-auth"),
-        }
+        reader = asyncio.create_task(self.read(), name="ws-read")
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            waits: set[asyncio.Future[Any]] = {reader, self.ended}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks, timeout=5)
+            self.live = False
+            reader.cancel()
+            await asyncio.wait({reader}, timeout=5)
             with contextlib.suppress(Exception):
                 if principal.kind == "agent" and await presence.leave(
                     self.socket_id, principal.account_id, principal.id
                 ):
                     await self.presence("offline", await hub.bus.head(principal.account_id))
-        for task in done:
-            exc = task.exception()
-            if isinstance(exc, SubscriberClosed):
-                return (CLOSE_SLOW if "slow" in exc.reason else CLOSE_RESTART), exc.reason
-            if isinstance(exc, CloseSocket):
-                return exc.code, exc.reason
-            if exc is not None:
-                log.error("agent socket failed", exc_info=exc)
-                return CLOSE_INTERNAL, "internal error"
+        if self.ended.done():
+            return self.ended.result()
+        exc = reader.exception() if reader.done() and not reader.cancelled() else None
+        if isinstance(exc, CloseSocket):
+            return exc.code, exc.reason
+        if exc is not None:
+            log.error("agent socket failed", exc_info=exc)
+            return CLOSE_INTERNAL, "internal error"
         return 1000, "bye"
-
-    async def pump(self, sub: Subscription) -> None:
-        while True:
-            await self.send_event(await sub.get())
-
-    async def watch_credentials(self) -> None:
-        while True:
-            await asyncio.sleep(RECHECK_S)
-            await self.check_credentials()
-            if self.principal.kind == "agent":
-                await presence.refresh(self.socket_id)
 
     async def check_credentials(self) -> None:
         """Close the socket once its session ends or its token is revoked."""
         if await auth.resolve(self.token) is None:
-            await self.send(_encode({"type": "error", "error": "the session or token is no longer valid"}))
+            self.send(_encode({"type": "error", "error": "the session or token is no longer valid"}))
             raise CloseSocket(CLOSE_UNAUTHORIZED, "credentials revoked or expired")
         self.checked_at = time.monotonic()
 
@@ -257,20 +423,20 @@ class AgentSession:
             try:
                 msg = _decode_client.decode(raw)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-                await self.send(_encode({"type": "error", "error": f"invalid message: {exc}"}))
+                self.send(_encode({"type": "error", "error": f"invalid message: {exc}"}))
                 continue
             if time.monotonic() - self.checked_at > RECHECK_S:
                 await self.check_credentials()
             try:
                 await self.handle(msg)
             except ServiceError as exc:
-                await self.send(
+                self.send(
                     _encode(
                         {"type": "error", "error": exc.message, "request_id": msg.request_id, **exc.extra}
                     )
                 )
             except DATABASE_DOWN:
-                await self.send(
+                self.send(
                     _encode(
                         {
                             "type": "error",
@@ -284,17 +450,15 @@ class AgentSession:
                 raise
             except Exception:
                 log.exception("socket request %s failed", msg.type)
-                await self.send(
-                    _encode({"type": "error", "error": "internal error", "request_id": msg.request_id})
-                )
+                self.send(_encode({"type": "error", "error": "internal error", "request_id": msg.request_id}))
 
     async def handle(self, msg: ClientMessage) -> None:
         hub, principal = self.hub, self.principal
         if msg.type == "ping":
-            await self.send(_encode({"type": "pong", "request_id": msg.request_id}))
+            self.send(_encode({"type": "pong", "request_id": msg.request_id}))
         elif msg.type == "resume":
             count = await self.replay(msg.since or 0, msg.missing)
-            await self.send(_encode({"type": "resumed", "replayed": count, "request_id": msg.request_id}))
+            self.send(_encode({"type": "resumed", "replayed": count, "request_id": msg.request_id}))
         elif msg.type == "typing" and msg.conversation_id:
             if principal.kind != "agent":
                 return
@@ -325,7 +489,7 @@ class AgentSession:
                 "message_id": str(message.id),
                 "seq": message.seq,
             }
-            await self.send(_encode(ack))
+            self.send(_encode(ack))
         elif msg.type == "read" and msg.conversation_id:
             await mark_read(hub, principal.account_id, msg.conversation_id)
         else:
@@ -334,7 +498,7 @@ class AgentSession:
                 "error": f"unknown message type {msg.type!r}",
                 "request_id": msg.request_id,
             }
-            await self.send(_encode(error))
+            self.send(_encode(error))
 
     async def presence(self, state: str, seq: int) -> None:
         if self.principal.kind != "agent":

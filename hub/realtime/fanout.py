@@ -1,8 +1,11 @@
 """Per-process fan-out of encoded events to WebSocket subscribers.
 
 One backend subscription per account channel per process (Redis pub/sub between processes,
-memory within one), and a bounded queue per socket. Publishing never waits on a socket: a
-subscriber whose queue is full is cut off and told so; it reconnects and resumes from MongoDB.
+memory within one). One loop per process hands each event, wrapped once in an `OutgoingEvent`
+(so its frame is encoded once), to every local subscription of its channel. A socket's
+subscription has a receiver that writes or buffers synchronously (hub.realtime.outbox); others
+get a bounded queue. Publishing never waits on a socket: a subscriber whose buffer is full is cut
+off and told so; it reconnects and resumes from MongoDB.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
-from typing import Final
+from typing import Final, Protocol
 
 from litestar.channels.backends.base import ChannelsBackend
+
+from hub.realtime.wire import OutgoingEvent
 
 log = logging.getLogger(__name__)
 
@@ -29,29 +34,46 @@ class SubscriberClosed(Exception):
         self.reason = reason
 
 
-class Subscription:
-    """A socket's bounded inbox of encoded events."""
+class Receiver(Protocol):
+    """Takes a subscription's events synchronously, in the fan-out loop: it must not block."""
 
-    def __init__(self, channel: str, maxsize: int) -> None:
+    def deliver(self, event: OutgoingEvent) -> None: ...
+
+    def closed(self, reason: str) -> None:
+        """The subscription ended (backend restarted, server stopping): no more events come."""
+
+
+class Subscription:
+    """A subscriber's events: handed to its receiver, or else kept in a bounded queue for `get`."""
+
+    def __init__(self, channel: str, maxsize: int, receiver: Receiver | None = None) -> None:
         self.channel = channel
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=maxsize + 1)
         self._maxsize = maxsize
+        self._receiver = receiver
         self.closed_reason: str | None = None
 
-    def offer(self, payload: bytes) -> bool:
-        """Queue a payload without waiting. Returns False (and closes) when the queue is full."""
+    def offer(self, event: OutgoingEvent) -> bool:
+        """Hand over an event without waiting. Returns False (and closes) when the queue is full."""
         if self.closed_reason is not None:
             return False
+        if self._receiver is not None:
+            self._receiver.deliver(event)
+            return True
         if self._queue.qsize() >= self._maxsize:
             self.close("slow consumer: too many undelivered events")
             return False
-        self._queue.put_nowait(payload)
+        self._queue.put_nowait(event.payload)
         return True
 
     def close(self, reason: str) -> None:
         if self.closed_reason is not None:
             return
         self.closed_reason = reason
+        if self._receiver is not None:
+            receiver, self._receiver = self._receiver, None
+            receiver.closed(reason)
+            return
         # Drop what is queued: the client resumes from MongoDB anyway.
         while not self._queue.empty():
             self._queue.get_nowait()
@@ -124,14 +146,19 @@ class Fanout:
         except Exception:
             log.exception("publish to %s failed; subscribers will resume from MongoDB", channel)
 
+    @property
+    def queue_size(self) -> int:
+        """Events buffered per subscriber before it is cut off as slow."""
+        return self._queue_size
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        """Subscribe to a channel.
+    async def subscribe(self, channel: str, receiver: Receiver | None = None) -> AsyncIterator[Subscription]:
+        """Subscribe to a channel; with a receiver, events go to it as they arrive instead of `get`.
 
         Raises:
             SubscriberClosed: the backend is down or restarting; the caller should retry later.
         """
-        sub = Subscription(channel, self._queue_size)
+        sub = Subscription(channel, self._queue_size, receiver)
         async with self._lock:
             if not self._healthy or self._backend is None:
                 raise SubscriberClosed("realtime backend unavailable; try again shortly")
@@ -179,8 +206,13 @@ class Fanout:
 
     async def _stream(self, backend: ChannelsBackend) -> None:
         async for channel, payload in backend.stream_events():
-            for sub in tuple(self._subs.get(channel, ())):
-                sub.offer(payload)
+            subs = self._subs.get(channel)
+            if not subs:
+                continue
+            # One wrapper per event: its frame is built once and shared by every socket.
+            event = OutgoingEvent(payload)
+            for sub in tuple(subs):
+                sub.offer(event)
 
     async def _pump(self) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -142,3 +143,39 @@ async def resolve(token: str) -> Principal | None:
             return None
         return Principal(account_id=api.account_id, kind="token", id=api.id, name=api.name, role=Role.AGENT)
     return None
+
+
+# A bound on the size of one `$in` list, so thousands of distinct open sessions make a few
+# queries of reasonable size rather than one huge one.
+_IN_CHUNK = 1000
+
+
+async def still_valid(tokens: Iterable[str]) -> set[str]:
+    """Those of `tokens` that still `resolve` to a principal, checked with one query per kind
+    (and one for the sessions' agents) per 1,000 distinct tokens, not a query per token."""
+    by_hash = {digest(t): t for t in set(tokens)}
+    sessions = [h for h, t in by_hash.items() if t.startswith(SESSION_PREFIX)]
+    api_tokens = [h for h, t in by_hash.items() if t.startswith(TOKEN_PREFIX)]
+    valid: set[str] = set()
+    now = utcnow()
+    for i in range(0, len(sessions), _IN_CHUNK):
+        agent_of: dict[str, PydanticObjectId] = {}
+        async for doc in LoginSession.get_pymongo_collection().find(
+            {"token_hash": {"$in": sessions[i : i + _IN_CHUNK]}, "expires_at": {"$gt": now}},
+            projection={"token_hash": 1, "agent_id": 1, "_id": 0},
+        ):
+            agent_of[doc["token_hash"]] = doc["agent_id"]
+        active = {
+            doc["_id"]
+            async for doc in Agent.get_pymongo_collection().find(
+                {"_id": {"$in": list(set(agent_of.values()))}, "active": True}, projection={"_id": 1}
+            )
+        }
+        valid.update(by_hash[h] for h, agent in agent_of.items() if agent in active)
+    for i in range(0, len(api_tokens), _IN_CHUNK):
+        async for doc in ApiToken.get_pymongo_collection().find(
+            {"token_hash": {"$in": api_tokens[i : i + _IN_CHUNK]}, "revoked": False},
+            projection={"token_hash": 1, "_id": 0},
+        ):
+            valid.add(by_hash[doc["token_hash"]])
+    return valid

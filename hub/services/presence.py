@@ -28,6 +28,13 @@ async def refresh(socket_id: str) -> None:
     )
 
 
+async def refresh_many(socket_ids: list[str]) -> None:
+    """Keep many sockets' records alive with one update (the periodic check of all open sockets)."""
+    await PresenceRecord.get_pymongo_collection().update_many(
+        {"_id": {"$in": socket_ids}}, {"$set": {"expires_at": utcnow() + PRESENCE_TTL}}
+    )
+
+
 async def leave(socket_id: str, account_id: PydanticObjectId, agent_id: PydanticObjectId) -> bool:
     """Forget a socket. Returns True when it was the agent's last one (the agent went offline)."""
     coll = PresenceRecord.get_pymongo_collection()

@@ -1,0 +1,60 @@
+"""Look-ups shared by callers that ask at the same time, never answered from a query that began
+before a caller asked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hub.realtime.coalesce import Coalesced
+
+
+async def test_callers_of_one_turn_share_a_query_later_ones_get_a_new_one() -> None:
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def fetch(key: str) -> str:
+        started.append(key)
+        query = len(started)
+        await release.wait()
+        return f"{key}:{query}"
+
+    look = Coalesced(fetch)
+    first = [asyncio.create_task(look("a")) for _ in range(5)]
+    other = asyncio.create_task(look("b"))
+    await asyncio.sleep(0.01)
+    assert sorted(started) == ["a", "b"]
+    # The query for "a" has begun: a caller now must not share it.
+    late = asyncio.create_task(look("a"))
+    await asyncio.sleep(0.01)
+    assert started.count("a") == 2
+    release.set()
+    answers = await asyncio.gather(*first)
+    assert len(set(answers)) == 1
+    assert await late != answers[0]
+    assert (await other).startswith("b:")
+
+
+async def test_an_error_reaches_every_caller_and_one_caller_giving_up_does_not_cancel_the_rest() -> None:
+    calls = 0
+
+    async def fetch(key: int) -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        if key < 0:
+            raise ValueError("negative")
+        return key * 2
+
+    look = Coalesced(fetch)
+    bad = [asyncio.create_task(look(-1)) for _ in range(3)]
+    for task in bad:
+        with pytest.raises(ValueError, match="negative"):
+            await task
+    quitter = asyncio.create_task(look(4))
+    stayer = asyncio.create_task(look(4))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    assert await stayer == 8
+    assert calls == 2
