@@ -122,10 +122,11 @@ class BotClient:
             self._ack_task = asyncio.create_task(self._ack_loop(), name="hubclient-acks")
 
     async def close(self) -> None:
-        """Acknowledge what was handled, then disconnect."""
-        if self.auto_ack and self._current is not None:
-            self._handled(self._current)
-            self._current = None
+        """Acknowledge what was handled, then disconnect.
+
+        The event the loop is on is not acknowledged (its handler may have been interrupted): the
+        next run gets it again.
+        """
         with contextlib.suppress(Exception):
             await self._send_ack()
         self._closing = True

@@ -182,8 +182,8 @@ class BotSession(ScopedSession):
             self._ack = (msg.seq, list(msg.missing))
             if msg.request_id is not None:
                 # The bot wants to know it is stored: write it now.
-                await self._write_acks()
-                self.send(_encode({"type": "acked", "seq": msg.seq, "request_id": msg.request_id}))
+                if await self._write_acks(msg.request_id):
+                    self.send(_encode({"type": "acked", "seq": msg.seq, "request_id": msg.request_id}))
             elif self._ack_writer is None or self._ack_writer.done():
                 # One write at a time, of the latest ack: a bot acking every event costs the
                 # database a write per round trip, not a write per event.
@@ -217,19 +217,26 @@ class BotSession(ScopedSession):
         else:
             await super().handle(msg)
 
-    async def _write_acks(self) -> None:
+    async def _write_acks(self, request_id: str | None = None) -> bool:
+        """Store the latest ack until none is waiting; returns whether the last one was stored."""
+        stored = False
         while self._ack is not None:
             (seq, missing), self._ack = self._ack, None
+            stored = False
             head = await self.hub.bus.head(self.principal.account_id)
             if seq > head:
                 # An ack ahead of the log would make a later resume skip events never sent.
-                self.send(_encode({"type": "error", "error": f"ack {seq} is ahead of the account's events"}))
+                error = f"ack {seq} is ahead of the account's events ({head})"
+                self.send(_encode({"type": "error", "error": error, "request_id": request_id}))
                 continue
             try:
                 await bots.store_ack(self.principal.id, seq, missing)
+                stored = True
             except Exception:
                 log.exception("storing a bot's acknowledgement failed")
-                self.send(_encode({"type": "error", "error": "the acknowledgement was not stored"}))
+                error = "the acknowledgement was not stored"
+                self.send(_encode({"type": "error", "error": error, "request_id": request_id}))
+        return stored
 
 
 @websocket("/ws/bot")
