@@ -137,7 +137,7 @@ class BotSession(ScopedSession):
         super().__init__(*args, **kwargs)
         self.resumed_from: tuple[int | None, list[int]] = (None, [])
         self._ack: tuple[int, list[int]] | None = None
-        self._ack_writer: asyncio.Task[None] | None = None
+        self._ack_writer: asyncio.Task[bool] | None = None
 
     def passes(self, head: _Head) -> bool:
         if not super().passes(head):
