@@ -344,3 +344,28 @@ async def test_bot_client_reports_a_bad_token(running: RunningHub) -> None:
 
 def test_message_created_is_what_the_sdk_yields() -> None:
     assert MessageCreated.__struct_config__.tag == "message.created"
+
+
+async def test_another_accounts_conversation_cannot_be_handed_over(
+    running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    async with httpx.AsyncClient(base_url=running.base) as api:
+        body = {"id": "tenancy-1", "from": "+48600111777", "to": tenant_b.number, "text": "B"}
+        assert (await post_generic(api, body)).status_code == 200
+        b_message = await Message.find_one({"provider_message_id": "tenancy-1"})
+        assert b_message is not None
+        conv = str(b_message.conversation_id)
+        a_token = await bot_token(tenant_a.account_id)
+        for credential in (await admin(running, tenant_a), a_token):
+            headers = {"Authorization": f"Bearer {credential}"}
+            r = await api.post(f"/api/conversations/{conv}/handover", json={"note": "x"}, headers=headers)
+            assert r.status_code == 404 and r.json()["error"] == "no such conversation"
+            r = await api.post(f"/api/conversations/{conv}/handback", headers=headers)
+            assert r.status_code == 404
+        # B's own admin can.
+        r = await api.post(
+            f"/api/conversations/{conv}/handover",
+            json={"note": "ręcznie"},
+            headers={"Authorization": f"Bearer {await admin(running, tenant_b)}"},
+        )
+        assert r.status_code == 200 and r.json()["handover"] is True and r.json()["status"] == "pending"
