@@ -70,6 +70,7 @@ class BotClient:
         ack_interval: float = 0.2,
         hole_ttl: float = 60.0,
         request_timeout: float = 30.0,
+        max_pending: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """
@@ -85,6 +86,7 @@ class BotClient:
         self.backoff = backoff or Backoff()
         self.ack_interval = ack_interval
         self.request_timeout = request_timeout
+        self.max_pending = max_pending
         self._clock = clock
         self.received = SeqTracker(since, missing, hole_ttl)
         """What has arrived: decides `since`/`missing` on reconnect and drops duplicates."""
@@ -106,6 +108,11 @@ class BotClient:
         self._ack_task: asyncio.Task[None] | None = None
         self._closing = False
         self._fatal: BaseException | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._overflowed = False
+        """More events arrived than `max_pending` wait unhandled: the rest of this connection's
+        events are dropped unrecorded, and once the backlog is handled the client reconnects with
+        `since` and is sent them again. Memory stays bounded however slow the handler is."""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -154,6 +161,8 @@ class BotClient:
             if self.auto_ack:
                 self._handled(self._current)
             self._current = None
+        if not self._queue and self._overflowed:
+            self._refetch()
         while not self._queue:
             if self._fatal is not None:
                 raise self._fatal
@@ -274,7 +283,14 @@ class BotClient:
                 return
             await asyncio.sleep(self.backoff.next())
 
+    def _refetch(self) -> None:
+        """Reconnect to be sent what was dropped while the backlog was full."""
+        ws = self._ws
+        if ws is not None:
+            self._close_task = asyncio.create_task(ws.close(1000, "catching up"))
+
     def _disconnected(self) -> None:
+        self._overflowed = False
         self._connected.clear()
         for future in self._requests.values():
             if not future.done():
@@ -287,6 +303,12 @@ class BotClient:
             log.warning("ignored a frame the SDK does not know: %s", exc)
             return
         now = self._clock()
+        if isinstance(frame, ev.MessageCreated | ev.ConversationUpdated | ev.Skip) and (
+            self._overflowed or len(self._queue) >= self.max_pending
+        ):
+            # Not recorded as received: the reconnect after the backlog asks for it again.
+            self._overflowed = True
+            return
         if isinstance(frame, ev.MessageCreated | ev.ConversationUpdated):
             if self.received.add(frame.seq, now):
                 self._queued.add(frame.seq)

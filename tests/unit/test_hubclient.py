@@ -209,3 +209,23 @@ def test_bot_frames_round_trip() -> None:
     ):
         assert client.decode(frame(obj2)) == obj2
     assert set(ev.bot_json_schema()) == {"server", "client"}
+
+
+async def test_a_full_backlog_drops_unrecorded_and_refetches_after_it_is_handled() -> None:
+    """The client's buffer is bounded: what comes beyond it is not recorded as received, so the
+    reconnect after the backlog asks for it again from the last event kept."""
+    bot = BotClient("ws://hub.test", "hub_x", since=10, max_pending=2)
+    for seq in (11, 12, 13):
+        bot._on_frame(created(seq))
+    bot._on_frame(frame(ev.Skip(seq=14)))
+    bot._on_frame(created(15))
+    assert [e.seq for e in bot._queue] == [11, 12]
+    assert bot.resume_url().endswith("?since=12"), "13-15 will be sent again"
+    assert (await bot.__anext__()).seq == 11
+    assert (await bot.__anext__()).seq == 12
+    assert bot._overflowed
+    bot._disconnected()  # what the reconnect does
+    for seq in (13, 15):
+        bot._on_frame(created(seq))
+    bot._on_frame(frame(ev.Skip(seq=14)))
+    assert [e.seq for e in bot._queue] == [13, 15]
