@@ -15,6 +15,8 @@ async with BotClient("ws://127.0.0.1:8000", token) as bot:
 - The connection is kept: after a drop the client waits (exponential backoff with jitter) and
   reconnects with `since` and `missing` (its highest sequence number and the holes below it), so
   nothing is lost and nothing comes twice; a duplicate that does arrive is dropped.
+- The buffer of events waiting for the loop is bounded (`max_pending`): beyond it events are dropped
+  unrecorded and, once the backlog is handled, a reconnect with `since` fetches them again.
 - At least once: an event handled but not yet acknowledged when the bot itself dies is sent again
   to its next run. Replies carry a `client_id`; the same one again never sends twice, so derive it
   from the event (`reply(..., client_id=f"re:{message_id}")`) to make handling idempotent.

@@ -49,7 +49,7 @@ class RunningBot:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    url: str, token: str, *, answer: bool = True, **kwargs: object
+    url: str, token: str, *, answer: bool = True, delay: float = 0.0, **kwargs: object
 ) -> AsyncIterator[RunningBot]:
     """A BotClient whose loop runs the example's handler (or only counts) for every event."""
     client = BotClient(url, token, **kwargs)  # type: ignore[arg-type]
@@ -60,6 +60,8 @@ async def running_bot(
         async for event in client:
             if isinstance(event, MessageCreated):
                 bot.handled[event.data.id] += 1
+                if delay:
+                    await asyncio.sleep(delay)
                 bot.texts[event.data.id] = event.data.text
                 bot.conversations.add(event.data.conversation_id)
                 if answer:

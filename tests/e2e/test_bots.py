@@ -369,3 +369,20 @@ async def test_another_accounts_conversation_cannot_be_handed_over(
             headers={"Authorization": f"Bearer {await admin(running, tenant_b)}"},
         )
         assert r.status_code == 200 and r.json()["handover"] is True and r.json()["status"] == "pending"
+
+
+async def test_a_slow_handler_with_a_small_buffer_still_gets_everything_once(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    token = await bot_token(tenant_a.account_id)
+    async with (
+        running_bot(running.ws_base, token, answer=False, delay=0.1, max_pending=3) as bot,
+        httpx.AsyncClient(base_url=running.base) as api,
+    ):
+        for n in range(20):
+            body = {"id": f"backlog-{n}", "from": "+48600111888", "to": tenant_a.number, "text": f"b{n}"}
+            assert (await post_generic(api, body)).status_code == 200
+        await wait_for(lambda: len(bot.handled) == 20, 30)
+        await asyncio.sleep(0.5)
+        assert set(bot.handled.values()) == {1}
+        assert bot.client.connections >= 2, "the backlog overflowed and was fetched again"
