@@ -38,18 +38,20 @@ run: $(INSTALLED) ## Start the hub with an embedded database and a demo account
 	$(BIN)/hub demo
 
 test: install-test ## Lint, type-check and run the whole test suite
-	$(BIN)/ruff check hub workers tests
+	$(BIN)/ruff check hub workers hubclient examples tests
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/faq_bot.py
 	$(BIN)/pytest
 
 lint: install-test ## Check style, formatting and types without changing files
-	$(BIN)/ruff check hub workers tests
-	$(BIN)/ruff format --check hub workers tests
+	$(BIN)/ruff check hub workers hubclient examples tests
+	$(BIN)/ruff format --check hub workers hubclient examples tests
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/faq_bot.py
 
 fmt: install-test ## Format the code and apply ruff's safe fixes
-	$(BIN)/ruff format hub workers tests
-	$(BIN)/ruff check --fix hub workers tests
+	$(BIN)/ruff format hub workers hubclient examples tests
+	$(BIN)/ruff check --fix hub workers hubclient examples tests
 
 clean: ## Remove .venv, caches and build output (keeps var/, the local database)
 	rm -rf $(VENV) build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis

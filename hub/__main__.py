@@ -1,4 +1,4 @@
-"""The `hub` command: serve, worker, demo, create-agent."""
+"""The `hub` command: serve, worker, demo, create-agent, create-token."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
+from hub.services.errors import ServiceError
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger("hub")
@@ -116,6 +117,29 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
         print(f"agent {agent.email} ({agent.role.value}) in account {account.slug}")
 
 
+async def _create_token(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.context import open_hub
+    from hub.services import auth
+    from hub.store.accounts import Account
+    from hub.store.numbers import Number
+
+    async with open_hub(settings, start_local_worker=False):
+        account = await Account.find_one({"slug": args.account})
+        if account is None or account.id is None:
+            raise SystemExit(f"no account {args.account!r}")
+        ids = []
+        for wanted in args.number or []:
+            # A number as texted (+48500100200) or its id.
+            number = await Number.find_one(
+                {"e164": wanted.replace(" ", ""), "account_id": {"$in": [account.id, None]}}
+            )
+            ids.append(str(number.id) if number is not None else wanted)
+        doc, token = await auth.create_api_token(account.id, args.name, None, ids)
+        scope = ", ".join(str(n) for n in doc.numbers) or "all numbers"
+        print(f"token {doc.name!r} for account {account.slug} ({scope}); shown once, keep it:")
+        print(token)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hub", description="Self-hosted SMS/MMS conversation hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +156,12 @@ def main(argv: list[str] | None = None) -> None:
     agent.add_argument("--name", required=True)
     agent.add_argument("--password", required=True)
     agent.add_argument("--role", choices=["admin", "agent"], default="agent")
+    token = sub.add_parser("create-token", help="create an API token (for a bot or an integration)")
+    token.add_argument("--account", required=True, help="account slug")
+    token.add_argument("--name", required=True, help="shown as the author of the bot's replies")
+    token.add_argument(
+        "--number", action="append", help="limit the token to this number (+48..., or an id); repeatable"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -150,6 +180,11 @@ def main(argv: list[str] | None = None) -> None:
         cmd_demo(settings)
     elif args.command == "create-agent":
         asyncio.run(_create_agent(args, settings))
+    elif args.command == "create-token":
+        try:
+            asyncio.run(_create_token(args, settings))
+        except ServiceError as exc:
+            sys.exit(f"create-token: {exc.message}")
 
 
 if __name__ == "__main__":

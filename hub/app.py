@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
+from hub.api.bots import BOT_ROUTES
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.errors import EXCEPTION_HANDLERS
@@ -158,6 +159,7 @@ def create_app(
             ForwardDeliveryController,
             MailController,
             agent_socket,
+            *BOT_ROUTES,
             *_page_routes(settings),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

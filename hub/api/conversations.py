@@ -68,6 +68,7 @@ class ConversationController(Controller):
             me=principal.agent_id,
             before=before,
             limit=limit,
+            numbers=principal.numbers,
         )
         return [conversation_payload(c) for c in rows]
 

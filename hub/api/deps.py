@@ -11,7 +11,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from hub.context import HubContext
-from hub.services import auth
+from hub.services import auth, scope
 from hub.store.accounts import Role
 
 SESSION_COOKIE = "hub_session"
@@ -42,6 +42,9 @@ async def provide_principal(request: Request[Any, Any, Any]) -> auth.Principal:
     principal = await auth.resolve(token)
     if principal is None:
         raise NotAuthorizedException("the session or token is not valid (expired, revoked or unknown)")
+    if principal.numbers:
+        # A token scoped to numbers: only its numbers' conversations (hub.services.scope).
+        await scope.check_request(principal, request.method, request.url.path)
     return principal
 
 

@@ -19,6 +19,8 @@ from hub.store.accounts import ApiToken
 
 class TokenBody(msgspec.Struct):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    numbers: Annotated[list[str], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
+    """Number ids the token is limited to (their conversations, events, replies); empty: all."""
 
 
 class TokenOut(msgspec.Struct):
@@ -28,6 +30,9 @@ class TokenOut(msgspec.Struct):
     created_at: datetime
     last_used_at: datetime | None
     revoked: bool
+    numbers: list[str] = msgspec.field(default_factory=list)
+    acked_seq: int | None = None
+    """A bot's last acknowledged event (/ws/bot)."""
 
 
 class NewTokenOut(msgspec.Struct):
@@ -44,6 +49,8 @@ def token_out(t: ApiToken) -> TokenOut:
         created_at=t.created_at,
         last_used_at=t.last_used_at,
         revoked=t.revoked,
+        numbers=[str(n) for n in t.numbers],
+        acked_seq=t.bot_acked_seq,
     )
 
 
@@ -61,7 +68,9 @@ class TokenController(Controller):
     async def create(
         self, principal: NamedDependency[auth.Principal], data: JSONBody[TokenBody]
     ) -> NewTokenOut:
-        doc, token = await auth.create_api_token(principal.account_id, data.name, principal.agent_id)
+        doc, token = await auth.create_api_token(
+            principal.account_id, data.name, principal.agent_id, data.numbers
+        )
         return NewTokenOut(token=token, info=token_out(doc))
 
     @delete("/{token_id:str}", status_code=204)

@@ -86,6 +86,9 @@ class ConversationPayload(msgspec.Struct, frozen=True):
     updated_at: str
     version: int = 0
     """Grows with every change of the conversation: keep the snapshot with the highest version."""
+    handover: bool = False
+    """A bot handed the conversation to a human; bots do not receive its messages until handback."""
+    handover_note: str | None = None
 
 
 class StatusPayload(msgspec.Struct, frozen=True):
@@ -150,7 +153,7 @@ class ConversationUpdated(msgspec.Struct, frozen=True, tag_field="type", tag="co
     account_id: str
     at: str
     data: ConversationPayload
-    change: Literal["assigned", "status", "read", "contact"]
+    change: Literal["assigned", "status", "read", "contact", "handover"]
 
 
 class Typing(msgspec.Struct, frozen=True, tag_field="type", tag="typing"):
@@ -207,3 +210,166 @@ def event_json_schema() -> dict[str, object]:
     """The JSON Schema of every event type, for docs and for clients."""
     schema: dict[str, object] = msgspec.json.schema(Event)
     return schema
+
+
+# The chatbot protocol (GET /ws/bot, docs/websocket-api.md "Bots"): the frames a bot exchanges
+# besides the events above. A bot's socket also uses `ready`, `reset`, `ping`/`pong`, `reply` and
+# `resume` as /ws does.
+
+
+class Skip(msgspec.Struct, frozen=True, tag_field="type", tag="skip"):
+    """A durable event the bot is not given (another number, a handed-over conversation, a type
+    bots do not receive). It keeps the bot's sequence bookkeeping whole: without it every event of
+    other numbers would look like a hole to resume."""
+
+    seq: int
+
+
+class BotResume(msgspec.Struct, frozen=True):
+    """Where the server resumed the bot from: the `since`/`missing` it was given, or else its
+    stored acknowledgement (`since` None: it started live, at `ready.seq`)."""
+
+    since: int | None
+    missing: list[int] = msgspec.field(default_factory=list)
+
+
+class BotPrincipal(msgspec.Struct, frozen=True):
+    kind: str
+    id: str
+    name: str
+    numbers: list[str] = msgspec.field(default_factory=list)
+    """The number ids the token is scoped to; empty: all of the account's numbers."""
+
+
+class BotReady(msgspec.Struct, frozen=True, tag_field="type", tag="ready"):
+    seq: int
+    replayed: int
+    principal: BotPrincipal
+    resume: BotResume
+    online: list[dict[str, str]] = msgspec.field(default_factory=list)
+
+
+class Reset(msgspec.Struct, frozen=True, tag_field="type", tag="reset"):
+    """Too much was missed (or the client is ahead): continue from `seq`."""
+
+    reason: str
+    seq: int
+
+
+class Acked(msgspec.Struct, frozen=True, tag_field="type", tag="acked"):
+    """Answer to a bot's `ack` that carried a `request_id`."""
+
+    seq: int
+    request_id: str | None = None
+
+
+class ReplyAck(msgspec.Struct, frozen=True, tag_field="type", tag="ack"):
+    """Server → client: the answer to `reply` (the stored message)."""
+
+    client_id: str | None
+    message_id: str
+    seq: int
+    request_id: str | None = None
+
+
+class HandedOver(msgspec.Struct, frozen=True, tag_field="type", tag="handed_over"):
+    conversation_id: str
+    request_id: str | None = None
+
+
+class HandedBack(msgspec.Struct, frozen=True, tag_field="type", tag="handed_back"):
+    conversation_id: str
+    request_id: str | None = None
+
+
+class ErrorFrame(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
+    error: str
+    request_id: str | None = None
+
+
+class Pong(msgspec.Struct, frozen=True, tag_field="type", tag="pong"):
+    request_id: str | None = None
+
+
+class Resumed(msgspec.Struct, frozen=True, tag_field="type", tag="resumed"):
+    replayed: int
+    request_id: str | None = None
+
+
+BotControl = (
+    Skip | BotReady | Reset | Acked | ReplyAck | HandedOver | HandedBack | ErrorFrame | Pong | Resumed
+)
+BotFrame = (
+    MessageCreated
+    | MessageStatusChanged
+    | ConversationUpdated
+    | SurveyResults
+    | Typing
+    | Presence
+    | Skip
+    | BotReady
+    | Reset
+    | Acked
+    | ReplyAck
+    | HandedOver
+    | HandedBack
+    | ErrorFrame
+    | Pong
+    | Resumed
+)
+"""Everything /ws/bot sends."""
+
+
+class BotAck(msgspec.Struct, frozen=True, tag_field="type", tag="ack"):
+    """Client → server: the bot has handled every event up to `seq` except the `missing` holes
+    (numbers it has not received). Stored per token; a reconnect without `since` resumes here."""
+
+    seq: int
+    missing: list[int] = msgspec.field(default_factory=list)
+    request_id: str | None = None
+
+
+class BotReply(msgspec.Struct, frozen=True, tag_field="type", tag="reply"):
+    conversation_id: str
+    text: str
+    client_id: str | None = None
+    request_id: str | None = None
+
+
+class BotHandover(msgspec.Struct, frozen=True, tag_field="type", tag="handover"):
+    """Client → server: give the conversation to a human (status pending, `handover` true)."""
+
+    conversation_id: str
+    note: str | None = None
+    request_id: str | None = None
+
+
+class BotHandback(msgspec.Struct, frozen=True, tag_field="type", tag="handback"):
+    """Client → server: take the conversation back (its messages reach bots again)."""
+
+    conversation_id: str
+    request_id: str | None = None
+
+
+BotClientMessage = BotAck | BotReply | BotHandover | BotHandback
+
+_bot_frames = msgspec.json.Decoder(BotFrame)
+
+
+def decode_bot_frame(raw: bytes | str) -> BotFrame:
+    """Decode a frame of /ws/bot.
+
+    Raises:
+        msgspec.ValidationError: not a frame of the bot protocol.
+    """
+    frame: BotFrame = _bot_frames.decode(raw)
+    return frame
+
+
+def bot_json_schema() -> dict[str, object]:
+    """The JSON Schemas of the bot protocol: what the server sends, and what a bot sends (two
+    schemas: `ack` names a different frame in each direction)."""
+    return {
+        "server": msgspec.json.schema(BotFrame),
+        "client": msgspec.json.schema(BotClientMessage),
+    }

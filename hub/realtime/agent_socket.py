@@ -70,6 +70,10 @@ class ClientMessage(msgspec.Struct):
     since: Seq | None = None
     missing: Annotated[list[Seq], msgspec.Meta(max_length=MAX_MISSING)] = msgspec.field(default_factory=list)
     request_id: ShortText | None = None
+    seq: Seq | None = None
+    """A bot's `ack` (hub.realtime.bot_socket)."""
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    """A bot's `handover` note for the agent."""
 
 
 class SeqOnly(msgspec.Struct):
@@ -120,6 +124,12 @@ async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
         since, missing = parse_resume(socket.query_params.get("since"), socket.query_params.get("missing"))
     except ValueError as exc:
         await socket.close(code=CLOSE_POLICY, reason=f"since/missing: {exc}"[:120])
+        return
+    if principal.numbers:
+        # A token scoped to numbers sees only their conversations' events.
+        from hub.realtime.bot_socket import ScopedSession
+
+        await ScopedSession(hub, socket, principal, token).run(since, missing)
         return
     await AgentSession(hub, socket, principal, token).run(since, missing)
 
@@ -385,14 +395,7 @@ class AgentSession:
         replayed = await self.replay(since, missing) if since is not None else 0
         if principal.kind == "agent":
             await presence.arrive(self.socket_id, principal.account_id, principal.id, principal.name)
-        ready = {
-            "type": "ready",
-            "seq": head,
-            "replayed": replayed,
-            "principal": {"kind": principal.kind, "id": str(principal.id), "name": principal.name},
-            "online": await self.registry.online(principal.account_id),
-        }
-        self.send(_encode(ready))
+        self.send(_encode(await self.ready_frame(head, replayed)))
         # From here the fan-out loop writes live events itself; those that came during the
         # replay go first, minus the seqs the replay already sent.
         held, self.held = self.held or deque(), None
@@ -429,6 +432,16 @@ class AgentSession:
         if self.ended.done():
             return self.ended.result()
         return outcome
+
+    async def ready_frame(self, head: int, replayed: int) -> dict[str, Any]:
+        principal = self.principal
+        return {
+            "type": "ready",
+            "seq": head,
+            "replayed": replayed,
+            "principal": {"kind": principal.kind, "id": str(principal.id), "name": principal.name},
+            "online": await self.registry.online(principal.account_id),
+        }
 
     async def check_credentials(self) -> None:
         """Close the socket once its session ends or its token is revoked."""

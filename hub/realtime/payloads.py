@@ -83,4 +83,6 @@ def conversation_payload(conv: Conversation) -> ev.ConversationPayload:
         last_message_at=iso(conv.last_message_at) if conv.last_message_at else None,
         updated_at=iso(conv.updated_at),
         version=conv.version,
+        handover=conv.handover,
+        handover_note=conv.handover_note,
     )

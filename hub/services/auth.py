@@ -36,6 +36,8 @@ class Principal:
     id: PydanticObjectId
     name: str
     role: Role
+    numbers: tuple[PydanticObjectId, ...] = ()
+    """A token's number scope: the only numbers whose conversations it sees; empty: all."""
 
     @property
     def agent_id(self) -> PydanticObjectId | None:
@@ -108,11 +110,22 @@ async def close_session(token: str) -> None:
 
 
 async def create_api_token(
-    account_id: PydanticObjectId, name: str, created_by: PydanticObjectId | None
+    account_id: PydanticObjectId,
+    name: str,
+    created_by: PydanticObjectId | None,
+    numbers: Iterable[str] = (),
 ) -> tuple[ApiToken, str]:
-    """Create a token; the plain token is returned once and never stored."""
+    """Create a token, scoped to `numbers` (ids of the account's numbers) when given; the plain
+    token is returned once and never stored.
+
+    Raises:
+        Invalid: an empty name, or a number that is not the account's.
+    """
     if not name.strip():
         raise Invalid("name must not be empty", field="name")
+    from hub.services.scope import account_numbers
+
+    scope = await account_numbers(account_id, numbers)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     doc = ApiToken(
         account_id=account_id,
@@ -120,6 +133,7 @@ async def create_api_token(
         token_hash=digest(token),
         prefix=token[:10],
         created_by=created_by,
+        numbers=scope,
     )
     await doc.insert()
     return doc, token
@@ -141,7 +155,14 @@ async def resolve(token: str) -> Principal | None:
         api = await ApiToken.find_one({"token_hash": digest(token), "revoked": False})
         if api is None or api.id is None:
             return None
-        return Principal(account_id=api.account_id, kind="token", id=api.id, name=api.name, role=Role.AGENT)
+        return Principal(
+            account_id=api.account_id,
+            kind="token",
+            id=api.id,
+            name=api.name,
+            role=Role.AGENT,
+            numbers=tuple(api.numbers),
+        )
     return None
 
 

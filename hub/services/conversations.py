@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from hub.store.conversations import Conversation, ConversationStatus
 from hub.store.messages import Message
 from hub.store.sequences import next_seq
 
-Change = Literal["assigned", "status", "read", "contact"]
+Change = Literal["assigned", "status", "read", "contact", "handover"]
 MAX_PAGE = 200
 
 
@@ -34,8 +35,12 @@ async def list_conversations(
     me: PydanticObjectId | None = None,
     before: datetime | None = None,
     limit: int = 50,
+    numbers: Sequence[PydanticObjectId] = (),
 ) -> list[Conversation]:
     query: dict[str, Any] = {"account_id": account_id}
+    if numbers:
+        # A token scoped to numbers lists only their conversations.
+        query["number_id"] = {"$in": list(numbers)}
     if status:
         if status not in {s.value for s in ConversationStatus}:
             raise Invalid("status must be open, pending or closed", field="status")

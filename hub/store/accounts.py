@@ -69,6 +69,13 @@ class ApiToken(Document):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked: bool = False
+    numbers: list[PydanticObjectId] = Field(default_factory=list)
+    """The numbers the token may act for (their conversations, events, replies); empty: all."""
+    bot_acked_seq: int | None = None
+    """A bot's last acknowledged event (/ws/bot): where it resumes when it reconnects without
+    `since`. None until the token first connects as a bot."""
+    bot_missing: list[int] = Field(default_factory=list)
+    """Sequence numbers below `bot_acked_seq` the bot had not received when it acknowledged."""
 
     class Settings:
         name = "api_tokens"

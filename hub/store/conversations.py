@@ -56,6 +56,10 @@ class Conversation(Document):
     unread: int = 0
     last_message: LastMessageSummary | None = None
     last_message_at: datetime | None = None
+    handover: bool = False
+    """A bot handed the conversation to a human: bots receive none of its messages until it is
+    handed back (hub.services.bots)."""
+    handover_note: str | None = None
     version: int = 0
     """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
     applied_ids: list[PydanticObjectId] = Field(default_factory=list)

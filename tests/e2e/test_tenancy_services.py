@@ -25,6 +25,9 @@ COVERED_ELSEWHERE = {
     "/api/conversations/{conversation_id}/read",
     "/api/messages/{message_id}/media/{index}",
     "/api/tokens/{token_id}",
+    # tests/e2e/test_bots.py
+    "/api/conversations/{conversation_id}/handover",
+    "/api/conversations/{conversation_id}/handback",
 }
 
 

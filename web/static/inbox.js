@@ -201,6 +201,8 @@ function renderRow(conv) {
       "div",
       { class: "conv-meta" },
       h("span", { class: `status-pill status-${conv.status}` }, conv.status),
+      // A bot handed this conversation over: a human should answer (docs/websocket-api.md, Bots).
+      conv.handover ? h("span", { class: "status-pill status-handover", title: conv.handover_note || "" }, "handed over by bot") : null,
       assignee ? h("span", { class: "conv-assignee" }, `→ ${assignee}`) : null,
       h("span", { class: "conv-number" }, `via ${conv.number}`),
     ),
