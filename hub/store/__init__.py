@@ -10,6 +10,7 @@ from beanie import Document
 from hub.store.accounts import Account, Agent, ApiToken, LoginSession
 from hub.store.audience import CampaignRecipient, RoutingState, Suppression, UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
+from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.events import EventRecord
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
 from hub.store.messages import Message
@@ -40,6 +41,10 @@ ALL_DOCUMENTS: list[type[Document]] = [
     ContestEntry,
     ContestDraw,
     NumberVerification,
+    DisplayDoc,
+    DisplayItem,
+    DisplayNick,
+    DisplayEventRecord,
 ]
 
 D = TypeVar("D", bound=Document)
