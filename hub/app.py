@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
+from hub.api.displays import DisplayController, ScreenController
 from hub.api.errors import EXCEPTION_HANDLERS
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
 from hub.api.media import MediaController
@@ -27,6 +28,7 @@ from hub.api.tokens import TokenController
 from hub.api.webhooks import WebhookController
 from hub.context import HubContext, open_hub
 from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry, agent_socket
+from hub.realtime.display_socket import display_socket, moderation_socket
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,15 @@ def _page_routes(settings: Settings) -> list[Any]:
     async def services_page() -> Response[bytes]:
         return _page(web, "services.html")
 
-    routes: list[Any] = [root, login_page, inbox_page, services_page]
+    @get("/displays", include_in_schema=False)
+    async def displays_page() -> Response[bytes]:
+        return _page(web, "displays.html")
+
+    @get("/screen", include_in_schema=False)
+    async def screen_page() -> Response[bytes]:
+        return _page(web, "screen.html")
+
+    routes: list[Any] = [root, login_page, inbox_page, services_page, displays_page, screen_page]
     if settings.simulator:
 
         @get("/simulator", include_in_schema=False)
@@ -150,6 +160,10 @@ def create_app(
             NumberController,
             WebhookController,
             agent_socket,
+            DisplayController,
+            ScreenController,
+            display_socket,
+            moderation_socket,
             *_page_routes(settings),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
