@@ -1,0 +1,293 @@
+"""Billboards and chat screens in real Chromium, fed by real signed webhooks.
+
+A texter's phone (tests.e2e.keywords_helpers.Phone) texts the hub; the screen page, opened with
+its link, shows what it may show; the panel page moderates it live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import RunningHub, Tenant, make_tenant, post_generic
+from tests.e2e.browser import PageProblems, b64, launch, new_page, screenshot, tiny_png
+from tests.e2e.keywords_helpers import admin_client, phone
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+TEXTER = "+48601234503"
+OTHER = "+48602000777"
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with launch() as b:
+        yield b
+
+
+@pytest.fixture
+def problems() -> PageProblems:
+    return PageProblems()
+
+
+@pytest.fixture
+async def alpha(running: RunningHub) -> Tenant:
+    return await make_tenant("alpha", "+48500100200")
+
+
+async def text(client: httpx.AsyncClient, to: str, body: str, sender: str = TEXTER, **extra: Any) -> None:
+    payload = {"from": sender, "to": to, "text": body, "id": f"disp-{next(_ids)}", **extra}
+    r = await post_generic(client, payload)
+    assert r.status_code == 200, r.text
+
+
+async def create_display(admin: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    numbers = (await admin.get("/api/numbers")).json()
+    own = next(n for n in numbers if n["owned"])
+    r = await admin.post("/api/displays", json={"title": "Ściana SMS", "number_id": own["id"], **fields})
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    assert body["token"] and body["screen_url"] == f"/screen#{body['token']}"
+    return body
+
+
+async def open_screen(
+    browser: Browser, problems: PageProblems, running: RunningHub, display: dict[str, Any]
+) -> Page:
+    _, page = await new_page(browser, problems)
+    await page.goto(f"{running.base}{display['screen_url']}")
+    await expect(page.locator("body")).to_have_attribute("data-connection", "online")
+    return page
+
+
+async def open_panel(browser: Browser, problems: PageProblems, running: RunningHub, tenant: Tenant) -> Page:
+    _, page = await new_page(browser, problems)
+    await page.goto(f"{running.base}/login")
+    await page.fill("#email", tenant.admin_email)
+    await page.fill("#password", tenant.admin_password)
+    await page.click("#login-submit")
+    await expect(page).to_have_url(f"{running.base}/inbox")
+    await page.goto(f"{running.base}/displays")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    await expect(page.locator("#mod-state")).to_contain_text("live")
+    return page
+
+
+def wall(page: Page) -> Any:
+    return page.locator("#screen-wall .wall-card")
+
+
+async def test_webhook_appears_on_the_billboard_masked_with_its_image(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, accent="#ff3366", lifetime_s=3600)
+        page = await open_screen(browser, problems, running, display)
+        await expect(page.locator("#screen-title")).to_have_text("Ściana SMS")
+        media = [{"data": b64(tiny_png(40, 30)), "content_type": "image/png", "filename": "a.png"}]
+        await text(admin, alpha.number, "Pozdrowienia z Krakowa! 🎉", media=media)
+        card = wall(page).filter(has_text="Pozdrowienia z Krakowa!")
+        await expect(card).to_have_count(1)
+        await expect(card.locator(".wall-from")).to_have_text("+48 ••• ••• 503")
+        image = card.locator("img.wall-media")
+        await expect(image).to_have_count(1)
+        await page.wait_for_function(
+            "() => { const i = document.querySelector('img.wall-media'); return i && i.naturalWidth === 40; }"
+        )
+        # The unmasked number never reaches the screen's browser.
+        assert "601234503" not in await page.content()
+        assert "601234503" not in json.dumps(
+            await page.evaluate("() => [...window.hubScreen.state.messages.values()]")
+        )
+        await screenshot(page, "display-billboard")
+        problems.check()
+
+
+async def test_pre_moderated_message_shows_only_after_approval_in_the_panel(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, moderation="pre", lifetime_s=3600)
+        screen = await open_screen(browser, problems, running, display)
+        panel = await open_panel(browser, problems, running, alpha)
+        await text(admin, alpha.number, "Czekam na zatwierdzenie")
+        queued = panel.locator("#queue .mod-item").filter(has_text="Czekam na zatwierdzenie")
+        await expect(queued).to_have_count(1)
+        await expect(panel.locator("#queue .mod-item")).to_contain_text(TEXTER)
+        await screenshot(panel, "displays-panel-queue")
+        await asyncio.sleep(0.5)
+        await expect(wall(screen).filter(has_text="Czekam na zatwierdzenie")).to_have_count(0)
+        await queued.locator('[data-action="approve"]').click()
+        await expect(wall(screen).filter(has_text="Czekam na zatwierdzenie")).to_have_count(1)
+        await expect(panel.locator("#queue .mod-item[data-status]")).to_have_count(0)
+        # Removing from the panel takes it off the screen.
+        await (
+            panel.locator("#shown .mod-item")
+            .filter(has_text="Czekam")
+            .locator('[data-action="remove"]')
+            .click()
+        )
+        await expect(wall(screen).filter(has_text="Czekam na zatwierdzenie")).to_have_count(0)
+        problems.check()
+
+
+async def test_blocked_number_and_filtered_word_never_appear(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, filter_action="hide", lifetime_s=3600)
+        screen = await open_screen(browser, problems, running, display)
+        panel = await open_panel(browser, problems, running, alpha)
+        await panel.fill("#block-phone", "602 000 777")
+        await panel.click("#block-submit")
+        await expect(panel.locator("#d-blocked")).to_have_value(OTHER)
+
+        await text(admin, alpha.number, "Jestem zablokowany", sender=OTHER)
+        await text(admin, alpha.number, "Co za KURWA impreza")
+        await text(admin, alpha.number, "Ostatnia wiadomość")
+        await expect(wall(screen).filter(has_text="Ostatnia wiadomość")).to_have_count(1)
+        await expect(wall(screen)).to_have_count(1)
+        assert "zablokowany" not in await screen.content()
+        assert "KURWA" not in await screen.content()
+        # Neither waits in the queue either.
+        await expect(panel.locator("#queue .mod-item[data-status]")).to_have_count(0)
+        problems.check()
+
+
+async def test_the_screen_token_reads_nothing_else(running: RunningHub, alpha: Tenant) -> None:
+    beta = await make_tenant("beta", "+48500100300")
+    async with (
+        admin_client(running, alpha.admin_email, alpha.admin_password) as admin,
+        admin_client(running, beta.admin_email, beta.admin_password) as other,
+    ):
+        mine = await create_display(admin, moderation="pre")
+        second = await create_display(admin, title="Druga")
+        token = mine["token"]
+        ws = running.ws_base
+        async with websockets.connect(f"{ws}/ws/display?token={token}") as sock:
+            first = json.loads(await sock.recv())
+            assert first["type"] == "snapshot" and first["messages"] == []
+            assert json.loads(await sock.recv())["type"] == "ready"
+            await text(admin, alpha.number, "Do kolejki, nie na ekran")
+            # The second billboard (post-moderation) shows it; this one's socket gets nothing of it,
+            # nor of the moderation queue.
+            with contextlib.suppress(TimeoutError):
+                got = await asyncio.wait_for(sock.recv(), 1.5)
+                raise AssertionError(f"the screen was sent {got}")
+        items = (await admin.get(f"/api/displays/{second['id']}/items?status=shown")).json()
+        assert [i["text"] for i in items] == ["Do kolejki, nie na ekran"]
+        queued = (await admin.get(f"/api/displays/{mine['id']}/items?status=pending")).json()
+        assert len(queued) == 1
+        # Its media URL of a queued item is unreachable with the token.
+        r = await admin.get(f"/api/screen/media/{queued[0]['id']}/0", params={"token": token})
+        assert r.status_code == 404
+
+        async with httpx.AsyncClient(base_url=running.base) as anon:
+            for path in (
+                "/api/me",
+                "/api/conversations",
+                "/api/displays",
+                f"/api/displays/{mine['id']}/items",
+            ):
+                r = await anon.get(path, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 401, (path, r.status_code)
+                assert "error" in r.json()
+        # The agent socket refuses it.
+        async with websockets.connect(f"{ws}/ws?token={token}") as agent:
+            assert json.loads(await agent.recv())["type"] == "error"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await agent.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        async with websockets.connect(
+            f"{ws}/ws/display/moderate?token={token}&display_id={mine['id']}"
+        ) as mod:
+            assert json.loads(await mod.recv())["type"] == "error"
+        # Another account's display ids are unknown to it; bad input is a 4xx with a reason.
+        assert (await other.get(f"/api/displays/{mine['id']}")).status_code == 404
+        assert (
+            await other.post(f"/api/displays/{mine['id']}/items/{queued[0]['id']}/approve")
+        ).status_code == 404
+        assert (await other.post(f"/api/displays/{mine['id']}/link")).status_code == 404
+        bad = await admin.post("/api/displays", json={"title": "x", "number_id": "nope"})
+        assert bad.status_code == 404 and bad.json()["field"] == "number_id"
+        bad = await admin.post(
+            "/api/displays/validate", json={"title": "x", "number_id": mine["number_id"], "background": "red"}
+        )
+        assert bad.status_code == 400 and "background" in bad.text
+        bad = await admin.post(
+            "/api/displays/validate", json={"title": "x", "number_id": mine["number_id"], "keyword": "NIEMA"}
+        )
+        assert bad.status_code == 422 and bad.json()["field"] == "keyword"
+        # A new link closes screens opened with the old one and the old token stops working.
+        async with websockets.connect(f"{ws}/ws/display?token={token}") as sock:
+            await sock.recv()
+            await sock.recv()
+            fresh = (await admin.post(f"/api/displays/{mine['id']}/link")).json()
+            assert json.loads(await asyncio.wait_for(sock.recv(), 5))["type"] == "display.closed"
+        async with websockets.connect(f"{ws}/ws/display?token={token}") as sock:
+            assert json.loads(await sock.recv())["type"] == "error"
+        async with websockets.connect(f"{ws}/ws/display?token={fresh['token']}") as sock:
+            assert json.loads(await sock.recv())["type"] == "snapshot"
+
+
+async def test_the_screen_resumes_after_its_socket_drops_with_no_gap(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, lifetime_s=3600, max_shown=30)
+        page = await open_screen(browser, problems, running, display)
+        await text(admin, alpha.number, "przed 1")
+        await expect(wall(page)).to_have_count(1)
+        await page.evaluate("() => window.hubScreen.drop()")
+        await expect(page.locator("body")).not_to_have_attribute("data-connection", "online")
+        for i in range(5):
+            await text(admin, alpha.number, f"w przerwie {i}")
+        await expect(page.locator("body")).to_have_attribute("data-reconnects", "1")
+        await expect(page.locator("body")).to_have_attribute("data-connection", "online")
+        for i in range(3):
+            await text(admin, alpha.number, f"po {i}")
+        await expect(wall(page)).to_have_count(9)
+        texts = await wall(page).locator(".wall-text").all_text_contents()
+        expected = ["przed 1", *[f"w przerwie {i}" for i in range(5)], *[f"po {i}" for i in range(3)]]
+        assert texts == expected
+        # It resumed from its sequence number (a replay), not from a fresh snapshot.
+        assert int(await page.locator("body").get_attribute("data-replayed") or "0") >= 1
+        await screenshot(page, "display-resumed")
+        problems.check()
+
+
+async def test_chat_screen_nicknames_and_host_answer_by_sms(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, mode="chat", title="Czat studia", lifetime_s=3600)
+        screen = await open_screen(browser, problems, running, display)
+        panel = await open_panel(browser, problems, running, alpha)
+        async with phone(running, TEXTER) as texter:
+            await texter.text(alpha.number, "NICK Anna")
+            await texter.text(alpha.number, "Dzień dobry studio!")
+            bubble = wall(screen).filter(has_text="Dzień dobry studio!")
+            await expect(bubble.locator(".wall-nick")).to_have_text("Anna")
+            # The command itself is not shown.
+            await expect(wall(screen)).to_have_count(1)
+            row = panel.locator("#shown .mod-item").filter(has_text="Dzień dobry studio!")
+            await expect(row).to_contain_text("Anna")
+            await row.locator(".reply-text").fill("Witaj Anno, jesteś na antenie!")
+            await row.locator('[data-action="reply"]').click()
+            host = screen.locator("#screen-wall .wall-card.host")
+            await expect(host).to_have_text("alpha adminWitaj Anno, jesteś na antenie!")
+            sms = await texter.next_sms()
+            assert sms["text"] == "Witaj Anno, jesteś na antenie!" and sms["sender"] == alpha.number
+            await screenshot(screen, "display-chat")
+            await screenshot(panel, "displays-panel-chat")
+        problems.check()
