@@ -296,7 +296,8 @@ async def _reach(hub: HubContext, display: DisplayDoc, message: Message) -> None
         item = existing
     if item.status == SHOWN and item.shown_seq is not None:
         await publish_shown(hub, display, item)
-    elif item.status == PENDING:
+    # Panels list what waits and what shows: both change here.
+    if item.status in (SHOWN, PENDING):
         await notify_moderators(hub, item)
 
 
@@ -452,6 +453,7 @@ async def host_reply(
             assert found is not None
             item = found
     await publish_shown(hub, display, item)
+    await notify_moderators(hub, item)
     return item
 
 

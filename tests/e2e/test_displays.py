@@ -61,6 +61,12 @@ async def create_display(admin: httpx.AsyncClient, **fields: Any) -> dict[str, A
     return body
 
 
+async def settled_screenshot(page: Page, name: str) -> None:
+    # Let the arrival animation finish so the picture shows what a room would see.
+    await page.wait_for_timeout(700)
+    await screenshot(page, name)
+
+
 async def open_screen(
     browser: Browser, problems: PageProblems, running: RunningHub, display: dict[str, Any]
 ) -> Page:
@@ -109,7 +115,7 @@ async def test_webhook_appears_on_the_billboard_masked_with_its_image(
         assert "601234503" not in json.dumps(
             await page.evaluate("() => [...window.hubScreen.state.messages.values()]")
         )
-        await screenshot(page, "display-billboard")
+        await settled_screenshot(page, "display-billboard")
         problems.check()
 
 
@@ -219,6 +225,9 @@ async def test_the_screen_token_reads_nothing_else(running: RunningHub, alpha: T
         ).status_code == 404
         assert (await other.post(f"/api/displays/{mine['id']}/link")).status_code == 404
         bad = await admin.post("/api/displays", json={"title": "x", "number_id": "nope"})
+        assert bad.status_code == 422 and bad.json()["field"] == "number_id"
+        beta_number = next(n for n in (await other.get("/api/numbers")).json() if n["owned"])
+        bad = await admin.post("/api/displays", json={"title": "x", "number_id": beta_number["id"]})
         assert bad.status_code == 404 and bad.json()["field"] == "number_id"
         bad = await admin.post(
             "/api/displays/validate", json={"title": "x", "number_id": mine["number_id"], "background": "red"}
@@ -262,7 +271,7 @@ async def test_the_screen_resumes_after_its_socket_drops_with_no_gap(
         assert texts == expected
         # It resumed from its sequence number (a replay), not from a fresh snapshot.
         assert int(await page.locator("body").get_attribute("data-replayed") or "0") >= 1
-        await screenshot(page, "display-resumed")
+        await settled_screenshot(page, "display-resumed")
         problems.check()
 
 
@@ -288,6 +297,6 @@ async def test_chat_screen_nicknames_and_host_answer_by_sms(
             await expect(host).to_have_text("alpha adminWitaj Anno, jesteś na antenie!")
             sms = await texter.next_sms()
             assert sms["text"] == "Witaj Anno, jesteś na antenie!" and sms["sender"] == alpha.number
-            await screenshot(screen, "display-chat")
+            await settled_screenshot(screen, "display-chat")
             await screenshot(panel, "displays-panel-chat")
         problems.check()
