@@ -119,13 +119,13 @@ async def display_socket(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="unknown or revoked screen link")
         return
     try:
-        since, _ = parse_resume(socket.query_params.get("since"), None)
+        since, missing = parse_resume(socket.query_params.get("since"), socket.query_params.get("missing"))
     except ValueError as exc:
         await socket.close(code=CLOSE_POLICY, reason=f"since: {exc}"[:120])
         return
     code, reason = 1000, "bye"
     try:
-        code, reason = await _serve(hub, socket, display, since)
+        code, reason = await _serve(hub, socket, display, since, missing)
     except SubscriberClosed as exc:
         code, reason = CLOSE_TRY_LATER, exc.reason
     except _Closed as exc:
@@ -140,7 +140,11 @@ async def display_socket(socket: WebSocket[Any, Any, Any]) -> None:
 
 
 async def _serve(
-    hub: HubContext, socket: WebSocket[Any, Any, Any], display: DisplayDoc, since: int | None
+    hub: HubContext,
+    socket: WebSocket[Any, Any, Any],
+    display: DisplayDoc,
+    since: int | None,
+    missing: list[int],
 ) -> tuple[int, str]:
     assert display.id is not None
     sent: set[int] = set()
@@ -153,7 +157,7 @@ async def _serve(
         if since is not None and since <= top:
             first = await svc.oldest(display.id)
             if first is None or since >= first - 1:
-                backlog = await svc.since(display.id, since, limit)
+                backlog = await svc.since(display.id, since, limit, missing)
                 if len(backlog) > limit:
                     backlog = None
         if backlog is None:

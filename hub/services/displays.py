@@ -115,11 +115,18 @@ async def record(hub: HubContext, event: dev.DurableDisplayEvent) -> None:
     await hub.fanout.publish(channel(hub, event.display_id), payload)
 
 
-async def since(display_id: PydanticObjectId, seq: int, limit: int) -> list[bytes]:
-    """Stored events after `seq`, oldest first, at most `limit` + 1 (to tell truncation)."""
+async def since(
+    display_id: PydanticObjectId, seq: int, limit: int, missing: Sequence[int] = ()
+) -> list[bytes]:
+    """Stored events after `seq`, plus those of `missing` (holes below `seq` the screen still has:
+    an event whose number was taken first may be stored after a later one), oldest first, at most
+    `limit` + 1 (to tell truncation)."""
+    query: dict[str, Any] = {"display_id": display_id, "seq": {"$gt": seq}}
+    if missing:
+        query = {"display_id": display_id, "$or": [{"seq": {"$gt": seq}}, {"seq": {"$in": list(missing)}}]}
     cursor = (
         DisplayEventRecord.get_pymongo_collection()
-        .find({"display_id": display_id, "seq": {"$gt": seq}}, projection={"payload": 1, "_id": 0})
+        .find(query, projection={"payload": 1, "_id": 0})
         .sort("seq", 1)
         .limit(limit + 1)
     )

@@ -22,6 +22,7 @@ const body = document.body;
 const state = {
   seq: null, // the last sequence number seen: the resume point
   seen: new Set(), // seqs applied (a repeat or a replayed live event is skipped)
+  base: 0, // the snapshot's seq: no holes are looked for below it
   messages: new Map(), // item id -> payload, in arrival order
   pool: [], // recent approved messages for when the room is quiet
   config: null,
@@ -141,11 +142,27 @@ function renderResults(results) {
   );
 }
 
+// Seqs below the newest one seen that never arrived: an event whose number was taken first may be
+// stored after a later one. A resume asks for them too (most are numbers never used, and cost nothing).
+function missing() {
+  if (state.seq === null) return [];
+  const holes = [];
+  for (let s = state.seq - 1; s > state.base && holes.length < 200; s -= 1) {
+    if (!state.seen.has(s)) holes.push(s);
+  }
+  return holes;
+}
+
 function note(seq) {
   if (typeof seq !== "number" || seq <= 0) return true;
   if (state.seen.has(seq)) return false;
   state.seen.add(seq);
   if (state.seq === null || seq > state.seq) state.seq = seq;
+  if (state.seen.size > 5000) {
+    // A screen may run for days: forget old seqs (and stop looking for holes that old).
+    state.base = state.seq - 1000;
+    for (const s of state.seen) if (s <= state.base) state.seen.delete(s);
+  }
   body.dataset.seq = String(state.seq);
   return true;
 }
@@ -156,6 +173,7 @@ function handle(msg) {
       state.messages.clear();
       state.seen.clear();
       state.seq = msg.seq;
+      state.base = msg.seq; // everything up to here is in the snapshot
       body.dataset.seq = String(msg.seq);
       msg.messages.forEach(addMessage);
       renderResults(msg.results);
@@ -209,7 +227,11 @@ function connect() {
   }
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   let url = `${proto}//${location.host}/ws/display?token=${encodeURIComponent(token)}`;
-  if (state.seq !== null) url += `&since=${state.seq}`;
+  if (state.seq !== null) {
+    url += `&since=${state.seq}`;
+    const holes = missing();
+    if (holes.length) url += `&missing=${holes.join(",")}`;
+  }
   body.dataset.connection = "connecting";
   const socket = new WebSocket(url);
   state.socket = socket;
