@@ -300,3 +300,119 @@ async def test_chat_screen_nicknames_and_host_answer_by_sms(
             await settled_screenshot(screen, "display-chat")
             await screenshot(panel, "displays-panel-chat")
         problems.check()
+
+
+async def test_billboard_charts_live_survey_results_and_shows_its_keyword_only(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        number_id = next(n for n in (await admin.get("/api/numbers")).json() if n["owned"])["id"]
+        r = await admin.post(
+            "/api/surveys",
+            json={
+                "number_id": number_id,
+                "name": "Ulubiona pora roku",
+                "questions": [{"id": "q1", "text": "A) wiosna B) lato", "choices": ["A", "B"]}],
+                "vote_limit": "unlimited",
+            },
+        )
+        assert r.status_code == 201, r.text
+        survey = r.json()
+        r = await admin.post(
+            "/api/keywords",
+            json={"number_id": number_id, "text": "ANKIETA", "kind": "base", "survey_id": survey["id"]},
+        )
+        assert r.status_code == 201, r.text
+        display = await create_display(admin, keyword="ankieta", survey_id=survey["id"], lifetime_s=3600)
+        assert display["keyword"] == "ankieta"
+        page = await open_screen(browser, problems, running, display)
+        # Every choice has its bar from the start.
+        await expect(page.locator('.bar[data-answer="B"]')).to_have_attribute("data-count", "0")
+        async with phone(running, TEXTER) as texter:
+            await texter.text(alpha.number, "ANKIETA pozdrawiam wszystkich")
+            await texter.next_sms()
+            await texter.text(alpha.number, "B")
+            await expect(page.locator('.bar[data-answer="B"]')).to_have_attribute("data-count", "1")
+        # The keyword's message shows without the keyword; the bare answer is not for this screen.
+        await expect(wall(page).locator(".wall-text")).to_have_text(["pozdrawiam wszystkich"])
+        await expect(page.locator("#screen-cta")).to_have_text(f"ANKIETA → {alpha.number}")
+        # An admin's change restyles open screens at once.
+        r = await admin.patch(
+            f"/api/displays/{display['id']}",
+            json={
+                "title": "Wyniki na żywo",
+                "number_id": number_id,
+                "keyword": "ANKIETA",
+                "survey_id": survey["id"],
+            },
+        )
+        assert r.status_code == 200, r.text
+        await expect(page.locator("#screen-title")).to_have_text("Wyniki na żywo")
+        await settled_screenshot(page, "display-results")
+        problems.check()
+
+
+async def test_a_retried_webhook_shows_once_and_a_logo_can_be_uploaded(
+    running: RunningHub, alpha: Tenant
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin)
+        payload = {"from": TEXTER, "to": alpha.number, "text": "Raz", "id": "retry-1"}
+        for _ in range(3):
+            r = await post_generic(admin, payload)
+            assert r.status_code == 200, r.text
+        shown = (await admin.get(f"/api/displays/{display['id']}/items?status=shown")).json()
+        assert [i["text"] for i in shown] == ["Raz"]
+        async with websockets.connect(
+            f"{running.ws_base}/ws/display?token={display['token']}&since=0"
+        ) as sock:
+            events = [json.loads(await sock.recv()) for _ in range(2)]
+        assert [e["type"] for e in events] == ["display.message", "ready"]
+
+        r = await admin.put(
+            f"/api/displays/{display['id']}/logo",
+            content=b"not an image",
+            headers={"Content-Type": "image/png"},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "logo"
+        r = await admin.put(
+            f"/api/displays/{display['id']}/logo",
+            content=tiny_png(8, 8),
+            headers={"Content-Type": "image/png"},
+        )
+        assert r.status_code == 200 and r.json()["has_logo"] is True
+        async with httpx.AsyncClient(base_url=running.base) as anon:
+            logo = await anon.get("/api/screen/logo", params={"token": display["token"]})
+            assert logo.status_code == 200 and logo.content == tiny_png(8, 8)
+            assert (await anon.get("/api/screen/logo", params={"token": "x" * 43})).status_code == 404
+
+
+async def test_panel_checks_settings_as_the_admin_types(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    _, page = await new_page(browser, problems)
+    await page.goto(f"{running.base}/login")
+    await page.fill("#email", alpha.admin_email)
+    await page.fill("#password", alpha.admin_password)
+    await page.click("#login-submit")
+    await expect(page).to_have_url(f"{running.base}/inbox")
+    await page.goto(f"{running.base}/displays")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    await page.fill("#d-title", "Ekran w holu")
+    await page.fill("#d-keyword", "NIEMA")
+    await expect(page.locator("#d-error")).to_contain_text("no keyword 'NIEMA'")
+    await expect(page.locator("#d-keyword")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#d-save")).to_be_disabled()
+    await page.fill("#d-keyword", "")
+    await expect(page.locator("#d-error")).to_have_text("")
+    await page.click("#d-save")
+    await expect(page.locator("#d-link-box")).to_be_visible()
+    link = await page.input_value("#d-link-url")
+    assert link.startswith(f"{running.base}/screen#")
+    await expect(page.locator("#display-list .display-row")).to_have_count(1)
+    await screenshot(page, "displays-panel-new")
+    _, screen = await new_page(browser, problems)
+    await screen.goto(link)
+    await expect(screen.locator("body")).to_have_attribute("data-connection", "online")
+    await expect(screen.locator("#screen-title")).to_have_text("Ekran w holu")
+    problems.check()
