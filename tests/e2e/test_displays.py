@@ -10,7 +10,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -416,3 +419,46 @@ async def test_panel_checks_settings_as_the_admin_types(
     await expect(screen.locator("body")).to_have_attribute("data-connection", "online")
     await expect(screen.locator("#screen-title")).to_have_text("Ekran w holu")
     problems.check()
+
+
+@pytest.mark.timeout(300)
+async def test_no_input_makes_the_displays_api_fail(
+    running: RunningHub, alpha: Tenant, tmp_path: Path
+) -> None:
+    """Schemathesis on the displays endpoints only (the whole API is fuzzed in test_schema_fuzz)."""
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, moderation="pre")
+        await text(admin, alpha.number, "Do sprawdzenia")
+        item = (await admin.get(f"/api/displays/{display['id']}/items?status=pending")).json()[0]
+        token = admin.headers["X-Token"]
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        'headers = { Authorization = "${FUZZ_AUTH}" }\n'
+        "[parameters]\n"
+        f'"path.display_id" = "{display["id"]}"\n'
+        f'"path.item_id" = "{item["id"]}"\n'
+    )
+    for auth in (f"Bearer {token}", "Bearer hs_not-a-session"):
+        proc = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("schemathesis")),
+            "--config-file",
+            str(config),
+            "run",
+            f"{running.base}/schema/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--include-path-regex",
+            "^/api/(displays|screen)",
+            "--max-examples",
+            "20",
+            "--seed",
+            "1",
+            "--no-color",
+            cwd=str(tmp_path),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "FUZZ_AUTH": auth},
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 240)
+        assert proc.returncode == 0, out.decode(errors="replace")[-4000:]
+        assert "passed" in out.decode(errors="replace")
