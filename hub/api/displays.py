@@ -24,7 +24,7 @@ from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.outbound import Author
 from hub.store.accounts import utcnow
-from hub.store.displays import DisplayDoc, DisplayItem, DisplayNick
+from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.keywords import KeywordDoc, SurveyDoc
 from hub.store.messages import Message
 
@@ -319,6 +319,7 @@ class DisplayController(Controller):
         assert d.id is not None
         await DisplayItem.find({"display_id": d.id}).delete()
         await DisplayNick.find({"display_id": d.id}).delete()
+        await DisplayEventRecord.find({"display_id": d.id}).delete()
         await d.delete()
         await svc.closed(hub, d.id)
 

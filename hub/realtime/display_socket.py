@@ -26,6 +26,7 @@ from hub.api.deps import credential
 from hub.api.errors import DATABASE_DOWN
 from hub.context import HubContext
 from hub.domain import display_events as dev
+from hub.realtime import agent_socket
 from hub.realtime.agent_socket import (
     CLOSE_INTERNAL,
     CLOSE_POLICY,
@@ -187,6 +188,14 @@ async def _serve(
     return 1000, "bye"
 
 
+async def _recheck(token: str) -> None:
+    """Close a moderator's socket once the session ends or the token is revoked."""
+    while True:
+        await asyncio.sleep(agent_socket.RECHECK_S)
+        if await auth.resolve(token) is None:
+            raise _Closed(CLOSE_UNAUTHORIZED, "credentials revoked or expired")
+
+
 @websocket("/ws/display/moderate")
 async def moderation_socket(socket: WebSocket[Any, Any, Any]) -> None:
     """Queue notices of one screen for the account's agents (the panel reloads the queue on each)."""
@@ -209,14 +218,21 @@ async def moderation_socket(socket: WebSocket[Any, Any, Any]) -> None:
     try:
         async with hub.fanout.subscribe(svc.moderation_channel(hub, raw_id)) as sub:
             await _send(socket, _encode({"type": "ready"}))
-            reader = asyncio.create_task(_read(socket))
-            pump = asyncio.create_task(_forward(socket, sub, set()))
+            tasks = {
+                asyncio.create_task(_read(socket)),
+                asyncio.create_task(_forward(socket, sub, set())),
+                asyncio.create_task(_recheck(token or "")),
+            }
             try:
-                await asyncio.wait({reader, pump}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (reader, pump):
+                for task in tasks:
                     task.cancel()
-                await asyncio.wait({reader, pump}, timeout=5)
+                await asyncio.wait(tasks, timeout=5)
+            for task in done:
+                exc = task.exception() if not task.cancelled() else None
+                if isinstance(exc, _Closed):
+                    code, reason = exc.code, exc.reason
     except SubscriberClosed as exc:
         code, reason = CLOSE_TRY_LATER, exc.reason
     with contextlib.suppress(Exception):
