@@ -187,7 +187,8 @@ async def test_the_screen_token_reads_nothing_else(running: RunningHub, alpha: T
             first = json.loads(await sock.recv())
             assert first["type"] == "snapshot" and first["messages"] == []
             assert json.loads(await sock.recv())["type"] == "ready"
-            await text(admin, alpha.number, "Do kolejki, nie na ekran")
+            image = [{"data": b64(tiny_png(6, 6)), "content_type": "image/png"}]
+            await text(admin, alpha.number, "Do kolejki, nie na ekran", media=image)
             # The second billboard (post-moderation) shows it; this one's socket gets nothing of it,
             # nor of the moderation queue.
             with contextlib.suppress(TimeoutError):
@@ -197,9 +198,15 @@ async def test_the_screen_token_reads_nothing_else(running: RunningHub, alpha: T
         assert [i["text"] for i in items] == ["Do kolejki, nie na ekran"]
         queued = (await admin.get(f"/api/displays/{mine['id']}/items?status=pending")).json()
         assert len(queued) == 1
-        # Its media URL of a queued item is unreachable with the token.
+        # A queued item's image is unreachable with the token; moderators see it.
         r = await admin.get(f"/api/screen/media/{queued[0]['id']}/0", params={"token": token})
         assert r.status_code == 404
+        assert (await admin.get(queued[0]["media"][0])).content == tiny_png(6, 6)
+        # Another screen's shown image is unreachable with this screen's token.
+        r = await admin.get(f"/api/screen/media/{items[0]['id']}/0", params={"token": token})
+        assert r.status_code == 404
+        r = await admin.get(f"/api/screen/media/{items[0]['id']}/0", params={"token": second["token"]})
+        assert r.status_code == 200 and r.content == tiny_png(6, 6)
 
         async with httpx.AsyncClient(base_url=running.base) as anon:
             for path in (
