@@ -469,3 +469,32 @@ async def test_no_input_makes_the_displays_api_fail(
         out, _ = await asyncio.wait_for(proc.communicate(), 240)
         assert proc.returncode == 0, out.decode(errors="replace")[-4000:]
         assert "passed" in out.decode(errors="replace")
+
+
+async def test_agents_moderate_but_only_admins_set_screens_up(running: RunningHub, alpha: Tenant) -> None:
+    async with (
+        admin_client(running, alpha.admin_email, alpha.admin_password) as admin,
+        admin_client(running, alpha.agent_email, alpha.agent_password) as agent,
+    ):
+        display = await create_display(admin, moderation="pre")
+        number_id = display["number_id"]
+        r = await agent.post("/api/displays", json={"title": "x", "number_id": number_id})
+        assert r.status_code == 403 and "admin" in r.json()["error"]
+        r = await agent.patch(f"/api/displays/{display['id']}", json={"title": "x", "number_id": number_id})
+        assert r.status_code == 403
+        assert (await agent.post(f"/api/displays/{display['id']}/link")).status_code == 403
+        listed = (await agent.get("/api/displays")).json()
+        assert [d["id"] for d in listed] == [display["id"]] and listed[0]["token"] is None
+        await text(admin, alpha.number, "Proszę o zgodę")
+        queued = (await agent.get(f"/api/displays/{display['id']}/items?status=pending")).json()
+        r = await agent.post(f"/api/displays/{display['id']}/items/{queued[0]['id']}/approve")
+        assert r.status_code == 200 and r.json()["status"] == "shown"
+        # Approving twice is harmless; rejecting what shows is refused with a reason.
+        r = await agent.post(f"/api/displays/{display['id']}/items/{queued[0]['id']}/approve")
+        assert r.status_code == 200
+        r = await agent.post(f"/api/displays/{display['id']}/items/{queued[0]['id']}/reject")
+        assert r.status_code == 409 and "shown" in r.json()["error"]
+        r = await agent.post(f"/api/displays/{display['id']}/items/{queued[0]['id']}/explode")
+        assert r.status_code == 404 and r.json()["field"] == "action"
+        r = await agent.post(f"/api/displays/{display['id']}/reply/{queued[0]['id']}", json={"text": "hej"})
+        assert r.status_code == 409 and "chat" in r.json()["error"]
