@@ -17,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from hub.context import HubContext
 from hub.domain import display_events as dev
@@ -255,8 +255,12 @@ async def on_inbound(hub: HubContext, message: Message) -> None:
             continue
         try:
             await _reach(hub, display, message)
+        except PyMongoError:
+            # The database is in trouble: fail the webhook so the gateway retries it (every step
+            # before this one is idempotent, and so is this).
+            raise
         except Exception:
-            # One screen's trouble must not fail the webhook for the inbox and the other screens.
+            # One screen's bug must not fail the webhook for the inbox and the other screens.
             log.exception("screen %s could not take message %s", display.id, message.id)
 
 
