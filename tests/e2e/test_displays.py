@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -498,3 +499,69 @@ async def test_agents_moderate_but_only_admins_set_screens_up(running: RunningHu
         assert r.status_code == 404 and r.json()["field"] == "action"
         r = await agent.post(f"/api/displays/{display['id']}/reply/{queued[0]['id']}", json={"text": "hej"})
         assert r.status_code == 409 and "chat" in r.json()["error"]
+
+
+async def test_every_display_path_is_404_to_another_account(running: RunningHub, alpha: Tenant) -> None:
+    beta = await make_tenant("beta", "+48500100300")
+    async with (
+        admin_client(running, alpha.admin_email, alpha.admin_password) as a,
+        admin_client(running, beta.admin_email, beta.admin_password) as b,
+    ):
+        theirs = await create_display(b, mode="chat", title="Sekret B")
+        image = [{"data": b64(tiny_png(5, 5)), "content_type": "image/png"}]
+        await text(b, beta.number, "Sekret B", sender=OTHER, media=image)
+        item = (await b.get(f"/api/displays/{theirs['id']}/items?status=shown")).json()[0]
+        mine = await create_display(a)
+        ids = {
+            "display_id": theirs["id"],
+            "item_id": item["id"],
+            "phone": OTHER,
+            "index": "0",
+            "action": "remove",
+        }
+        own_number = mine["number_id"]
+        tried: set[str] = set()
+        for method, template, payload in [
+            ("GET", "/api/displays/{display_id}", None),
+            ("PATCH", "/api/displays/{display_id}", {"title": "przejęty", "number_id": own_number}),
+            ("DELETE", "/api/displays/{display_id}", None),
+            ("POST", "/api/displays/{display_id}/link", None),
+            ("PUT", "/api/displays/{display_id}/logo", None),
+            ("GET", "/api/displays/{display_id}/items", None),
+            ("GET", "/api/displays/{display_id}/items/{item_id}/media/{index}", None),
+            *[
+                ("POST", "/api/displays/{display_id}/items/{item_id}/" + act, None)
+                for act in ("approve", "reject")
+            ],
+            ("POST", "/api/displays/{display_id}/items/{item_id}/{action}", None),
+            ("POST", "/api/displays/{display_id}/reply/{item_id}", {"text": "przejęte"}),
+            ("POST", "/api/displays/{display_id}/block", {"item_id": item["id"]}),
+            ("DELETE", "/api/displays/{display_id}/block/{phone}", None),
+            ("GET", "/api/screen/media/{item_id}/{index}", None),
+        ]:
+            path = template.format(**ids)
+            if method == "PUT":
+                r = await a.put(path, content=tiny_png(), headers={"Content-Type": "image/png"})
+            else:
+                r = await a.request(method, path, json=payload)
+            assert r.status_code == 404, (method, path, r.status_code, r.text)
+            assert "Sekret" not in r.text and OTHER not in r.text
+            tried.add(re.sub(r"\{[a-z_]+\}", "{}", template))
+        # A's own screen with B's item, or A's screen token on B's item: still nothing.
+        assert (await a.post(f"/api/displays/{mine['id']}/items/{item['id']}/remove")).status_code == 404
+        r = await a.get(f"/api/screen/media/{item['id']}/0", params={"token": mine["token"]})
+        assert r.status_code == 404
+        # A cannot point a screen at B's number or survey.
+        r = await a.post("/api/displays", json={"title": "x", "number_id": theirs["number_id"]})
+        assert r.status_code == 404
+        assert [d["id"] for d in (await a.get("/api/displays")).json()] == [mine["id"]]
+        # B's screen is untouched.
+        after = (await b.get(f"/api/displays/{theirs['id']}")).json()
+        assert after["title"] == "Sekret B" and after["blocked"] == []
+        shown = (await b.get(f"/api/displays/{theirs['id']}/items?status=shown")).json()
+        assert [i["id"] for i in shown] == [item["id"]]
+
+        schema = (await a.get("/schema/openapi.json")).json()
+        paths = {p for p in schema["paths"] if "{" in p and p.startswith(("/api/displays", "/api/screen"))}
+        normalised = {re.sub(r"\{[a-z_]+\}", "{}", p) for p in paths}
+        assert normalised <= tried, f"untried id paths: {sorted(normalised - tried)}"

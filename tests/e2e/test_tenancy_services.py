@@ -25,6 +25,17 @@ COVERED_ELSEWHERE = {
     "/api/conversations/{conversation_id}/read",
     "/api/messages/{message_id}/media/{index}",
     "/api/tokens/{token_id}",
+    # Screens: tests/e2e/test_displays.py::test_every_display_path_is_404_to_another_account.
+    "/api/displays/{display_id}",
+    "/api/displays/{display_id}/block",
+    "/api/displays/{display_id}/block/{phone}",
+    "/api/displays/{display_id}/items",
+    "/api/displays/{display_id}/items/{item_id}/media/{index}",
+    "/api/displays/{display_id}/items/{item_id}/{action}",
+    "/api/displays/{display_id}/link",
+    "/api/displays/{display_id}/logo",
+    "/api/displays/{display_id}/reply/{item_id}",
+    "/api/screen/media/{item_id}/{index}",
 }
 
 
