@@ -565,3 +565,20 @@ async def test_every_display_path_is_404_to_another_account(running: RunningHub,
         paths = {p for p in schema["paths"] if "{" in p and p.startswith(("/api/displays", "/api/screen"))}
         normalised = {re.sub(r"\{[a-z_]+\}", "{}", p) for p in paths}
         assert normalised <= tried, f"untried id paths: {sorted(normalised - tried)}"
+
+
+async def test_a_quiet_room_cycles_recent_approved_messages(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, lifetime_s=10)
+        page = await open_screen(browser, problems, running, display)
+        await text(admin, alpha.number, "Pierwsza")
+        await text(admin, alpha.number, "Druga")
+        await expect(wall(page)).to_have_count(2)
+        # Past their lifetime the messages leave, and one at a time they come back.
+        cycled = page.locator("#screen-wall .wall-card.cycled")
+        await expect(cycled).to_have_count(1, timeout=20_000)
+        await expect(wall(page)).to_have_count(1)
+        assert await cycled.locator(".wall-text").text_content() in ("Pierwsza", "Druga")
+        problems.check()

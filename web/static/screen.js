@@ -79,7 +79,7 @@ function card(m, cycled = false) {
 function visible() {
   const config = state.config || { lifetime_s: 300, max_shown: 8 };
   const oldest = Date.now() - config.lifetime_s * 1000;
-  const all = [...state.messages.values()].filter((m) => Date.parse(m.at) >= oldest || m.pinned);
+  const all = [...state.messages.values()].filter((m) => m.shownAt >= oldest);
   return all.slice(-config.max_shown);
 }
 
@@ -99,8 +99,11 @@ function render(force = false) {
   else setChildren(wall, h("p", { class: "wall-empty", text: "Wyślij SMS — Send a text" }));
 }
 
-function addMessage(m) {
+function addMessage(m, live = true) {
   if (state.messages.has(m.id)) return;
+  // A live message's lifetime counts from its arrival here, so a screen whose clock is off still
+  // shows it; a snapshot's messages count from when the hub received them.
+  m.shownAt = live ? Date.now() : Date.parse(m.at) || Date.now();
   state.messages.set(m.id, m);
   state.pool = state.pool.filter((p) => p.id !== m.id).concat([m]).slice(-POOL);
   // Keep memory bounded: a screen may run for days.
@@ -175,7 +178,7 @@ function handle(msg) {
       state.seq = msg.seq;
       state.base = msg.seq; // everything up to here is in the snapshot
       body.dataset.seq = String(msg.seq);
-      msg.messages.forEach(addMessage);
+      msg.messages.forEach((m) => addMessage(m, false));
       renderResults(msg.results);
       applyConfig(msg.config);
       break;
@@ -261,11 +264,17 @@ function connect() {
   };
 }
 
-// Expire old messages, and cycle recent ones when the room is quiet.
+// Expire old messages (checked every second), and when the room is quiet move on to the next
+// recent message every CYCLE_EVERY_MS.
+let lastCycle = Date.now();
 setInterval(() => {
-  if (Date.now() - state.lastArrival > QUIET_MS) state.cycleIndex += 1;
+  const now = Date.now();
+  if (now - state.lastArrival > QUIET_MS && now - lastCycle >= CYCLE_EVERY_MS) {
+    state.cycleIndex += 1;
+    lastCycle = now;
+  }
   render();
-}, CYCLE_EVERY_MS);
+}, 1000);
 
 // A test (or an operator's console) can drop the connection to see the screen resume.
 window.hubScreen = { drop: () => state.socket && state.socket.close(), state };
