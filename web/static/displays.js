@@ -179,7 +179,7 @@ function renderList() {
           tabindex: "0",
           onclick: () => select(d),
         },
-        h("span", { text: `${d.mode === "chat" ? "💬" : "🖥"} ${d.title}` }),
+        h("span", null, h("span", { class: "display-kind", text: d.mode === "chat" ? "chat" : "wall" }), d.title),
         d.pending ? h("span", { class: "badge-pending", text: String(d.pending) }) : null,
       ),
     ),
