@@ -359,6 +359,20 @@ async def test_billboard_charts_live_survey_results_and_shows_its_keyword_only(
         )
         assert r.status_code == 200, r.text
         await expect(page.locator("#screen-title")).to_have_text("Wyniki na żywo")
+        # Showing numbers is the admin's choice; the open screen relabels its messages at once.
+        r = await admin.patch(
+            f"/api/displays/{display['id']}",
+            json={
+                "title": "Wyniki na żywo",
+                "number_id": number_id,
+                "keyword": "ANKIETA",
+                "survey_id": survey["id"],
+                "masked": False,
+            },
+        )
+        assert r.status_code == 200 and r.json()["masked"] is False
+        await expect(wall(page).locator(".wall-from")).to_have_text([TEXTER])
+        await expect(page.locator('.bar[data-answer="B"]')).to_have_attribute("data-count", "1")
         await settled_screenshot(page, "display-results")
         problems.check()
 

@@ -28,6 +28,7 @@ const state = {
   config: null,
   socket: null,
   revoked: false,
+  restart: false, // reconnect at once, without `since` (after a settings change)
   lastArrival: Date.now(),
   cycleIndex: 0,
   reconnects: 0,
@@ -203,7 +204,14 @@ function handle(msg) {
       if (note(msg.seq)) renderResults(msg.data);
       break;
     case "display.config":
-      if (note(msg.seq)) applyConfig(msg.data);
+      if (note(msg.seq)) {
+        applyConfig(msg.data);
+        // Masking or the word list may have changed: start over from a fresh snapshot, whose
+        // senders are labelled by the new settings.
+        state.seq = null;
+        state.restart = true;
+        if (state.socket) state.socket.close();
+      }
       break;
     case "display.closed":
       state.revoked = true;
@@ -256,6 +264,11 @@ function connect() {
     if (state.revoked || e.code === 4401) {
       state.revoked = true;
       if (e.code === 4401) showError("This screen's link is not valid (revoked or mistyped).");
+      return;
+    }
+    if (state.restart) {
+      state.restart = false;
+      connect();
       return;
     }
     state.reconnects += 1;
