@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from beanie import PydanticObjectId
@@ -491,6 +491,3 @@ async def on_survey_results(
         assert display.id is not None
         seq = await next_seq(display.id)
         await record(hub, dev.DisplayResults(seq=seq, display_id=str(display.id), at=now_iso(), data=data))
-
-
-ItemStatus = Literal["pending", "shown", "removed", "rejected", "hidden", "blocked"]
