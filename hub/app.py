@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from hub.api.bots import BOT_ROUTES
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
+from hub.api.displays import DisplayController, ScreenController
 from hub.api.errors import EXCEPTION_HANDLERS
 from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController, MailController
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
@@ -29,6 +30,7 @@ from hub.api.tokens import TokenController
 from hub.api.webhooks import WebhookController
 from hub.context import HubContext, open_hub
 from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry, agent_socket
+from hub.realtime.display_socket import display_socket, moderation_socket
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,23 @@ def _page_routes(settings: Settings) -> list[Any]:
     async def forwarding_page() -> Response[bytes]:
         return _page(web, "forwarding.html")
 
-    routes: list[Any] = [root, login_page, inbox_page, services_page, forwarding_page]
+    @get("/displays", include_in_schema=False)
+    async def displays_page() -> Response[bytes]:
+        return _page(web, "displays.html")
+
+    @get("/screen", include_in_schema=False)
+    async def screen_page() -> Response[bytes]:
+        return _page(web, "screen.html")
+
+    routes: list[Any] = [
+        root,
+        login_page,
+        inbox_page,
+        services_page,
+        forwarding_page,
+        displays_page,
+        screen_page,
+    ]
     if settings.simulator:
 
         @get("/simulator", include_in_schema=False)
@@ -160,6 +178,10 @@ def create_app(
             MailController,
             agent_socket,
             *BOT_ROUTES,
+            DisplayController,
+            ScreenController,
+            display_socket,
+            moderation_socket,
             *_page_routes(settings),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -13,7 +13,7 @@ from hub.domain.numbers import NumberType
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, OptOut, SendHelp
 from hub.domain.segments import count_segments
-from hub.services import routing
+from hub.services import displays, routing
 from hub.services.errors import Invalid, NotFound
 from hub.services.forwarding import forward
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
@@ -111,23 +111,24 @@ async def _finish(hub: HubContext, number: Number, message: Message) -> None:
     """Publish a stored message, then apply its routing decision once; safe to repeat."""
     await finish_message(hub.bus, message)
     record = message.routing
-    if record is None or record.applied:
-        return
-    await routing.count_message(number.e164, message.sender)
-    forward_ids = await routing.apply(
-        hub,
-        routing.decode_actions(record.actions),
-        number=number,
-        sender=message.sender,
-        message=message,
-        now=message.created_at,
-    )
-    # Deliveries are unique per (rule, message): forwarding again after an interruption is a no-op.
-    await forward(hub, message, forward_ids)
-    await Message.get_pymongo_collection().update_one(
-        {"_id": message.id}, {"$set": {"routing.applied": True}}
-    )
-    record.applied = True
+    if record is not None and not record.applied:
+        await routing.count_message(number.e164, message.sender)
+        forward_ids = await routing.apply(
+            hub,
+            routing.decode_actions(record.actions),
+            number=number,
+            sender=message.sender,
+            message=message,
+            now=message.created_at,
+        )
+        # Deliveries are unique per (rule, message): forwarding again after an interruption is a no-op.
+        await forward(hub, message, forward_ids)
+        await Message.get_pymongo_collection().update_one(
+            {"_id": message.id}, {"$set": {"routing.applied": True}}
+        )
+        record.applied = True
+    # After routing (a survey answer is counted first); on every retry, since it is idempotent.
+    await displays.on_inbound(hub, message)
 
 
 async def _receive_unmatched(

@@ -9,6 +9,7 @@ from beanie import PydanticObjectId
 from hub.context import HubContext
 from hub.domain import events as ev
 from hub.realtime.bus import now_iso
+from hub.services import displays
 from hub.store.keywords import SurveyDoc
 from hub.store.sequences import next_seq
 from hub.store.surveys import ContestEntry, SurveyAnswer
@@ -48,3 +49,4 @@ async def publish_survey_results(hub: HubContext, account_id: PydanticObjectId, 
     data = await survey_results(survey)
     seq = await next_seq(account_id)
     await hub.bus.record(ev.SurveyResults(seq=seq, account_id=str(account_id), at=now_iso(), data=data))
+    await displays.on_survey_results(hub, account_id, data)

@@ -10,6 +10,7 @@ from beanie import Document
 from hub.store.accounts import Account, Agent, ApiToken, LoginSession
 from hub.store.audience import CampaignRecipient, RoutingState, Suppression, UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
+from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.events import EventRecord
 from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
@@ -46,6 +47,10 @@ ALL_DOCUMENTS: list[type[Document]] = [
     ForwardDelivery,
     MailCursor,
     MailRecord,
+    DisplayDoc,
+    DisplayItem,
+    DisplayNick,
+    DisplayEventRecord,
 ]
 
 D = TypeVar("D", bound=Document)

@@ -28,6 +28,17 @@ COVERED_ELSEWHERE = {
     # tests/e2e/test_bots.py
     "/api/conversations/{conversation_id}/handover",
     "/api/conversations/{conversation_id}/handback",
+    # Screens: tests/e2e/test_displays.py::test_every_display_path_is_404_to_another_account.
+    "/api/displays/{display_id}",
+    "/api/displays/{display_id}/block",
+    "/api/displays/{display_id}/block/{phone}",
+    "/api/displays/{display_id}/items",
+    "/api/displays/{display_id}/items/{item_id}/media/{index}",
+    "/api/displays/{display_id}/items/{item_id}/{action}",
+    "/api/displays/{display_id}/link",
+    "/api/displays/{display_id}/logo",
+    "/api/displays/{display_id}/reply/{item_id}",
+    "/api/screen/media/{item_id}/{index}",
 }
 
 

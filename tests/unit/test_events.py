@@ -132,3 +132,79 @@ def test_protocol_document_describes_every_type() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "websocket-api.md").read_text()
     for tag in tags():
         assert f"`{tag}`" in doc, f"docs/websocket-api.md does not describe {tag}"
+
+
+# ---------------------------------------------------------------------------- screen events
+
+from hub.domain import display_events as dev  # noqa: E402
+
+SCREEN_EVENTS: list[dev.DisplayEvent] = [
+    dev.DisplayMessage(
+        seq=3,
+        display_id="d1",
+        at="2026-11-22T10:00:00Z",
+        data=dev.DisplayMessagePayload(
+            id="i1",
+            text="Pozdrowienia z Krakowa!",
+            sender="+48 ••• ••• 503",
+            nick="Anna",
+            author="texter",
+            media=[dev.DisplayMedia(url="/api/screen/media/i1/0", mime="image/png", kind="image")],
+            at="2026-11-22T10:00:00Z",
+        ),
+    ),
+    dev.DisplayRemoved(seq=4, display_id="d1", at="2026-11-22T10:00:00Z", data=dev.RemovedPayload(id="i1")),
+    dev.DisplayResults(
+        seq=5,
+        display_id="d1",
+        at="2026-11-22T10:00:00Z",
+        data=ev.SurveyResultsPayload(
+            survey_id="s1",
+            name="Konkurs",
+            contest=False,
+            questions=[ev.QuestionResults(id="q1", text="?", answers=[ev.AnswerCount("A", 2)], total=2)],
+            entrants=0,
+        ),
+    ),
+    dev.DisplayConfig(
+        seq=6,
+        display_id="d1",
+        at="2026-11-22T10:00:00Z",
+        data=dev.DisplayConfigPayload(
+            title="Wall",
+            mode="billboard",
+            background="#000000",
+            foreground="#ffffff",
+            accent="#ffb000",
+            logo_url=None,
+            lifetime_s=300,
+            max_shown=8,
+            cycle_when_quiet=True,
+            number="+48500100200",
+            keyword=None,
+        ),
+    ),
+    dev.DisplayClosed(seq=0, display_id="d1", at="2026-11-22T10:00:00Z"),
+]
+
+
+@pytest.mark.parametrize("event", SCREEN_EVENTS, ids=lambda e: type(e).__name__)
+def test_screen_event_round_trips(event: dev.DisplayEvent) -> None:
+    assert dev.decode_display_event(dev.encode_display_event(event)) == event
+
+
+def test_every_screen_event_type_is_tested_and_in_the_schema() -> None:
+    tags = {str(type(e).__struct_config__.tag) for e in SCREEN_EVENTS}
+    members = {str(t.__struct_config__.tag) for t in typing.get_args(dev.DisplayEvent)}
+    assert tags == members
+    assert members - {"display.closed"} == dev.DURABLE_DISPLAY_TYPES
+    schema = msgspec.json.encode(dev.display_event_json_schema()).decode()
+    for tag in members:
+        assert tag in schema
+
+
+def test_a_screen_event_is_not_an_account_event() -> None:
+    with pytest.raises(msgspec.ValidationError):
+        ev.decode_event(dev.encode_display_event(SCREEN_EVENTS[0]))
+    with pytest.raises(msgspec.ValidationError):
+        dev.decode_display_event(b'{"type":"message.created","seq":1}')
