@@ -25,6 +25,10 @@ COVERED_ELSEWHERE = {
     "/api/conversations/{conversation_id}/read",
     "/api/messages/{message_id}/media/{index}",
     "/api/tokens/{token_id}",
+    # tests/forwarding/test_api.py: rules CRUD and tenancy; deliveries read and replay by another account.
+    "/api/forwarding/rules/{rule_id}",
+    "/api/forwarding/deliveries/{delivery_id}",
+    "/api/forwarding/deliveries/{delivery_id}/replay",
     # tests/e2e/test_bots.py
     "/api/conversations/{conversation_id}/handover",
     "/api/conversations/{conversation_id}/handback",
