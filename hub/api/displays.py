@@ -23,6 +23,7 @@ from hub.services import displays as svc
 from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.outbound import Author
+from hub.services.routing import setup_changed
 from hub.store.accounts import utcnow
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.keywords import KeywordDoc, SurveyDoc
@@ -270,6 +271,7 @@ class DisplayController(Controller):
         token, token_hash = svc.new_token()
         doc = DisplayDoc(account_id=principal.account_id, token_hash=token_hash, **fields)
         await doc.insert()
+        setup_changed()
         return display_out(doc, 0, token)
 
     @post("/validate", status_code=200, dependencies={"principal": Provide(provide_admin)})
@@ -305,6 +307,7 @@ class DisplayController(Controller):
             setattr(d, key, value)
         d.updated_at = utcnow()
         await d.save()
+        setup_changed()
         await svc.publish_config(hub, d)
         return display_out(d)
 
@@ -321,6 +324,7 @@ class DisplayController(Controller):
         await DisplayNick.find({"display_id": d.id}).delete()
         await DisplayEventRecord.find({"display_id": d.id}).delete()
         await d.delete()
+        setup_changed()
         await svc.closed(hub, d.id)
 
     @post("/{display_id:str}/link", status_code=201, dependencies={"principal": Provide(provide_admin)})

@@ -128,7 +128,8 @@ async def _finish(hub: HubContext, number: Number, message: Message) -> None:
         )
         record.applied = True
     # After routing (a survey answer is counted first); on every retry, since it is idempotent.
-    await displays.on_inbound(hub, message)
+    if await routing.has_screens(message.recipient):
+        await displays.on_inbound(hub, message)
 
 
 async def _receive_unmatched(

@@ -39,6 +39,7 @@ from hub.store.audience import (
     UnmatchedMessage,
 )
 from hub.store.conversations import Contact
+from hub.store.displays import DisplayDoc
 from hub.store.forwarding import ForwardRule
 from hub.store.keywords import AutoresponderDoc, KeywordDoc, SurveyDoc
 from hub.store.messages import Message
@@ -116,9 +117,23 @@ class SetupCache:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, Any], tuple[float, _Setup]] = {}
+        self._screens: dict[str, tuple[float, bool]] = {}
 
     def clear(self) -> None:
         self._entries.clear()
+        self._screens.clear()
+
+    async def has_screens(self, number: str) -> bool:
+        """Whether any billboard or chat screen shows the number's messages (most numbers: none)."""
+        now = time.monotonic()
+        hit = self._screens.get(number)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await DisplayDoc.find_one({"number": number}) is not None
+        if len(self._screens) > 10_000:
+            self._screens.clear()
+        self._screens[number] = (now + self.TTL_S, found)
+        return found
 
     async def get(self, number: Number, owner_id: PydanticObjectId | None) -> _Setup:
         key = (number.id, owner_id)
@@ -173,6 +188,10 @@ async def _load_setup(number: Number, owner_id: PydanticObjectId | None) -> _Set
 
 
 _setups = SetupCache()
+
+
+async def has_screens(number: str) -> bool:
+    return await _setups.has_screens(number)
 
 
 def setup_changed() -> None:
