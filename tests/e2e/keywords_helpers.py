@@ -85,3 +85,9 @@ async def created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) ->
     r = await client.post(path, json=body)
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+async def number_id(client: httpx.AsyncClient, e164: str) -> str:
+    """The id of a number as the panel API lists it."""
+    rows = (await client.get("/api/numbers")).json()
+    return str(next(n["id"] for n in rows if n["e164"] == e164))

@@ -20,7 +20,7 @@ from hub.store.audience import UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
 from hub.store.messages import Message
 from tests.conftest import RunningHub, Tenant, make_tenant
-from tests.e2e.keywords_helpers import add_number, admin_client, created, phone
+from tests.e2e.keywords_helpers import add_number, admin_client, created, number_id, phone
 from tests.panel import Panel
 
 pytestmark = pytest.mark.asyncio
@@ -270,7 +270,7 @@ async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, te
     account.help_text = "Pomoc: 22 100 00 00"
     account.opt_in_reply = "Znowu jesteś zapisany."
     await account.save()
-    number = next(n for n in [await add_number(SCI, NumberType.SCI, account_id=account_id)])
+    number = await add_number(SCI, NumberType.SCI, account_id=account_id)
     async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
         await created(
             a, "/api/autoresponders", {"number_id": str(number.id), "template": "Odpowiemy wkrótce."}
@@ -279,7 +279,7 @@ async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, te
             a,
             "/api/autoresponders",
             {
-                "number_id": tenant_a_number_id(await a.get("/api/numbers"), tenant_a.number),
+                "number_id": await number_id(a, tenant_a.number),
                 "template": "Auto",
             },
         )
@@ -314,11 +314,6 @@ async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, te
             assert blocked.json()["blocked"] is True
             await p.text(SCI, "Jeszcze raz")
             await p.no_sms()
-
-
-def tenant_a_number_id(response: object, e164: str) -> str:
-    rows = response.json()  # type: ignore[attr-defined]
-    return str(next(n["id"] for n in rows if n["e164"] == e164))
 
 
 async def test_eco_plus_reply_is_matched_best_effort_to_the_last_message_sent(
@@ -399,11 +394,11 @@ async def test_words_and_help_text_are_the_accounts_own(running: RunningHub, ten
 
 async def test_autoreplies_are_rate_limited_per_contact(running: RunningHub, tenant_a: Tenant) -> None:
     async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
-        number_id = tenant_a_number_id(await a.get("/api/numbers"), tenant_a.number)
+        nid = await number_id(a, tenant_a.number)
         await created(
             a,
             "/api/autoresponders",
-            {"number_id": number_id, "template": "Jestem robotem", "limit_count": 2, "limit_window_s": 3600},
+            {"number_id": nid, "template": "Jestem robotem", "limit_count": 2, "limit_window_s": 3600},
         )
         # Another robot answering every message: the loop stops after two automatic replies.
         async with phone(running, "+48601555444") as robot:
