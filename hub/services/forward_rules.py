@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from pymongo import ReturnDocument
 
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
+from hub.services import config
 from hub.services.errors import Invalid, NotFound
 from hub.services.routing import setup_changed
 from hub.store import from_doc
@@ -27,11 +28,7 @@ MAX_NAME = 100
 
 def object_id(raw: str | None, field: str) -> PydanticObjectId | None:
     """An optional id from a request; Invalid (422) when it is not one."""
-    if raw is None or raw == "":
-        return None
-    if not PydanticObjectId.is_valid(raw):
-        raise Invalid(f"{field} is not a valid id", field=field)
-    return PydanticObjectId(raw)
+    return config.object_id(raw, field) if raw else None
 
 
 @dataclass(frozen=True)
