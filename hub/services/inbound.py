@@ -36,7 +36,9 @@ class Received:
 
     @property
     def record_id(self) -> str:
-        return str(self.message.id if self.message is not None else self.unmatched.id)  # type: ignore[union-attr]
+        record = self.message if self.message is not None else self.unmatched
+        assert record is not None, "a received message is stored either for an account or as unmatched"
+        return str(record.id)
 
 
 def normalise_number(raw: str, field: str) -> str:
