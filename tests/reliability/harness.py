@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import hmac
 import json
@@ -287,6 +288,8 @@ class Delivery:
 class WebhookRecord:
     id: str
     deliveries: list[Delivery] = field(default_factory=list)
+    done: bool = False
+    """Every delivery has ended (2xx or given up); until then the record is still in flight."""
 
     @property
     def acked(self) -> bool:
@@ -299,6 +302,7 @@ class WebhookLoad:
     With copies > 1 the first `concurrent` deliveries go at once (to different hubs when there are several),
     the rest one after the other. Every delivery is retried on non-2xx / connection errors with backoff
     (0.2 s doubling to 3 s, jittered) until it gets a 2xx or `deadline_s` passed since its first attempt.
+    `stop()` ends a long load early: no new webhook is sent, the ones in flight finish.
     """
 
     def __init__(
@@ -324,6 +328,17 @@ class WebhookLoad:
         self.deadline_s = deadline_s
         self.phones = phones
         self.records: dict[str, WebhookRecord] = {}
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def finished(self) -> WebhookLoad:
+        """The same load with only the webhooks whose deliveries have all ended: what can be counted
+        while the rest is still in flight."""
+        view = copy.copy(self)
+        view.records = {wid: r for wid, r in self.records.items() if r.done}
+        return view
 
     async def _deliver(self, client: httpx.AsyncClient, payload: dict[str, Any], start: int) -> Delivery:
         result = Delivery()
@@ -363,6 +378,7 @@ class WebhookLoad:
         )
         for k in range(together, self.copies):
             record.deliveries.append(await self._deliver(client, payload, i + k))
+        record.done = True
 
     async def run(self) -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
@@ -373,7 +389,11 @@ class WebhookLoad:
                 delay = start + i / self.rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                if self._stopping:
+                    break
                 tasks.append(asyncio.create_task(self._one(client, i)))
+                if i % 1000 == 999:  # a long run would otherwise keep every finished task
+                    tasks = [t for t in tasks if not t.done()]
             await asyncio.gather(*tasks)
 
     @property
@@ -405,11 +425,21 @@ class WsClient:
 
     It connects to `urls[index]`, and after every drop to the next one, with exponential backoff and jitter
     (0.5 s doubling to 10 s). Durable events at or below its first `ready.seq` (the baseline) are outside its
-    window; every other one is logged, and a repeat is logged as a duplicate.
+    window; every other one is logged, and a repeat is logged as a duplicate. A long run passes
+    `log_events=False`: the events are then only counted in `received`, which is what `count` reads.
     """
 
-    def __init__(self, name: str, urls: Sequence[str], token: str, index: int = 0, max_backoff: float = 10.0):
+    def __init__(
+        self,
+        name: str,
+        urls: Sequence[str],
+        token: str,
+        index: int = 0,
+        max_backoff: float = 10.0,
+        log_events: bool = True,
+    ):
         self.name = name
+        self.log_events = log_events
         self.urls = list(urls)
         self.token = token
         self.index = index
@@ -470,10 +500,12 @@ class WsClient:
         mid = data.get("id") if event["type"] == "message.created" else data.get("message_id")
         self.received[seq] += 1
         if self.received[seq] > 1:
-            self.log.append(LogLine(time.monotonic(), "duplicate", seq, event["type"], mid))
+            if self.log_events:
+                self.log.append(LogLine(time.monotonic(), "duplicate", seq, event["type"], mid))
             return
-        self.types[seq] = event["type"]
-        self.log.append(LogLine(time.monotonic(), "event", seq, event["type"], mid))
+        if self.log_events:
+            self.types[seq] = event["type"]
+            self.log.append(LogLine(time.monotonic(), "event", seq, event["type"], mid))
         if seq > self.last:
             now = time.monotonic()
             for hole in range(self.last + 1, seq):
@@ -577,10 +609,18 @@ class WsClient:
 
 
 async def start_clients(
-    n: int, urls: Sequence[str], token: str, *, spread: bool = True, ready_timeout: float = 60.0
+    n: int,
+    urls: Sequence[str],
+    token: str,
+    *,
+    spread: bool = True,
+    ready_timeout: float = 60.0,
+    log_events: bool = True,
 ) -> list[WsClient]:
     """Open `n` clients (round-robin over `urls` when `spread`) and wait until every one is ready."""
-    clients = [WsClient(f"c{i}", urls, token, index=i if spread else 0) for i in range(n)]
+    clients = [
+        WsClient(f"c{i}", urls, token, index=i if spread else 0, log_events=log_events) for i in range(n)
+    ]
     for i, c in enumerate(clients):
         c.start()
         if i % 50 == 49:
@@ -608,6 +648,10 @@ async def stop_clients(clients: Sequence[WsClient], log: Path | None = None) -> 
 # ------------------------------------------------------------------------------------------------- counts
 
 
+Event = tuple[int, str, str | None]
+"""(seq, type, message id) of a durable event in the log."""
+
+
 class Store:
     """Read-only view of the hub's MongoDB for counting (plain pymongo, independent of the hub's code)."""
 
@@ -619,7 +663,7 @@ class Store:
     def close(self) -> None:
         self.client.close()
 
-    def events(self) -> list[tuple[int, str, str | None]]:
+    def events(self) -> list[Event]:
         """(seq, type, message id) of every durable event in the account's log."""
         rows = []
         for doc in self.db["events"].find({"account_id": self.account}, {"seq": 1, "type": 1, "payload": 1}):
@@ -648,11 +692,16 @@ class Store:
         }
 
 
-async def settle(clients: Sequence[WsClient], store: Store, timeout: float = 60.0) -> float:
-    """Wait until every client has every durable event of the log after its baseline; returns seconds."""
+async def settle(
+    clients: Sequence[WsClient], store: Store, timeout: float = 60.0, events: Sequence[Event] | None = None
+) -> float:
+    """Wait until every client has every durable event of the log after its baseline; returns seconds.
+
+    With `events` (a log read earlier, while load goes on) only those are waited for."""
     start = time.monotonic()
     while True:
-        log = [seq for seq, _, _ in await asyncio.to_thread(store.events)]
+        rows = events if events is not None else await asyncio.to_thread(store.events)
+        log = [seq for seq, _, _ in rows]
         behind = sum(
             1
             for c in clients
@@ -728,10 +777,18 @@ class Counts:
                 )
 
 
-def count(scenario: str, store: Store, load: WebhookLoad | None, clients: Sequence[WsClient] = ()) -> Counts:
-    """Compare acknowledged webhooks, MongoDB and every client's log."""
+def count(
+    scenario: str,
+    store: Store,
+    load: WebhookLoad | None,
+    clients: Sequence[WsClient] = (),
+    events: Sequence[Event] | None = None,
+) -> Counts:
+    """Compare acknowledged webhooks, MongoDB and every client's log (`events`: the log read earlier, to
+    count up to a point while load goes on; `load` should then be `load.finished()`)."""
     counts = Counts(scenario)
-    events = store.events()
+    if events is None:
+        events = store.events()
     created_by_message = Counter(mid for _, kind, mid in events if kind == "message.created")
     counts.duplicate_created_events = sum(n - 1 for n in created_by_message.values() if n > 1)
     if load is not None:
@@ -756,8 +813,8 @@ def count(scenario: str, store: Store, load: WebhookLoad | None, clients: Sequen
         if c.baseline is None:
             counts.client_gaps += 1
             continue
-        got = {line.seq for line in c.log if line.kind == "event"}
-        dups = sum(1 for line in c.log if line.kind == "duplicate")
+        got = set(c.received)
+        dups = sum(n - 1 for n in c.received.values())
         want = {seq for seq, _, _ in events if seq > c.baseline}
         want_created = {seq for seq, kind, _ in events if seq > c.baseline and kind == "message.created"}
         counts.client_gaps += len(want - got)

@@ -12,10 +12,7 @@ import contextlib
 import json
 import os
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -23,80 +20,22 @@ import pytest
 import redis.asyncio as aioredis
 from bson import ObjectId
 
-from hub.embedded_mongo import EmbeddedMongo
 from tests.forwarding.helpers import Receiver
 from tests.httpserver import HTTPServer
 from tests.reliability.harness import (
     Counts,
-    HubProcess,
-    RedisServer,
-    Store,
-    Tenant,
     WebhookLoad,
     count,
     raise_nofile_limit,
-    seed,
     settle,
     start_clients,
-    start_mongo,
     stop_clients,
 )
+from tests.reliability.world import world
 
 RATE = float(os.environ.get("RELIABILITY_RATE", "20"))
 OUTAGE_S = float(os.environ.get("RELIABILITY_OUTAGE_S", "10"))
 MANY_CLIENTS = int(os.environ.get("RELIABILITY_CLIENTS", "1000"))
-
-
-@dataclass
-class World:
-    tmp: Path
-    mongo: EmbeddedMongo
-    redis: RedisServer | None
-    tenant: Tenant
-    store: Store
-    database: str
-    prefix: str
-    hubs: list[HubProcess] = field(default_factory=list)
-
-    def hub(self, *args: str, extra_env: dict[str, str] | None = None) -> HubProcess:
-        proc = HubProcess(
-            args or ("serve",),
-            mongo_uri=self.mongo.uri,
-            database=self.database,
-            redis_url=self.redis.url if self.redis else "",
-            prefix=self.prefix,
-            workdir=self.tmp,
-            extra_env=extra_env,
-        )
-        self.hubs.append(proc)
-        return proc
-
-
-@contextlib.asynccontextmanager
-async def world(tmp_path: Path, *, with_redis: bool) -> AsyncIterator[World]:
-    # The suite's conftest turns asyncio debug mode on; it costs too much with hundreds of sockets.
-    asyncio.get_running_loop().set_debug(False)
-    mongo = await start_mongo(tmp_path)
-    redis_server = RedisServer(tmp_path / "redis") if with_redis else None
-    store: Store | None = None
-    w: World | None = None
-    try:
-        if redis_server is not None:
-            redis_server.start()
-        database = f"rel_{uuid.uuid4().hex[:8]}"
-        tenant = await seed(mongo.uri, database, tmp_path)
-        store = Store(mongo.uri, database, tenant.account_id)
-        w = World(tmp_path, mongo, redis_server, tenant, store, database, f"rel{uuid.uuid4().hex[:6]}")
-        yield w
-    finally:
-        if w is not None:
-            for proc in w.hubs:
-                proc.kill()
-        if store is not None:
-            store.close()
-        if redis_server is not None:
-            redis_server.kill()
-        await mongo.stop()
 
 
 def finish(counts: Counts) -> None:
@@ -255,20 +194,7 @@ async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> No
         assert w.redis is not None
         # Every inbound message and every status of every reply is forwarded to a URL: those
         # deliveries are jobs too, in flight when the worker dies.
-        w.store.db["forward_rules"].insert_one(
-            {
-                "account_id": ObjectId(w.tenant.account_id),
-                "number_id": None,
-                "keyword_id": None,
-                "kind": "url",
-                "target": f"{forward_to.base}/hook",
-                "format": "json",
-                "secret": "scenario-5-forwarding-secret",
-                "include_delivery_reports": True,
-                "active": True,
-                "name": "scenario 5",
-            }
-        )
+        w.forward_every_message_to(f"{forward_to.base}/hook", "scenario-5")
         server = w.hub("serve", "--no-worker")
         worker = w.hub("worker")
         await asyncio.gather(server.start(), worker.start())
