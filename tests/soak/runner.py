@@ -1,0 +1,159 @@
+"""The soak: steady load on two hubs and a worker, faults in rotation, a checkpoint after each, a verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.forwarding.helpers import Receiver
+from tests.httpserver import HTTPServer
+from tests.reliability.harness import WebhookLoad, WsClient, count, raise_nofile_limit, settle, start_clients
+from tests.reliability.world import World, world
+from tests.soak.faults import Fault, Rotation, inject
+from tests.soak.jobs import drain
+from tests.soak.options import SoakOptions
+from tests.soak.procwatch import ProcWatch
+from tests.soak.replies import ReplyLoad
+from tests.soak.report import Checkpoint, Results, summary
+from tests.soak.stack import Stack
+
+
+def say(started: float, text: str) -> None:
+    print(f"[{time.monotonic() - started:7.1f}s] {text}", flush=True)
+
+
+async def checkpoint(
+    n: int,
+    after: str,
+    w: World,
+    load: WebhookLoad,
+    replies: ReplyLoad,
+    clients: Sequence[WsClient],
+    receiver: Receiver,
+    opts: SoakOptions,
+    started: float,
+    final: bool,
+) -> Checkpoint:
+    """Count everything that had finished when it began. While load goes on, that is the webhooks whose
+    deliveries have ended, the replies accepted so far and the events logged so far (cumulative from the
+    start); at the end, everything."""
+    finished = load.finished()
+    accepted = replies.finished()
+    events = None if final else await asyncio.to_thread(w.store.events)
+    settle_s = await settle(clients, w.store, 120, events=events)
+    inbound = list(await asyncio.to_thread(w.store.message_ids, set(finished.acked)))
+    jobs = await drain(w.store, inbound, accepted, receiver, opts.drain_timeout)
+    jobs.replies_refused = replies.refused
+    # In the loop, not a thread: it reads the clients' state, which the loop keeps changing.
+    counts = count(f"checkpoint {n}", w.store, finished, clients, events)
+    return Checkpoint(n, after, round(time.monotonic() - started, 1), counts, jobs, round(settle_s, 1))
+
+
+async def soak(opts: SoakOptions) -> int:
+    raise_nofile_limit()
+    tmp = opts.workdir or Path(tempfile.mkdtemp(prefix="hub-soak-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    results = Results(opts.results)
+    rng = random.Random(opts.seed)
+    receiver = Receiver()
+    checkpoints: list[Checkpoint] = []
+    faults: list[Fault] = []
+    async with world(tmp, with_redis=True) as w, HTTPServer(receiver) as forward_to:
+        w.forward_every_message_to(f"{forward_to.base}/hook", "soak")
+        stack = Stack(w)
+        await stack.start()
+        started = time.monotonic()
+        say(started, f"hubs {stack.bases}, worker up; data and logs in {tmp}")
+        clients = await start_clients(opts.clients, stack.sockets, w.tenant.token, log_events=False)
+        load = WebhookLoad(stack.bases, w.tenant.number, rate=opts.rate, count=10**9, tag="soak")
+        replies = ReplyLoad(stack.bases, w.tenant.token, w.store, opts.reply_rate)
+        watch = ProcWatch(stack.pids, started, opts.warmup)
+        background = [
+            asyncio.create_task(load.run()),
+            asyncio.create_task(replies.run()),
+        ]
+        sampler = asyncio.create_task(watch.run(results.samples))
+        say(started, f"{opts.clients} clients ready; {opts.rate:g} webhooks/s, {opts.reply_rate:g} replies/s")
+        end = started + opts.minutes * 60
+        rotation = Rotation(opts.faults, rng)
+        next_fault = started + opts.fault_every
+        try:
+            while next_fault < end:
+                await asyncio.sleep(max(0.0, next_fault - time.monotonic()))
+                fault = await inject(rotation.next(), stack, clients, opts.outage, rng, started)
+                faults.append(fault)
+                results.fault(fault)
+                say(started, f"fault {len(faults)} at {fault.at_s} s: {fault.detail} (took {fault.took_s} s)")
+                for d in await stack.revive():
+                    say(started, f"EXITED BY ITSELF: {d}")
+                cp = await checkpoint(
+                    len(checkpoints) + 1,
+                    fault.name,
+                    w,
+                    load,
+                    replies,
+                    clients,
+                    receiver,
+                    opts,
+                    started,
+                    False,
+                )
+                checkpoints.append(cp)
+                results.write(cp.record())
+                print(cp.line(), flush=True)
+                next_fault = max(next_fault + opts.fault_every, time.monotonic() + 5)
+            await asyncio.sleep(max(0.0, end - time.monotonic()))
+            say(started, "load ends; waiting for webhooks and replies in flight")
+            load.stop()
+            replies.stop()
+            await asyncio.gather(*background)
+            for d in await stack.revive():
+                say(started, f"EXITED BY ITSELF: {d}")
+            cp = await checkpoint(
+                len(checkpoints) + 1, "end", w, load, replies, clients, receiver, opts, started, True
+            )
+            checkpoints.append(cp)
+            results.write(cp.record())
+            print(cp.line(), flush=True)
+            watch.sample()
+        finally:
+            sampler.cancel()
+            for task in background:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(sampler, *background, return_exceptions=True)
+            await asyncio.gather(*(c.stop() for c in clients))
+        seconds = time.monotonic() - started
+    growth = watch.growth()
+    too_much = [g for g in growth if g.rss_mib > opts.max_rss_growth_mib]
+    failed = [cp for cp in checkpoints if cp.lost or cp.duplicated]
+    results.write(
+        {
+            "kind": "summary",
+            "seconds": round(seconds, 1),
+            "faults": len(faults),
+            "checkpoints": len(checkpoints),
+            "failed_checkpoints": [cp.n for cp in failed],
+            "growth": [{**g.__dict__, "rss_mib": g.rss_mib, "fds": g.fds} for g in growth],
+            "died": stack.died,
+            "options": {k: str(v) for k, v in opts.__dict__.items()},
+        }
+    )
+    print(summary(checkpoints, faults, growth, stack.died, seconds), flush=True)
+    verdict = []
+    if failed:
+        verdict.append(f"{len(failed)} checkpoint(s) counted losses or duplicates")
+    if too_much:
+        verdict.append(f"RSS grew more than {opts.max_rss_growth_mib:g} MiB in {[g.role for g in too_much]}")
+    if stack.died:
+        verdict.append(f"{len(stack.died)} process(es) exited by themselves")
+    for g in growth:
+        if g.rss_mib > opts.max_rss_growth_mib / 4 or g.fds > 50:
+            print(f"note: {g.role} (pid {g.pid}) grew {g.rss_mib} MiB and {g.fds} fds in {g.seconds} s")
+    print("\nRESULT: " + ("FAIL: " + "; ".join(verdict) if verdict else "PASS: 0 lost, 0 duplicated"))
+    return 1 if verdict else 0
