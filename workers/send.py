@@ -146,6 +146,9 @@ async def delivery_report(
                 )
                 return {"dropped": "unknown message"}
             raise ReportNotMatched(provider_message_id)
+        # The send job stored the provider id between the two look-ups: the first found nothing, so the
+        # report was not applied yet. Applying it now is a no-op if it was (set_status only advances).
+        updated = await apply_report(ctx["hub"], report)
     return {"applied": updated is not None}
 
 

@@ -183,6 +183,49 @@ async def test_two_send_jobs_for_one_message_call_a_non_idempotent_provider_once
     assert final is not None and final.status == MessageStatus.SENT
 
 
+async def test_a_report_arriving_while_the_send_job_stores_the_provider_id_is_applied(
+    running: RunningHub, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report job looks the message up by provider id twice; the send job's update may land between."""
+    import workers.send
+    from hub.services.delivery import apply_report, set_status
+
+    async with httpx.AsyncClient(base_url=running.base) as c:
+        token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+        await post_generic(c, {"id": "race-1", "from": "+48600700816", "to": tenant_a.number, "text": "q"})
+        conv = await Conversation.find_one({"contact_phone": "+48600700816"})
+        assert conv is not None
+        # The reply stays queued with no provider id: its send job is never enqueued.
+        fault = FailOnce(running.hub.jobs, "enqueue", RuntimeError("held back"))
+        r = await c.post(
+            f"/api/conversations/{conv.id}/messages",
+            json={"text": "raced"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 500
+        fault.restore()
+    message = await Message.find_one({"text": "raced"})
+    assert message is not None and message.status == MessageStatus.QUEUED
+    provider_id = f"sim-{message.id}"
+
+    calls = 0
+
+    async def send_job_lands_after_the_first_lookup(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        result = await apply_report(*args, **kwargs)
+        if calls == 1:
+            assert result is None
+            await set_status(running.hub, message, MessageStatus.SENT, message.created_at, None, provider_id)
+        return result
+
+    monkeypatch.setattr(workers.send, "apply_report", send_job_lands_after_the_first_lookup)
+    ctx: Any = {"hub": running.hub, "attempt": 1, "max_attempts": 8}
+    await workers.send.simulated_delivery(ctx, provider_message_id=provider_id)
+    final = await Message.get(message.id)
+    assert final is not None and final.status == MessageStatus.DELIVERED
+
+
 async def test_simulator_history_shows_no_other_gateway_traffic(running: RunningHub) -> None:
     tenant = await make_tenant("real", "+48500100800", provider="twilio")
     async with httpx.AsyncClient(base_url=running.base) as c:
