@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
@@ -44,6 +44,8 @@ class JobCounts:
     receiver_repeats: int = 0
     """Delivery ids the receiver got more than once: retries, which it de-duplicates (not counted)."""
     drain_s: float = 0.0
+    stuck: list[str] = field(default_factory=list)
+    """A few of what was still owed when counting, to look up in the hub's logs."""
 
     @property
     def lost(self) -> int:
@@ -110,6 +112,11 @@ def _state(
         1 for r in rows if r["status"] == "delivered" and str(r["_id"]) not in arrived
     )
     jc.receiver_repeats = sum(1 for n in arrived.values() if n > 1)
+    jc.stuck = [f"reply {d['_id']} {d.get('status')}" for d in docs if d.get("status") != "delivered"][:3]
+    jc.stuck += [f"forward missing {m} {e}" for m, e in sorted(want - have)[:3]]
+    jc.stuck += [
+        f"forward {r['_id']} {r['event']} {r['status']}" for r in rows if r["status"] != "delivered"
+    ][:3]
     pending = jc.replies_not_delivered + jc.forwards_missing + jc.forwards_not_delivered
     return jc, pending == 0
 

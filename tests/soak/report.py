@@ -39,6 +39,7 @@ class Checkpoint:
             f"client gaps {c.client_gaps}, client dups {c.client_duplicates}, resets {c.resets}, "
             f"reconnects {c.reconnects}, settle {self.settle_s} s, drain {j.drain_s} s "
             f"-> LOST {self.lost} DUPLICATED {self.duplicated}"
+            + (f" (still owed: {'; '.join(j.stuck)})" if self.lost else "")
         )
 
     def record(self) -> dict[str, Any]:
