@@ -190,7 +190,8 @@ class HubProcess:
                 cwd=str(ROOT),
             )
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=2) as client:
+        # A generous probe timeout: a hub restarted under load answers slowly at first, but it answers.
+        async with httpx.AsyncClient(timeout=10) as client:
             while True:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"hub {self.args} exited: {self.log_tail()}")
