@@ -22,6 +22,8 @@ class Fault:
     """From injection until the process was back (Redis, SecantusDB, hub, worker) or the drop was done."""
     healthy_after_s: float
     """From the end of the fault until every hub answered /health with 200."""
+    failed: str | None = None
+    """Why the system did not come back (a process did not start again): a failed soak."""
 
 
 class Rotation:
@@ -43,6 +45,22 @@ async def inject(
     name: str, stack: Stack, clients: Sequence[WsClient], outage_s: float, rng: random.Random, started: float
 ) -> Fault:
     at = time.monotonic()
+    try:
+        return await _inject(name, stack, clients, outage_s, rng, started, at)
+    except Exception as exc:  # reported and failed, but the soak goes on counting
+        took = round(time.monotonic() - at, 1)
+        return Fault(name, f"{name} fault", round(at - started, 1), took, -1.0, f"{exc!s:.500}")
+
+
+async def _inject(
+    name: str,
+    stack: Stack,
+    clients: Sequence[WsClient],
+    outage_s: float,
+    rng: random.Random,
+    started: float,
+    at: float,
+) -> Fault:
     if name == "redis":
         redis = stack.world.redis
         assert redis is not None

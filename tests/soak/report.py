@@ -100,7 +100,11 @@ def summary(
             f"clients {c.clients} (reconnects {c.reconnects}, hole resumes {c.hole_resumes})"
         )
     parts += ["", "faults:"]
-    parts += [f"  {f.at_s:7.1f}s  {f.name:6}  {f.detail} (took {f.took_s} s)" for f in faults] or ["  none"]
+    parts += [
+        f"  {f.at_s:7.1f}s  {f.name:6}  {f.detail} (took {f.took_s} s)"
+        + (f" DID NOT RECOVER: {f.failed}" if f.failed else "")
+        for f in faults
+    ] or ["  none"]
     parts += ["", "checkpoints:"]
     parts.append(
         table(

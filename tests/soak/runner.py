@@ -89,6 +89,8 @@ async def soak(opts: SoakOptions) -> int:
                 faults.append(fault)
                 results.fault(fault)
                 say(started, f"fault {len(faults)} at {fault.at_s} s: {fault.detail} (took {fault.took_s} s)")
+                if fault.failed:
+                    say(started, f"FAULT DID NOT RECOVER: {fault.failed}")
                 for d in await stack.revive():
                     say(started, f"EXITED BY ITSELF: {d}")
                 cp = await checkpoint(
@@ -152,6 +154,8 @@ async def soak(opts: SoakOptions) -> int:
         verdict.append(f"RSS grew more than {opts.max_rss_growth_mib:g} MiB in {[g.role for g in too_much]}")
     if stack.died:
         verdict.append(f"{len(stack.died)} process(es) exited by themselves")
+    if any(f.failed for f in faults):
+        verdict.append(f"{sum(1 for f in faults if f.failed)} fault(s) without recovery")
     for g in growth:
         if g.rss_mib > opts.max_rss_growth_mib / 4 or g.fds > 50:
             print(f"note: {g.role} (pid {g.pid}) grew {g.rss_mib} MiB and {g.fds} fds in {g.seconds} s")

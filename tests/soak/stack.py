@@ -16,6 +16,8 @@ from tests.reliability.harness import HubProcess
 from tests.reliability.world import World
 
 SERVE = ("serve", "--no-worker")
+START_TIMEOUT_S = 180.0
+"""A process restarted while the others carry the load (on a busy machine) may take a while to answer."""
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Stack:
     async def start(self) -> None:
         self.hubs = [self.world.hub(*SERVE), self.world.hub(*SERVE)]
         self.worker = self.world.hub("worker")
-        await asyncio.gather(*(p.start() for p in [*self.hubs, self.worker]))
+        await asyncio.gather(*(p.start(START_TIMEOUT_S) for p in [*self.hubs, self.worker]))
 
     @property
     def bases(self) -> list[str]:
@@ -53,14 +55,14 @@ class Stack:
         old.kill()
         await asyncio.sleep(1)
         self.hubs[i] = self.world.hub(*SERVE, port=old.port)
-        await self.hubs[i].start()
+        await self.hubs[i].start(START_TIMEOUT_S)
 
     async def restart_worker(self) -> None:
         assert self.worker is not None
         self.worker.kill()
         await asyncio.sleep(1)
         self.worker = self.world.hub("worker")
-        await self.worker.start()
+        await self.worker.start(START_TIMEOUT_S)
 
     async def revive(self) -> list[str]:
         """Restart any process that exited by itself; returns which (a finding, reported as such)."""
@@ -69,12 +71,12 @@ class Stack:
             if h.proc is not None and h.proc.poll() is not None:
                 found.append(f"hub-{i + 1} exited {h.proc.returncode}: {h.log_tail(400)!r}")
                 self.hubs[i] = self.world.hub(*SERVE, port=h.port)
-                await self.hubs[i].start()
+                await self.hubs[i].start(START_TIMEOUT_S)
         w = self.worker
         if w is not None and w.proc is not None and w.proc.poll() is not None:
             found.append(f"worker exited {w.proc.returncode}: {w.log_tail(400)!r}")
             self.worker = self.world.hub("worker")
-            await self.worker.start()
+            await self.worker.start(START_TIMEOUT_S)
         self.died += found
         return found
 
