@@ -664,10 +664,11 @@ class Store:
     def close(self) -> None:
         self.client.close()
 
-    def events(self) -> list[Event]:
-        """(seq, type, message id) of every durable event in the account's log."""
+    def events(self, after: int = 0) -> list[Event]:
+        """(seq, type, message id) of every durable event in the account's log (after seq `after`)."""
         rows = []
-        for doc in self.db["events"].find({"account_id": self.account}, {"seq": 1, "type": 1, "payload": 1}):
+        query = {"account_id": self.account, "seq": {"$gt": after}}
+        for doc in self.db["events"].find(query, {"seq": 1, "type": 1, "payload": 1}):
             payload = json.loads(doc["payload"])
             data = payload.get("data") or {}
             mid = data.get("id") if doc["type"] == "message.created" else data.get("message_id")

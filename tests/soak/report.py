@@ -24,6 +24,11 @@ class Checkpoint:
     settle_s: float
 
     @property
+    def scope(self) -> str:
+        """Checkpoints during the run count what finished since the one before; the last counts all."""
+        return "all" if self.after == "end" else "new"
+
+    @property
     def lost(self) -> int:
         return self.counts.lost + self.jobs.lost
 
@@ -34,7 +39,7 @@ class Checkpoint:
     def line(self) -> str:
         c, j = self.counts, self.jobs
         return (
-            f"[{self.at_s:7.1f}s] checkpoint {self.n} after {self.after}: webhooks {c.webhooks} "
+            f"[{self.at_s:7.1f}s] checkpoint {self.n} after {self.after}: {self.scope} webhooks {c.webhooks} "
             f"(acked {c.acked}, refused {c.refused}), replies {j.replies}, forwards {j.forwards}, "
             f"client gaps {c.client_gaps}, client dups {c.client_duplicates}, resets {c.resets}, "
             f"reconnects {c.reconnects}, settle {self.settle_s} s, drain {j.drain_s} s "
@@ -49,6 +54,7 @@ class Checkpoint:
             "kind": "checkpoint",
             "n": self.n,
             "after": self.after,
+            "scope": self.scope,
             "at_s": self.at_s,
             "settle_s": self.settle_s,
             "lost": self.lost,
