@@ -41,9 +41,9 @@ def parse(argv: list[str] | None = None) -> SoakOptions:
         "lost/duplicated counted at every checkpoint. Exit 0 only if every checkpoint counts 0 and 0.",
     )
     p.add_argument("--minutes", type=float, default=60.0, help="how long the load runs (default 60)")
-    p.add_argument("--rate", type=float, default=5.0, help="inbound webhooks per second (default 5)")
+    p.add_argument("--rate", type=float, default=2.0, help="inbound webhooks per second (default 2)")
     p.add_argument(
-        "--reply-rate", type=float, default=0.5, help="agent replies per second through the API (default 0.5)"
+        "--reply-rate", type=float, default=0.2, help="agent replies per second through the API (default 0.2)"
     )
     p.add_argument("--clients", type=int, default=20, help="WebSocket clients over both hubs (default 20)")
     p.add_argument("--fault-every", type=float, default=60.0, help="seconds between faults (default 60)")

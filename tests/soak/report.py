@@ -111,7 +111,7 @@ def summary(
         + (f" DID NOT RECOVER: {f.failed}" if f.failed else "")
         for f in faults
     ] or ["  none"]
-    parts += ["", "checkpoints:"]
+    parts += ["", "checkpoints (during the run: what finished since the one before; end: everything):"]
     parts.append(
         table(
             ["#", "after", "at s", "webhooks", "replies", "forwards", "gaps", "cl.dups", "LOST", "DUP"],
