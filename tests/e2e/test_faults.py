@@ -39,6 +39,27 @@ class FailOnce:
         setattr(self.target, self.attr, self.original)
 
 
+async def queued_reply_without_job(
+    running: RunningHub, c: httpx.AsyncClient, tenant: Tenant, phone: str, text: str
+) -> Message:
+    """A reply stored as queued whose send job was never enqueued, for a test to run the jobs by hand."""
+    token = await login(running.base, tenant.agent_email, tenant.agent_password)
+    await post_generic(c, {"id": f"in-{phone}", "from": phone, "to": tenant.number, "text": "q"})
+    conv = await Conversation.find_one({"contact_phone": phone})
+    assert conv is not None
+    fault = FailOnce(running.hub.jobs, "enqueue", RuntimeError("held back"))
+    r = await c.post(
+        f"/api/conversations/{conv.id}/messages",
+        json={"text": text},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 500
+    fault.restore()
+    message = await Message.find_one({"text": text})
+    assert message is not None and message.status == MessageStatus.QUEUED
+    return message
+
+
 async def test_webhook_retry_after_event_write_failed_counts_once_and_publishes(
     running: RunningHub, tenant_a: Tenant
 ) -> None:
@@ -158,21 +179,9 @@ async def test_two_send_jobs_for_one_message_call_a_non_idempotent_provider_once
         running.hub.providers["twilio"] = TwilioProvider(
             running.hub.http, TWILIO_SID, TWILIO_TOKEN, api.base, None
         )
-        token = await login(running.base, tenant.agent_email, tenant.agent_password)
-        await post_generic(c, {"id": "c-1", "from": "+48600700814", "to": tenant.number, "text": "q"})
-        conv = await Conversation.find_one({"contact_phone": "+48600700814"})
-        assert conv is not None
-        # The reply is stored but its job is never enqueued, so two attempts can race by hand.
-        fault = FailOnce(running.hub.jobs, "enqueue", RuntimeError("held back"))
-        r = await c.post(
-            f"/api/conversations/{conv.id}/messages",
-            json={"text": "once"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert r.status_code == 500
-        fault.restore()
+        # Two attempts can race by hand.
+        message_id = (await queued_reply_without_job(running, c, tenant, "+48600700814", "once")).id
         ctx: Any = {"hub": running.hub, "attempt": 1, "max_attempts": 8}
-        message_id = (await Message.find_one({"text": "once"})).id  # type: ignore[union-attr]
         results = await asyncio.gather(
             send_message(ctx, message_id=str(message_id)),
             send_message(ctx, message_id=str(message_id)),
@@ -191,21 +200,8 @@ async def test_a_report_arriving_while_the_send_job_stores_the_provider_id_is_ap
     from hub.services.delivery import apply_report, set_status
 
     async with httpx.AsyncClient(base_url=running.base) as c:
-        token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
-        await post_generic(c, {"id": "race-1", "from": "+48600700816", "to": tenant_a.number, "text": "q"})
-        conv = await Conversation.find_one({"contact_phone": "+48600700816"})
-        assert conv is not None
-        # The reply stays queued with no provider id: its send job is never enqueued.
-        fault = FailOnce(running.hub.jobs, "enqueue", RuntimeError("held back"))
-        r = await c.post(
-            f"/api/conversations/{conv.id}/messages",
-            json={"text": "raced"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert r.status_code == 500
-        fault.restore()
-    message = await Message.find_one({"text": "raced"})
-    assert message is not None and message.status == MessageStatus.QUEUED
+        # No provider id yet: the send job never ran.
+        message = await queued_reply_without_job(running, c, tenant_a, "+48600700816", "raced")
     provider_id = f"sim-{message.id}"
 
     calls = 0
