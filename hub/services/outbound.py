@@ -80,7 +80,7 @@ async def send_reply(
 
 async def is_suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> bool:
     """Whether `phone` opted out of, or is blocked from, messages from `number` of `account_id`."""
-    return await Suppression.find_one(Suppression.applies_to_send(phone, number, account_id)) is not None
+    return bool(await Suppression.stopping_send(phone, number, account_id))
 
 
 async def _queue(
