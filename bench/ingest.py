@@ -86,7 +86,7 @@ async def prefill(uri: str, database: str, count: int) -> None:
                 "updated_at": now,
             },
         ),
-        "routing_states": (
+        "routing_state": (
             people,
             lambda i: {"number": "+48999000111", "phone": f"+4870{i:07d}", "messages": 1},
         ),

@@ -40,8 +40,9 @@ async def _claim(delivery: ForwardDelivery, lease_s: float) -> tuple[str, Forwar
     now = utcnow()
     token = secrets.token_hex(8)
     coll = ForwardDelivery.get_pymongo_collection()
-    # Read, then a compare-and-set on the claim token read (each claim sets a new one): the same
-    # guarantee as find_one_and_update, which SecantusDB carries out with a scan of the collection.
+    # Read, then a compare-and-set on what was read (each claim sets a new token, each attempt
+    # counts itself, each replay too): the same guarantee as find_one_and_update, which SecantusDB
+    # carries out with a scan of the collection.
     before = await coll.find_one({"_id": delivery.id})
     if before is None or before.get("status") != DeliveryStatus.PENDING.value:
         return None
@@ -52,7 +53,10 @@ async def _claim(delivery: ForwardDelivery, lease_s: float) -> tuple[str, Forwar
         {
             "_id": delivery.id,
             "status": DeliveryStatus.PENDING.value,
+            # An attempt that claimed and finished in between resets the token but not these.
             "claim_token": before.get("claim_token"),
+            "attempt_count": before.get("attempt_count"),
+            "replays": before.get("replays"),
         },
         {"$set": {"claimed_until": now + timedelta(seconds=lease_s), "claim_token": token}},
     )

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from hub.domain import events as ev
 from hub.realtime.fanout import Fanout
 from hub.store.accounts import utcnow
-from hub.store.event_log import read_since
+from hub.store.event_log import holds_after, read_since
 from hub.store.events import EventRecord
 from hub.store.grouped import Inserts
 from hub.store.sequences import current_seq
@@ -84,13 +84,6 @@ class EventBus:
         )
         return found is not None
 
-    async def oldest(self, account_id: PydanticObjectId) -> int | None:
-        """The lowest sequence number still in the log (older events have expired)."""
-        doc = await (
-            EventRecord.get_pymongo_collection()
-            .find({"account_id": account_id}, projection={"seq": 1, "_id": 0})
-            .sort("seq", 1)
-            .limit(1)
-            .to_list(1)
-        )
-        return int(doc[0]["seq"]) if doc else None
+    async def holds_after(self, account_id: PydanticObjectId, since: int) -> bool:
+        """Whether the log still holds the events after `since` (see `event_log.holds_after`)."""
+        return await holds_after(EventRecord.get_pymongo_collection(), ("account_id", account_id), since)

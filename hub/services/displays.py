@@ -28,7 +28,7 @@ from hub.realtime.bus import now_iso
 from hub.services.auth import digest
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.outbound import Author, send_reply
-from hub.store import update_then_read
+from hub.store import event_log, update_then_read
 from hub.store.accounts import utcnow
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick, ItemMedia
 from hub.store.event_log import read_since
@@ -125,15 +125,10 @@ async def since(
     )
 
 
-async def oldest(display_id: PydanticObjectId) -> int | None:
-    docs = await (
-        DisplayEventRecord.get_pymongo_collection()
-        .find({"display_id": display_id}, projection={"seq": 1, "_id": 0})
-        .sort("seq", 1)
-        .limit(1)
-        .to_list(1)
-    )
-    return int(docs[0]["seq"]) if docs else None
+async def holds_after(display_id: PydanticObjectId, since: int) -> bool:
+    """Whether the screen's log still holds the events after `since` (see `event_log.holds_after`)."""
+    events = DisplayEventRecord.get_pymongo_collection()
+    return await event_log.holds_after(events, ("display_id", display_id), since)
 
 
 async def notify_moderators(hub: HubContext, item: DisplayItem) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from beanie import PydanticObjectId
@@ -25,6 +26,8 @@ from hub.store.grouped import Finds, Inserts, Updates
 from hub.store.messages import KeywordRef, Message, MessageAuthor, RoutingRecord, StatusEntry, StoredMedia
 from hub.store.numbers import Number
 from hub.store.sequences import next_seq
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT = 10_000
 
@@ -115,10 +118,28 @@ async def receive(
         return Received(stored, created=False)
     except BaseException:
         # Nothing half-stored: the gateway's retry uploads the attachments again.
-        await hub.media.delete(media)
+        await _discard_unless_stored(hub, msg, media)
         raise
     await _finish(hub, number, message)
     return Received(message, created=True)
+
+
+async def _discard_unless_stored(hub: HubContext, msg: InboundMessage, media: list[StoredMedia]) -> None:
+    """Delete a failed attempt's attachments, unless its message was stored after all.
+
+    An insert can land and still fail its caller (the answer lost on the way back, the request
+    cancelled while its batch was in flight). When that cannot be told, the files stay: an
+    orphaned file costs space, a deleted attachment breaks a stored message.
+    """
+    if not media:
+        return
+    try:
+        stored = await _by_provider_id.find_one(msg.provider, msg.provider_message_id)
+    except Exception:
+        log.warning("kept the attachments of %s: not known whether it was stored", msg.provider_message_id)
+        return
+    if stored is None:
+        await hub.media.delete(media)
 
 
 async def _finish(hub: HubContext, number: Number, message: Message) -> None:

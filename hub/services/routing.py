@@ -342,7 +342,7 @@ async def _last_sent_from_pool(phone: str) -> core.CampaignBinding | None:
     """ECO+: whose was the last message sent to `phone` from a number of the pool."""
     pool = [n.e164 for n in await Number.find({"eco_plus": True}).to_list()]
     last = (
-        await Message.find({"direction": "out", "recipient": phone, "sender": {"$in": pool}})
+        await Message.find({"recipient": phone, "direction": "out", "sender": {"$in": pool}})
         .sort("-created_at")
         .first_or_none()
     )

@@ -17,11 +17,15 @@ had written before asking.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from bson.errors import BSONError
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, WriteConcernError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,14 +56,15 @@ class Grouped(Generic[T, R]):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # A new event loop (each test has its own): nothing of the old one's can run here.
-            self._loop, self._queue, self._busy = loop, [], False
+            self._loop, self._queue, self._busy, self._tasks = loop, [], False, set()
         future: asyncio.Future[R] = loop.create_future()
         self._queue.append((item, future))
         if not self._busy:
             self._busy = True
             loop.call_soon(self._start)
-        # Shielded: one caller giving up (a client hanging up) must not cancel the batch.
-        return await asyncio.shield(future)
+        # Not shielded: a caller that gives up (a client hanging up) cancels its future, and an
+        # operation whose caller is gone before its batch is formed is not sent at all.
+        return await future
 
     def _start(self) -> None:
         task = asyncio.get_running_loop().create_task(self._drain())
@@ -69,31 +74,49 @@ class Grouped(Generic[T, R]):
     async def _drain(self) -> None:
         try:
             while self._queue:
-                batch, self._queue = self._queue[: self._limit], self._queue[self._limit :]
-                try:
-                    results = await self._run([item for item, _ in batch])
-                except asyncio.CancelledError:
-                    for _, future in batch:
-                        future.cancel()
-                    raise
-                except Exception as exc:
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                        # Retrieved here so that a caller who gave up leaves no "never retrieved"
-                        # report; callers still waiting re-raise it.
-                        future.exception()
-                    else:
-                        future.set_result(result)
+                waiting = [entry for entry in self._queue if not entry[1].done()]
+                batch, self._queue = waiting[: self._limit], waiting[self._limit :]
+                if batch:
+                    await self._answer(batch)
         finally:
             self._busy = False
             if self._queue and self._loop is not None and not self._loop.is_closed():
                 # Cancelled with callers still queued: let them have their batch.
                 self._busy = True
                 self._loop.call_soon(self._start)
+
+    async def _answer(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            try:
+                results = list(await self._run(items))
+            except (BSONError, TypeError, ValueError) as exc:
+                if len(items) == 1:
+                    raise
+                # One item the driver could not encode (too large, a bad value) must not fail the
+                # others: each goes again on its own.
+                log.warning("grouped batch of %d failed (%s); sending each alone", len(items), exc)
+                results = []
+                for item in items:
+                    try:
+                        results += await self._run([item])
+                    except Exception as alone:
+                        results.append(alone)
+            if len(results) != len(batch):
+                raise RuntimeError(f"a batch of {len(batch)} got {len(results)} answers")
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            results = [exc] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 def _write_error(error: dict[str, Any]) -> Exception:

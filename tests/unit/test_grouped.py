@@ -89,6 +89,34 @@ async def test_a_caller_giving_up_does_not_cancel_the_others() -> None:
     assert run.batches == [[1, 2]]
 
 
+async def test_an_operation_whose_caller_gave_up_before_its_batch_is_not_sent() -> None:
+    run = Recorder(delay=0.05)
+    grouped: Grouped[int, int] = Grouped(run)
+    first = asyncio.create_task(grouped(1))
+    await asyncio.sleep(0.01)  # [1] is in flight; the next two wait for it
+    quitter = asyncio.create_task(grouped(2))
+    stayer = asyncio.create_task(grouped(3))
+    await asyncio.sleep(0)
+    quitter.cancel()
+    assert await first == 2 and await stayer == 6
+    assert run.batches == [[1], [3]]
+
+
+async def test_an_item_the_driver_cannot_encode_fails_alone() -> None:
+    calls: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int | BaseException]:
+        calls.append(items)
+        if 13 in items:
+            raise ValueError("cannot encode 13")
+        return items
+
+    grouped: Grouped[int, int] = Grouped(run)
+    results = await asyncio.gather(*(grouped(i) for i in (12, 13, 14)), return_exceptions=True)
+    assert results[0] == 12 and results[2] == 14 and isinstance(results[1], ValueError)
+    assert calls == [[12, 13, 14], [12], [13], [14]]
+
+
 async def test_batches_hold_at_most_the_limit() -> None:
     run = Recorder()
     grouped: Grouped[int, int] = Grouped(run, limit=4)
