@@ -14,7 +14,7 @@ from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, Disp
 from hub.store.events import EventRecord
 from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
-from hub.store.mail import MailCursor, MailRecord
+from hub.store.mail import MailboxLease, MailCursor, MailRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number, NumberVerification
 from hub.store.presence import PresenceRecord
@@ -46,6 +46,7 @@ ALL_DOCUMENTS: list[type[Document]] = [
     ForwardRule,
     ForwardDelivery,
     MailCursor,
+    MailboxLease,
     MailRecord,
     DisplayDoc,
     DisplayItem,
