@@ -34,6 +34,8 @@ class Sizes:
     )
     """Offered webhooks/s, about 1.25x apart: a step past the limit ends the ladder."""
     ingest_window_s: float = 4.0
+    ingest_prefill: int = 20_000
+    """Messages (and as many events) already stored, of another account, for the second ladder."""
     baseline_window_s: float = 3.0
     e2e_subscribers: int = 1000
     e2e_rate: int = 200
@@ -63,6 +65,7 @@ TINY = Sizes(
     fanout_sequential=5,
     ingest_rates=(20, 40),
     ingest_window_s=1.0,
+    ingest_prefill=200,
     baseline_window_s=1.0,
     e2e_subscribers=20,
     e2e_window_s=0.2,

@@ -78,6 +78,7 @@ async def open_hub(settings: Settings, *, start_local_worker: bool = True) -> As
     With no MONGODB_URI an embedded SecantusDB is started under the data folder and stopped on
     exit; with no REDIS_URL events fan out and jobs run in this process.
     """
+    from hub.services.routing import setup_changed
     from workers.registry import JOB_SPECS
 
     async with contextlib.AsyncExitStack() as stack:
@@ -94,6 +95,8 @@ async def open_hub(settings: Settings, *, start_local_worker: bool = True) -> As
             uri, database_name(uri, settings.mongo.database), settings.mongo.server_selection_timeout_ms
         )
         stack.push_async_callback(client.close)
+        # What this process cached was read from whatever database it had open before.
+        setup_changed()
 
         http = httpx.AsyncClient()
         stack.push_async_callback(http.aclose)

@@ -17,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -102,6 +105,23 @@ def find_executable(explicit: str | os.PathLike[str] | None = None) -> Path:
         "Install it with `pip install secantusdb` (the hub depends on it), or set MONGODB_URI to use an "
         "existing MongoDB."
     )
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _can_die_with_parent() -> bool:
+    # Linux sends the signal when the *thread* that started the child ends, so only a child
+    # started from the main thread (the hub's event loop, a test) may ask for it.
+    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: have Linux send it SIGTERM when the hub dies, even by
+    SIGKILL, so that no orphaned server keeps the data directory's lock (and its port) after a
+    crash, and the next `hub serve` starts."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -424,6 +444,7 @@ class EmbeddedMongo:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,
+                    preexec_fn=_die_with_parent if _can_die_with_parent() else None,
                 )
             except OSError as exc:
                 raise EmbeddedMongoError(f"cannot run the SecantusDB launcher {argv[0]!r}: {exc}") from exc

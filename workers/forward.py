@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from hub.domain.forwarding import retry_delay
 from hub.jobs.spec import JobContext
@@ -40,16 +39,30 @@ async def _claim(delivery: ForwardDelivery, lease_s: float) -> tuple[str, Forwar
     """Take the delivery for one attempt (compare-and-set), returning the token and the state before."""
     now = utcnow()
     token = secrets.token_hex(8)
-    before = await ForwardDelivery.get_pymongo_collection().find_one_and_update(
+    coll = ForwardDelivery.get_pymongo_collection()
+    # Read, then a compare-and-set on what was read (each claim sets a new token, each attempt
+    # counts itself, each replay too): the same guarantee as find_one_and_update, which SecantusDB
+    # carries out with a scan of the collection.
+    before = await coll.find_one({"_id": delivery.id})
+    if before is None or before.get("status") != DeliveryStatus.PENDING.value:
+        return None
+    held = before.get("claimed_until")
+    if held is not None and held >= now:
+        return None
+    result = await coll.update_one(
         {
             "_id": delivery.id,
             "status": DeliveryStatus.PENDING.value,
-            "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}],
+            # An attempt that claimed and finished in between resets the token but not these.
+            "claim_token": before.get("claim_token"),
+            "attempt_count": before.get("attempt_count"),
+            "replays": before.get("replays"),
         },
         {"$set": {"claimed_until": now + timedelta(seconds=lease_s), "claim_token": token}},
-        return_document=ReturnDocument.BEFORE,
     )
-    return (token, from_doc(ForwardDelivery, before)) if before is not None else None
+    if result.modified_count != 1:
+        return None
+    return token, from_doc(ForwardDelivery, before)
 
 
 async def _finish(delivery_id: Any, token: str, update: dict[str, Any]) -> bool:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.jobs.spec import JobContext
@@ -15,7 +14,7 @@ from hub.outbound.base import OutboundRequest, ProviderError
 from hub.services.delivery import apply_report, get_message, set_status
 from hub.services.forwarding import apply_forwarded_sms_report
 from hub.services.outbound import finish_reply, is_suppressed
-from hub.store import from_doc
+from hub.store import from_doc, update_then_read
 from hub.store.audience import UnmatchedMessage
 from hub.store.messages import Message
 
@@ -40,10 +39,10 @@ class ClaimedElsewhere(Exception):
 
 async def _claim(message: Message) -> Message | None:
     """Take the message for sending, or None when another attempt holds it."""
-    doc = await Message.get_pymongo_collection().find_one_and_update(
+    doc = await update_then_read(
+        Message.get_pymongo_collection(),
         {"_id": message.id, "status": MessageStatus.QUEUED.value, "send_claimed_at": None},
         {"$set": {"send_claimed_at": datetime.now(UTC)}},
-        return_document=ReturnDocument.AFTER,
     )
     return from_doc(Message, doc) if doc is not None else None
 

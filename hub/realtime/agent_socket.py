@@ -150,7 +150,6 @@ class SocketRegistry:
         # What every opening socket asks the database, shared by those asking at the same time.
         self.resolve: Coalesced[str, auth.Principal | None] = Coalesced(auth.resolve)
         self.head: Coalesced[tuple[EventBus, PydanticObjectId], int] = Coalesced(_head)
-        self.oldest: Coalesced[tuple[EventBus, PydanticObjectId], int | None] = Coalesced(_oldest)
         self.online: Coalesced[PydanticObjectId, list[dict[str, str]]] = Coalesced(presence.online)
 
     def add(self, session: AgentSession) -> None:
@@ -222,10 +221,6 @@ class SocketRegistry:
 
 async def _head(key: tuple[EventBus, PydanticObjectId]) -> int:
     return await key[0].head(key[1])
-
-
-async def _oldest(key: tuple[EventBus, PydanticObjectId]) -> int | None:
-    return await key[0].oldest(key[1])
 
 
 def registry_of(socket: WebSocket[Any, Any, Any]) -> SocketRegistry:
@@ -331,11 +326,10 @@ class AgentSession:
         hub, account = self.hub, self.principal.account_id
         limit = hub.settings.realtime.resume_limit
         head = await self.registry.head((hub.bus, account))
-        oldest = await self.registry.oldest((hub.bus, account))
         reason = None
         if since > head:
             reason = "the client is ahead of the server"
-        elif oldest is not None and since < oldest - 1:
+        elif since < head and not await hub.bus.holds_after(account, since):
             reason = "events after the client's position have expired"
         backlog = [] if reason else await hub.bus.since(account, since, limit, missing)
         if len(backlog) > limit:

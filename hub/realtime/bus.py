@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from hub.domain import events as ev
 from hub.realtime.fanout import Fanout
+from hub.store.accounts import utcnow
+from hub.store.event_log import holds_after, read_since
 from hub.store.events import EventRecord
+from hub.store.grouped import Inserts
 from hub.store.sequences import current_seq
+
+# Concurrent requests write their events in one insert (hub.store.grouped).
+_records = Inserts(EventRecord.get_pymongo_collection)
 
 
 def now_iso() -> str:
@@ -39,15 +45,17 @@ class EventBus:
             request finishing work another attempt began); it is published again then.
         """
         payload = ev.encode_event(event)
-        record = EventRecord(
-            account_id=PydanticObjectId(event.account_id),
-            seq=event.seq,
-            type=str(type(event).__struct_config__.tag),
-            payload=payload,
-        )
+        record = {
+            "_id": ObjectId(),
+            "account_id": PydanticObjectId(event.account_id),
+            "seq": event.seq,
+            "type": str(type(event).__struct_config__.tag),
+            "payload": payload,
+            "at": utcnow(),
+        }
         created = True
         try:
-            await record.insert()
+            await _records.insert(record)
         except DuplicateKeyError:
             # Recorded by an earlier attempt that may have died before publishing: publish again.
             # Sockets and clients skip a seq they have already seen.
@@ -67,19 +75,8 @@ class EventBus:
     ) -> list[bytes]:
         """Encoded durable events after `seq`, plus those of `missing` (holes the client still has
         below `seq`) that are stored now; oldest first, at most `limit` + 1 (to tell truncation)."""
-        query: dict[str, Any] = {"account_id": account_id, "seq": {"$gt": seq}}
-        if missing:
-            query = {
-                "account_id": account_id,
-                "$or": [{"seq": {"$gt": seq}}, {"seq": {"$in": list(missing)}}],
-            }
-        cursor = (
-            EventRecord.get_pymongo_collection()
-            .find(query, projection={"payload": 1, "_id": 0})
-            .sort("seq", 1)
-            .limit(limit + 1)
-        )
-        return [bytes(doc["payload"]) async for doc in cursor]
+        log = EventRecord.get_pymongo_collection()
+        return await read_since(log, ("account_id", account_id), seq, limit, missing)
 
     async def has(self, account_id: PydanticObjectId, seq: int) -> bool:
         found = await EventRecord.get_pymongo_collection().find_one(
@@ -87,13 +84,6 @@ class EventBus:
         )
         return found is not None
 
-    async def oldest(self, account_id: PydanticObjectId) -> int | None:
-        """The lowest sequence number still in the log (older events have expired)."""
-        doc = await (
-            EventRecord.get_pymongo_collection()
-            .find({"account_id": account_id}, projection={"seq": 1, "_id": 0})
-            .sort("seq", 1)
-            .limit(1)
-            .to_list(1)
-        )
-        return int(doc[0]["seq"]) if doc else None
+    async def holds_after(self, account_id: PydanticObjectId, since: int) -> bool:
+        """Whether the log still holds the events after `since` (see `event_log.holds_after`)."""
+        return await holds_after(EventRecord.get_pymongo_collection(), ("account_id", account_id), since)

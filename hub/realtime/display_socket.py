@@ -155,12 +155,10 @@ async def _serve(
         replayed = 0
         limit = hub.settings.realtime.resume_limit
         backlog: list[bytes] | None = None
-        if since is not None and since <= top:
-            first = await svc.oldest(display.id)
-            if first is None or since >= first - 1:
-                backlog = await svc.since(display.id, since, limit, missing)
-                if len(backlog) > limit:
-                    backlog = None
+        if since is not None and since <= top and (since == top or await svc.holds_after(display.id, since)):
+            backlog = await svc.since(display.id, since, limit, missing)
+            if len(backlog) > limit:
+                backlog = None
         if backlog is None:
             # First load, or too far behind to replay: the screen starts over from a snapshot.
             await _send(socket, await _snapshot(display, top))

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from beanie import PydanticObjectId, SortDirection
-from pymongo import ReturnDocument
 
 from hub.context import HubContext
 from hub.domain import events as ev
@@ -15,7 +14,7 @@ from hub.realtime.bus import now_iso
 from hub.realtime.payloads import conversation_payload
 from hub.services.errors import Invalid, NotFound
 from hub.services.outbound import get_conversation
-from hub.store import from_doc
+from hub.store import from_doc, update_then_read
 from hub.store.accounts import Agent, utcnow
 from hub.store.conversations import Conversation, ConversationStatus
 from hub.store.messages import Message
@@ -94,8 +93,8 @@ async def _update(
     conv = await get_conversation(account_id, conversation_id)
     update.setdefault("$set", {})["updated_at"] = utcnow()
     update.setdefault("$inc", {})["version"] = 1
-    doc = await Conversation.get_pymongo_collection().find_one_and_update(
-        {"_id": conv.id, "account_id": account_id}, update, return_document=ReturnDocument.AFTER
+    doc = await update_then_read(
+        Conversation.get_pymongo_collection(), {"_id": conv.id, "account_id": account_id}, update
     )
     if doc is None:
         raise NotFound("no such conversation", field="conversation_id")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from hub.context import HubContext
 from hub.domain import events as ev
@@ -13,7 +12,7 @@ from hub.domain.messages import DeliveryReport, MessageStatus, advances
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import iso
 from hub.services.forwarding import forward_status
-from hub.store import from_doc
+from hub.store import from_doc, update_then_read
 from hub.store.messages import Message, StatusEntry
 from hub.store.sequences import next_seq
 
@@ -46,13 +45,13 @@ async def set_status(
         set_fields: dict[str, object] = {"status": status.value}
         if provider_message_id is not None:
             set_fields["provider_message_id"] = provider_message_id
-        doc = await coll.find_one_and_update(
+        doc = await update_then_read(
+            coll,
             {"_id": current.id, "status": current.status.value},
             {
                 "$set": set_fields,
                 "$push": {"status_history": {"status": status.value, "at": at, "detail": detail, "seq": seq}},
             },
-            return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             # Another report won the race; its seq stays unused.
@@ -63,7 +62,9 @@ async def set_status(
             current = reloaded
             continue
         updated = from_doc(Message, doc)
-        await _record_status(hub, updated, updated.status_history[-1])
+        # This change's entry: a later report may already be in the document read back.
+        entry = next(e for e in reversed(updated.status_history) if e.seq == seq)
+        await _record_status(hub, updated, entry)
         await forward_status(hub, updated)
         return updated
     return None

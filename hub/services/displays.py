@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from hub.context import HubContext
@@ -29,8 +28,11 @@ from hub.realtime.bus import now_iso
 from hub.services.auth import digest
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.outbound import Author, send_reply
+from hub.store import event_log, update_then_read
 from hub.store.accounts import utcnow
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick, ItemMedia
+from hub.store.event_log import read_since
+from hub.store.grouped import Counters
 from hub.store.messages import Message
 
 log = logging.getLogger(__name__)
@@ -83,16 +85,15 @@ def rules(display: DisplayDoc) -> core.Rules:
 # ------------------------------------------------------------------------------ the event log
 
 
+# A burst of messages shown on one screen takes its numbers in one update (hub.store.grouped).
+_seqs = Counters(DisplayDoc.get_pymongo_collection, "seq")
+
+
 async def next_seq(display_id: PydanticObjectId) -> int:
-    doc = await DisplayDoc.get_pymongo_collection().find_one_and_update(
-        {"_id": display_id},
-        {"$inc": {"seq": 1}},
-        projection={"seq": 1},
-        return_document=ReturnDocument.AFTER,
-    )
-    if doc is None:
-        raise NotFound("no such display", field="display_id")
-    return int(doc["seq"])
+    try:
+        return await _seqs.next(display_id)
+    except LookupError:
+        raise NotFound("no such display", field="display_id") from None
 
 
 async def head(display_id: PydanticObjectId) -> int:
@@ -118,30 +119,16 @@ async def record(hub: HubContext, event: dev.DurableDisplayEvent) -> None:
 async def since(
     display_id: PydanticObjectId, seq: int, limit: int, missing: Sequence[int] = ()
 ) -> list[bytes]:
-    """Stored events after `seq`, plus those of `missing` (holes below `seq` the screen still has:
-    an event whose number was taken first may be stored after a later one), oldest first, at most
-    `limit` + 1 (to tell truncation)."""
-    query: dict[str, Any] = {"display_id": display_id, "seq": {"$gt": seq}}
-    if missing:
-        query = {"display_id": display_id, "$or": [{"seq": {"$gt": seq}}, {"seq": {"$in": list(missing)}}]}
-    cursor = (
-        DisplayEventRecord.get_pymongo_collection()
-        .find(query, projection={"payload": 1, "_id": 0})
-        .sort("seq", 1)
-        .limit(limit + 1)
+    """The screen's stored events after `seq` and of `missing` (see `event_log.read_since`)."""
+    return await read_since(
+        DisplayEventRecord.get_pymongo_collection(), ("display_id", display_id), seq, limit, missing
     )
-    return [bytes(doc["payload"]) async for doc in cursor]
 
 
-async def oldest(display_id: PydanticObjectId) -> int | None:
-    docs = await (
-        DisplayEventRecord.get_pymongo_collection()
-        .find({"display_id": display_id}, projection={"seq": 1, "_id": 0})
-        .sort("seq", 1)
-        .limit(1)
-        .to_list(1)
-    )
-    return int(docs[0]["seq"]) if docs else None
+async def holds_after(display_id: PydanticObjectId, since: int) -> bool:
+    """Whether the screen's log still holds the events after `since` (see `event_log.holds_after`)."""
+    events = DisplayEventRecord.get_pymongo_collection()
+    return await event_log.holds_after(events, ("display_id", display_id), since)
 
 
 async def notify_moderators(hub: HubContext, item: DisplayItem) -> None:
@@ -338,10 +325,10 @@ async def item_of(display: DisplayDoc, item_id: str) -> DisplayItem:
 
 
 async def _move(item: DisplayItem, src: str, dst: str, **extra: Any) -> DisplayItem | None:
-    doc = await DisplayItem.get_pymongo_collection().find_one_and_update(
+    doc = await update_then_read(
+        DisplayItem.get_pymongo_collection(),
         {"_id": item.id, "status": src},
         {"$set": {"status": dst, **extra}},
-        return_document=ReturnDocument.AFTER,
     )
     return DisplayItem.model_validate(doc) if doc else None
 

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
@@ -22,7 +21,7 @@ from hub.domain.messages import Direction, MessageStatus
 from hub.realtime.payloads import iso, media_url
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.forward_rules import object_id
-from hub.store import from_doc
+from hub.store import from_doc, update_then_read
 from hub.store.accounts import utcnow
 from hub.store.forwarding import DeliveryStatus, ForwardDelivery, ForwardRule
 from hub.store.messages import Message
@@ -205,7 +204,8 @@ async def get_delivery(account_id: PydanticObjectId, delivery_id: str) -> Forwar
 
 async def _replay(hub: HubContext, delivery: ForwardDelivery) -> ForwardDelivery | None:
     now = utcnow()
-    doc = await ForwardDelivery.get_pymongo_collection().find_one_and_update(
+    doc = await update_then_read(
+        ForwardDelivery.get_pymongo_collection(),
         {"_id": delivery.id, "status": DeliveryStatus.DEAD.value},
         {
             "$set": {
@@ -216,7 +216,6 @@ async def _replay(hub: HubContext, delivery: ForwardDelivery) -> ForwardDelivery
             },
             "$inc": {"replays": 1},
         },
-        return_document=ReturnDocument.AFTER,
     )
     if doc is None:
         return None

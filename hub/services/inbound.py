@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from beanie import PydanticObjectId
+from beanie.odm.utils.dump import get_dict
 from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
@@ -17,13 +19,22 @@ from hub.services import displays, routing
 from hub.services.errors import Invalid, NotFound
 from hub.services.forwarding import forward
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
+from hub.store import from_doc
 from hub.store.audience import UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
+from hub.store.grouped import Finds, Inserts, Updates
 from hub.store.messages import KeywordRef, Message, MessageAuthor, RoutingRecord, StatusEntry, StoredMedia
 from hub.store.numbers import Number
 from hub.store.sequences import next_seq
 
+log = logging.getLogger(__name__)
+
 MAX_TEXT = 10_000
+
+# Concurrent webhooks share their round trips for these steps (hub.store.grouped).
+_by_provider_id = Finds(Message.get_pymongo_collection, ("provider", "provider_message_id"))
+_message_inserts = Inserts(Message.get_pymongo_collection)
+_message_updates = Updates(Message.get_pymongo_collection)
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ def normalise_number(raw: str, field: str) -> str:
 
 
 async def find_number(recipient: str) -> Number:
-    number = await Number.find_one({"e164": recipient})
+    number = await routing.configured_number(recipient)
     if number is None:
         raise NotFound(f"no number {recipient} is configured on this hub", field="to")
     return number
@@ -74,8 +85,9 @@ async def receive(
     number = await find_number(recipient)
     key = {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
 
-    existing = await Message.find_one(key)
-    if existing is not None:
+    found = await _by_provider_id.find_one(msg.provider, msg.provider_message_id)
+    if found is not None:
+        existing = from_doc(Message, found)
         await _finish(hub, number, existing)
         return Received(existing, created=False)
     # Only a shared or 2WAY number's message can reach no account (an individual one always does).
@@ -92,21 +104,42 @@ async def receive(
 
     media = await hub.media.ingest(msg.media, media_auth)
     try:
-        message = await _store(number, assign, sender, recipient, msg, media, decision)
+        message = await _store(
+            number, assign, sender, recipient, msg, media, decision, prepared.contact.first_message
+        )
     except DuplicateKeyError:
         # A concurrent delivery of the same webhook stored it first. Its sequence number stays
         # unused: a hole that clients skip.
         await hub.media.delete(media)
-        stored = await Message.find_one(key)
-        assert stored is not None
+        winner = await _by_provider_id.find_one(msg.provider, msg.provider_message_id)
+        assert winner is not None
+        stored = from_doc(Message, winner)
         await _finish(hub, number, stored)
         return Received(stored, created=False)
     except BaseException:
         # Nothing half-stored: the gateway's retry uploads the attachments again.
-        await hub.media.delete(media)
+        await _discard_unless_stored(hub, msg, media)
         raise
     await _finish(hub, number, message)
     return Received(message, created=True)
+
+
+async def _discard_unless_stored(hub: HubContext, msg: InboundMessage, media: list[StoredMedia]) -> None:
+    """Delete a failed attempt's attachments, unless its message was stored after all.
+
+    An insert can land and still fail its caller (the answer lost on the way back, the request
+    cancelled while its batch was in flight). When that cannot be told, the files stay: an
+    orphaned file costs space, a deleted attachment breaks a stored message.
+    """
+    if not media:
+        return
+    try:
+        stored = await _by_provider_id.find_one(msg.provider, msg.provider_message_id)
+    except Exception:
+        log.warning("kept the attachments of %s: not known whether it was stored", msg.provider_message_id)
+        return
+    if stored is None:
+        await hub.media.delete(media)
 
 
 async def _finish(hub: HubContext, number: Number, message: Message) -> None:
@@ -125,9 +158,7 @@ async def _finish(hub: HubContext, number: Number, message: Message) -> None:
         )
         # Deliveries are unique per (rule, message): forwarding again after an interruption is a no-op.
         await forward(hub, message, forward_ids)
-        await Message.get_pymongo_collection().update_one(
-            {"_id": message.id}, {"$set": {"routing.applied": True}}
-        )
+        await _message_updates.update_one({"_id": message.id}, {"$set": {"routing.applied": True}})
         record.applied = True
     # After routing (a survey answer is counted first); on every retry, since it is idempotent.
     if await routing.has_screens(message.recipient):
@@ -200,6 +231,7 @@ async def _store(
     msg: InboundMessage,
     media: list[StoredMedia],
     decision: Decision,
+    first_message: bool,
 ) -> Message:
     contact, conv = await _conversation(number, assign, sender)
     seg = count_segments(msg.text)
@@ -233,12 +265,17 @@ async def _store(
         ),
         campaign_id=assign.campaign_id,
         routing=RoutingRecord(
-            actions=routing.encode_actions(decision.actions), best_effort=decision.best_effort
+            actions=routing.encode_actions(decision.actions),
+            best_effort=decision.best_effort,
+            # Nothing left to do after storing (most messages of returning senders): stored as
+            # applied, which saves the two updates of applying it.
+            applied=not first_message and not routing.has_effects(decision.actions),
         ),
         # Taken last, just before the insert, to keep the time between taking a number and
         # recording its event short.
         seq=await next_seq(conv.account_id),
         created_at=msg.received_at,
     )
-    await message.insert()
+    message.id = PydanticObjectId()
+    await _message_inserts.insert(get_dict(message, to_db=True, keep_nulls=Message.get_settings().keep_nulls))
     return message

@@ -63,7 +63,9 @@ async def send_reply(
         raise Invalid(f"client_id must be 1 to {MAX_CLIENT_ID} characters", field="client_id")
     conv = await get_conversation(account_id, conversation_id)
     if client_id is not None:
-        existing = await Message.find_one({"account_id": account_id, "client_id": client_id})
+        # client_id first: SecantusDB picks the index of the first field that leads one, and
+        # account_id would lead it to every message of the account.
+        existing = await Message.find_one({"client_id": client_id, "account_id": account_id})
         if existing is not None:
             if existing.conversation_id != conv.id:
                 raise Conflict(
@@ -80,7 +82,7 @@ async def send_reply(
 
 async def is_suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> bool:
     """Whether `phone` opted out of, or is blocked from, messages from `number` of `account_id`."""
-    return await Suppression.find_one(Suppression.applies_to_send(phone, number, account_id)) is not None
+    return bool(await Suppression.stopping_send(phone, number, account_id))
 
 
 async def _queue(
@@ -113,7 +115,7 @@ async def _queue(
     try:
         await message.insert()
     except DuplicateKeyError:
-        stored = await Message.find_one({"account_id": account_id, "client_id": client_id})
+        stored = await Message.find_one({"client_id": client_id, "account_id": account_id})
         assert stored is not None
         return await finish_reply(hub, stored)
     return await finish_reply(hub, message)
@@ -124,7 +126,7 @@ async def send_automatic(hub: HubContext, inbound: Message, text: str, name: str
 
     Returns False when nothing was queued: the contact may not be sent anything.
     """
-    existing = await Message.find_one({"account_id": inbound.account_id, "client_id": key})
+    existing = await Message.find_one({"client_id": key, "account_id": inbound.account_id})
     if existing is not None:
         await finish_reply(hub, existing)
         return True

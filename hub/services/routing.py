@@ -20,7 +20,6 @@ from typing import Any, Final
 
 import msgspec
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
@@ -29,6 +28,7 @@ from hub.domain.numbers import NumberType, is_shared
 from hub.domain.optout import DEFAULT_WORDS, OptWords
 from hub.domain.surveys import SurveyProgress
 from hub.services.live import publish_survey_results
+from hub.store import from_doc
 from hub.store.accounts import Account, utcnow
 from hub.store.audience import (
     CampaignRecipient,
@@ -41,6 +41,7 @@ from hub.store.audience import (
 from hub.store.conversations import Contact
 from hub.store.displays import DisplayDoc
 from hub.store.forwarding import ForwardRule
+from hub.store.grouped import Finds, Updates
 from hub.store.keywords import AutoresponderDoc, KeywordDoc, SurveyDoc
 from hub.store.messages import Message
 from hub.store.numbers import Number
@@ -107,8 +108,8 @@ class _Setup:
 class SetupCache:
     """What is configured on each number, kept per process for a moment.
 
-    Every inbound message needs the number's keywords, autoresponders, surveys and the owner's
-    words; reading them for each message would be four more round trips under the load of a TV
+    Every inbound message needs the number itself, its keywords, autoresponders, surveys and the
+    owner's words; reading them for each message would be five more round trips under the load of a TV
     contest. A change made through this process clears the cache at once (`setup_changed`); one
     made through another process is seen within `TTL_S`.
     """
@@ -118,10 +119,25 @@ class SetupCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, Any], tuple[float, _Setup]] = {}
         self._screens: dict[str, tuple[float, bool]] = {}
+        self._numbers: dict[str, tuple[float, Number]] = {}
 
     def clear(self) -> None:
         self._entries.clear()
         self._screens.clear()
+        self._numbers.clear()
+
+    async def number(self, e164: str) -> Number | None:
+        """The number configured as `e164`. Only found numbers are kept: one added is seen at once."""
+        now = time.monotonic()
+        hit = self._numbers.get(e164)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await Number.find_one({"e164": e164})
+        if found is not None:
+            if len(self._numbers) > 10_000:
+                self._numbers.clear()
+            self._numbers[e164] = (now + self.TTL_S, found)
+        return found
 
     async def has_screens(self, number: str) -> bool:
         """Whether any billboard or chat screen shows the number's messages (most numbers: none)."""
@@ -194,8 +210,12 @@ async def has_screens(number: str) -> bool:
     return await _setups.has_screens(number)
 
 
+async def configured_number(e164: str) -> Number | None:
+    return await _setups.number(e164)
+
+
 def setup_changed() -> None:
-    """Forget this process's cached set-up: a keyword, autoresponder, survey or setting changed."""
+    """Forget this process's cached set-up: a number, keyword, autoresponder, survey or setting changed."""
     _setups.clear()
 
 
@@ -238,9 +258,14 @@ def words_for(number: Number, account: Account | None) -> OptWords:
     return _words(number) if is_shared(number.type) else _words(number, account)
 
 
+# Concurrent webhooks share their round trips for this read and the count (hub.store.grouped).
+_states = Finds(RoutingState.get_pymongo_collection, ("number", "phone"))
+_counts = Updates(RoutingState.get_pymongo_collection)
+
+
 async def _suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> tuple[bool, bool]:
     opted_out = blocked = False
-    async for s in Suppression.find(Suppression.applies_to_send(phone, number, account_id)):
+    for s in await Suppression.stopping_send(phone, number, account_id):
         if s.kind is SuppressionKind.OPT_OUT:
             opted_out = True
         else:
@@ -285,7 +310,8 @@ async def prepare(number: Number, sender: str) -> Prepared:
         forward_rule_ids=setup.forward_rule_ids,
         binding=binding,
     )
-    state = await RoutingState.find_one({"number": number.e164, "phone": sender})
+    found = await _states.find_one(number.e164, sender)
+    state = from_doc(RoutingState, found) if found is not None else None
     # On a shared number the owner is not known yet: only the operator's block counts here; an
     # account's block still stops every send at send time (hub.services.outbound).
     opted_out, blocked = await _suppressed(sender, number.e164, owner_id)
@@ -316,7 +342,7 @@ async def _last_sent_from_pool(phone: str) -> core.CampaignBinding | None:
     """ECO+: whose was the last message sent to `phone` from a number of the pool."""
     pool = [n.e164 for n in await Number.find({"eco_plus": True}).to_list()]
     last = (
-        await Message.find({"direction": "out", "recipient": phone, "sender": {"$in": pool}})
+        await Message.find({"recipient": phone, "direction": "out", "sender": {"$in": pool}})
         .sort("-created_at")
         .first_or_none()
     )
@@ -333,7 +359,7 @@ def decide(prepared: Prepared, sender: str, recipient: str, text: str, now: date
 
 
 async def count_message(number: str, phone: str) -> None:
-    await RoutingState.get_pymongo_collection().update_one(
+    await _counts.update_one(
         {"number": number, "phone": phone},
         {"$inc": {"messages": 1}, "$setOnInsert": {"created_at": utcnow(), "surveys": [], "autoreplies": []}},
         upsert=True,
@@ -385,14 +411,14 @@ async def _lift(phone: str, number: str | None, account: str | None) -> None:
 
 async def _group(account: str, phone: str, group_id: str, join: bool) -> None:
     op = "$addToSet" if join else "$pull"
-    await Contact.get_pymongo_collection().find_one_and_update(
+    # Not find_one_and_update: SecantusDB carries it out with a scan of the whole collection.
+    await Contact.get_pymongo_collection().update_one(
         {"account_id": PydanticObjectId(account), "phone": phone},
         {
             op: {"group_ids": PydanticObjectId(group_id)},
             "$setOnInsert": {"name": None, "created_at": utcnow()},
         },
         upsert=True,
-        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -402,6 +428,12 @@ async def _insert_once(document: SurveyAnswer | ContestEntry) -> bool:
     except DuplicateKeyError:
         return False
     return True
+
+
+def has_effects(actions: Sequence[core.Action]) -> bool:
+    """Whether `apply` has anything to do for these actions: storing the message in the account's
+    inbox (AssignToAccount) and its keyword for the statistics (CountKeyword) happen in the insert."""
+    return any(not isinstance(a, core.AssignToAccount | core.CountKeyword) for a in actions)
 
 
 async def apply(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from hub.domain import events as ev
@@ -15,33 +15,48 @@ from hub.realtime.payloads import conversation_payload, message_payload
 from hub.store import from_doc
 from hub.store.accounts import utcnow
 from hub.store.conversations import Contact, Conversation, ConversationStatus
+from hub.store.grouped import Finds, Inserts, Updates
 from hub.store.messages import Message
 from hub.store.numbers import Number
 
+# Concurrent messages share their round trips for these (hub.store.grouped). The key fields are
+# in the order of each collection's unique index.
+_contacts = Finds(Contact.get_pymongo_collection, ("account_id", "phone"))
+_new_contacts = Inserts(Contact.get_pymongo_collection)
+_conversations = Finds(Conversation.get_pymongo_collection, ("account_id", "number_id", "contact_id"))
+_new_conversations = Inserts(Conversation.get_pymongo_collection)
+_conversation_by_id = Finds(Conversation.get_pymongo_collection, ("_id",))
+_conversation_updates = Updates(Conversation.get_pymongo_collection)
 
-async def _upsert(coll: Any, key: dict[str, Any], on_insert: dict[str, Any]) -> dict[str, Any]:
-    """Find the document with `key`, creating it if absent, safe against concurrent callers.
 
-    Two first messages from one phone can race: the loser's upsert fails on the unique index (or,
-    on some servers, matches nothing); either way the winner's document is read back.
+async def _find_or_create(
+    finds: Finds, inserts: Inserts, key: dict[str, Any], on_insert: dict[str, Any]
+) -> dict[str, Any]:
+    """The document with `key`, created if absent; safe against concurrent callers.
+
+    Most calls find it (a returning customer): one indexed read. Otherwise an insert: two first
+    messages from one phone can race, and the loser's insert fails on the unique index, so it reads
+    the winner's document. Not `find_one_and_update` with an upsert: SecantusDB re-checks its
+    filter with a scan of the whole collection.
     """
-    for _ in range(3):
-        try:
-            doc = await coll.find_one_and_update(
-                key, {"$setOnInsert": {**key, **on_insert}}, upsert=True, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError:
-            doc = None
+    doc = await finds.find_one(*key.values())
+    if doc is not None:
+        return dict(doc)
+    created = {"_id": ObjectId(), **key, **on_insert}
+    try:
+        await inserts.insert(created)
+    except DuplicateKeyError:
+        doc = await finds.find_one(*key.values())
         if doc is None:
-            doc = await coll.find_one(key)
-        if doc is not None:
-            return dict(doc)
-    raise RuntimeError(f"could not create or read {coll.name} {key}")
+            raise RuntimeError(f"could not create or read {key}") from None
+        return dict(doc)
+    return created
 
 
 async def upsert_contact(account_id: PydanticObjectId, phone: str) -> Contact:
-    doc = await _upsert(
-        Contact.get_pymongo_collection(),
+    doc = await _find_or_create(
+        _contacts,
+        _new_contacts,
         {"account_id": account_id, "phone": phone},
         {"name": None, "created_at": utcnow()},
     )
@@ -51,8 +66,9 @@ async def upsert_contact(account_id: PydanticObjectId, phone: str) -> Contact:
 async def upsert_conversation(account_id: PydanticObjectId, number: Number, contact: Contact) -> Conversation:
     """The account's conversation with the contact on the number (several accounts share ND/SC)."""
     now = utcnow()
-    doc = await _upsert(
-        Conversation.get_pymongo_collection(),
+    doc = await _find_or_create(
+        _conversations,
+        _new_conversations,
         {"account_id": account_id, "number_id": number.id, "contact_id": contact.id},
         {
             "number": number.e164,
@@ -85,7 +101,6 @@ async def apply_to_conversation(message: Message) -> Conversation:
     update that counts them, so a retry finishing an interrupted attempt counts nothing twice
     and a failure half-way counts nothing at all.
     """
-    coll = Conversation.get_pymongo_collection()
     summary = {
         "text": message.text[:200],
         "direction": message.direction.value,
@@ -106,15 +121,14 @@ async def apply_to_conversation(message: Message) -> Conversation:
     else:
         # An agent answering has read the thread.
         update["$set"]["unread"] = 0
-    doc = await coll.find_one_and_update(
-        {"_id": message.conversation_id, "applied_ids": {"$ne": message.id}},
-        update,
-        return_document=ReturnDocument.AFTER,
+    # An update, then a read (not `find_one_and_update`, see `_find_or_create`): the document read is the
+    # conversation as this message left it, or newer.
+    await _conversation_updates.update_one(
+        {"_id": message.conversation_id, "applied_ids": {"$ne": message.id}}, update
     )
+    doc = await _conversation_by_id.find_one(message.conversation_id)
     if doc is None:
-        doc = await coll.find_one({"_id": message.conversation_id})
-        if doc is None:
-            raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
+        raise RuntimeError(f"conversation {message.conversation_id} of message {message.id} is gone")
     return from_doc(Conversation, doc)
 
 

@@ -14,7 +14,7 @@ from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, Disp
 from hub.store.events import EventRecord
 from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
-from hub.store.mail import MailCursor, MailRecord
+from hub.store.mail import MailboxLease, MailCursor, MailRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number, NumberVerification
 from hub.store.presence import PresenceRecord
@@ -46,6 +46,7 @@ ALL_DOCUMENTS: list[type[Document]] = [
     ForwardRule,
     ForwardDelivery,
     MailCursor,
+    MailboxLease,
     MailRecord,
     DisplayDoc,
     DisplayItem,
@@ -59,3 +60,20 @@ D = TypeVar("D", bound=Document)
 def from_doc(model: type[D], doc: Mapping[str, Any]) -> D:
     """Build a document object from a raw PyMongo result."""
     return cast(D, model.model_validate(doc))
+
+
+async def update_then_read(
+    coll: Any, query: Mapping[str, Any], update: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Update the document that `query` (naming its `_id`) matches and read it back; None when the
+    query matched nothing.
+
+    Stands in for `find_one_and_update(..., return_document=AFTER)`, which SecantusDB carries out
+    with a scan of the whole collection. The update is still a compare-and-set on `query`; the
+    read is not atomic with it, so the document read is as the update left it or newer.
+    """
+    result = await coll.update_one(query, update)
+    if result.matched_count == 0:
+        return None
+    doc = await coll.find_one({"_id": query["_id"]})
+    return dict(doc) if doc is not None else None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
 from hub.store.accounts import utcnow
+from hub.store.grouped import Finds
 
 
 class SuppressionKind(StrEnum):
@@ -45,13 +46,26 @@ class Suppression(Document):
             )
         ]
 
+    def stops_send(self, number: str, account_id: PydanticObjectId | None) -> bool:
+        """Whether this suppression stops a send from `number` (of `account_id`) to its phone."""
+        if self.number is not None:
+            return self.number == number
+        return account_id is not None and self.account_id == account_id
+
     @staticmethod
-    def applies_to_send(phone: str, number: str, account_id: PydanticObjectId | None) -> dict[str, Any]:
-        """The query for suppressions that stop a send from `number` (of `account_id`) to `phone`."""
-        scopes: list[dict[str, Any]] = [{"number": number}]
-        if account_id is not None:
-            scopes.append({"number": None, "account_id": account_id})
-        return {"phone": phone, "$or": scopes}
+    async def stopping_send(
+        phone: str, number: str, account_id: PydanticObjectId | None
+    ) -> list[Suppression]:
+        """The suppressions that stop a send from `number` (of `account_id`) to `phone`.
+
+        Read by phone (the index's prefix), with concurrent callers' phones in one query, and
+        narrowed here: a server-side `$or` over the scopes makes SecantusDB scan the collection.
+        """
+        found = [Suppression.model_validate(doc) for doc in await _by_phone.find(phone)]
+        return [s for s in found if s.stops_send(number, account_id)]
+
+
+_by_phone = Finds(Suppression.get_pymongo_collection, ("phone",))
 
 
 class ProgressModel(BaseModel):
@@ -71,6 +85,9 @@ class RoutingState(Document):
     autoreplies: list[datetime] = Field(default_factory=list)
     """When automatic messages were sent to the contact from the number (the newest few)."""
     messages: int = 0
+    """Messages counted while applying their routing: 0 until the contact's first message has
+    been, so that a first-message autoresponder answers once. Later messages with nothing to
+    apply are not counted (see hub.services.inbound)."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

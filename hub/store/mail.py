@@ -24,6 +24,18 @@ class MailCursor(Document):
         name = "mail_cursors"
 
 
+class MailboxLease(Document):
+    """Which process reads a mailbox: one at a time, however many job workers run the poller."""
+
+    id: str  # type: ignore[assignment]
+    """The mailbox, as MailCursor's id."""
+    holder: str
+    held_until: datetime
+
+    class Settings:
+        name = "mail_leases"
+
+
 class MailRecord(Document):
     """One mail the poller handled: a reply sent on, an MMS stored, or a rejection with its reason."""
 

@@ -95,6 +95,12 @@ class Message(Document):
                 partialFilterExpression={"provider_message_id": {"$type": "string"}},
                 name="provider_message_unique",
             ),
+            # Look-ups by provider id (a retried webhook, a delivery report) and by client id (a
+            # retried reply) use these: SecantusDB answers no query from a partial index.
+            IndexModel([("provider_message_id", ASCENDING)], name="provider_message_lookup"),
+            IndexModel([("client_id", ASCENDING)], name="client_id_lookup"),
+            # ECO+: the last message sent to a phone from the pool's numbers.
+            IndexModel([("recipient", ASCENDING), ("created_at", DESCENDING)], name="recipient_recent"),
             # An agent's retried reply (same client id) is stored once.
             IndexModel(
                 [("account_id", ASCENDING), ("client_id", ASCENDING)],

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from hub.store.accounts import Account
+from hub.store.grouped import Counters
 
 
 class UnknownAccount(LookupError):
     pass
 
 
+# Concurrent requests of one account take their numbers in one update (hub.store.grouped).
+_seqs = Counters(Account.get_pymongo_collection, "seq")
+
+
 async def next_seq(account_id: PydanticObjectId) -> int:
     """Take the account's next sequence number (atomic across processes)."""
-    doc = await Account.get_pymongo_collection().find_one_and_update(
-        {"_id": account_id},
-        {"$inc": {"seq": 1}},
-        projection={"seq": 1},
-        return_document=ReturnDocument.AFTER,
-    )
-    if doc is None:
-        raise UnknownAccount(str(account_id))
-    return int(doc["seq"])
+    try:
+        return await _seqs.next(account_id)
+    except LookupError:
+        raise UnknownAccount(str(account_id)) from None
 
 
 async def current_seq(account_id: PydanticObjectId) -> int:

@@ -283,6 +283,32 @@ async def test_resume_positions_the_server_cannot_serve_get_reset(
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
+async def test_a_resume_past_expired_events_gets_reset_and_one_within_the_log_is_replayed(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=running.base) as c:
+        for i in range(6):
+            body = {"id": f"exp-{i}", "from": "+48600700950", "to": tenant_a.number, "text": str(i)}
+            assert (await post_generic(c, body)).status_code == 200
+    account = (await EventRecord.find_one({"type": "message.created"})).account_id  # type: ignore[union-attr]
+    seqs = sorted(e.seq for e in await EventRecord.find({"account_id": account}).to_list())
+    # The log's retention removed the oldest half (as its TTL index would).
+    expired = seqs[: len(seqs) // 2]
+    await EventRecord.find({"account_id": account, "seq": {"$in": expired}}).delete()
+    oldest = min(set(seqs) - set(expired))
+
+    async def first_answer(since: int) -> dict[str, Any]:
+        async with websockets.connect(f"{running.ws_base}/ws?since={since}", additional_headers=auth) as ws:
+            return dict(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+
+    gone = await first_answer(oldest - 2)  # event oldest - 1 is gone
+    assert gone["type"] == "reset" and "expired" in gone["reason"], gone
+    kept = await first_answer(oldest - 1)  # everything after it is still stored
+    assert kept["type"] != "reset" and kept["seq"] == oldest, kept
+
+
 async def test_out_of_range_and_non_ascii_inputs_are_4xx(running: RunningHub, tenant_a: Tenant) -> None:
     token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     async with httpx.AsyncClient(base_url=running.base, headers={"Authorization": f"Bearer {token}"}) as c:

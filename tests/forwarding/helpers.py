@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,10 @@ class Receiver:
     """"500", "timeout" or "ok" per request in order; "ok" once the script runs out."""
     default: str = "ok"
     hang_s: float = 3.0
-    processed: dict[str, int] = field(default_factory=dict)
-    """delivery id -> times it was processed as a new event (must stay 1)."""
+    processed: set[str] = field(default_factory=set)
+    """Delivery ids handled as new events (the receiver de-duplicates by the id)."""
+    accepted: Counter[str] = field(default_factory=Counter)
+    """2xx answers per delivery id the hub was there to read: after one, it must not send that id again."""
     requests: list[Recorded] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -47,8 +50,8 @@ class Receiver:
         if action == "500":
             return 500, {}, b"boom"
         delivery = rec.headers["x-hub-delivery"]
-        if delivery not in self.processed:
-            self.processed[delivery] = 1
+        self.processed.add(delivery)
+        self.accepted[delivery] += 1
         return 200, {"Content-Type": "application/json"}, b'{"ok":true}'
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
@@ -199,3 +200,58 @@ async def test_each_mail_once_across_restarts_and_uidvalidity_change(
     texts = sorted(m.text for m in await Message.find({"provider": "email"}).to_list())
     assert texts == ["MMS 0", "MMS 1", "MMS 2"]
     assert await MailRecord.find({"outcome": "mms"}).count() == 3
+
+
+def mms_mail(number: str, text: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "48600700800@mms.operator.test"
+    mail["To"] = f"{number.lstrip('+')}@mms.hub.test"
+    mail.set_content(text)
+    return mail
+
+
+async def test_one_poller_reads_the_mailbox_however_many_run(
+    hub: HubContext, tenant_a: Tenant, mailbox: IMAP4
+) -> None:
+    pollers = [MailboxPoller(hub, hub.settings.imap) for _ in range(3)]
+    stops = [asyncio.Event() for _ in pollers]
+    tasks = [asyncio.create_task(p.run(s)) for p, s in zip(pollers, stops, strict=True)]
+    holders: set[int] = set()
+    watching = True
+
+    async def watch() -> None:
+        # Never two at once, sampled all along.
+        while watching:
+            held = [i for i, p in enumerate(pollers) if p.holding]
+            assert len(held) <= 1, held
+            holders.update(held)
+            await asyncio.sleep(0.01)
+
+    watcher = asyncio.create_task(watch())
+    try:
+
+        async def holder() -> MailboxPoller | None:
+            return next((p for p in pollers if p.holding and p.caught_up.is_set()), None)
+
+        first = pollers.index(await eventually(holder))
+        await deliver(mailbox, mms_mail(tenant_a.number, "one"))
+        await records(1)
+        assert [p.caught_up.is_set() for p in pollers].count(True) == 1
+
+        # The holder stops (a worker shut down): another one takes the mailbox over.
+        stops[first].set()
+        await tasks[first]
+        second = pollers.index(await eventually(holder, timeout_s=30))
+        assert second != first
+        await deliver(mailbox, mms_mail(tenant_a.number, "two"))
+        rows = await records(2)
+        assert sorted(r.uid for r in rows) == [1, 2]
+        texts = sorted(m.text for m in await Message.find({"provider": "email"}).to_list())
+        assert texts == ["one", "two"]
+    finally:
+        watching = False
+        for stop in stops:
+            stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await watcher
+    assert len(holders) == 2

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +149,37 @@ def test_starting_twice_is_refused_and_leaves_the_server_running() -> None:
             assert client.admin.command("ping")["ok"] == 1
         finally:
             client.close()
+
+
+def test_the_server_does_not_outlive_a_killed_hub(tmp_path: Path) -> None:
+    """A hub killed with SIGKILL takes its database down with it, so the next start finds the
+    data directory free."""
+    script = (
+        "import sys, time\n"
+        "from hub.embedded_mongo import EmbeddedMongo\n"
+        f"server = EmbeddedMongo({str(tmp_path / 'data')!r})\n"
+        "server.start_sync()\n"
+        "print(server.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as hub:
+        try:
+            assert hub.stdout is not None
+            child = int(hub.stdout.readline())
+            os.kill(hub.pid, signal.SIGKILL)
+            hub.wait(10)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(child, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(child, signal.SIGKILL)
+                pytest.fail(f"SecantusDB (pid {child}) outlived its killed hub")
+        finally:
+            hub.kill()
+    # The next hub starts on the same directory.
+    with EmbeddedMongo(tmp_path / "data") as again, MongoClient(again.uri) as client:
+        assert client.admin.command("ping")["ok"] == 1

@@ -129,6 +129,92 @@ export class Backoff {
   }
 }
 
+/** A page-relative WebSocket path as an absolute ws:/wss: URL of this page's host. */
+export function socketUrl(path) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${path}`;
+}
+
+/**
+ * A WebSocket to the hub that opens again by itself, with backoff, until stopped.
+ *
+ * - `url()` gives the path for each attempt (a client that resumes puts its last seq in it);
+ * - `onMessage(msg)` gets every JSON message of the current connection; a `ready` also resets
+ *   the backoff;
+ * - `onOpen()` and `onClose(event)` follow the current connection; `onClose` returning false
+ *   stops reconnecting (a revoked credential: code 4401);
+ * - `minDelay()` is the least time in ms before the next attempt.
+ * Events of a connection that has been replaced are ignored.
+ */
+export class LiveSocket {
+  constructor({ url, onMessage, onOpen = () => {}, onClose = () => true, backoff = new Backoff(), minDelay = () => 0 }) {
+    Object.assign(this, { url, onMessage, onOpen, onClose, backoff, minDelay });
+    this.ws = null;
+    this.timer = null;
+    this.stopped = false;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Close for good (no reconnect). */
+  stop(code = 1000, reason = "") {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(code, reason);
+  }
+
+  /** Send a JSON message; false when not connected. */
+  send(payload) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(payload));
+    return true;
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.stopped) return;
+    let ws;
+    try {
+      ws = new WebSocket(socketUrl(this.url()));
+    } catch (_) {
+      this.retry();
+      return;
+    }
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (ws === this.ws) this.onOpen();
+    });
+    ws.addEventListener("message", (e) => {
+      if (ws !== this.ws) return;
+      let msg;
+      try {
+        msg = JSON.parse(e.data);
+      } catch (_) {
+        return;
+      }
+      if (msg && msg.type === "ready") this.backoff.reset();
+      this.onMessage(msg);
+    });
+    ws.addEventListener("close", (e) => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      if (this.onClose(e) === false || this.stopped || this.ws) return;
+      this.retry();
+    });
+  }
+
+  retry() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), Math.max(this.backoff.next(), this.minDelay()));
+  }
+}
+
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });

@@ -5,7 +5,7 @@
  *
  * Every value from the API or a texter goes into text nodes; nothing is parsed as HTML.
  */
-import { $, api, ApiError, Backoff, h, messageTime, setChildren, toast, uuid } from "/static/common.js";
+import { $, api, ApiError, h, LiveSocket, messageTime, setChildren, toast, uuid } from "/static/common.js";
 
 const VALIDATE_DELAY_MS = 300;
 
@@ -21,7 +21,6 @@ const state = {
   validateTimer: null,
   validation: 0,
 };
-const backoff = new Backoff();
 
 function lines(text) {
   return text
@@ -281,31 +280,28 @@ async function block(body) {
 
 function watch(d) {
   if (state.socket) {
-    const old = state.socket;
+    state.socket.stop();
     state.socket = null;
-    old.close();
   }
   if (!d) return;
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const socket = new WebSocket(`${proto}//${location.host}/ws/display/moderate?display_id=${d.id}`);
-  state.socket = socket;
-  socket.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.type === "ready") {
-      document.body.dataset.connection = "online";
-      $("mod-state").textContent = "· live";
-      backoff.reset();
-      loadItems();
-    } else if (msg.type === "display.queue") {
-      loadItems();
-    }
-  };
-  socket.onclose = () => {
-    if (state.socket !== socket) return;
-    document.body.dataset.connection = "offline";
-    $("mod-state").textContent = "· reconnecting…";
-    setTimeout(() => state.socket === socket && state.current && watch(state.current), backoff.next());
-  };
+  state.socket = new LiveSocket({
+    url: () => `/ws/display/moderate?display_id=${d.id}`,
+    onMessage: (msg) => {
+      if (msg.type === "ready") {
+        document.body.dataset.connection = "online";
+        $("mod-state").textContent = "· live";
+        loadItems();
+      } else if (msg.type === "display.queue") {
+        loadItems();
+      }
+    },
+    onClose: () => {
+      document.body.dataset.connection = "offline";
+      $("mod-state").textContent = "· reconnecting…";
+      return true;
+    },
+  });
+  state.socket.start();
 }
 
 async function loadDisplays() {

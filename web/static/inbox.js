@@ -23,10 +23,12 @@ import {
   goToLogin,
   h,
   icon,
+  LiveSocket,
   messageTime,
   parseTime,
   setChildren,
   shortTime,
+  socketUrl,
   toast,
   uuid,
 } from "/static/common.js";
@@ -62,7 +64,10 @@ const state = {
 };
 
 const rt = {
-  ws: null,
+  socket: null,
+  get ws() {
+    return this.socket ? this.socket.ws : null;
+  },
   ready: false,
   lastSeq: null,
   seen: new Set(),
@@ -70,8 +75,6 @@ const rt = {
   fullReload: true,
   syncing: false,
   buffer: [],
-  backoff: new Backoff(500, 10000),
-  reconnectTimer: null,
   pausedUntil: 0,
   gapTimer: null,
   resuming: false,
@@ -708,9 +711,7 @@ function setConnection(stateName) {
 }
 
 function send(payload) {
-  if (!rt.ws || rt.ws.readyState !== WebSocket.OPEN) return false;
-  rt.ws.send(JSON.stringify(payload));
-  return true;
+  return rt.socket !== null && rt.socket.send(payload);
 }
 
 /** Send a request over the socket and wait for its ack/error (by request_id). */
@@ -739,40 +740,28 @@ function failPending() {
 }
 
 function connect() {
-  clearTimeout(rt.reconnectTimer);
-  rt.reconnectTimer = null;
+  rt.socket = new LiveSocket({
+    url: socketPath,
+    onMessage: onSocketMessage,
+    onClose: onSocketClose,
+    backoff: new Backoff(500, 10000),
+    minDelay: () => rt.pausedUntil - Date.now(),
+  });
+  rt.socket.start();
+}
+
+/** Where the next connection goes: resuming after the last seq applied, with the holes below it. */
+function socketPath() {
   const since = !rt.fullReload && rt.lastSeq !== null ? rt.lastSeq : null;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
   let query = "";
   if (since !== null) {
     const missing = currentHoles();
     query = `?since=${since}` + (missing.length ? `&missing=${missing.join(",")}` : "");
   }
-  const url = `${scheme}://${location.host}/ws${query}`;
-  rt.lastUrl = url;
+  const path = `/ws${query}`;
+  rt.lastUrl = socketUrl(path);
   rt.connects += 1;
-  let ws;
-  try {
-    ws = new WebSocket(url);
-  } catch (_) {
-    scheduleReconnect();
-    return;
-  }
-  rt.ws = ws;
-  ws.addEventListener("message", (e) => {
-    if (ws !== rt.ws) return;
-    let msg;
-    try {
-      msg = JSON.parse(e.data);
-    } catch (_) {
-      return;
-    }
-    onSocketMessage(msg);
-  });
-  ws.addEventListener("close", (e) => {
-    if (ws !== rt.ws) return;
-    onSocketClose(e);
-  });
+  return path;
 }
 
 function onSocketMessage(msg) {
@@ -785,7 +774,6 @@ function onSocketMessage(msg) {
       rt.ready = true;
       rt.everReady = true;
       rt.lastReady = msg;
-      rt.backoff.reset();
       setConnection("online");
       startHeartbeat();
       if (state.me) {
@@ -850,7 +838,6 @@ function onSocketMessage(msg) {
 }
 
 function onSocketClose(event) {
-  rt.ws = null;
   rt.ready = false;
   rt.resuming = false;
   clearTimeout(rt.gapTimer);
@@ -859,16 +846,10 @@ function onSocketClose(event) {
   failPending();
   if (event.code === 4401) {
     goToLogin();
-    return;
+    return false;
   }
   setConnection("down");
-  scheduleReconnect();
-}
-
-function scheduleReconnect() {
-  clearTimeout(rt.reconnectTimer);
-  const delay = Math.max(rt.backoff.next(), rt.pausedUntil - Date.now());
-  rt.reconnectTimer = setTimeout(connect, delay);
+  return true;
 }
 
 function startHeartbeat() {
@@ -1012,7 +993,7 @@ function bindUi() {
       /* leave anyway */
     }
     rt.fullReload = true;
-    if (rt.ws) rt.ws.close(1000, "logout");
+    if (rt.socket) rt.socket.stop(1000, "logout");
     location.replace("/login");
   });
   el.filterStatus.addEventListener("change", () => onFiltersChanged(false));

@@ -7,7 +7,7 @@
  *
  * Every text from texters goes into text nodes; nothing is parsed as HTML.
  */
-import { Backoff, h, setChildren } from "/static/common.js";
+import { Backoff, h, LiveSocket, setChildren } from "/static/common.js";
 
 const PING_EVERY_MS = 25000;
 const QUIET_MS = 20000;
@@ -33,7 +33,6 @@ const state = {
   cycleIndex: 0,
   reconnects: 0,
 };
-const backoff = new Backoff(1000, 15000);
 
 function mediaUrl(url) {
   return `${url}?token=${encodeURIComponent(token)}`;
@@ -186,7 +185,6 @@ function handle(msg) {
     case "ready":
       body.dataset.connection = "online";
       body.dataset.replayed = String(msg.replayed);
-      backoff.reset();
       break;
     case "display.message":
       if (note(msg.seq)) {
@@ -210,7 +208,7 @@ function handle(msg) {
         // senders are labelled by the new settings.
         state.seq = null;
         state.restart = true;
-        if (state.socket) state.socket.close();
+        if (state.socket && state.socket.ws) state.socket.ws.close();
       }
       break;
     case "display.closed":
@@ -236,45 +234,48 @@ function connect() {
     showError("Open this page with the screen link from the Displays panel.");
     return;
   }
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  let url = `${proto}//${location.host}/ws/display?token=${encodeURIComponent(token)}`;
-  if (state.seq !== null) {
-    url += `&since=${state.seq}`;
-    const holes = missing();
-    if (holes.length) url += `&missing=${holes.join(",")}`;
-  }
-  body.dataset.connection = "connecting";
-  const socket = new WebSocket(url);
-  state.socket = socket;
   let ping = null;
-  socket.onopen = () => {
-    ping = setInterval(() => socket.readyState === 1 && socket.send('{"type":"ping"}'), PING_EVERY_MS);
-  };
-  socket.onmessage = (e) => {
-    try {
-      handle(JSON.parse(e.data));
-    } catch (err) {
-      console.warn("bad screen event", err);
-    }
-  };
-  socket.onclose = (e) => {
-    clearInterval(ping);
-    if (state.socket !== socket) return;
-    body.dataset.connection = "offline";
-    if (state.revoked || e.code === 4401) {
-      state.revoked = true;
-      if (e.code === 4401) showError("This screen's link is not valid (revoked or mistyped).");
-      return;
-    }
-    if (state.restart) {
-      state.restart = false;
-      connect();
-      return;
-    }
-    state.reconnects += 1;
-    body.dataset.reconnects = String(state.reconnects);
-    setTimeout(connect, backoff.next());
-  };
+  state.socket = new LiveSocket({
+    url: () => {
+      let url = `/ws/display?token=${encodeURIComponent(token)}`;
+      if (state.seq !== null) {
+        url += `&since=${state.seq}`;
+        const holes = missing();
+        if (holes.length) url += `&missing=${holes.join(",")}`;
+      }
+      body.dataset.connection = "connecting";
+      return url;
+    },
+    onOpen: () => {
+      ping = setInterval(() => state.socket.send({ type: "ping" }), PING_EVERY_MS);
+    },
+    onMessage: (msg) => {
+      try {
+        handle(msg);
+      } catch (err) {
+        console.warn("bad screen event", err);
+      }
+    },
+    onClose: (e) => {
+      clearInterval(ping);
+      body.dataset.connection = "offline";
+      if (state.revoked || e.code === 4401) {
+        state.revoked = true;
+        if (e.code === 4401) showError("This screen's link is not valid (revoked or mistyped).");
+        return false;
+      }
+      if (state.restart) {
+        state.restart = false;
+        state.socket.connect();
+        return false;
+      }
+      state.reconnects += 1;
+      body.dataset.reconnects = String(state.reconnects);
+      return true;
+    },
+    backoff: new Backoff(1000, 15000),
+  });
+  state.socket.start();
 }
 
 // Expire old messages (checked every second), and when the room is quiet move on to the next
@@ -290,6 +291,6 @@ setInterval(() => {
 }, 1000);
 
 // A test (or an operator's console) can drop the connection to see the screen resume.
-window.hubScreen = { drop: () => state.socket && state.socket.close(), state };
+window.hubScreen = { drop: () => state.socket && state.socket.ws && state.socket.ws.close(), state };
 
 connect();

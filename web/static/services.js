@@ -7,7 +7,7 @@
  * SVG <text>/<title> nodes); nothing is parsed as HTML. Charts are SVG built with DOM calls,
  * coloured by classes, so the page needs no inline style.
  */
-import { $, api, ApiError, Backoff, fullTime, goToLogin, h, setChildren, toast } from "/static/common.js";
+import { $, api, ApiError, Backoff, fullTime, goToLogin, h, LiveSocket, setChildren, toast } from "/static/common.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const TABS = ["numbers", "keywords", "contacts", "autoresponders", "surveys", "stats"];
@@ -1500,7 +1500,7 @@ function renderColumnChart(container, byDay, seriesNames, mode, emptyText, label
 
 // ---------------------------------------------------------------- live results over /ws
 
-const rt = { ws: null, backoff: new Backoff(500, 10000), timer: null, ping: null, readyCount: 0 };
+const rt = { socket: null, ping: null, readyCount: 0 };
 
 function setConnection(name) {
   document.body.dataset.connection = name;
@@ -1508,54 +1508,30 @@ function setConnection(name) {
 }
 
 function connect() {
-  clearTimeout(rt.timer);
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  let ws;
-  try {
-    ws = new WebSocket(`${scheme}://${location.host}/ws`);
-  } catch (_) {
-    scheduleReconnect();
-    return;
-  }
-  rt.ws = ws;
-  ws.addEventListener("message", (e) => {
-    if (ws !== rt.ws) return;
-    let msg;
-    try {
-      msg = JSON.parse(e.data);
-    } catch (_) {
-      return;
-    }
-    onSocketMessage(msg);
+  rt.socket = new LiveSocket({
+    url: () => "/ws",
+    onMessage: onSocketMessage,
+    onClose: (e) => {
+      clearInterval(rt.ping);
+      if (e.code === 4401) {
+        goToLogin();
+        return false;
+      }
+      setConnection("down");
+      return true;
+    },
+    backoff: new Backoff(500, 10000),
   });
-  ws.addEventListener("close", (e) => {
-    if (ws !== rt.ws) return;
-    rt.ws = null;
-    clearInterval(rt.ping);
-    if (e.code === 4401) {
-      goToLogin();
-      return;
-    }
-    setConnection("down");
-    scheduleReconnect();
-  });
-}
-
-function scheduleReconnect() {
-  clearTimeout(rt.timer);
-  rt.timer = setTimeout(connect, rt.backoff.next());
+  rt.socket.start();
 }
 
 function onSocketMessage(msg) {
   switch (msg.type) {
     case "ready":
-      rt.backoff.reset();
       rt.readyCount += 1;
       setConnection("online");
       clearInterval(rt.ping);
-      rt.ping = setInterval(() => {
-        if (rt.ws && rt.ws.readyState === WebSocket.OPEN) rt.ws.send(JSON.stringify({ type: "ping" }));
-      }, PING_EVERY_MS);
+      rt.ping = setInterval(() => rt.socket.send({ type: "ping" }), PING_EVERY_MS);
       // Results that changed while the socket was away (or before it first connected).
       for (const s of state.surveys) loadResults(s.id);
       break;
@@ -1594,7 +1570,7 @@ function bindUi() {
     } catch (_) {
       /* leave anyway */
     }
-    if (rt.ws) rt.ws.close(1000, "logout");
+    if (rt.socket) rt.socket.stop(1000, "logout");
     location.replace("/login");
   });
   $("messaging-form").addEventListener("submit", saveMessaging);
@@ -1642,7 +1618,7 @@ function bindUi() {
 // Test and debugging hooks (nothing secret: the page's own state).
 window.__services = {
   get socket() {
-    return rt.ws;
+    return rt.socket && rt.socket.ws;
   },
   get readyCount() {
     return rt.readyCount;

@@ -4,7 +4,7 @@
  * Bubbles carry data-direction from the phone's point of view: "out" = this phone sent it
  * (the API's direction "in"), "in" = the hub sent it to this phone (the API's "out").
  */
-import { $, api, Backoff, formatSize, h, icon, messageTime, setChildren, toast } from "/static/common.js";
+import { $, api, Backoff, formatSize, h, icon, LiveSocket, messageTime, setChildren, toast } from "/static/common.js";
 
 const DEFAULT_PHONE = "+48600700800";
 const PHONE_KEY = "sim.phone";
@@ -33,7 +33,7 @@ const state = {
   sending: false,
 };
 
-const sock = { ws: null, backoff: new Backoff(500, 10000), timer: null, generation: 0 };
+let socket = null;
 
 function storage(key, value) {
   try {
@@ -158,50 +158,43 @@ function setStatus(kind, text) {
 }
 
 function connect() {
-  clearTimeout(sock.timer);
-  const generation = ++sock.generation;
+  if (socket) socket.stop();
+  socket = null;
   if (!state.phone) return;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/simulator/ws?phone=${encodeURIComponent(state.phone)}`);
-  sock.ws = ws;
+  const phone = state.phone;
   setStatus("connecting", "Connecting…");
-  ws.addEventListener("message", (e) => {
-    if (generation !== sock.generation) return;
-    let msg;
-    try {
-      msg = JSON.parse(e.data);
-    } catch (_) {
-      return;
-    }
-    if (msg.type === "ready") {
-      sock.backoff.reset();
-      setStatus("online", `Connected as ${state.phone}`);
-      loadHistory(); // anything sent while the socket was down
-    } else if (msg.type === "sms") {
-      const added = addMessage({
-        key: messageKey(msg.id),
-        mine: false,
-        peer: msg.sender,
-        text: msg.text || "",
-        media: mediaLabel(msg.media),
-        at: Date.now(),
-      });
-      if (added) {
-        render();
-        noticeFrom(msg.sender);
+  socket = new LiveSocket({
+    url: () => `/simulator/ws?phone=${encodeURIComponent(phone)}`,
+    onMessage: (msg) => {
+      if (msg.type === "ready") {
+        setStatus("online", `Connected as ${phone}`);
+        loadHistory(); // anything sent while the socket was down
+      } else if (msg.type === "sms") {
+        const added = addMessage({
+          key: messageKey(msg.id),
+          mine: false,
+          peer: msg.sender,
+          text: msg.text || "",
+          media: mediaLabel(msg.media),
+          at: Date.now(),
+        });
+        if (added) {
+          render();
+          noticeFrom(msg.sender);
+        }
       }
-    }
+    },
+    onClose: (e) => {
+      if (e.code === 1008) {
+        setStatus("down", e.reason || "That phone number is not valid");
+        return false;
+      }
+      setStatus("down", "Reconnecting…");
+      return true;
+    },
+    backoff: new Backoff(500, 10000),
   });
-  ws.addEventListener("close", (e) => {
-    if (generation !== sock.generation) return;
-    sock.ws = null;
-    if (e.code === 1008) {
-      setStatus("down", e.reason || "That phone number is not valid");
-      return;
-    }
-    setStatus("down", "Reconnecting…");
-    sock.timer = setTimeout(connect, sock.backoff.next());
-  });
+  socket.start();
 }
 
 function setPhone(raw) {
@@ -211,12 +204,6 @@ function setPhone(raw) {
   storage(PHONE_KEY, phone);
   state.messages.clear();
   render();
-  if (sock.ws) {
-    sock.generation += 1;
-    sock.ws.close();
-    sock.ws = null;
-  }
-  sock.backoff.reset();
   connect();
   loadHistory();
 }
