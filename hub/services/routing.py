@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -115,52 +115,46 @@ class SetupCache:
     """
 
     TTL_S: Final = 2.0
+    MAX_ENTRIES: Final = 10_000
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[Any, Any], tuple[float, _Setup]] = {}
-        self._screens: dict[str, tuple[float, bool]] = {}
-        self._numbers: dict[str, tuple[float, Number]] = {}
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
 
     def clear(self) -> None:
         self._entries.clear()
-        self._screens.clear()
-        self._numbers.clear()
 
-    async def number(self, e164: str) -> Number | None:
-        """The number configured as `e164`. Only found numbers are kept: one added is seen at once."""
-        now = time.monotonic()
-        hit = self._numbers.get(e164)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = await Number.find_one({"e164": e164})
-        if found is not None:
-            if len(self._numbers) > 10_000:
-                self._numbers.clear()
-            self._numbers[e164] = (now + self.TTL_S, found)
-        return found
-
-    async def has_screens(self, number: str) -> bool:
-        """Whether any billboard or chat screen shows the number's messages (most numbers: none)."""
-        now = time.monotonic()
-        hit = self._screens.get(number)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = await DisplayDoc.find_one({"number": number}) is not None
-        if len(self._screens) > 10_000:
-            self._screens.clear()
-        self._screens[number] = (now + self.TTL_S, found)
-        return found
-
-    async def get(self, number: Number, owner_id: PydanticObjectId | None) -> _Setup:
-        key = (number.id, owner_id)
+    async def _cached(
+        self, key: Hashable, load: Callable[[], Awaitable[Any]], keep: Callable[[Any], bool] = lambda _: True
+    ) -> Any:
         now = time.monotonic()
         hit = self._entries.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        setup = await _load_setup(number, owner_id)
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (now + self.TTL_S, setup)
+        value = await load()
+        if keep(value):
+            if len(self._entries) > self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (now + self.TTL_S, value)
+        return value
+
+    async def number(self, e164: str) -> Number | None:
+        """The number configured as `e164`. Only found numbers are kept: one added is seen at once."""
+        found: Number | None = await self._cached(
+            ("number", e164), lambda: Number.find_one({"e164": e164}), keep=lambda n: n is not None
+        )
+        return found
+
+    async def has_screens(self, number: str) -> bool:
+        """Whether any billboard or chat screen shows the number's messages (most numbers: none)."""
+
+        async def load() -> bool:
+            return await DisplayDoc.find_one({"number": number}) is not None
+
+        return bool(await self._cached(("screens", number), load))
+
+    async def get(self, number: Number, owner_id: PydanticObjectId | None) -> _Setup:
+        key = ("setup", number.id, owner_id)
+        setup: _Setup = await self._cached(key, lambda: _load_setup(number, owner_id))
         return setup
 
 

@@ -110,6 +110,5 @@ async def test_killed_worker_mid_delivery(
     assert [(a.n, a.ok) for a in done.attempts] == [(1, False), (2, True)]
     assert "interrupted" in (done.attempts[0].error or "")
     assert {rec.headers["x-hub-delivery"] for rec in receiver.requests} == {str(delivery.id)}
-    assert receiver.processed == {str(delivery.id)}
     # The dead worker never read its request's answer; the second worker's 200 ended it.
     assert receiver.accepted == {str(delivery.id): 1}
