@@ -46,7 +46,9 @@ async def measure(
     await asyncio.sleep(sizes.settle_s)
     background = await cpu_window(pid, sizes.idle_window_s)
     rss_before = rss_kib(pid)
+    cpu_before_connect = cpu_seconds(pid)
     opened = await pool.connect(url, headers, sizes.idle_connections, sizes.connect_timeout_s)
+    connect_cpu_s = cpu_seconds(pid) - cpu_before_connect
     n = opened["open"] - warm["open"]  # the pool counts every socket it holds
     await asyncio.sleep(sizes.settle_s)
     rss_after = rss_kib(pid)
@@ -68,6 +70,8 @@ async def measure(
         "rss_after_kib": rss_after,
         "kib_per_socket": (rss_after - rss_before) / n if n else 0.0,
         "connects_per_s": n / opened["seconds"] if opened["seconds"] > 0 else 0.0,
+        # CPU moves less than the rate when other work shares the machine.
+        "connect_cpu_ms_per_socket": 1000 * connect_cpu_s / n if n else 0.0,
         "cpu_background_fraction": background,
         "cpu_busy_fraction": busy,
         "cpu_per_socket_fraction": per_socket,
@@ -135,5 +139,11 @@ async def run(stack: Stack, sizes: Sizes) -> Result:
         ),
         Row(NAME, "idle sockets held", hub_res["held_after_window"], bare_res["held_after_window"]),
         Row(NAME, "sockets opened per second", hub_res["connects_per_s"], bare_res["connects_per_s"]),
+        Row(
+            NAME,
+            "server CPU ms per socket opened",
+            hub_res["connect_cpu_ms_per_socket"],
+            bare_res["connect_cpu_ms_per_socket"],
+        ),
     )
     return result

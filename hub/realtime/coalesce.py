@@ -2,10 +2,17 @@
 
 When many sockets open at once (clients reconnecting after a restart), each asks the database
 the same things: who does this token stand for, what is the account's head sequence, who is
-online. Callers that ask for the same key within one turn of the event loop share one query.
-The query starts on the next turn, after all of them asked, so each gets an answer at least as
-fresh as a query of its own would have been: nothing that guarantees ordering (the head read
-after subscribing, presence read after subscribing) is weakened.
+online. Callers of one key share one query, like a group commit: the first caller's query starts
+on the next turn of the event loop, with everyone who asked by then; callers who ask while it
+runs wait for it to finish and then share the next one. So each caller gets an answer from a
+query that began after it asked, at least as fresh as a query of its own would have been:
+nothing that guarantees ordering (the head read after subscribing, presence read after
+subscribing) is weakened.
+
+Waiting for the running query, rather than starting another at the next turn, is what makes the
+sharing hold on any event loop: uvloop runs callbacks scheduled during I/O handling between
+reads, so few handshakes land in one turn, and sharing by turn alone shared almost nothing there.
+At most one query per key runs at a time, and a caller waits at most for the one in flight.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ V = TypeVar("V")
 class Coalesced(Generic[K, V]):
     def __init__(self, fetch: Callable[[K], Awaitable[V]]) -> None:
         self._fetch = fetch
+        # The next query of a key, not begun yet: whoever asks now shares it.
         self._waiting: dict[K, asyncio.Future[V]] = {}
-        self._running: set[asyncio.Task[None]] = set()
+        # The query of a key that is running.
+        self._running: dict[K, asyncio.Task[None]] = {}
 
     async def __call__(self, key: K) -> V:
         future = self._waiting.get(key)
@@ -30,16 +39,25 @@ class Coalesced(Generic[K, V]):
             loop = asyncio.get_running_loop()
             future = loop.create_future()
             self._waiting[key] = future
-            loop.call_soon(self._start, key)
+            if key not in self._running:
+                loop.call_soon(self._start, key)
+            # Otherwise the running query's end starts this one.
         # Shielded: one caller giving up must not cancel the others' answer.
         return await asyncio.shield(future)
 
     def _start(self, key: K) -> None:
-        # Whoever asks from now on needs a query that starts after they asked: a new batch.
-        future = self._waiting.pop(key)
+        future = self._waiting.pop(key, None)
+        if future is None:
+            return
         task = asyncio.get_running_loop().create_task(self._run(key, future))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        self._running[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _finished(self, key: K, task: asyncio.Task[None]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if key in self._waiting:
+            self._start(key)
 
     async def _run(self, key: K, future: asyncio.Future[V]) -> None:
         try:
