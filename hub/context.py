@@ -13,7 +13,7 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from hub.embedded_mongo import EmbeddedMongo
 from hub.jobs.local import LocalJobQueue
@@ -59,8 +59,17 @@ class RedisBackends:
         self._prefix = prefix
         self._clients: list[Redis] = []
 
+    # The subscription holds one of these connections and publishes share the rest. When all are
+    # busy a publish waits for one, up to PUBLISH_WAIT_S: redis-py's default pool fails it at once
+    # ("Too many connections") past 100, and a burst of webhooks lost those events' live push.
+    CONNECTIONS = 32
+    PUBLISH_WAIT_S = 10.0
+
     def __call__(self) -> ChannelsBackend:
-        client = Redis.from_url(self._url)
+        pool = BlockingConnectionPool.from_url(
+            self._url, max_connections=self.CONNECTIONS, timeout=self.PUBLISH_WAIT_S
+        )
+        client = Redis.from_pool(pool)
         self._clients.append(client)
         return RedisChannelsPubSubBackend(redis=client, key_prefix=self._prefix)
 

@@ -47,6 +47,18 @@ async def test_subscribers_get_every_payload_in_order(make_fanout) -> None:  # t
             assert got == [str(i).encode() for i in range(20)]
 
 
+async def test_a_burst_of_concurrent_publishes_reaches_every_subscriber(make_fanout) -> None:  # type: ignore[no-untyped-def]
+    # More publishes at once than redis-py's default pool has connections (100): none may fail.
+    fanout = await make_fanout(queue_size=1000)
+    channel = f"t:{uuid.uuid4().hex}"
+    burst = 400
+    async with fanout.subscribe(channel) as sub:
+        await asyncio.sleep(0.05)
+        await asyncio.gather(*(fanout.publish(channel, str(i).encode()) for i in range(burst)))
+        got = [await asyncio.wait_for(sub.get(), 5) for _ in range(burst)]
+    assert sorted(got) == sorted(str(i).encode() for i in range(burst))
+
+
 async def test_other_channels_are_not_delivered(make_fanout) -> None:  # type: ignore[no-untyped-def]
     fanout = await make_fanout()
     mine, other = f"t:{uuid.uuid4().hex}", f"t:{uuid.uuid4().hex}"
