@@ -7,6 +7,7 @@ broadcasting the hub's event bytes on the same schedule to the same number of so
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bench import bare
@@ -29,6 +30,13 @@ async def measure(pool: SubscriberPool, send: Send, sizes: Sizes, sockets: int) 
     sent = await open_loop(send, sizes.e2e_rate, count, drain_s=60)
     expected = sent.ok * sockets
     stats = await pool.wait_delivered(expected, wait_s=120, idle=5)
+    short: list[int] = []
+    late: list[int] = []
+    if stats["delivered"] < expected:
+        # Which messages did not reach every socket, and whether the hub said it stored them.
+        short = await pool.short_keys(list(range(count)))
+        await asyncio.sleep(10)
+        late = await pool.short_keys(list(range(count)))
     return {
         "sent": count,
         "sent_ok": sent.ok,
@@ -40,6 +48,9 @@ async def measure(pool: SubscriberPool, send: Send, sizes: Sizes, sockets: int) 
         **summary_ms(stats["latencies"]),
         "webhook_answer": summary_ms(sent.latencies),
         "sample": stats["sample"],
+        "short_keys": short,
+        "short_keys_10s_later": late,
+        "not_created": getattr(send, "not_created", []),
     }
 
 

@@ -49,6 +49,8 @@ class WebhookSender:
         self.pools = [HttpPool("127.0.0.1", port, limit=connections) for port in ports]
         self.tenant = tenant
         self.tag = tag
+        # Keys the hub answered as already stored, or as reaching no account: neither is pushed.
+        self.not_created: list[int] = []
 
     async def __call__(self, key: int, sent_at: float) -> None:
         body, headers = signed_webhook(
@@ -63,6 +65,8 @@ class WebhookSender:
         status, answer = await self.pools[key % len(self.pools)].request("POST", WEBHOOK_PATH, body, headers)
         if status != 200:
             raise HttpError(f"{status}: {answer[:200]!r}")
+        if b'"created":true' not in answer or b'"matched":false' in answer:
+            self.not_created.append(key)
 
     async def close(self) -> None:
         for pool in self.pools:

@@ -74,6 +74,10 @@ class Subscribers:
             }
         if command == "count":
             return len(self.latencies)
+        if command == "short":
+            # Keys some open socket of this process has not received (at most `limit`).
+            keys = kw["keys"]
+            return [k for k in keys if self.counts.get(k, 0) < self.open][: kw.get("limit", 50)]
         if command == "close":
             return await self.close()
         raise ValueError(f"unknown command {command}")
@@ -279,6 +283,11 @@ class SubscriberPool:
             if delivered >= expected or now > deadline or now - last_change > idle:
                 return await self.stats()
             await asyncio.sleep(0.25)
+
+    async def short_keys(self, keys: list[int], limit: int = 50) -> list[int]:
+        """The keys of `keys` that some subscriber has not received, at most `limit`."""
+        parts = await asyncio.gather(*(c.call("short", 60, keys=keys, limit=limit) for c in self.children))
+        return sorted({k for part in parts for k in part})[:limit]
 
     async def close_sockets(self) -> None:
         await asyncio.gather(*(c.call("close", 30) for c in self.children))
