@@ -113,8 +113,12 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
         if account is None or account.id is None:
             account = await auth.create_account(args.account_name or args.account, args.account)
         assert account.id is not None
+        if args.operator and not account.operator:
+            account.operator = True
+            await account.save()
         agent = await auth.create_agent(account.id, args.email, args.name, args.password, Role(args.role))
-        print(f"agent {agent.email} ({agent.role.value}) in account {account.slug}")
+        operator = " (the platform operator)" if account.operator else ""
+        print(f"agent {agent.email} ({agent.role.value}) in account {account.slug}{operator}")
 
 
 async def _create_token(args: argparse.Namespace, settings: Settings) -> None:
@@ -156,6 +160,11 @@ def main(argv: list[str] | None = None) -> None:
     agent.add_argument("--name", required=True)
     agent.add_argument("--password", required=True)
     agent.add_argument("--role", choices=["admin", "agent"], default="agent")
+    agent.add_argument(
+        "--operator",
+        action="store_true",
+        help="mark the account as the platform operator: its admins see messages that reached no account",
+    )
     token = sub.add_parser("create-token", help="create an API token (for a bot or an integration)")
     token.add_argument("--account", required=True, help="account slug")
     token.add_argument("--name", required=True, help="shown as the author of the bot's replies")

@@ -48,6 +48,8 @@ class MeOut(msgspec.Struct):
     account_name: str
     numbers: list[NumberOut]
     agents: list[AgentOut]
+    operator: bool = False
+    """The account is the platform operator's: its admins see messages that reached no account."""
 
 
 class LoginOut(msgspec.Struct):
@@ -137,4 +139,5 @@ class SessionController(Controller):
                 for n in numbers
             ],
             agents=[agent_out(a) for a in agents],
+            operator=bool(account and account.operator),
         )

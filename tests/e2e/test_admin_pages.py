@@ -400,3 +400,67 @@ async def test_agent_sees_services_read_only(
     await page.click("#nav-inbox")
     await expect(page).to_have_url(f"{base}/inbox")
     problems.check()
+
+
+async def test_operator_admin_sees_unmatched_messages_others_do_not(
+    running: RunningHub, demo: None, browser: Browser, problems: PageProblems
+) -> None:
+    base = running.base
+    await add_number(SHARED_ND, NumberType.ND)
+    await add_number("+48503340504", NumberType.ND)
+    other = await make_tenant("beta", "+48500100300")
+    async with phone(running, CUSTOMER) as p:
+        # No account reserved a keyword on these shared numbers: both messages reach no account.
+        assert (await p.text(SHARED_ND, "Dzień dobry, <b>czy</b> jest ktoś?"))["matched"] is False
+        assert (await p.text("+48503340504", "Inny numer"))["matched"] is False
+
+    # The demo account is the platform operator (hub demo makes it so): its admin has the tab.
+    _, page = await new_page(browser, problems)
+    await log_in(page, base, ADMIN)
+    await open_services(page, base)
+    await expect(page.locator("#tab-unmatched")).to_be_visible()
+    await tab(page, "unmatched")
+    rows = page.locator("#unmatched-list .unmatched-row")
+    await expect(rows).to_have_count(2)
+    # Newest first; the text is shown as text, never as markup.
+    await expect(rows.nth(0).locator(".unmatched-text")).to_have_text("Inny numer")
+    older = rows.nth(1)
+    await expect(older.locator(".unmatched-text")).to_have_text("Dzień dobry, <b>czy</b> jest ktoś?")
+    await expect(older.locator(".unmatched-number")).to_have_text(SHARED_ND)
+    await expect(older.locator(".unmatched-sender")).to_have_text(CUSTOMER)
+    await expect(older.locator(".unmatched-reason")).to_have_text("no reserved keyword")
+    await screenshot(page, "services-unmatched")
+    # Only one number's messages.
+    await page.fill("#unmatched-number", SHARED_ND)
+    await expect(rows).to_have_count(1)
+    await expect(rows.nth(0).locator(".unmatched-number")).to_have_text(SHARED_ND)
+    # A message that arrives later shows on Refresh.
+    async with phone(running, "+48601234568") as p:
+        assert (await p.text(SHARED_ND, "Jeszcze jeden"))["matched"] is False
+    await page.click("#unmatched-refresh")
+    await expect(rows).to_have_count(2)
+    await expect(rows.nth(0).locator(".unmatched-text")).to_have_text("Jeszcze jeden")
+    await page.fill("#unmatched-number", "+48500000000")
+    await expect(page.locator("#unmatched-empty")).to_be_visible()
+    await expect(rows).to_have_count(0)
+    # The keyboard reaches the tab: End goes to it.
+    await page.focus("#tab-numbers")
+    await page.keyboard.press("End")
+    await expect(page.locator("#tab-unmatched")).to_be_focused()
+
+    # The operator's agents and other accounts' admins have no such tab, and the API refuses them.
+    for login in (AGENT, (other.admin_email, other.admin_password)):
+        _, them = await new_page(browser, problems)
+        await log_in(them, base, login)
+        await them.goto(f"{base}/services#unmatched")
+        await expect(them.locator("body")).to_have_attribute("data-loaded", "true")
+        await expect(them.locator("#tab-unmatched")).to_be_hidden()
+        await expect(them.locator("#panel-numbers")).to_be_visible()
+        await expect(them.locator("#panel-unmatched")).to_be_hidden()
+        status = await them.evaluate("fetch('/api/operator/unmatched').then(r => r.status)")
+        assert status == 403, login
+    async with admin_client(running, other.admin_email, other.admin_password) as b:
+        assert (await b.get("/api/me")).json()["operator"] is False
+    async with admin_client(running, *ADMIN) as a:
+        assert (await a.get("/api/me")).json()["operator"] is True
+    problems.check()

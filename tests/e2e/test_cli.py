@@ -98,3 +98,38 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+
+
+def test_create_agent_makes_the_account_and_marks_the_operator(mongo_uri: str, tmp_path: Path) -> None:
+    from pymongo import MongoClient
+
+    database = f"cli_{os.getpid()}_{time.monotonic_ns()}"
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "HUB_WEBHOOK_SECRET"}}
+    env.update({"MONGODB_URI": mongo_uri, "MONGODB_DATABASE": database, "HUB_DATA_DIR": str(tmp_path)})
+
+    def create_agent(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "hub", "create-agent", "--password", "long-enough-pass", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    client: MongoClient[dict[str, object]] = MongoClient(mongo_uri)
+    try:
+        accounts = client[database]["accounts"]
+        out = create_agent("--account", "shop", "--email", "a@shop.test", "--name", "A", "--role", "admin")
+        assert out.strip() == "agent a@shop.test (admin) in account shop"
+        assert accounts.find_one({"slug": "shop"}, {"operator": 1})["operator"] is False  # type: ignore[index]
+        # An existing account becomes the operator; its next agents say so.
+        out = create_agent("--account", "shop", "--email", "b@shop.test", "--name", "B", "--operator")
+        assert out.strip() == "agent b@shop.test (agent) in account shop (the platform operator)"
+        assert accounts.find_one({"slug": "shop"}, {"operator": 1})["operator"] is True  # type: ignore[index]
+        assert accounts.count_documents({}) == 1
+        assert client[database]["agents"].count_documents({}) == 2
+    finally:
+        client.drop_database(database)
+        client.close()

@@ -10,7 +10,15 @@
 import { $, api, ApiError, Backoff, fullTime, goToLogin, h, LiveSocket, setChildren, toast } from "/static/common.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const TABS = ["numbers", "keywords", "contacts", "autoresponders", "surveys", "stats"];
+// "unmatched" is shown only to the platform operator's admins (`operator` in /api/me).
+const TABS = ["numbers", "keywords", "contacts", "autoresponders", "surveys", "stats", "unmatched"];
+const UNMATCHED_REASONS = {
+  no_keyword: "no reserved keyword",
+  no_binding: "no campaign",
+  opt_out: "opt-out word",
+  opt_in: "opt-in word",
+  help: "help word",
+};
 const SHARED = new Set(["ND", "SC"]);
 const INDIVIDUAL = new Set(["NDI", "SCI", "OWN"]);
 const TYPE_TITLES = {
@@ -153,8 +161,12 @@ function isoFromLocal(value) {
 
 // ---------------------------------------------------------------- tabs
 
+function shownTabs() {
+  return TABS.filter((tab) => !$(`tab-${tab}`).hidden);
+}
+
 function selectTab(name, { focus = false, updateHash = true } = {}) {
-  if (!TABS.includes(name)) name = "numbers";
+  if (!shownTabs().includes(name)) name = "numbers";
   for (const tab of TABS) {
     const button = $(`tab-${tab}`);
     const on = tab === name;
@@ -167,6 +179,7 @@ function selectTab(name, { focus = false, updateHash = true } = {}) {
   if (updateHash && location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
   if (!document.body.dataset.loaded) return;
   if (name === "stats") loadStats();
+  if (name === "unmatched") loadUnmatched();
   // Inbound messages join groups and add contacts: show the counts as they are now.
   if (name === "contacts") Promise.all([loadGroups(), loadContacts()]).catch((err) => toast(err.message));
 }
@@ -176,12 +189,13 @@ function bindTabs() {
     const button = $(`tab-${tab}`);
     button.addEventListener("click", () => selectTab(tab));
     button.addEventListener("keydown", (e) => {
-      const i = TABS.indexOf(tab);
+      const tabs = shownTabs();
+      const i = tabs.indexOf(tab);
       let next = null;
-      if (e.key === "ArrowRight") next = TABS[(i + 1) % TABS.length];
-      else if (e.key === "ArrowLeft") next = TABS[(i + TABS.length - 1) % TABS.length];
-      else if (e.key === "Home") next = TABS[0];
-      else if (e.key === "End") next = TABS[TABS.length - 1];
+      if (e.key === "ArrowRight") next = tabs[(i + 1) % tabs.length];
+      else if (e.key === "ArrowLeft") next = tabs[(i + tabs.length - 1) % tabs.length];
+      else if (e.key === "Home") next = tabs[0];
+      else if (e.key === "End") next = tabs[tabs.length - 1];
       if (next) {
         e.preventDefault();
         selectTab(next, { focus: true });
@@ -1612,7 +1626,52 @@ function bindUi() {
   $("sv-cancel").addEventListener("click", resetSurveyForm);
 
   $("stats-days").addEventListener("change", loadStats);
+  $("unmatched-refresh").addEventListener("click", loadUnmatched);
+  $("unmatched-filter").addEventListener("submit", (e) => {
+    e.preventDefault();
+    loadUnmatched();
+  });
+  let unmatchedTimer = null;
+  $("unmatched-number").addEventListener("input", () => {
+    clearTimeout(unmatchedTimer);
+    unmatchedTimer = setTimeout(loadUnmatched, VALIDATE_DELAY_MS);
+  });
   $("stats-number").addEventListener("change", renderNumberChart);
+}
+
+// ---------------------------------------------------------------- unmatched messages (operator)
+
+let unmatchedRequest = 0;
+
+async function loadUnmatched() {
+  const number = $("unmatched-number").value.replace(/\s+/g, "");
+  const query = new URLSearchParams({ limit: "200" });
+  if (number) query.set("number", number);
+  // Typing refilters; an older answer arriving late must not replace a newer one.
+  const request = ++unmatchedRequest;
+  let rows;
+  try {
+    rows = await api("GET", `/api/operator/unmatched?${query}`);
+  } catch (err) {
+    toast(err.message);
+    return;
+  }
+  if (request !== unmatchedRequest) return;
+  setChildren(
+    $("unmatched-list"),
+    rows.map((u) =>
+      h(
+        "tr",
+        { class: "unmatched-row", dataset: { id: u.id, reason: u.reason } },
+        h("td", { class: "unmatched-time" }, h("time", { datetime: u.received_at }, fullTime(u.received_at))),
+        h("td", { class: "unmatched-number" }, u.number),
+        h("td", { class: "unmatched-sender" }, u.sender),
+        h("td", { class: "unmatched-text" }, u.text),
+        h("td", { class: "unmatched-reason" }, UNMATCHED_REASONS[u.reason] || u.reason),
+      ),
+    ),
+  );
+  $("unmatched-empty").hidden = rows.length > 0;
 }
 
 // Test and debugging hooks (nothing secret: the page's own state).
@@ -1642,6 +1701,7 @@ async function main() {
   $("account-name").textContent = me.account_name || "";
   $("agent-name").textContent = me.name;
   $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
+  $("tab-unmatched").hidden = !(state.admin && me.operator);
   applyRole();
   selectTab(location.hash.slice(1), { updateHash: false });
   try {
@@ -1654,6 +1714,7 @@ async function main() {
   }
   document.body.dataset.loaded = "true";
   if (document.body.dataset.tab === "stats") loadStats();
+  if (document.body.dataset.tab === "unmatched") loadUnmatched();
   connect();
 }
 
