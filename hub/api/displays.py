@@ -104,6 +104,8 @@ class ItemOut(msgspec.Struct):
     nick: str | None
     text: str
     media: list[str]
+    media_kinds: list[str]
+    """Each attachment's kind, in the order of `media`: "image" or "video"."""
     reply_to: str | None
     created_at: str
 
@@ -231,6 +233,7 @@ async def _items_out(display: DisplayDoc, items: list[DisplayItem]) -> list[Item
             nick=(i.reason or "Host") if i.author == "host" else nicks.get(i.sender),
             text=i.text,
             media=[f"/api/displays/{display.id}/items/{i.id}/media/{n}" for n in range(len(i.media))],
+            media_kinds=[m.kind for m in i.media],
             reply_to=str(i.reply_to) if i.reply_to else None,
             created_at=i.created_at.isoformat().replace("+00:00", "Z"),
         )

@@ -123,6 +123,42 @@ async def test_webhook_appears_on_the_billboard_masked_with_its_image(
         problems.check()
 
 
+# The start of an MP4 file (an ISO media `ftyp` box): enough for the hub to store it as a video.
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x00\x00\x08free"
+
+
+async def test_mms_video_plays_muted_on_the_billboard_and_shows_in_the_panel(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, lifetime_s=3600)
+        page = await open_screen(browser, problems, running, display)
+        panel = await open_panel(browser, problems, running, alpha)
+        media = [{"data": b64(MP4), "content_type": "video/mp4", "filename": "klip.mp4"}]
+        await text(admin, alpha.number, "Film z koncertu", media=media)
+        card = wall(page).filter(has_text="Film z koncertu")
+        await expect(card).to_have_count(1)
+        video = card.locator("video.wall-media")
+        await expect(video).to_have_count(1)
+        await expect(card.locator("img")).to_have_count(0)
+        # Nobody presses play on a wall: muted (so browsers let it autoplay), looping, inline.
+        flags = await video.evaluate("v => [v.muted, v.autoplay, v.loop, v.playsInline, v.controls]")
+        assert flags == [True, True, True, True, False]
+        src = await video.get_attribute("src")
+        assert src is not None and src.startswith("/api/screen/media/")
+        served = await page.evaluate(
+            "url => fetch(url).then(async r => [r.status, (await r.arrayBuffer()).byteLength])", src
+        )
+        assert served == [200, len(MP4)]
+        # The moderators' panel shows it as a video with controls.
+        item = panel.locator("#shown .mod-item").filter(has_text="Film z koncertu")
+        await expect(item.locator("video[controls]")).to_have_count(1)
+        await expect(item.locator("img")).to_have_count(0)
+        items = (await admin.get(f"/api/displays/{display['id']}/items?status=shown")).json()
+        assert [i["media_kinds"] for i in items] == [["video"]]
+        problems.check()
+
+
 async def test_pre_moderated_message_shows_only_after_approval_in_the_panel(
     running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
 ) -> None:

@@ -232,7 +232,11 @@ function itemRow(item, kind) {
       "div",
       { class: "mod-body" },
       h("div", { class: "mod-meta", text: `${item.author === "host" ? "Host" : who} · ${messageTime(item.created_at)}${item.reason && kind === "queue" ? ` · ${item.reason}` : ""}` }),
-      item.media.map((url) => h("img", { src: url, alt: "attachment" })),
+      item.media.map((url, n) =>
+        (item.media_kinds || [])[n] === "video"
+          ? h("video", { src: url, controls: true, preload: "metadata", "aria-label": "video attachment" })
+          : h("img", { src: url, alt: "attachment" }),
+      ),
       h("div", { class: "mod-text", text: item.text }),
       reply,
     ),

@@ -59,6 +59,19 @@ function applyConfig(config) {
   render(true);
 }
 
+function attachment(x) {
+  if (x.kind === "image") return h("img", { class: "wall-media", src: mediaUrl(x.url), alt: "" });
+  if (x.kind !== "video") return null;
+  // A wall has no one to press play: muted (browsers autoplay only muted video), looping, inline.
+  const video = h("video", { class: "wall-media", src: mediaUrl(x.url), preload: "auto" });
+  video.muted = true;
+  video.defaultMuted = true;
+  video.loop = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  return video;
+}
+
 function card(m, cycled = false) {
   const who = m.author === "host" ? m.nick || "Host" : m.nick ? `${m.nick}` : m.sender;
   return h(
@@ -68,9 +81,7 @@ function card(m, cycled = false) {
       dataset: { itemId: m.id },
     },
     state.config && state.config.mode === "chat" ? h("span", { class: "wall-nick", text: who }) : null,
-    m.media.map((x) =>
-      x.kind === "image" ? h("img", { class: "wall-media", src: mediaUrl(x.url), alt: "" }) : null,
-    ),
+    m.media.map((x) => attachment(x)),
     m.text ? h("p", { class: "wall-text", text: m.text }) : null,
     state.config && state.config.mode !== "chat" ? h("span", { class: "wall-from", text: who }) : null,
   );
