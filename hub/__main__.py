@@ -113,10 +113,10 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
         if account is None or account.id is None:
             account = await auth.create_account(args.account_name or args.account, args.account)
         assert account.id is not None
-        if args.operator and not account.operator:
-            account.operator = True
-            await account.save()
         agent = await auth.create_agent(account.id, args.email, args.name, args.password, Role(args.role))
+        if args.operator and not account.operator:
+            # This field only: a running hub may be taking event numbers from the account meanwhile.
+            await account.set({"operator": True})
         operator = " (the platform operator)" if account.operator else ""
         print(f"agent {agent.email} ({agent.role.value}) in account {account.slug}{operator}")
 

@@ -51,8 +51,26 @@ class HubContext:
             raise LookupError(f"no outbound provider named {name!r}") from None
 
 
+class _PubSubBackend(RedisChannelsPubSubBackend):
+    """Litestar's Redis pub/sub backend, which also closes its own client (and its pool) when shut
+    down: the fan-out makes a new backend after every Redis failure, and each would otherwise keep
+    its publish connections open until the process ends."""
+
+    def __init__(self, client: Redis, prefix: str, forget: Callable[[Redis], None]) -> None:
+        super().__init__(redis=client, key_prefix=prefix)
+        self._client = client
+        self._forget = forget
+
+    async def on_shutdown(self) -> None:
+        try:
+            await super().on_shutdown()
+        finally:
+            self._forget(self._client)
+            await self._client.aclose()
+
+
 class RedisBackends:
-    """Makes Redis pub/sub backends for the fan-out and closes their clients at shutdown."""
+    """Makes Redis pub/sub backends for the fan-out; closes the clients still open at shutdown."""
 
     def __init__(self, url: str, prefix: str) -> None:
         self._url = url
@@ -71,13 +89,21 @@ class RedisBackends:
         )
         client = Redis.from_pool(pool)
         self._clients.append(client)
-        return RedisChannelsPubSubBackend(redis=client, key_prefix=self._prefix)
+        return _PubSubBackend(client, self._prefix, self._forget)
+
+    def _forget(self, client: Redis) -> None:
+        self._clients = [c for c in self._clients if c is not client]
+
+    @property
+    def open_clients(self) -> int:
+        """Clients made and not yet closed: one while the fan-out runs."""
+        return len(self._clients)
 
     async def close(self) -> None:
-        for client in self._clients:
+        clients, self._clients = self._clients, []
+        for client in clients:
             with contextlib.suppress(Exception):
                 await client.aclose()
-        self._clients.clear()
 
 
 @contextlib.asynccontextmanager

@@ -35,8 +35,7 @@ async def seed_demo() -> Account:
     if not account.operator:
         # A self-hosted hub's one company is its own platform operator: the demo admin sees the
         # messages that reached no account (Services → Unmatched).
-        account.operator = True
-        await account.save()
+        await account.set({"operator": True})
     for login in DEMO_LOGINS:
         if await Agent.find_one({"email": login.email}) is None:
             await auth.create_agent(account.id, login.email, login.name, login.password, login.role)

@@ -306,10 +306,9 @@ class DisplayController(Controller):
     ) -> DisplayOut:
         d = await svc.owned(principal.account_id, display_id)
         fields = await _fields(principal, data, d)
-        for key, value in fields.items():
-            setattr(d, key, value)
-        d.updated_at = utcnow()
-        await d.save()
+        # Only the settings: a whole-document save would also write back the screen's event
+        # counter (`seq`), which its events take numbers from meanwhile.
+        await d.set({**fields, "updated_at": utcnow()})
         setup_changed()
         await svc.publish_config(hub, d)
         return display_out(d)
@@ -340,8 +339,8 @@ class DisplayController(Controller):
         """Make a new screen link; the old one stops working and screens open with it close."""
         d = await svc.owned(principal.account_id, display_id)
         assert d.id is not None
-        token, d.token_hash = svc.new_token()
-        await d.save()
+        token, token_hash = svc.new_token()
+        await d.set({"token_hash": token_hash})
         await svc.closed(hub, d.id)
         return display_out(d, 0, token)
 
@@ -364,8 +363,7 @@ class DisplayController(Controller):
         if stored[0].file_id is None or stored[0].kind != "image":
             await hub.media.delete(stored)
             raise Invalid(f"the logo must be an image ({stored[0].rejected or stored[0].mime})", field="logo")
-        d.logo_file_id = stored[0].file_id
-        await d.save()
+        await d.set({"logo_file_id": stored[0].file_id})
         await svc.publish_config(hub, d)
         return display_out(d)
 

@@ -190,12 +190,17 @@ class NumberController(Controller):
             raise Invalid(str(exc), field="words") from None
         account = await Account.get(principal.account_id)
         assert account is not None
-        account.help_text = data.help_text
-        account.opt_in_reply = data.opt_in_reply
-        account.opt_out_words = data.opt_out_words or None
-        account.opt_in_words = data.opt_in_words or None
-        account.help_words = data.help_words or None
-        await account.save()
+        # Only these fields: a whole-document save would also write back `seq`, the event counter
+        # other requests take numbers from meanwhile, and hand out those numbers twice.
+        await account.set(
+            {
+                "help_text": data.help_text,
+                "opt_in_reply": data.opt_in_reply,
+                "opt_out_words": data.opt_out_words or None,
+                "opt_in_words": data.opt_in_words or None,
+                "help_words": data.help_words or None,
+            }
+        )
         setup_changed()
         return data
 

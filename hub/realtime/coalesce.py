@@ -56,6 +56,12 @@ class Coalesced(Generic[K, V]):
     def _finished(self, key: K, task: asyncio.Task[None]) -> None:
         if self._running.get(key) is task:
             del self._running[key]
+        if task.cancelled():
+            # Only shutdown cancels a query: the next batch gets no new one on a closing loop.
+            waiting = self._waiting.pop(key, None)
+            if waiting is not None:
+                waiting.cancel()
+            return
         if key in self._waiting:
             self._start(key)
 
@@ -65,12 +71,14 @@ class Coalesced(Generic[K, V]):
         except asyncio.CancelledError:
             future.cancel()
             raise
-        except Exception as exc:
+        except BaseException as exc:  # whatever it is, every sharer must hear of it
             if not future.done():
                 future.set_exception(exc)
                 # The callers re-raise it; this only keeps asyncio from reporting it as never
                 # retrieved when every caller has already given up.
                 future.exception()
+            if not isinstance(exc, Exception):
+                raise  # SystemExit, KeyboardInterrupt: the process should hear of it too
             return
         if not future.done():
             future.set_result(result)

@@ -165,6 +165,10 @@ async def test_redis_outage_refuses_new_subscribers_then_recovers(tmp_path) -> N
             await asyncio.sleep(0.05)
             await fanout.publish("acct", b"back")
             assert await asyncio.wait_for(after.get(), 5) == b"back"
+        # Each attempt during the outage made a client; all but the working one were closed.
+        assert backends.open_clients == 1
+        await fanout.stop()
+        assert backends.open_clients == 0
     finally:
         await fanout.stop()
         await backends.close()

@@ -98,3 +98,29 @@ async def test_an_error_reaches_every_caller_and_one_caller_giving_up_does_not_c
     quitter.cancel()
     assert await stayer == 8
     assert calls == 2
+
+
+async def test_a_query_cancelled_at_shutdown_cancels_the_waiting_batch_and_starts_none() -> None:
+    started = 0
+    never = asyncio.Event()
+
+    async def fetch(key: str) -> int:
+        nonlocal started
+        started += 1
+        await never.wait()
+        return started
+
+    look = Coalesced(fetch)
+    first = asyncio.create_task(look("a"))
+    await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(look("a"))
+    await asyncio.sleep(0.01)
+    running = [t for t in asyncio.all_tasks() if t not in (first, waiting, asyncio.current_task())]
+    assert len(running) == 1
+    running[0].cancel()  # what the loop does to its tasks when it shuts down
+    for task in (first, waiting):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await asyncio.sleep(0.01)
+    assert started == 1
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []

@@ -1631,7 +1631,6 @@ function bindUi() {
     e.preventDefault();
     loadUnmatched();
   });
-  let unmatchedTimer = null;
   $("unmatched-number").addEventListener("input", () => {
     clearTimeout(unmatchedTimer);
     unmatchedTimer = setTimeout(loadUnmatched, VALIDATE_DELAY_MS);
@@ -1642,8 +1641,10 @@ function bindUi() {
 // ---------------------------------------------------------------- unmatched messages (operator)
 
 let unmatchedRequest = 0;
+let unmatchedTimer = null;
 
 async function loadUnmatched() {
+  clearTimeout(unmatchedTimer);
   const number = $("unmatched-number").value.replace(/\s+/g, "");
   const query = new URLSearchParams({ limit: "200" });
   if (number) query.set("number", number);
@@ -1653,6 +1654,10 @@ async function loadUnmatched() {
   try {
     rows = await api("GET", `/api/operator/unmatched?${query}`);
   } catch (err) {
+    if (request !== unmatchedRequest) return;
+    // Rows of another filter must not stand under this one.
+    setChildren($("unmatched-list"));
+    $("unmatched-empty").hidden = true;
     toast(err.message);
     return;
   }
