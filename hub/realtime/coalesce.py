@@ -54,8 +54,7 @@ class Coalesced(Generic[K, V]):
         task.add_done_callback(lambda done: self._finished(key, done))
 
     def _finished(self, key: K, task: asyncio.Task[None]) -> None:
-        if self._running.get(key) is task:
-            del self._running[key]
+        del self._running[key]  # one query per key runs at a time: this one
         if task.cancelled():
             # Only shutdown cancels a query: the next batch gets no new one on a closing loop.
             waiting = self._waiting.pop(key, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, NoReturn
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
@@ -14,7 +15,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Account(Document):
+class HoldsACounter:
+    """For documents whose `seq` other requests take numbers from with `$inc` (hub.store.grouped).
+
+    A whole-document `save()` would write back the `seq` it read and hand the numbers taken since
+    then out again, so it is refused: change such a document with `set()` (its fields only).
+    """
+
+    async def save(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(f"{type(self).__name__}.save() would write back seq: use set() with the fields")
+
+
+class Account(HoldsACounter, Document):
     """A tenant. `seq` is the account's event sequence counter, bumped atomically."""
 
     name: str

@@ -8,12 +8,12 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from hub.store.accounts import utcnow
+from hub.store.accounts import HoldsACounter, utcnow
 
 DISPLAY_EVENT_RETENTION_S = 7 * 24 * 3600
 
 
-class DisplayDoc(Document):
+class DisplayDoc(HoldsACounter, Document):
     account_id: PydanticObjectId
     mode: str = "billboard"
     """"billboard" or "chat"."""

@@ -267,9 +267,7 @@ async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, te
     account_id = PydanticObjectId(tenant_a.account_id)
     account = await Account.get(account_id)
     assert account is not None
-    account.help_text = "Pomoc: 22 100 00 00"
-    account.opt_in_reply = "Znowu jesteś zapisany."
-    await account.save()
+    await account.set({"help_text": "Pomoc: 22 100 00 00", "opt_in_reply": "Znowu jesteś zapisany."})
     number = await add_number(SCI, NumberType.SCI, account_id=account_id)
     async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
         await created(

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from beanie import PydanticObjectId
+
+from hub.store.accounts import Account
+from hub.store.displays import DisplayDoc
 from tests.conftest import RunningHub, Tenant
 from tests.e2e.browser import tiny_png
 from tests.e2e.keywords_helpers import admin_client
@@ -82,3 +87,19 @@ async def test_settings_changes_never_write_an_event_counter(running: RunningHub
     for collection in ("accounts", "displays"):
         for fields in by_collection.get(collection, []):
             assert "seq" not in fields, (collection, fields)
+
+
+async def test_a_document_holding_a_counter_refuses_a_whole_save(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    account = await Account.get(PydanticObjectId(tenant_a.account_id))
+    assert account is not None
+    with pytest.raises(TypeError, match="write back seq"):
+        await account.save()
+    display = DisplayDoc.model_construct(account_id=account.id)
+    with pytest.raises(TypeError, match="write back seq"):
+        await display.save()
+    # The field-only way works.
+    await account.set({"help_text": "Pomoc"})
+    again = await Account.get(account.id)
+    assert again is not None and again.help_text == "Pomoc"

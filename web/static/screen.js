@@ -81,7 +81,7 @@ function card(m, cycled = false) {
       dataset: { itemId: m.id },
     },
     state.config && state.config.mode === "chat" ? h("span", { class: "wall-nick", text: who }) : null,
-    m.media.map((x) => attachment(x)),
+    m.media.map(attachment),
     m.text ? h("p", { class: "wall-text", text: m.text }) : null,
     state.config && state.config.mode !== "chat" ? h("span", { class: "wall-from", text: who }) : null,
   );
