@@ -11,6 +11,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from hub.domain.events import decode_event
+from hub.tasks import cancel_and_wait
 
 
 class Panel:
@@ -37,9 +38,8 @@ class Panel:
         if self._conn is not None:
             await self._conn.close()
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(self._reader)
 
     async def _read(self) -> None:
         assert self._conn is not None

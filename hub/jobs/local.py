@@ -7,12 +7,12 @@ finds messages left queued in MongoDB and enqueues them again at start-up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from typing import TYPE_CHECKING, Any
 
 from hub.jobs.spec import JobContext, JobQueue, JobSpec
+from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from hub.context import HubContext
@@ -70,8 +70,7 @@ class LocalJobQueue(JobQueue):
         for task in [*self._workers, *self._timers]:
             task.cancel()
         for task in [*self._workers, *self._timers]:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._workers.clear()
 
     async def drain(self, timeout_s: float = 10.0) -> None:

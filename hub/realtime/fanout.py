@@ -20,6 +20,7 @@ from typing import Final, Protocol
 from litestar.channels.backends.base import ChannelsBackend
 
 from hub.realtime.wire import OutgoingEvent
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,7 @@ class Fanout:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         self._close_all("server shutting down")
         self._subs.clear()

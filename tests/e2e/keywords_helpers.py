@@ -15,6 +15,7 @@ from hub.context import HubContext
 from hub.domain.numbers import NumberType
 from hub.outbound.simulator import phone_channel
 from hub.store.numbers import Number
+from hub.tasks import cancel_and_wait
 from tests.conftest import RunningHub, login, post_generic
 
 _ids = itertools.count(1)
@@ -66,9 +67,8 @@ async def phone(running: RunningHub, number: str) -> AsyncIterator[Phone]:
             try:
                 yield p
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(task)
 
 
 @contextlib.asynccontextmanager

@@ -45,6 +45,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from hub.embedded_mongo import EmbeddedMongo
+from hub.tasks import cancel_and_wait
 
 WEBHOOK_SECRET = "reliability-webhook-secret"
 HUB_SECRET = "r" * 32
@@ -465,9 +466,8 @@ class WsClient:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(self._task)
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._conn.close(), 5)
@@ -579,9 +579,9 @@ class WsClient:
         finally:
             self._conn = None
             if resumer is not None:
-                resumer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await resumer
+                # A stop that lands while the resumer is being stopped must still end this client.
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(resumer)
         self.close_codes[code] += 1
         self.log.append(LogLine(time.monotonic(), "closed", detail=str(code)))
         if code in (4401, 1008):
@@ -638,12 +638,25 @@ async def start_clients(
     return clients
 
 
-async def stop_clients(clients: Sequence[WsClient], log: Path | None = None) -> None:
-    await asyncio.gather(*(c.stop() for c in clients))
+class ClientsDidNotStop(RuntimeError):
+    """Some clients were still running `timeout` seconds after they were told to stop."""
+
+
+async def stop_clients(clients: Sequence[WsClient], log: Path | None = None, timeout: float = 60.0) -> None:
+    """Stop every client and write their logs to `log`. A client still running after `timeout` seconds
+    is named, with the last lines of its log, instead of being waited for without end."""
+    stops = [asyncio.create_task(c.stop()) for c in clients]
+    _, pending = await asyncio.wait(stops, timeout=timeout)
+    for task in pending:
+        task.cancel()
     if log is not None:
         log.unlink(missing_ok=True)
         for c in clients:
             c.write_log(log)
+    stuck = [c for c, task in zip(clients, stops, strict=True) if task in pending]
+    if stuck:
+        lines = "\n".join(f"  {c.name}: {c.log[-5:]}" for c in stuck)
+        raise ClientsDidNotStop(f"{len(stuck)} client(s) still running {timeout:.0f} s after stop:\n{lines}")
 
 
 # ------------------------------------------------------------------------------------------------- counts

@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.forwarding.helpers import Receiver
 from tests.httpserver import HTTPServer
 from tests.reliability.harness import (
+    ClientsDidNotStop,
     Event,
     WebhookLoad,
     WsClient,
@@ -21,6 +22,7 @@ from tests.reliability.harness import (
     raise_nofile_limit,
     settle,
     start_clients,
+    stop_clients,
 )
 from tests.reliability.world import World, world
 from tests.soak.faults import Fault, Rotation, inject
@@ -100,6 +102,7 @@ async def soak(opts: SoakOptions) -> int:
     receiver = Receiver()
     checkpoints: list[Checkpoint] = []
     faults: list[Fault] = []
+    stuck: str | None = None
     async with world(tmp, with_redis=True) as w, HTTPServer(receiver) as forward_to:
         w.forward_every_message_to(f"{forward_to.base}/hook", "soak")
         stack = Stack(w)
@@ -167,7 +170,11 @@ async def soak(opts: SoakOptions) -> int:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(sampler, *background, return_exceptions=True)
-            await asyncio.gather(*(c.stop() for c in clients))
+            try:
+                await stop_clients(clients)
+            except ClientsDidNotStop as exc:
+                stuck = str(exc)
+                print(stuck, flush=True)
         seconds = time.monotonic() - started
     growth = watch.growth()
     too_much = [g for g in growth if g.rss_mib > opts.max_rss_growth_mib]
@@ -190,6 +197,8 @@ async def soak(opts: SoakOptions) -> int:
         verdict.append(f"{len(failed)} checkpoint(s) counted losses or duplicates")
     if too_much:
         verdict.append(f"RSS grew more than {opts.max_rss_growth_mib:g} MiB in {[g.role for g in too_much]}")
+    if stuck:
+        verdict.append("clients did not stop")
     if stack.died:
         verdict.append(f"{len(stack.died)} process(es) exited by themselves")
     if any(f.failed for f in faults):
