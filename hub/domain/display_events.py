@@ -54,40 +54,32 @@ class RemovedPayload(msgspec.Struct, frozen=True):
     id: str
 
 
-class DisplayMessage(msgspec.Struct, frozen=True, tag_field="type", tag="display.message"):
+class ScreenEvent(msgspec.Struct, frozen=True, tag_field="type"):
+    """What every event of a screen's log carries besides its own fields."""
+
     seq: int
     display_id: str
     at: str
+
+
+class DisplayMessage(ScreenEvent, frozen=True, tag="display.message"):
     data: DisplayMessagePayload
 
 
-class DisplayRemoved(msgspec.Struct, frozen=True, tag_field="type", tag="display.removed"):
-    seq: int
-    display_id: str
-    at: str
+class DisplayRemoved(ScreenEvent, frozen=True, tag="display.removed"):
     data: RemovedPayload
 
 
-class DisplayResults(msgspec.Struct, frozen=True, tag_field="type", tag="display.results"):
-    seq: int
-    display_id: str
-    at: str
+class DisplayResults(ScreenEvent, frozen=True, tag="display.results"):
     data: SurveyResultsPayload
 
 
-class DisplayConfig(msgspec.Struct, frozen=True, tag_field="type", tag="display.config"):
-    seq: int
-    display_id: str
-    at: str
+class DisplayConfig(ScreenEvent, frozen=True, tag="display.config"):
     data: DisplayConfigPayload
 
 
-class DisplayClosed(msgspec.Struct, frozen=True, tag_field="type", tag="display.closed"):
+class DisplayClosed(ScreenEvent, frozen=True, tag="display.closed"):
     """The link was revoked or the screen deleted: the socket closes after this."""
-
-    seq: int
-    display_id: str
-    at: str
 
 
 DurableDisplayEvent = DisplayMessage | DisplayRemoved | DisplayResults | DisplayConfig

@@ -133,49 +133,39 @@ class SurveyResultsPayload(msgspec.Struct, frozen=True):
     """Contest entrants (every answer correct); 0 for a survey."""
 
 
-class MessageCreated(msgspec.Struct, frozen=True, tag_field="type", tag="message.created"):
+class AccountEvent(msgspec.Struct, frozen=True, tag_field="type"):
+    """What every event of an account's log carries besides its own fields."""
+
     seq: int
     account_id: str
     at: str
+
+
+class MessageCreated(AccountEvent, frozen=True, tag="message.created"):
     data: MessagePayload
     conversation: ConversationPayload
 
 
-class MessageStatusChanged(msgspec.Struct, frozen=True, tag_field="type", tag="message.status"):
-    seq: int
-    account_id: str
-    at: str
+class MessageStatusChanged(AccountEvent, frozen=True, tag="message.status"):
     data: StatusPayload
 
 
-class ConversationUpdated(msgspec.Struct, frozen=True, tag_field="type", tag="conversation.updated"):
-    seq: int
-    account_id: str
-    at: str
+class ConversationUpdated(AccountEvent, frozen=True, tag="conversation.updated"):
     data: ConversationPayload
     change: Literal["assigned", "status", "read", "contact", "handover"]
 
 
-class Typing(msgspec.Struct, frozen=True, tag_field="type", tag="typing"):
-    seq: int
-    account_id: str
-    at: str
+class Typing(AccountEvent, frozen=True, tag="typing"):
     data: TypingPayload
 
 
-class Presence(msgspec.Struct, frozen=True, tag_field="type", tag="presence"):
-    seq: int
-    account_id: str
-    at: str
+class Presence(AccountEvent, frozen=True, tag="presence"):
     data: PresencePayload
 
 
-class SurveyResults(msgspec.Struct, frozen=True, tag_field="type", tag="survey.results"):
+class SurveyResults(AccountEvent, frozen=True, tag="survey.results"):
     """A survey's or contest's tallies after a new answer was recorded."""
 
-    seq: int
-    account_id: str
-    at: str
     data: SurveyResultsPayload
 
 
