@@ -67,9 +67,10 @@ class LocalJobQueue(JobQueue):
         ]
 
     async def stop(self) -> None:
-        for task in [*self._workers, *self._timers]:
-            task.cancel()
-        for task in [*self._workers, *self._timers]:
+        tasks = [*self._workers, *self._timers]
+        for task in tasks:
+            task.cancel()  # all at once, so they wind down together rather than one after another
+        for task in tasks:
             await cancel_and_wait(task)
         self._workers.clear()
 

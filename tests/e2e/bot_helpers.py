@@ -14,6 +14,7 @@ from types import ModuleType
 from beanie import PydanticObjectId
 
 from hub.services import auth
+from hub.tasks import cancel_and_wait
 from hubclient import BotClient, ConversationUpdated, MessageCreated
 from tests.conftest import ROOT
 
@@ -77,8 +78,7 @@ async def running_bot(
                 await client.wait_connected()
             yield bot
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise AssertionError("the bot's loop failed") from task.exception()
+            try:
+                await cancel_and_wait(task)
+            except Exception as exc:
+                raise AssertionError("the bot's loop failed") from exc

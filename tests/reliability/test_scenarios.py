@@ -20,6 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 from bson import ObjectId
 
+from hub.tasks import cancel_and_wait
 from tests.forwarding.helpers import Receiver
 from tests.httpserver import HTTPServer
 from tests.reliability.harness import (
@@ -257,9 +258,7 @@ async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> No
         await asyncio.sleep(2)  # late duplicates, if any, would show up now
         took = await settle(clients, w.store, 30)
         await stop_clients(clients, tmp_path / "clients.jsonl")
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+        await cancel_and_wait(listener)
 
         counts = count("5. worker SIGKILLed mid-job", w.store, None, clients)
         docs = {str(d["_id"]): d for d in messages.find({"direction": "out"})}

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub.tasks import cancel_and_wait
 from tests.forwarding.helpers import Receiver
 from tests.httpserver import HTTPServer
 from tests.reliability.harness import (
@@ -165,11 +166,9 @@ async def soak(opts: SoakOptions) -> int:
             print(cp.line(), flush=True)
             watch.sample()
         finally:
-            sampler.cancel()
-            for task in background:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(sampler, *background, return_exceptions=True)
+            for task in [sampler, *background]:
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(task)
             try:
                 await stop_clients(clients)
             except ClientsDidNotStop as exc:
