@@ -153,6 +153,21 @@ def parse_nick(text: str) -> str | None:
     return nick[:MAX_NICK]
 
 
+def is_command(text: str, keyword_param: str | None, routed_word: str | None) -> bool:
+    """Whether a message is a command to the hub, which no screen ever shows.
+
+    `routed_word` is the opt-out, opt-in or help word routing took the message as
+    (`hub.domain.routing.Decision.word`): the number's own words as routing decided them, so a
+    survey's choice "TAK" still shows. A nickname command ("NICK Anna", or "CZAT NICK Anna" after a
+    keyword) is a chat screen's, and a billboard on the same number must not show it either.
+    """
+    if routed_word is not None:
+        return True
+    return parse_nick(text) is not None or (
+        keyword_param is not None and parse_nick(keyword_param) is not None
+    )
+
+
 def nick_allowed(nick: str, words: Iterable[str]) -> bool:
     """A nickname shows under every message of its texter: it must pass the word filter, too."""
     return find_word(nick, words) is None

@@ -260,6 +260,10 @@ async def _reach(hub: HubContext, display: DisplayDoc, message: Message) -> None
         if nick is not None:
             await _set_nick(display, message.sender, nick)
             return
+    # Opt-out, opt-in and help words as routing took them, and other screens' nickname commands.
+    word = message.routing.word if message.routing is not None else None
+    if core.is_command(message.text, param, word):
+        return
     existing = await DisplayItem.find_one({"display_id": display.id, "message_id": message.id})
     if existing is None:
         decision = core.decide(rules(display), message.sender, text)

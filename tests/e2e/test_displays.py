@@ -632,3 +632,36 @@ async def test_a_quiet_room_cycles_recent_approved_messages(
         await expect(wall(page)).to_have_count(1)
         assert await cycled.locator(".wall-text").text_content() in ("Pierwsza", "Druga")
         problems.check()
+
+
+async def _next_message(sock: Any) -> dict[str, Any]:
+    """The screen's next `display.message` (skipping the snapshot and `ready`)."""
+    while True:
+        event = json.loads(await asyncio.wait_for(sock.recv(), 10))
+        if event["type"] == "display.message":
+            data: dict[str, Any] = event["data"]
+            return data
+
+
+async def test_commands_never_show_on_billboards_or_chat_screens(running: RunningHub, alpha: Tenant) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        board = await create_display(admin, title="Ściana")
+        chat = await create_display(admin, title="Czat", mode="chat")
+        ws = running.ws_base
+        async with (
+            websockets.connect(f"{ws}/ws/display?token={board['token']}") as board_sock,
+            websockets.connect(f"{ws}/ws/display?token={chat['token']}") as chat_sock,
+        ):
+            # The number's opt-out, opt-in and help words, and the chat screen's nickname command.
+            for body in ("NICK Anna", "STOP", "START", "HELP", "Pomoc!"):
+                await text(admin, alpha.number, body)
+            # The marker: the first message either screen is sent.
+            await text(admin, alpha.number, "Dzień dobry")
+            on_board = await _next_message(board_sock)
+            on_chat = await _next_message(chat_sock)
+        assert on_board["text"] == "Dzień dobry"
+        assert on_chat["text"] == "Dzień dobry" and on_chat["nick"] == "Anna"
+        for display in (board, chat):
+            for status in ("shown", "pending", "hidden"):
+                items = (await admin.get(f"/api/displays/{display['id']}/items?status={status}")).json()
+                assert [i["text"] for i in items] == (["Dzień dobry"] if status == "shown" else [])
