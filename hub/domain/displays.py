@@ -17,6 +17,9 @@ from hub.domain.phones import mask_phone
 
 MAX_NICK = 24
 NICK_WORD = "nick"
+MAX_HOST_NAME = 40
+DEFAULT_HOST_NAME = "Prowadzący"
+"""A chat screen's name for its hosts when the account has no name to lend it."""
 
 # Starting lists, editable per billboard: the common swear words of the product's two languages.
 # Compared after `normalise`, so "KURWA", "kúrwa" and "k u r w a"-free variants with diacritics
@@ -166,6 +169,14 @@ def is_command(text: str, keyword_param: str | None, routed_word: str | None) ->
     return parse_nick(text) is not None or (
         keyword_param is not None and parse_nick(keyword_param) is not None
     )
+
+
+def host_name(name: str) -> str:
+    """A chat screen's public name for its hosts, as shown: one line, no control characters.
+
+    Returns "" when nothing printable is left (the caller refuses it).
+    """
+    return " ".join(_CONTROL_RE.sub(" ", name).split())[:MAX_HOST_NAME]
 
 
 def nick_allowed(nick: str, words: Iterable[str]) -> bool:

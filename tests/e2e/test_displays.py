@@ -341,7 +341,8 @@ async def test_chat_screen_nicknames_and_host_answer_by_sms(
             await row.locator(".reply-text").fill("Witaj Anno, jesteś na antenie!")
             await row.locator('[data-action="reply"]').click()
             host = screen.locator("#screen-wall .wall-card.host")
-            await expect(host).to_have_text("alpha adminWitaj Anno, jesteś na antenie!")
+            # Under the screen's name for its hosts (by default the account's), not the agent's.
+            await expect(host).to_have_text("AlphaWitaj Anno, jesteś na antenie!")
             sms = await texter.next_sms()
             assert sms["text"] == "Witaj Anno, jesteś na antenie!" and sms["sender"] == alpha.number
             await settled_screenshot(screen, "display-chat")
@@ -665,3 +666,58 @@ async def test_commands_never_show_on_billboards_or_chat_screens(running: Runnin
             for status in ("shown", "pending", "hidden"):
                 items = (await admin.get(f"/api/displays/{display['id']}/items?status={status}")).json()
                 assert [i["text"] for i in items] == (["Dzień dobry"] if status == "shown" else [])
+
+
+async def test_a_chat_screen_names_its_hosts_by_its_setting_never_by_the_agent(
+    running: RunningHub, alpha: Tenant
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        chat = await create_display(admin, mode="chat", title="Czat")
+        assert chat["host_name"] == "Alpha"  # the account's name to start
+        number_id = chat["number_id"]
+        for bad, status in (("  \t ", 422), ("x" * 41, 400)):
+            r = await admin.post(
+                "/api/displays/validate", json={"title": "Czat", "number_id": number_id, "host_name": bad}
+            )
+            assert r.status_code == status and "host_name" in r.text, r.text
+        r = await admin.patch(
+            f"/api/displays/{chat['id']}",
+            json={"title": "Czat", "number_id": number_id, "mode": "chat", "host_name": " Studio  Trójki "},
+        )
+        assert r.status_code == 200 and r.json()["host_name"] == "Studio Trójki", r.text
+        # Leaving it out keeps it.
+        r = await admin.patch(
+            f"/api/displays/{chat['id']}", json={"title": "Czat 2", "number_id": number_id, "mode": "chat"}
+        )
+        assert r.json()["host_name"] == "Studio Trójki"
+        ws = running.ws_base
+        frames: list[str] = []
+        async with websockets.connect(f"{ws}/ws/display?token={chat['token']}") as sock:
+            await text(admin, alpha.number, "Pytanie do studia")
+            asked = await _next_message(sock)
+            r = await admin.post(
+                f"/api/displays/{chat['id']}/reply/{asked['id']}", json={"text": "Odpowiedź"}
+            )
+            assert r.status_code == 201, r.text
+            # The moderators' panel still says which agent answered.
+            assert r.json()["nick"] == "alpha admin"
+            while True:
+                raw = await asyncio.wait_for(sock.recv(), 10)
+                frames.append(str(raw))
+                event = json.loads(raw)
+                if event["type"] == "display.message" and event["data"]["author"] == "host":
+                    break
+        assert event["data"]["nick"] == "Studio Trójki" and event["data"]["text"] == "Odpowiedź"
+        # A screen opening now (snapshot) and one resuming (replay) are told the same.
+        async with websockets.connect(f"{ws}/ws/display?token={chat['token']}") as sock:
+            frames += [str(await sock.recv()) for _ in range(2)]
+        async with websockets.connect(f"{ws}/ws/display?token={chat['token']}&since=0") as sock:
+            while True:
+                frames.append(str(await asyncio.wait_for(sock.recv(), 10)))
+                if json.loads(frames[-1])["type"] == "ready":
+                    break
+        snapshot = next(json.loads(f) for f in frames if json.loads(f)["type"] == "snapshot")
+        hosts = [m["nick"] for m in snapshot["messages"] if m["author"] == "host"]
+        assert hosts == ["Studio Trójki"]
+        for frame in frames:
+            assert "alpha admin" not in frame, frame
