@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.conftest import RunningHub, Tenant, make_tenant, post_generic
 from tests.e2e.browser import PageProblems, b64, launch, new_page, screenshot, tiny_png
@@ -721,3 +721,79 @@ async def test_a_chat_screen_names_its_hosts_by_its_setting_never_by_the_agent(
         assert hosts == ["Studio Trójki"]
         for frame in frames:
             assert "alpha admin" not in frame, frame
+
+
+SIZES: list[ViewportSize] = [
+    {"width": 1366, "height": 768},
+    {"width": 1920, "height": 1080},
+    {"width": 390, "height": 844},
+]
+LONG = (
+    "Pozdrowienia dla całej sali z trzeciego rzędu, bawimy się świetnie i prosimy o jeszcze jeden bis "
+    "na koniec, bo ten koncert jest najlepszy w tym roku! Dziękujemy organizatorom i wszystkim muzykom. "
+) * 2
+
+
+async def _fully_shown(page: Page, newest: str) -> None:
+    """Every card the wall shows lies inside the window, the newest among them, and nothing scrolls."""
+    # Let arrival animations end and pictures load before measuring.
+    await page.wait_for_function(
+        "() => !document.getAnimations().length && [...document.images].every(i => i.complete)"
+    )
+    boxes = await page.evaluate(
+        """() => [...document.querySelectorAll('#screen-wall .wall-card')]
+            .filter(c => c.checkVisibility())
+            .map(c => { const r = c.getBoundingClientRect();
+                        return {text: c.textContent, top: r.top, left: r.left,
+                                bottom: r.bottom, right: r.right}; })"""
+    )
+    size = await page.evaluate("() => [innerWidth, innerHeight, document.scrollingElement.scrollHeight]")
+    width, height, scroll_height = size
+    assert scroll_height <= height
+    for box in boxes:
+        inside = box["top"] >= 0 and box["left"] >= 0 and box["bottom"] <= height and box["right"] <= width
+        assert inside, (size, box)
+    assert any(newest in box["text"] for box in boxes), (newest, [b["text"][:30] for b in boxes])
+    return None
+
+
+async def test_a_full_billboard_shows_every_card_and_the_newest_on_any_screen(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, lifetime_s=3600)  # 8 cards, the default
+        assert display["max_shown"] == 8
+        tall = [{"data": b64(tiny_png(60, 200)), "content_type": "image/png"}]
+        wide = [{"data": b64(tiny_png(300, 80, (40, 120, 220))), "content_type": "image/png"}]
+        for i in range(9):
+            media = tall if i % 3 == 0 else wide if i % 3 == 1 else []
+            body = f"{i}: {LONG}" if i % 2 else f"{i}: Krótko"
+            await text(admin, alpha.number, body, media=media)
+        await text(admin, alpha.number, f"Najnowsza: {LONG}", media=tall)
+        for size in SIZES:
+            _, page = await new_page(browser, problems, size)
+            await page.goto(f"{running.base}{display['screen_url']}")
+            await expect(wall(page)).to_have_count(8)
+            await _fully_shown(page, "Najnowsza:")
+            await settled_screenshot(page, f"display-full-{size['width']}x{size['height']}")
+            await page.close()
+        problems.check()
+
+
+async def test_a_chat_screen_keeps_its_newest_bubbles_in_the_window(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, mode="chat", lifetime_s=3600)
+        image = [{"data": b64(tiny_png(60, 200)), "content_type": "image/png"}]
+        for i in range(7):
+            await text(admin, alpha.number, f"{i}: {LONG}", media=image if i % 2 else [])
+        await text(admin, alpha.number, f"Najnowsza: {LONG * 3}")
+        for size in SIZES:
+            _, page = await new_page(browser, problems, size)
+            await page.goto(f"{running.base}{display['screen_url']}")
+            await expect(wall(page)).to_have_count(8)
+            await _fully_shown(page, "Najnowsza:")
+            await settled_screenshot(page, f"display-chat-full-{size['width']}x{size['height']}")
+            await page.close()
+        problems.check()
