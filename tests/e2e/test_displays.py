@@ -740,6 +740,8 @@ async def _fully_shown(page: Page, newest: str) -> None:
     await page.wait_for_function(
         "() => !document.getAnimations().length && [...document.images].every(i => i.complete)"
     )
+    # A picture that just loaded has the wall refitted on the next frame.
+    await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     boxes = await page.evaluate(
         """() => [...document.querySelectorAll('#screen-wall .wall-card')]
             .filter(c => c.checkVisibility())

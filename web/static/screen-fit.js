@@ -12,6 +12,8 @@
 
 const STEP = 0.85;
 const MIN_SCALE = 0.35;
+// A billboard card with room to spare shows its text larger, up to this much.
+const MAX_SCALE = 1.6;
 // A card reads best somewhat wider than tall: a cell's height counts fully, its width by this much.
 const CELL_ASPECT = 1.5;
 
@@ -34,12 +36,13 @@ function overflows(el) {
 }
 
 /**
- * Smaller type, step by step, until the card's content fits its box (or the type is too small).
+ * Smaller type, step by step from `start`, until the card's content fits its box (or the type is
+ * too small to read).
  * Only the type shrinks (screen.css scales it by --fit): the card's frame stays as its neighbours'.
  */
-function shrinkToFit(card) {
-  card.style.removeProperty("--fit");
-  let scale = 1;
+function shrinkToFit(card, start = 1) {
+  let scale = start;
+  card.style.setProperty("--fit", String(scale));
   while (overflows(card) && scale > MIN_SCALE) {
     scale *= STEP;
     card.style.setProperty("--fit", String(scale));
@@ -51,14 +54,14 @@ function fitBillboard(wall, cards) {
   const { cols, rows } = gridFor(cards.length, wall.clientWidth, wall.clientHeight, gap);
   wall.style.setProperty("--cols", String(cols));
   wall.style.setProperty("--rows", String(rows));
-  cards.forEach(shrinkToFit);
+  cards.forEach((card) => shrinkToFit(card, MAX_SCALE));
 }
 
 function fitChat(wall, cards) {
   cards.forEach((card) => {
     card.hidden = false;
   });
-  cards.forEach(shrinkToFit);
+  cards.forEach((card) => shrinkToFit(card));
   // Packed from the bottom: leaving out an old bubble moves none of the newer ones.
   const top = wall.getBoundingClientRect().top;
   for (const card of cards) {
