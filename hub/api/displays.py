@@ -24,7 +24,7 @@ from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.outbound import Author
 from hub.services.routing import setup_changed
-from hub.store.accounts import utcnow
+from hub.store.accounts import Account, utcnow
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.keywords import KeywordDoc, SurveyDoc
 from hub.store.messages import Message
@@ -58,6 +58,9 @@ class DisplayBody(msgspec.Struct):
     masked: bool = True
     survey_id: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     cycle_when_quiet: bool = True
+    host_name: Annotated[str, msgspec.Meta(max_length=core.MAX_HOST_NAME)] | None = None
+    """Who hosts' answers are from on a chat screen; None keeps the current one (a new screen takes
+    the account's name)."""
 
 
 class DisplayOut(msgspec.Struct):
@@ -80,6 +83,7 @@ class DisplayOut(msgspec.Struct):
     masked: bool
     survey_id: str | None
     cycle_when_quiet: bool
+    host_name: str
     pending: int = 0
     token: str | None = None
     """Only in the answer that made the link (creation, new link): it is not stored."""
@@ -141,6 +145,7 @@ def display_out(d: DisplayDoc, pending: int = 0, token: str | None = None) -> Di
         masked=d.masked,
         survey_id=str(d.survey_id) if d.survey_id else None,
         cycle_when_quiet=d.cycle_when_quiet,
+        host_name=d.host_name,
         pending=pending,
         token=token,
         screen_url=f"/screen#{token}" if token else None,
@@ -179,6 +184,7 @@ async def _fields(principal: Principal, data: DisplayBody, current: DisplayDoc |
             else list(core.word_set(core.DEFAULT_WORDS_PL + core.DEFAULT_WORDS_EN))
         )
     fields: dict[str, Any] = {
+        "host_name": await _host_name(account, data.host_name, current),
         "title": data.title.strip(),
         "mode": data.mode,
         "number_id": number.id,
@@ -202,6 +208,18 @@ async def _fields(principal: Principal, data: DisplayBody, current: DisplayDoc |
     if data.logo_media is not None:
         fields["logo_file_id"] = await _logo_from_media(account, data.logo_media) if data.logo_media else None
     return fields
+
+
+async def _host_name(account: PydanticObjectId, given: str | None, current: DisplayDoc | None) -> str:
+    if given is not None:
+        name = core.host_name(given)
+        if not name:
+            raise Invalid("the host's name is empty", field="host_name")
+        return name
+    if current is not None:
+        return current.host_name
+    owner = await Account.get(account)
+    return (core.host_name(owner.name) if owner is not None else "") or core.DEFAULT_HOST_NAME
 
 
 async def _logo_from_media(account: PydanticObjectId, ref: str) -> PydanticObjectId:

@@ -17,6 +17,9 @@ from hub.domain.phones import mask_phone
 
 MAX_NICK = 24
 NICK_WORD = "nick"
+MAX_HOST_NAME = 40
+DEFAULT_HOST_NAME = "Prowadzący"
+"""A chat screen's name for its hosts when the account has no name to lend it."""
 
 # Starting lists, editable per billboard: the common swear words of the product's two languages.
 # Compared after `normalise`, so "KURWA", "kúrwa" and "k u r w a"-free variants with diacritics
@@ -151,6 +154,29 @@ def parse_nick(text: str) -> str | None:
         return None
     nick = " ".join(_CONTROL_RE.sub(" ", found.group("nick")).split())
     return nick[:MAX_NICK]
+
+
+def is_command(text: str, keyword_param: str | None, routed_word: str | None) -> bool:
+    """Whether a message is a command to the hub, which no screen ever shows.
+
+    `routed_word` is the opt-out, opt-in or help word routing took the message as
+    (`hub.domain.routing.Decision.word`): the number's own words as routing decided them, so a
+    survey's choice "TAK" still shows. A nickname command ("NICK Anna", or "CZAT NICK Anna" after a
+    keyword) is a chat screen's, and a billboard on the same number must not show it either.
+    """
+    if routed_word is not None:
+        return True
+    return parse_nick(text) is not None or (
+        keyword_param is not None and parse_nick(keyword_param) is not None
+    )
+
+
+def host_name(name: str) -> str:
+    """A chat screen's public name for its hosts, as shown: one line, no control characters.
+
+    Returns "" when nothing printable is left (the caller refuses it).
+    """
+    return " ".join(_CONTROL_RE.sub(" ", name).split())[:MAX_HOST_NAME]
 
 
 def nick_allowed(nick: str, words: Iterable[str]) -> bool:

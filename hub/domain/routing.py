@@ -293,6 +293,8 @@ class Decision:
             blocked); `actions` then holds no send.
         best_effort: the account was guessed (ECO+: the last message sent to the contact).
         keyword: the keyword the message was routed by, if any.
+        word: the opt-out, opt-in or help word the message was taken as, if any: a command to
+            the hub, not something to show (a survey's listed choice "TAK" is an answer, not a word).
     """
 
     account_id: str | None
@@ -300,6 +302,7 @@ class Decision:
     suppressed: bool
     best_effort: bool = False
     keyword: KeywordMatch | None = None
+    word: WordClass | None = None
 
     def sends(self) -> tuple[Action, ...]:
         """The actions that send a message to the contact."""
@@ -320,6 +323,7 @@ class _Plan:
         self.actions: list[Action] = []
         self.suppressed = contact.opted_out or contact.blocked
         self.sent = list(contact.recent_autoreplies)
+        self.word: WordClass | None = None
 
     def add(self, action: Action) -> None:
         self.actions.append(action)
@@ -344,11 +348,12 @@ class _Plan:
     def decision(
         self, account_id: str | None, keyword: KeywordMatch | None = None, *, best_effort: bool = False
     ) -> Decision:
-        return Decision(account_id, tuple(self.actions), self.suppressed, best_effort, keyword)
+        return Decision(account_id, tuple(self.actions), self.suppressed, best_effort, keyword, self.word)
 
 
 def _apply_word(plan: _Plan, word: WordClass, number: str | None, account_id: str | None) -> None:
     config = plan.number
+    plan.word = word
     if word == "opt_out":
         plan.add(OptOut(number, account_id))
         plan.suppressed = True

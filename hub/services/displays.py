@@ -191,7 +191,7 @@ async def publish_shown(hub: HubContext, display: DisplayDoc, item: DisplayItem)
     assert item.shown_seq is not None and display.id is not None
     nick = None
     if item.author == "host":
-        nick = item.reason or "Host"
+        nick = display.host_name
     else:
         nick = (await _nicks(display, [item.sender])).get(item.sender)
     await record(
@@ -216,7 +216,7 @@ async def snapshot(display: DisplayDoc) -> list[dev.DisplayMessagePayload]:
     items.reverse()
     nicks = await _nicks(display, [i.sender for i in items if i.author == "texter"])
     return [
-        message_payload(display, i, (i.reason or "Host") if i.author == "host" else nicks.get(i.sender))
+        message_payload(display, i, display.host_name if i.author == "host" else nicks.get(i.sender))
         for i in items
     ]
 
@@ -260,6 +260,10 @@ async def _reach(hub: HubContext, display: DisplayDoc, message: Message) -> None
         if nick is not None:
             await _set_nick(display, message.sender, nick)
             return
+    # Opt-out, opt-in and help words as routing took them, and other screens' nickname commands.
+    word = message.routing.word if message.routing is not None else None
+    if core.is_command(message.text, param, word):
+        return
     existing = await DisplayItem.find_one({"display_id": display.id, "message_id": message.id})
     if existing is None:
         decision = core.decide(rules(display), message.sender, text)
@@ -440,6 +444,7 @@ async def host_reply(
             sender=display.number,
             text=text.strip(),
             status=SHOWN,
+            # The answering agent, for moderators; the screen names the host by `host_name`.
             reason=author.name or "Host",
             reply_to=asked.id,
             shown_seq=await next_seq(display.id),

@@ -36,6 +36,8 @@ class DisplayDoc(HoldsACounter, Document):
     masked: bool = True
     survey_id: PydanticObjectId | None = None
     cycle_when_quiet: bool = True
+    host_name: str = "Prowadzący"
+    """Who hosts' answers are from on a chat screen; an agent's own name never reaches a screen."""
     token_hash: str
     """SHA-256 of the screen link's token; the token itself is shown once and never stored."""
     seq: int = 0

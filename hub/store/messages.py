@@ -59,6 +59,8 @@ class RoutingRecord(BaseModel):
     actions: list[dict[str, Any]] = Field(default_factory=list)
     applied: bool = False
     best_effort: bool = False
+    word: str | None = None
+    """The opt-out, opt-in or help word the message was taken as (`Decision.word`): screens never show it."""
 
 
 class Message(Document):

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.conftest import RunningHub, Tenant, make_tenant, post_generic
 from tests.e2e.browser import PageProblems, b64, launch, new_page, screenshot, tiny_png
@@ -341,7 +341,8 @@ async def test_chat_screen_nicknames_and_host_answer_by_sms(
             await row.locator(".reply-text").fill("Witaj Anno, jesteś na antenie!")
             await row.locator('[data-action="reply"]').click()
             host = screen.locator("#screen-wall .wall-card.host")
-            await expect(host).to_have_text("alpha adminWitaj Anno, jesteś na antenie!")
+            # Under the screen's name for its hosts (by default the account's), not the agent's.
+            await expect(host).to_have_text("AlphaWitaj Anno, jesteś na antenie!")
             sms = await texter.next_sms()
             assert sms["text"] == "Witaj Anno, jesteś na antenie!" and sms["sender"] == alpha.number
             await settled_screenshot(screen, "display-chat")
@@ -631,4 +632,170 @@ async def test_a_quiet_room_cycles_recent_approved_messages(
         await expect(cycled).to_have_count(1, timeout=20_000)
         await expect(wall(page)).to_have_count(1)
         assert await cycled.locator(".wall-text").text_content() in ("Pierwsza", "Druga")
+        problems.check()
+
+
+async def _next_message(sock: Any) -> dict[str, Any]:
+    """The screen's next `display.message` (skipping the snapshot and `ready`)."""
+    while True:
+        event = json.loads(await asyncio.wait_for(sock.recv(), 10))
+        if event["type"] == "display.message":
+            data: dict[str, Any] = event["data"]
+            return data
+
+
+async def test_commands_never_show_on_billboards_or_chat_screens(running: RunningHub, alpha: Tenant) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        board = await create_display(admin, title="Ściana")
+        chat = await create_display(admin, title="Czat", mode="chat")
+        ws = running.ws_base
+        async with (
+            websockets.connect(f"{ws}/ws/display?token={board['token']}") as board_sock,
+            websockets.connect(f"{ws}/ws/display?token={chat['token']}") as chat_sock,
+        ):
+            # The number's opt-out, opt-in and help words, and the chat screen's nickname command.
+            for body in ("NICK Anna", "STOP", "START", "HELP", "Pomoc!"):
+                await text(admin, alpha.number, body)
+            # The marker: the first message either screen is sent.
+            await text(admin, alpha.number, "Dzień dobry")
+            on_board = await _next_message(board_sock)
+            on_chat = await _next_message(chat_sock)
+        assert on_board["text"] == "Dzień dobry"
+        assert on_chat["text"] == "Dzień dobry" and on_chat["nick"] == "Anna"
+        for display in (board, chat):
+            for status in ("shown", "pending", "hidden"):
+                items = (await admin.get(f"/api/displays/{display['id']}/items?status={status}")).json()
+                assert [i["text"] for i in items] == (["Dzień dobry"] if status == "shown" else [])
+
+
+async def test_a_chat_screen_names_its_hosts_by_its_setting_never_by_the_agent(
+    running: RunningHub, alpha: Tenant
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        chat = await create_display(admin, mode="chat", title="Czat")
+        assert chat["host_name"] == "Alpha"  # the account's name to start
+        number_id = chat["number_id"]
+        for bad, status in (("  \t ", 422), ("x" * 41, 400)):
+            r = await admin.post(
+                "/api/displays/validate", json={"title": "Czat", "number_id": number_id, "host_name": bad}
+            )
+            assert r.status_code == status and "host_name" in r.text, r.text
+        r = await admin.patch(
+            f"/api/displays/{chat['id']}",
+            json={"title": "Czat", "number_id": number_id, "mode": "chat", "host_name": " Studio  Trójki "},
+        )
+        assert r.status_code == 200 and r.json()["host_name"] == "Studio Trójki", r.text
+        # Leaving it out keeps it.
+        r = await admin.patch(
+            f"/api/displays/{chat['id']}", json={"title": "Czat 2", "number_id": number_id, "mode": "chat"}
+        )
+        assert r.json()["host_name"] == "Studio Trójki"
+        ws = running.ws_base
+        frames: list[str] = []
+        async with websockets.connect(f"{ws}/ws/display?token={chat['token']}") as sock:
+            await text(admin, alpha.number, "Pytanie do studia")
+            asked = await _next_message(sock)
+            r = await admin.post(
+                f"/api/displays/{chat['id']}/reply/{asked['id']}", json={"text": "Odpowiedź"}
+            )
+            assert r.status_code == 201, r.text
+            # The moderators' panel still says which agent answered.
+            assert r.json()["nick"] == "alpha admin"
+            while True:
+                raw = await asyncio.wait_for(sock.recv(), 10)
+                frames.append(str(raw))
+                event = json.loads(raw)
+                if event["type"] == "display.message" and event["data"]["author"] == "host":
+                    break
+        assert event["data"]["nick"] == "Studio Trójki" and event["data"]["text"] == "Odpowiedź"
+        # A screen opening now (snapshot) and one resuming (replay) are told the same.
+        async with websockets.connect(f"{ws}/ws/display?token={chat['token']}") as sock:
+            frames += [str(await sock.recv()) for _ in range(2)]
+        async with websockets.connect(f"{ws}/ws/display?token={chat['token']}&since=0") as sock:
+            while True:
+                frames.append(str(await asyncio.wait_for(sock.recv(), 10)))
+                if json.loads(frames[-1])["type"] == "ready":
+                    break
+        snapshot = next(json.loads(f) for f in frames if json.loads(f)["type"] == "snapshot")
+        hosts = [m["nick"] for m in snapshot["messages"] if m["author"] == "host"]
+        assert hosts == ["Studio Trójki"]
+        for frame in frames:
+            assert "alpha admin" not in frame, frame
+
+
+SIZES: list[ViewportSize] = [
+    {"width": 1366, "height": 768},
+    {"width": 1920, "height": 1080},
+    {"width": 390, "height": 844},
+]
+LONG = (
+    "Pozdrowienia dla całej sali z trzeciego rzędu, bawimy się świetnie i prosimy o jeszcze jeden bis "
+    "na koniec, bo ten koncert jest najlepszy w tym roku! Dziękujemy organizatorom i wszystkim muzykom. "
+) * 2
+
+
+async def _fully_shown(page: Page, newest: str) -> None:
+    """Every card the wall shows lies inside the window, the newest among them, and nothing scrolls."""
+    # Let arrival animations end and pictures load before measuring.
+    await page.wait_for_function(
+        "() => !document.getAnimations().length && [...document.images].every(i => i.complete)"
+    )
+    # A picture that just loaded has the wall refitted on the next frame.
+    await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    boxes = await page.evaluate(
+        """() => [...document.querySelectorAll('#screen-wall .wall-card')]
+            .filter(c => c.checkVisibility())
+            .map(c => { const r = c.getBoundingClientRect();
+                        return {text: c.textContent, top: r.top, left: r.left,
+                                bottom: r.bottom, right: r.right}; })"""
+    )
+    size = await page.evaluate("() => [innerWidth, innerHeight, document.scrollingElement.scrollHeight]")
+    width, height, scroll_height = size
+    assert scroll_height <= height
+    for box in boxes:
+        inside = box["top"] >= 0 and box["left"] >= 0 and box["bottom"] <= height and box["right"] <= width
+        assert inside, (size, box)
+    assert any(newest in box["text"] for box in boxes), (newest, [b["text"][:30] for b in boxes])
+    return None
+
+
+async def test_a_full_billboard_shows_every_card_and_the_newest_on_any_screen(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, lifetime_s=3600)  # 8 cards, the default
+        assert display["max_shown"] == 8
+        tall = [{"data": b64(tiny_png(60, 200)), "content_type": "image/png"}]
+        wide = [{"data": b64(tiny_png(300, 80, (40, 120, 220))), "content_type": "image/png"}]
+        for i in range(9):
+            media = tall if i % 3 == 0 else wide if i % 3 == 1 else []
+            body = f"{i}: {LONG}" if i % 2 else f"{i}: Krótko"
+            await text(admin, alpha.number, body, media=media)
+        await text(admin, alpha.number, f"Najnowsza: {LONG}", media=tall)
+        for size in SIZES:
+            _, page = await new_page(browser, problems, size)
+            await page.goto(f"{running.base}{display['screen_url']}")
+            await expect(wall(page)).to_have_count(8)
+            await _fully_shown(page, "Najnowsza:")
+            await settled_screenshot(page, f"display-full-{size['width']}x{size['height']}")
+            await page.close()
+        problems.check()
+
+
+async def test_a_chat_screen_keeps_its_newest_bubbles_in_the_window(
+    running: RunningHub, alpha: Tenant, browser: Browser, problems: PageProblems
+) -> None:
+    async with admin_client(running, alpha.admin_email, alpha.admin_password) as admin:
+        display = await create_display(admin, mode="chat", lifetime_s=3600)
+        image = [{"data": b64(tiny_png(60, 200)), "content_type": "image/png"}]
+        for i in range(7):
+            await text(admin, alpha.number, f"{i}: {LONG}", media=image if i % 2 else [])
+        await text(admin, alpha.number, f"Najnowsza: {LONG * 3}")
+        for size in SIZES:
+            _, page = await new_page(browser, problems, size)
+            await page.goto(f"{running.base}{display['screen_url']}")
+            await expect(wall(page)).to_have_count(8)
+            await _fully_shown(page, "Najnowsza:")
+            await settled_screenshot(page, f"display-chat-full-{size['width']}x{size['height']}")
+            await page.close()
         problems.check()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import string
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.domain import displays as core
+from hub.domain import routing
+from hub.domain.numbers import NumberType
 from hub.domain.phones import mask_phone
+from hub.domain.surveys import Question, Survey, SurveyProgress
 
 RULES = core.Rules(
     moderation=core.Moderation.POST,
@@ -103,3 +107,44 @@ def test_a_nick_is_short_and_has_no_control_characters(rest: str) -> None:
 def test_shown_text_drops_the_keyword() -> None:
     assert core.shown_text("CZAT Dzień dobry", "Dzień dobry", "czat") == "Dzień dobry"
     assert core.shown_text("Dzień dobry", None, None) == "Dzień dobry"
+
+
+# ------------------------------------------------------------------------------ commands never show
+
+_NUMBER = "+48500600700"
+_ACCOUNT = "acc-screens"
+
+
+def _routed(text: str, **contact: object) -> routing.Decision:
+    survey = Survey("s", _ACCOUNT, (Question("q1", "Podobało się? TAK/NIE", choices=("TAK", "NIE")),))
+    config = routing.NumberConfig(
+        _NUMBER, NumberType.OWN, account_id=_ACCOUNT, surveys=(survey,), help_text=None
+    )
+    state = routing.ContactState(phone="+48600000002", **contact)  # type: ignore[arg-type]
+    message = routing.RoutedMessage(sender=state.phone, recipient=_NUMBER, text=text)
+    return routing.route(message, config, state, datetime(2024, 5, 6, 10, 0, tzinfo=UTC))
+
+
+def test_routing_names_the_word_a_message_was_taken_as() -> None:
+    assert _routed("STOP").word == "opt_out"
+    assert _routed("start").word == "opt_in"
+    # A help word with no help text sets nothing off, and is still a word.
+    assert _routed("POMOC").word == "help"
+    # A blocked contact's opt-in lifts nothing, and is still a word.
+    assert _routed("TAK", blocked=True).word == "opt_in"
+    assert _routed("Stop the music!").word is None
+    # Answering the open question "TAK/NIE": an answer, not the opt-in word.
+    in_survey = {"active_survey_id": "s", "surveys": (SurveyProgress("s", current=0),)}
+    assert _routed("TAK", **in_survey).word is None
+
+
+def test_commands_are_never_shown() -> None:
+    assert core.is_command("STOP", None, _routed("STOP").word)
+    assert core.is_command("HELP", None, _routed("HELP").word)
+    assert core.is_command("NICK Anna", None, None)
+    assert core.is_command("CZAT NICK Anna", "NICK Anna", None)
+    assert not core.is_command(
+        "TAK", None, _routed("TAK", active_survey_id="s", surveys=(SurveyProgress("s", current=0),)).word
+    )
+    assert not core.is_command("Stop the music!", None, None)
+    assert not core.is_command("CZAT pozdrawiam", "pozdrawiam", None)

@@ -42,6 +42,7 @@ function formBody() {
     max_shown: Number($("d-max").value),
     masked: $("d-masked").checked,
     cycle_when_quiet: $("d-cycle").checked,
+    host_name: $("d-host-name").value.trim() || null,
     background: $("d-bg").value,
     foreground: $("d-fg").value,
     accent: $("d-accent").value,
@@ -66,6 +67,7 @@ function fillForm(d) {
   $("d-max").value = String(d ? d.max_shown : 8);
   $("d-masked").checked = d ? d.masked : true;
   $("d-cycle").checked = d ? d.cycle_when_quiet : true;
+  $("d-host-name").value = d ? d.host_name : "";
   $("d-bg").value = d ? d.background : "#101820";
   $("d-fg").value = d ? d.foreground : "#ffffff";
   $("d-accent").value = d ? d.accent : "#ffb000";

@@ -8,6 +8,7 @@
  * Every text from texters goes into text nodes; nothing is parsed as HTML.
  */
 import { Backoff, h, LiveSocket, setChildren } from "/static/common.js";
+import { fitWall, keepFitted } from "/static/screen-fit.js";
 
 const PING_EVERY_MS = 25000;
 const QUIET_MS = 20000;
@@ -108,7 +109,14 @@ function render(force = false) {
   // The room is quiet: bring back recent approved messages one at a time.
   else if (cycled) setChildren(wall, card(cycled, true));
   else setChildren(wall, h("p", { class: "wall-empty", text: "Wyślij SMS — Send a text" }));
+  fitWall(wall, mode());
 }
+
+function mode() {
+  return state.config ? state.config.mode : "billboard";
+}
+
+keepFitted(wall, mode);
 
 function addMessage(m, live = true) {
   if (state.messages.has(m.id)) return;
