@@ -241,10 +241,11 @@ class BotClient:
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._requests[request_id] = future
             try:
-                await ws.send(msgspec.json.encode({**frame, "request_id": request_id}).decode())
+                encoded = msgspec.json.encode({**frame, "request_id": request_id}).decode()
+                await asyncio.wait_for(ws.send(encoded), self.request_timeout)
                 result = await asyncio.wait_for(future, self.request_timeout)
             except TimeoutError:
-                # No answer on a connection that still looks open: ask again (idempotent).
+                # Not sent or not answered on a connection that still looks open: ask again (idempotent).
                 log.info("%s: unanswered for %.0f s; asking again", frame["type"], self.request_timeout)
                 continue
             except (websockets.ConnectionClosed, ConnectionError):
