@@ -6,6 +6,10 @@ It answers texts containing GODZINY (opening hours) or CENA (prices); AGENT hand
 conversation over to a human (pending in the inbox, and the bot stops receiving it until an agent
 hands it back); anything else gets the menu. Replies carry a client id made from the message they
 answer, so an event delivered again after a crash is never answered twice.
+
+It survives any outage of the hub: the SDK reconnects by itself and keeps a reply waiting until the
+hub takes it, and a reply the hub refuses (say, a conversation deleted meanwhile) is logged, not
+fatal. Only a revoked token stops it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import os
 import signal
 import unicodedata
 
-from hubclient import BotClient, MessageCreated, Reset
+from hubclient import BotClient, HubError, MessageCreated, NotAuthenticated, Reset
 
 ANSWERS: dict[str, str] = {
     "GODZINY": "Jesteśmy otwarci pon.-pt. 9:00-17:00, sob. 10:00-14:00.",
@@ -70,7 +74,12 @@ async def run(url: str, token: str) -> None:
         async def serve() -> None:
             async for event in bot:
                 if isinstance(event, MessageCreated):
-                    await handle(bot, event)
+                    try:
+                        await handle(bot, event)
+                    except NotAuthenticated:
+                        raise
+                    except HubError as exc:
+                        log.warning("the hub refused the answer to %s: %s", event.data.id, exc)
                 elif isinstance(event, Reset):
                     log.warning("the hub could not replay what was missed (%s)", event.reason)
 

@@ -20,6 +20,11 @@ async with BotClient("ws://127.0.0.1:8000", token) as bot:
 - At least once: an event handled but not yet acknowledged when the bot itself dies is sent again
   to its next run. Replies carry a `client_id`; the same one again never sends twice, so derive it
   from the event (`reply(..., client_id=f"re:{message_id}")`) to make handling idempotent.
+- Requests (`reply`, `handover`, `handback`) wait out any outage: one the hub has not answered is
+  asked again on the next connection (and again on the same one after `request_timeout`), until
+  the hub answers. They raise `HubError` only for the hub's refusal (an unknown conversation, a
+  text too long…) and `NotAuthenticated` for a revoked token; bound the wait with
+  `asyncio.timeout` if the bot must give up.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ _Answer = TypeVar("_Answer", bound=msgspec.Struct)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_POLICY = 1008
+
+TRANSIENT_ERRORS = frozenset({"the database is unavailable"})
+"""Error frames the hub sends before closing the socket to be retried later: asked again."""
 
 
 class HubError(Exception):
@@ -81,6 +89,9 @@ class BotClient:
             token: an API token (`hub create-token`, or the panel's admin API).
             auto_ack: acknowledge an event when the loop asks for the next one.
             since, missing: where to start; by default the hub resumes after the last acknowledgement.
+            request_timeout: how long a request waits for its answer on one connection before it
+                is sent again (the same request: replies are idempotent by their client id); a
+                request itself waits until the hub answers, across reconnects.
         """
         self.url = url.rstrip("/") + ("" if url.rstrip("/").endswith("/ws/bot") else "/ws/bot")
         self.token = token
@@ -109,6 +120,8 @@ class BotClient:
         self._task: asyncio.Task[None] | None = None
         self._ack_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._closed = asyncio.Event()
+        """Set by `close()`: requests still waiting give up."""
         self._fatal: BaseException | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._overflowed = False
@@ -139,6 +152,7 @@ class BotClient:
         with contextlib.suppress(Exception):
             await self._send_ack()
         self._closing = True
+        self._closed.set()
         self._wakeup.set()
         for task in (self._ack_task, self._task):
             if task is not None:
@@ -193,7 +207,8 @@ class BotClient:
     async def reply(self, conversation_id: str, text: str, *, client_id: str | None = None) -> ev.ReplyAck:
         """Send a reply in a conversation; the hub stores it (author: this bot) and sends it.
 
-        Retried after a reconnect with the same `client_id`, so it is sent once.
+        Waits until the hub has stored it, however long the hub is unreachable: it is asked again
+        on every new connection with the same `client_id`, so it is stored and sent once.
         """
         frame = {
             "type": "reply",
@@ -212,34 +227,56 @@ class BotClient:
         return await self._request({"type": "handback", "conversation_id": conversation_id}, ev.HandedBack)
 
     async def _request(self, frame: dict[str, Any], answer: type[_Answer]) -> _Answer:
-        deadline = self._clock() + self.request_timeout
+        """Send a request until the hub answers it: across reconnects, for as long as it takes."""
         while True:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise TimeoutError(f"{frame['type']}: no answer from the hub")
             if self._fatal is not None:
                 raise self._fatal
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._connected.wait(), remaining)
+            if self._closing:
+                raise ConnectionError(f"{frame['type']}: the client is closed")
             ws = self._ws
             if ws is None or not self._connected.is_set():
+                await self._until_connected_or_closed()
                 continue
             request_id = uuid.uuid4().hex
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._requests[request_id] = future
             try:
-                await ws.send(msgspec.json.encode({**frame, "request_id": request_id}).decode())
-                result = await asyncio.wait_for(future, max(0.01, deadline - self._clock()))
+                encoded = msgspec.json.encode({**frame, "request_id": request_id}).decode()
+                await asyncio.wait_for(ws.send(encoded), self.request_timeout)
+                result = await asyncio.wait_for(future, self.request_timeout)
+            except TimeoutError:
+                # Not sent or not answered on a connection that still looks open: ask again (idempotent).
+                log.info("%s: unanswered for %.0f s; asking again", frame["type"], self.request_timeout)
+                continue
             except (websockets.ConnectionClosed, ConnectionError):
                 # Sent or not, the connection went: ask again on the next one (idempotent).
                 continue
             finally:
                 self._requests.pop(request_id, None)
             if isinstance(result, ev.ErrorFrame):
+                if result.error in TRANSIENT_ERRORS:
+                    # The hub closes this socket next; ask again on the next one.
+                    await self._until_disconnected(ws)
+                    continue
                 raise HubError(result.error)
             if not isinstance(result, answer):
                 raise HubError(f"unexpected answer {result!r}")
             return result
+
+    async def _until_connected_or_closed(self) -> None:
+        waits = {asyncio.ensure_future(self._connected.wait()), asyncio.ensure_future(self._closed.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _until_disconnected(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ws.wait_closed(), self.request_timeout)
+        if self._ws is ws and self._connected.is_set():
+            # Still open after all: do not spin on it.
+            await asyncio.sleep(self.backoff.next())
 
     # ---------------------------------------------------------------- connection
 
@@ -274,14 +311,18 @@ class BotClient:
                     self._fatal = NotAuthenticated("the hub does not accept this token")
             except websockets.InvalidStatus as exc:
                 log.warning("hub refused the connection: %s", exc)
-            except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            except (OSError, TimeoutError, EOFError, websockets.InvalidHandshake) as exc:
                 log.info("cannot reach the hub: %s", exc)
+            except Exception:
+                # Whatever a broken network or proxy does, the client keeps trying.
+                log.exception("the hub connection failed; reconnecting")
             finally:
                 self._disconnected()
             if self._ws is not None and self._ws.close_code == CLOSE_UNAUTHORIZED:
                 self._fatal = NotAuthenticated("the hub does not accept this token")
             if self._fatal is not None:
                 self._wakeup.set()
+                self._closed.set()  # requests waiting for a connection raise the fatal error
                 return
             await asyncio.sleep(self.backoff.next())
 

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.domain.keywords import Keyword
 
-_PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `{name}`, or `{name|fallback}`: the fallback is any text without braces or line breaks.
+_PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\|([^{}\r\n]*))?\}")
 _DAYS: Final = 7
 
 
@@ -140,17 +141,21 @@ class Autoresponder:
 
 def placeholders(template: str) -> list[str]:
     """The field names a template uses, in order, each once (for the panel to warn about typos)."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(template)))
+    return list(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(template)))
 
 
 def render(template: str, fields: Mapping[str, str]) -> str:
-    """Fill a template's ``{field}`` placeholders.
+    """Fill a template's ``{field}`` and ``{field|fallback}`` placeholders.
 
     Only ``{name}`` with a letter or underscore first and letters, digits and underscores after is
-    a placeholder; other braces are text. A placeholder whose name is not in `fields` is left as
-    it is, so a typo shows in the sent text rather than silently vanishing; a field that is known
-    but empty for this contact (no name) is given as "" by the caller. Values are inserted as they
-    are and never expanded again, so a contact named "{phone}" cannot reveal anything.
+    a placeholder, optionally followed by ``|`` and a fallback (any text without braces or line
+    breaks); other braces are text. A placeholder whose name is not in `fields` is left as it is,
+    so a typo shows in the sent text rather than silently vanishing; a field that is known but
+    empty for this contact (no name) is given as "" by the caller. With a fallback, the fallback
+    is written instead whenever the value is missing, empty or only whitespace:
+    ``Dzięki {name|Kliencie}!`` gives "Dzięki Kliencie!" to a texter without a name. Values and
+    fallbacks are inserted as they are and never expanded again, so a contact named "{phone}"
+    cannot reveal anything.
 
     Args:
         template: the reply text.
@@ -159,7 +164,15 @@ def render(template: str, fields: Mapping[str, str]) -> str:
     Returns:
         The reply.
     """
-    return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), m.group(0)), template)
+
+    def fill(match: re.Match[str]) -> str:
+        value = fields.get(match.group(1))
+        fallback = match.group(2)
+        if fallback is not None and (value is None or not value.strip()):
+            return fallback
+        return match.group(0) if value is None else value
+
+    return _PLACEHOLDER.sub(fill, template)
 
 
 def due(

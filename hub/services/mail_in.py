@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
 from hub.domain.forwarding import mms_sender, parse_reply_address
-from hub.domain.mail import html_to_text, reply_text
+from hub.domain.mail import body_text, reply_text
 from hub.domain.messages import InboundMessage, IncomingMedia
 from hub.domain.phones import InvalidPhoneNumber, to_e164
 from hub.services.errors import ServiceError
@@ -56,15 +56,6 @@ def _recipients(mail: EmailMessage) -> list[str]:
     return [addr for _, addr in getaddresses(values) if addr]
 
 
-def _plain_body(mail: EmailMessage) -> str:
-    part = mail.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    content = part.get_content()
-    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
-    return html_to_text(text) if part.get_content_type() == "text/html" else text
-
-
 async def _reply(
     hub: HubContext, mail: EmailMessage, sender: str, conversation_id: str, mail_id: str
 ) -> Outcome:
@@ -74,7 +65,7 @@ async def _reply(
     agent = await Agent.find_one({"email": sender, "account_id": conv.account_id, "active": True})
     if agent is None or agent.id is None:
         return _rejected(f"{sender or 'an unknown sender'} is not an agent of this account", conv.account_id)
-    text = reply_text(_plain_body(mail))
+    text = reply_text(body_text(mail))
     if not text:
         return _rejected("the reply has no text above the quoted mail", conv.account_id)
     try:
@@ -126,7 +117,7 @@ async def _mms(hub: HubContext, mail: EmailMessage, phone: str, mail_id: str) ->
         received_at = datetime.now(UTC)
     if received_at.tzinfo is None:
         received_at = received_at.replace(tzinfo=UTC)
-    text = _plain_body(mail).strip()
+    text = body_text(mail).strip()
     if not text and not media:
         return _rejected("the MMS has neither text nor attachments", number.account_id)
     inbound = InboundMessage(

@@ -53,6 +53,33 @@ def test_known_but_empty_field_renders_empty() -> None:
     assert render("Cześć {name}!", {"name": ""}) == "Cześć !"
 
 
+@pytest.mark.parametrize(
+    ("template", "fields", "expected"),
+    [
+        ("Dzięki {name|Kliencie}!", {"name": ""}, "Dzięki Kliencie!"),
+        ("Dzięki {name|Kliencie}!", {"name": "  "}, "Dzięki Kliencie!"),
+        ("Dzięki {name|Kliencie}!", {"name": "Ala"}, "Dzięki Ala!"),
+        ("Dzięki {name|Kliencie}!", {}, "Dzięki Kliencie!"),  # a custom field the contact lacks
+        ("Dzięki {name|drogi Kliencie, 100%}!", {"name": ""}, "Dzięki drogi Kliencie, 100%!"),
+        ("Dzięki{name|}!", {"name": ""}, "Dzięki!"),
+        ("{name|{phone}}", {"name": "", "phone": "+48503"}, "{name|+48503}"),  # no braces in a fallback
+        ("{name|a\nb}", {"name": ""}, "{name|a\nb}"),  # nor a line break
+        ("{name|{phone}|x}", {"name": "", "phone": "+48503"}, "{name|+48503|x}"),
+        ("{name | Kliencie}", {"name": ""}, "{name | Kliencie}"),
+    ],
+)
+def test_a_fallback_replaces_a_missing_or_empty_value(
+    template: str, fields: dict[str, str], expected: str
+) -> None:
+    assert render(template, fields) == expected
+
+
+@given(st.text(alphabet=st.sampled_from("{}|abc_ phone name"), max_size=15))
+def test_a_fallback_is_never_expanded(fallback: str) -> None:
+    fallback = fallback.replace("{", "").replace("}", "")
+    assert render("{name|" + fallback + "}", {"name": "", "phone": "+48"}) == fallback
+
+
 FIELD_VALUES = st.text(alphabet=st.sampled_from("{}abc_ phone name"), max_size=15)
 
 
@@ -62,7 +89,7 @@ def test_values_are_never_expanded_again(name: str, phone: str) -> None:
 
 
 def test_placeholders_are_listed_once_in_order() -> None:
-    assert placeholders("{name} {phone} {name} {x.y} {param}") == ["name", "phone", "param"]
+    assert placeholders("{name} {phone} {name|Kliencie} {x.y} {param}") == ["name", "phone", "param"]
 
 
 # --- business hours --------------------------------------------------------------------------

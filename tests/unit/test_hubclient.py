@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import random
 import re
 import typing
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from websockets.asyncio.server import ServerConnection, serve
 
 from hub.domain import events as ev
 from hubclient.bookkeeping import MAX_MISSING, Backoff, SeqTracker
-from hubclient.client import BotClient
+from hubclient.client import BotClient, HubError, NotAuthenticated
+from tests.conftest import free_port
 
 seq_sets = st.sets(st.integers(min_value=1, max_value=300), max_size=120)
 
@@ -229,3 +236,96 @@ async def test_a_full_backlog_drops_unrecorded_and_refetches_after_it_is_handled
         bot._on_frame(created(seq))
     bot._on_frame(frame(ev.Skip(seq=14)))
     assert [e.seq for e in bot._queue] == [13, 15]
+
+
+# --- requests through outages, against a stand-in hub on a real socket -------------------------
+
+
+Answer = Callable[[int, dict[str, Any]], str]
+
+
+@contextlib.asynccontextmanager
+async def stand_in_hub(answer: Answer) -> AsyncIterator[list[dict[str, Any]]]:
+    """A WebSocket server that greets like the hub and answers each request with `answer(connection
+    number, request)`; after "the database is unavailable" it closes the socket with 1013, as the
+    hub does. Yields the server's URL, then the requests as they come."""
+    received: list[dict[str, Any]] = []
+    connections = 0
+
+    async def handler(ws: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        number = connections
+        await ws.send(ready(0, since=0).decode())
+        async for raw in ws:
+            request = json.loads(raw)
+            if request["type"] == "ack":
+                continue
+            received.append(request)
+            text = answer(number, request)
+            await ws.send(text)
+            if "the database is unavailable" in text:
+                await ws.close(1013, "database unavailable")
+                return
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        received.append({"url": f"ws://127.0.0.1:{port}"})
+        yield received
+
+
+def quick(url: str) -> BotClient:
+    return BotClient(url, "hub_x", request_timeout=0.2, backoff=Backoff(initial=0.01, maximum=0.05))
+
+
+async def test_a_request_waits_for_a_hub_that_is_away_until_the_client_is_closed() -> None:
+    async with quick(f"ws://127.0.0.1:{free_port()}") as bot:  # nothing listens: the hub is away
+        pending = asyncio.create_task(bot.reply("k1", "hej", client_id="c1"))
+        async with asyncio.timeout(20):
+            while bot.backoff.attempt < 20:  # many reconnects, far beyond request_timeout
+                await asyncio.sleep(0.01)
+        assert not pending.done(), pending
+    with pytest.raises(ConnectionError):
+        await pending
+
+
+async def test_a_request_the_hub_could_not_store_is_asked_again_on_the_next_connection() -> None:
+    def answer(connection: int, request: dict[str, Any]) -> str:
+        if connection == 1:
+            return frame(
+                ev.ErrorFrame(error="the database is unavailable", request_id=request["request_id"])
+            ).decode()
+        ack = ev.ReplyAck(
+            client_id=request["client_id"], message_id="m9", seq=9, request_id=request["request_id"]
+        )
+        return frame(ack).decode()
+
+    async with stand_in_hub(answer) as received, quick(received[0]["url"]) as bot:
+        async with asyncio.timeout(20):
+            ack = await bot.reply("k1", "hej", client_id="c1")
+        assert ack.message_id == "m9"
+        assert [r["client_id"] for r in received[1:]] == ["c1", "c1"]
+        assert bot.connections == 2
+
+
+async def test_a_refusal_is_raised_at_once() -> None:
+    def answer(connection: int, request: dict[str, Any]) -> str:
+        return frame(ev.ErrorFrame(error="no conversation k1", request_id=request["request_id"])).decode()
+
+    async with stand_in_hub(answer) as received, quick(received[0]["url"]) as bot:
+        with pytest.raises(HubError, match="no conversation k1"):
+            async with asyncio.timeout(20):
+                await bot.reply("k1", "hej", client_id="c1")
+        assert len(received) == 2
+
+
+async def test_a_revoked_token_ends_a_waiting_request() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.close(4401, "not authenticated")
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        async with quick(f"ws://127.0.0.1:{port}") as bot:
+            with pytest.raises(NotAuthenticated):
+                async with asyncio.timeout(20):
+                    await bot.reply("k1", "hej")
