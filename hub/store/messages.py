@@ -59,6 +59,8 @@ class RoutingRecord(BaseModel):
     actions: list[dict[str, Any]] = Field(default_factory=list)
     applied: bool = False
     best_effort: bool = False
+    withheld: list[dict[str, Any]] = Field(default_factory=list)
+    """Automatic replies routing did not send, and why (`hub.domain.routing.Withheld` as data)."""
 
 
 class Message(Document):
