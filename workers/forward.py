@@ -147,6 +147,9 @@ async def forward_delivery(ctx: JobContext, *, delivery_id: str) -> dict[str, An
         fields.update(status=DeliveryStatus.DELIVERED.value, completed_at=finished)
         if outcome.provider_message_id is not None:
             fields.update(provider=outcome.provider, provider_message_id=outcome.provider_message_id)
+    elif outcome.refused:
+        # Refused by the hub itself (the target opted out or is blocked): nothing to retry or replay.
+        fields.update(status=DeliveryStatus.REFUSED.value, completed_at=finished)
     else:
         delay = retry_delay(n, settings.first_retry_s, settings.max_retry_s)
         next_at = finished + timedelta(seconds=delay)

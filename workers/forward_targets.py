@@ -16,6 +16,7 @@ from hub.domain.forwarding import EVENT_RECEIVED, render_json, render_xml, reply
 from hub.domain.messages import Direction
 from hub.domain.segments import count_segments
 from hub.outbound.base import OutboundRequest, ProviderError
+from hub.services.forwarding import send_refusal
 from hub.store.accounts import utcnow
 from hub.store.forwarding import ForwardDelivery, ForwardFormat, ForwardKind, ForwardRule
 from hub.store.messages import Message
@@ -34,6 +35,9 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     """Retrying cannot help (or could send a paid SMS twice): dead-letter now."""
+    refused: bool = False
+    """Not sent because the target phone may not be sent anything (opted out or blocked): final,
+    never billed; `error` says why."""
     billable_segments: int = 0
     provider: str | None = None
     provider_message_id: str | None = None
@@ -163,9 +167,16 @@ async def to_phone(
     if message is None:
         return Outcome(False, error="the message no longer exists", permanent=True)
     hub_number = message.recipient if message.direction == Direction.INBOUND else message.sender
-    number = await Number.find_one({"e164": hub_number, "account_id": message.account_id})
-    if number is None:
+    number = await Number.find_one({"e164": hub_number})
+    # A shared (ND/SC) or 2WAY number belongs to no account: the message reached the account by a
+    # keyword or a campaign, and the forward goes out from the number it came to, as a reply would.
+    if number is None or number.account_id not in (None, message.account_id):
         return Outcome(False, error=f"the number {hub_number} is no longer configured", permanent=True)
+    # The same check as every reply, at send time: a target that opted out or is blocked from this
+    # number (or this account) is not texted, whoever set up the rule.
+    refusal = await send_refusal(delivery.target, number.e164, message.account_id)
+    if refusal is not None:
+        return Outcome(False, error=refusal, permanent=True, refused=True)
     try:
         provider = hub.provider(number.provider)
     except LookupError as exc:

@@ -55,7 +55,7 @@ class ContactOut(msgspec.Struct):
     fields: dict[str, str]
     blocked: bool
     opted_out_of: list[str]
-    """Numbers the contact opted out of ("*" for the account's 2WAY sends)."""
+    """Numbers the contact opted out of ("*": the whole account, by STOP to one of its campaigns)."""
 
 
 class Imported(msgspec.Struct):

@@ -220,7 +220,9 @@ class ForwardDeliveryController(Controller):
     async def list_deliveries(
         self,
         principal: NamedDependency[Principal],
-        status: Annotated[str | None, QueryParameter(description="pending, delivered or dead")] = None,
+        status: Annotated[
+            str | None, QueryParameter(description="pending, delivered, dead or refused")
+        ] = None,
         rule_id: FromQuery[str | None] = None,
         before: Annotated[str | None, QueryParameter(description="page: id of the last row seen")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -20,12 +20,27 @@ from hub.services import config, own_numbers, stats
 from hub.services.auth import Principal
 from hub.services.errors import Invalid
 from hub.services.outbound import send_campaign_message
-from hub.services.routing import setup_changed, words_for
+from hub.services.routing import auto_reply_limit, setup_changed, words_for
 from hub.store.accounts import Account
 from hub.store.audience import UnmatchedMessage
-from hub.store.numbers import Number
+from hub.store.numbers import AutoReplyLimit, Number
 
 Text = Annotated[str, msgspec.Meta(max_length=1600)]
+
+
+class AutoReplyLimitIn(msgspec.Struct):
+    """At most `max_count` automatic replies nobody asked for, per contact, within `window_s` seconds."""
+
+    max_count: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    """0 turns them off."""
+    window_s: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)]
+
+
+class AutoReplyLimitOut(msgspec.Struct):
+    max_count: int
+    window_s: int
+    default: bool
+    """True while the number uses the hub's default (5 per hour)."""
 
 
 class NumberOut(msgspec.Struct):
@@ -41,12 +56,17 @@ class NumberOut(msgspec.Struct):
     opt_out_words: list[str]
     opt_in_words: list[str]
     help_words: list[str]
+    auto_reply_limit: AutoReplyLimitOut
+    """Limits the default reply and survey hints/refusals to messages that were not the survey's
+    keyword; help texts, opt-in confirmations and answers to a keyword are not limited."""
 
 
 class NumberPatch(msgspec.Struct):
     label: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     help_text: Text | None = None
     opt_in_reply: Text | None = None
+    auto_reply_limit: AutoReplyLimitIn | Literal["default"] | None = None
+    """A new limit, or "default" to go back to the hub's default."""
 
 
 class MessagingSettings(msgspec.Struct):
@@ -98,6 +118,7 @@ class UnmatchedOut(msgspec.Struct):
 
 def number_out(n: Number, account: Account | None, account_id: Any) -> NumberOut:
     words = words_for(n, account)
+    limit = auto_reply_limit(n)
     return NumberOut(
         id=str(n.id),
         e164=n.e164,
@@ -110,6 +131,9 @@ def number_out(n: Number, account: Account | None, account_id: Any) -> NumberOut
         opt_out_words=list(words.opt_out),
         opt_in_words=list(words.opt_in),
         help_words=list(words.help),
+        auto_reply_limit=AutoReplyLimitOut(
+            limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
+        ),
     )
 
 
@@ -158,6 +182,12 @@ class NumberController(Controller):
             value = getattr(data, field)
             if value is not None:
                 setattr(number, field, value.strip() or (None if field != "label" else ""))
+        if data.auto_reply_limit == "default":
+            number.auto_reply_limit = None
+        elif data.auto_reply_limit is not None:
+            number.auto_reply_limit = AutoReplyLimit(
+                max_count=data.auto_reply_limit.max_count, window_s=data.auto_reply_limit.window_s
+            )
         await number.save()
         setup_changed()
         return number_out(number, await Account.get(principal.account_id), principal.account_id)

@@ -37,6 +37,17 @@ class StatusChange(msgspec.Struct, frozen=True):
     detail: str | None = None
 
 
+class WithheldReply(msgspec.Struct, frozen=True):
+    """An automatic reply routing did not send for an inbound message."""
+
+    send: str
+    """"SendAutoreply", "SendSurveyMessage", "SendHelp", "SendOptInConfirmation" or "DefaultReply"."""
+    text: str
+    reason: Literal["opted_out", "blocked", "auto_reply_limit"]
+    limit: str | None = None
+    """For "auto_reply_limit": "<count>/<seconds>s"."""
+
+
 class MessagePayload(msgspec.Struct, frozen=True):
     id: str
     conversation_id: str
@@ -58,6 +69,8 @@ class MessagePayload(msgspec.Struct, frozen=True):
     """The campaign a 2WAY reply answers."""
     best_effort: bool = False
     """The account was guessed (an ECO+ reply matched to the last message sent to the phone)."""
+    withheld: list[WithheldReply] = []
+    """Automatic replies to this inbound message that were not sent, and why."""
 
 
 class ContactPayload(msgspec.Struct, frozen=True):

@@ -17,14 +17,16 @@ How each number type routes (docs/keywords.md has the full rules):
 * ECO+: as 2WAY, with the binding of the last message sent to the contact, and `best_effort`.
 
 Sends (`SEND_ACTIONS` and an `Unmatched` with a reply) never appear while the contact is opted
-out or blocked; an opt-in lifts an opt-out before its confirmation is sent, never a block.
+out or blocked; an opt-in lifts an opt-out before its confirmation is sent, never a block. A send
+routing leaves out (opted out, blocked, over the automatic-reply limit) is listed in
+`Decision.withheld` with the reason, for the inbox to show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Final, Literal, TypeAlias
 
 from hub.domain.autoresponders import DEFAULT_LIMIT, Autoresponder, RateLimit, due, render
@@ -40,10 +42,16 @@ ECO_PLUS: Final = "ECO+"
 RouteType: TypeAlias = NumberType | Literal["ECO+"]
 
 _INDIVIDUAL: Final = frozenset({NumberType.NDI, NumberType.SCI, NumberType.OWN})
-# Survey replies that answer nothing the contact asked for; a robot could keep provoking them.
+# Survey replies to a message that was not the survey's keyword (a hint after an invalid answer,
+# "closed" to an answer after the end): a robot could keep provoking them. The same replies to the
+# keyword itself answer what the contact explicitly asked for and are never limited.
 _LIMITED_SURVEY_REPLIES: Final = frozenset(
     {OutcomeKind.INVALID, OutcomeKind.NOT_OPEN, OutcomeKind.CLOSED, OutcomeKind.LIMIT_REACHED}
 )
+# Far above any sensible limit: used to find the autoresponders only their own limit held back.
+_UNLIMITED: Final = RateLimit(max_count=1_000_000, window=timedelta(seconds=1))
+
+WithheldReason: TypeAlias = Literal["opted_out", "blocked", "auto_reply_limit"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,9 @@ class NumberConfig:
         help_text: the answer to a help word (same owner as `words`).
         opt_in_reply: confirmation sent after an opt-in word, if any.
         default_reply: sent for a message that reaches no account.
-        auto_reply_limit: limit on default replies and unasked-for survey replies per contact.
+        auto_reply_limit: the number's limit on automatic replies nobody asked for (the default
+            reply, and survey hints and refusals to messages that were not the survey's keyword),
+            per contact; every automatic message sent from the number counts against it.
         forward_rule_ids: forwarding rules for every message the number assigns to an account;
             for 2WAY/ECO+ the bound account's.
         binding: for 2WAY and ECO+, the binding the caller resolved for this message, if any.
@@ -128,9 +138,13 @@ class ContactState:
     Attributes:
         phone: the sender's number.
         name: the contact's name, if known.
-        opted_out: the contact opted out: nothing may be sent to them.
+        opted_out: the contact opted out of this number, or of its owner (on 2WAY/ECO+: of the
+            bound account): nothing may be sent to them.
         blocked: the account (or, on a shared number, the operator) blocked them: nothing is
             sent and their messages set nothing off; they are only stored.
+        opted_out_accounts: on a shared number, the accounts the contact opted out of as a whole
+            (by STOP to one of their campaigns); they apply once a keyword names the account.
+        blocked_accounts: on a shared number, the accounts that blocked the contact (likewise).
         first_message: this is their first message to this number.
         recent_autoreplies: when automatic messages were sent to them from this number.
         active_survey_id: the survey whose question they are due to answer.
@@ -147,6 +161,8 @@ class ContactState:
     active_survey_id: str | None = None
     surveys: tuple[SurveyProgress, ...] = ()
     fields: Mapping[str, str] = field(default_factory=dict)
+    opted_out_accounts: frozenset[str] = frozenset()
+    blocked_accounts: frozenset[str] = frozenset()
 
     def progress(self, survey_id: str) -> SurveyProgress | None:
         return next((p for p in self.surveys if p.survey_id == survey_id), None)
@@ -170,8 +186,9 @@ class Unmatched:
 
 @dataclass(frozen=True)
 class OptOut:
-    """Mark the contact opted out: of `number` (ND, SC, NDI, SCI, OWN), or when `number` is None, of
-    `account_id`'s 2WAY/ECO+ sends, whose numbers are only a return path."""
+    """Mark the contact opted out: of `number` (ND, SC, NDI, SCI, OWN: every send from it), or when
+    `number` is None, of every send of `account_id` (STOP to its 2WAY/ECO+ campaign, whose number is
+    only a return path). `hub.domain.optout.Scope` says what each covers."""
 
     number: str | None
     account_id: str | None
@@ -179,7 +196,9 @@ class OptOut:
 
 @dataclass(frozen=True)
 class OptIn:
-    """Lift an opt-out recorded with the same `number` and `account_id` (see `OptOut`)."""
+    """The contact said an opt-in word to `number` (None for a 2WAY/ECO+ reply) of `account_id` (None
+    on a shared number): lift what `hub.domain.optout.lifts` says it lifts, the number's opt-out and
+    the account's account-wide one."""
 
     number: str | None
     account_id: str | None
@@ -262,6 +281,25 @@ class Forward:
     rule_id: str
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """An automatic reply routing did not send, and why (kept with the message for the inbox).
+
+    Attributes:
+        send: what it was: the send action's type ("SendAutoreply", "SendSurveyMessage",
+            "SendHelp", "SendOptInConfirmation") or "DefaultReply".
+        text: the text it would have sent.
+        reason: "opted_out", "blocked", or "auto_reply_limit" (the number's limit, or an
+            autoresponder's own).
+        limit: for "auto_reply_limit", the limit as "<count>/<seconds>s".
+    """
+
+    send: str
+    text: str
+    reason: WithheldReason
+    limit: str | None = None
+
+
 SendAction: TypeAlias = SendOptInConfirmation | SendHelp | SendSurveyMessage | SendAutoreply
 SEND_ACTIONS: Final = (SendOptInConfirmation, SendHelp, SendSurveyMessage, SendAutoreply)
 Action: TypeAlias = (
@@ -295,6 +333,7 @@ class Decision:
         keyword: the keyword the message was routed by, if any.
         word: the opt-out, opt-in or help word the message was taken as, if any: a command to
             the hub, not something to show (a survey's listed choice "TAK" is an answer, not a word).
+        withheld: the automatic replies left out of `actions`, with the reason.
     """
 
     account_id: str | None
@@ -303,6 +342,7 @@ class Decision:
     best_effort: bool = False
     keyword: KeywordMatch | None = None
     word: WordClass | None = None
+    withheld: tuple[Withheld, ...] = ()
 
     def sends(self) -> tuple[Action, ...]:
         """The actions that send a message to the contact."""
@@ -313,33 +353,58 @@ class Decision:
         )
 
 
+def _limit_text(limit: RateLimit) -> str:
+    return f"{limit.max_count}/{int(limit.window.total_seconds())}s"
+
+
 class _Plan:
-    """Collects actions, dropping sends while the contact may not be sent anything."""
+    """Collects actions, withholding sends while the contact may not be sent anything."""
 
     def __init__(self, number: NumberConfig, contact: ContactState, now: datetime) -> None:
         self.number = number
         self.contact = contact
         self.now = now
         self.actions: list[Action] = []
-        self.suppressed = contact.opted_out or contact.blocked
+        self.withheld: list[Withheld] = []
+        self.why: WithheldReason | None = (
+            "blocked" if contact.blocked else "opted_out" if contact.opted_out else None
+        )
         self.sent = list(contact.recent_autoreplies)
         self.word: WordClass | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.why is not None
 
     def add(self, action: Action) -> None:
         self.actions.append(action)
 
+    def withhold(self, send: str, text: str, reason: WithheldReason, limit: RateLimit | None = None) -> None:
+        self.withheld.append(Withheld(send, text, reason, _limit_text(limit) if limit is not None else None))
+
     def send(self, action: SendAction, *, limited: bool = False) -> None:
-        if self.suppressed or (limited and not self.number.auto_reply_limit.allows(self.sent, self.now)):
-            return
-        self.actions.append(action)
-        self.sent.append(self.now)
+        limit = self.number.auto_reply_limit
+        if self.why is not None:
+            self.withhold(type(action).__name__, action.text, self.why)
+        elif limited and not limit.allows(self.sent, self.now):
+            self.withhold(type(action).__name__, action.text, "auto_reply_limit", limit)
+        else:
+            self.actions.append(action)
+            self.sent.append(self.now)
 
     def default_reply(self) -> None:
         text = self.number.default_reply
-        allowed = not self.suppressed and self.number.auto_reply_limit.allows(self.sent, self.now)
+        limit = self.number.auto_reply_limit
+        allowed = self.why is None and limit.allows(self.sent, self.now)
         self.actions.append(Unmatched(text if allowed else None))
-        if allowed and text is not None:
+        if text is None:
+            return
+        if allowed:
             self.sent.append(self.now)
+        elif self.why is not None:
+            self.withhold("DefaultReply", text, self.why)
+        else:
+            self.withhold("DefaultReply", text, "auto_reply_limit", limit)
 
     def forward(self, *rule_groups: tuple[str, ...]) -> None:
         for rule_id in dict.fromkeys(r for rules in rule_groups for r in rules):
@@ -348,7 +413,15 @@ class _Plan:
     def decision(
         self, account_id: str | None, keyword: KeywordMatch | None = None, *, best_effort: bool = False
     ) -> Decision:
-        return Decision(account_id, tuple(self.actions), self.suppressed, best_effort, keyword, self.word)
+        return Decision(
+            account_id,
+            tuple(self.actions),
+            self.suppressed,
+            best_effort,
+            keyword,
+            self.word,
+            tuple(self.withheld),
+        )
 
 
 def _apply_word(plan: _Plan, word: WordClass, number: str | None, account_id: str | None) -> None:
@@ -356,22 +429,26 @@ def _apply_word(plan: _Plan, word: WordClass, number: str | None, account_id: st
     plan.word = word
     if word == "opt_out":
         plan.add(OptOut(number, account_id))
-        plan.suppressed = True
-    elif plan.contact.blocked:
+        if plan.why is None:
+            plan.why = "opted_out"
+    elif plan.why == "blocked":
         # A block is the account's (or operator's) decision: an opt-in word does not lift it, and
         # a blocked contact gets no help text. Only an opt-out, which can only reduce sends, counts.
         return
     elif word == "opt_in":
         plan.add(OptIn(number, account_id))
-        # The contact asked to hear from us again, so the confirmation may go out.
-        plan.suppressed = False
+        # The contact asked to hear from us again, so the confirmation may go out: the opt-in lifts
+        # every opt-out that stopped sends here (this number's, and the account's as a whole).
+        plan.why = None
         if config.opt_in_reply:
             plan.send(SendOptInConfirmation(config.opt_in_reply))
     elif config.help_text:
         plan.send(SendHelp(config.help_text))
 
 
-def _apply_survey(plan: _Plan, survey: Survey, outcome: SurveyOutcome) -> None:
+def _apply_survey(plan: _Plan, survey: Survey, outcome: SurveyOutcome, *, asked: bool = False) -> None:
+    """Apply a survey outcome; `asked`: the message was the survey's keyword, so its reply answers
+    an explicit request and is not held back by the number's automatic-reply limit."""
     contact = plan.contact
     if outcome.progress != contact.progress(survey.id):
         plan.add(SaveSurveyProgress(outcome.progress))
@@ -386,7 +463,7 @@ def _apply_survey(plan: _Plan, survey: Survey, outcome: SurveyOutcome) -> None:
     if active != contact.active_survey_id:
         plan.add(SetActiveSurvey(active))
     if outcome.reply:
-        limited = outcome.kind in _LIMITED_SURVEY_REPLIES
+        limited = not asked and outcome.kind in _LIMITED_SURVEY_REPLIES
         plan.send(SendSurveyMessage(survey.id, outcome.reply), limited=limited)
 
 
@@ -414,8 +491,23 @@ def _apply_autoresponders(plan: _Plan, account_id: str, best: KeywordMatch | Non
         "param": best.param if best is not None else "",
         "keyword": best.keyword.text if best is not None else "",
     }
-    for ar in fired:
-        plan.send(SendAutoreply(ar.id, render(ar.template, fields)))
+    # The ones only their own rate limit held back: recorded as withheld, like the number's limit.
+    candidates = due(
+        [replace(ar, limit=_UNLIMITED) for ar in plan.number.autoresponders],
+        account_id=account_id,
+        keyword=best.keyword if best is not None else None,
+        first_message=contact.first_message,
+        recent=(),
+        now=plan.now,
+    )
+    fired_ids = {ar.id for ar in fired}
+    limits = {ar.id: ar.limit for ar in plan.number.autoresponders}
+    for ar in candidates:
+        reply = SendAutoreply(ar.id, render(ar.template, fields))
+        if ar.id in fired_ids or plan.why is not None:
+            plan.send(reply)
+        else:
+            plan.withhold("SendAutoreply", reply.text, "auto_reply_limit", limits[ar.id])
 
 
 def _open_question(number: NumberConfig, contact: ContactState) -> tuple[Survey, SurveyProgress] | None:
@@ -468,7 +560,7 @@ def _route_individual(message: RoutedMessage, number: NumberConfig, plan: _Plan)
                 outcome = answer(started, before, best.param, plan.now)
             else:
                 outcome = start(started, before, plan.now)
-            _apply_survey(plan, started, outcome)
+            _apply_survey(plan, started, outcome, asked=True)
     elif open_survey is not None:
         survey, progress = open_survey
         _apply_survey(plan, survey, answer(survey, progress, message.text, plan.now))
@@ -498,8 +590,11 @@ def _route_shared(message: RoutedMessage, number: NumberConfig, plan: _Plan) -> 
     best = matches[0]
     account_id = best.keyword.account_id
     plan.add(AssignToAccount(account_id))
-    if plan.contact.blocked:
+    # Only now is the account known: its own block or account-wide opt-out applies from here.
+    if plan.contact.blocked or account_id in plan.contact.blocked_accounts:
         return plan.decision(account_id, best)
+    if plan.why is None and account_id in plan.contact.opted_out_accounts:
+        plan.why = "opted_out"
     _apply_groups(plan, best.keyword)
     _apply_autoresponders(plan, account_id, best)
     plan.forward(best.keyword.forwarding_ids)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from hub.domain import events as ev
 from hub.store.conversations import Conversation
 from hub.store.messages import Message
@@ -57,6 +59,9 @@ def message_payload(message: Message) -> ev.MessagePayload:
         keyword=message.keyword.text if message.keyword else None,
         campaign_id=message.campaign_id,
         best_effort=bool(message.routing and message.routing.best_effort),
+        withheld=[msgspec.convert(w, ev.WithheldReply) for w in message.routing.withheld]
+        if message.routing
+        else [],
     )
 
 

@@ -23,6 +23,7 @@ from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.forward_rules import object_id
 from hub.store import from_doc, update_then_read
 from hub.store.accounts import utcnow
+from hub.store.audience import Suppression, SuppressionKind
 from hub.store.forwarding import DeliveryStatus, ForwardDelivery, ForwardRule
 from hub.store.messages import Message
 from hub.store.numbers import Number
@@ -44,6 +45,20 @@ async def rules_for_message(
             "number_id": {"$in": [None, number_id]},
         }
     ).to_list()
+
+
+async def send_refusal(phone: str, number: str, account_id: PydanticObjectId | None) -> str | None:
+    """Why a forwarded SMS may not go to `phone` from `number` of `account_id`, or None when it may.
+
+    The same suppressions as for every reply (`Suppression.stopping_send`): the phone opted out of
+    the number or of the account, or is blocked by the account or (shared number) the operator.
+    """
+    found = await Suppression.stopping_send(phone, number, account_id)
+    if any(s.kind is SuppressionKind.BLOCK for s in found):
+        return f"refused: {phone} is blocked from messages from {number}"
+    if found:
+        return f"refused: {phone} opted out of messages from {number}"
+    return None
 
 
 # ---------------------------------------------------------------- deliveries
@@ -186,7 +201,7 @@ async def list_deliveries(
         try:
             query["status"] = DeliveryStatus(status).value
         except ValueError:
-            raise Invalid("status must be pending, delivered or dead", field="status") from None
+            raise Invalid("status must be pending, delivered, dead or refused", field="status") from None
     if rule_id:
         query["rule_id"] = object_id(rule_id, "rule_id")
     if before:

@@ -268,6 +268,7 @@ async def _store(
             actions=routing.encode_actions(decision.actions),
             best_effort=decision.best_effort,
             word=decision.word,
+            withheld=routing.encode_withheld(decision.withheld),
             # Nothing left to do after storing (most messages of returning senders): stored as
             # applied, which saves the two updates of applying it.
             applied=not first_message and not routing.has_effects(decision.actions),

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import msgspec
@@ -24,8 +24,9 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
 from hub.domain import routing as core
+from hub.domain.autoresponders import DEFAULT_LIMIT, RateLimit
 from hub.domain.numbers import NumberType, is_shared
-from hub.domain.optout import DEFAULT_WORDS, OptWords
+from hub.domain.optout import DEFAULT_WORDS, OptWords, Scope, lifts
 from hub.domain.surveys import SurveyProgress
 from hub.services.live import publish_survey_results
 from hub.store import from_doc
@@ -247,6 +248,18 @@ def _first(attr: str, *sources: Account | Number | None) -> str | None:
     return None
 
 
+def auto_reply_limit(number: Number) -> RateLimit:
+    """The number's limit on automatic replies nobody asked for."""
+    stored = number.auto_reply_limit
+    if stored is None:
+        return DEFAULT_LIMIT
+    return RateLimit(max_count=stored.max_count, window=timedelta(seconds=stored.window_s))
+
+
+def encode_withheld(withheld: Sequence[core.Withheld]) -> list[dict[str, Any]]:
+    return [msgspec.to_builtins(w) for w in withheld]
+
+
 def words_for(number: Number, account: Account | None) -> OptWords:
     """The opt-out, opt-in and help words in force on a number (the operator's on a shared one)."""
     return _words(number) if is_shared(number.type) else _words(number, account)
@@ -257,14 +270,32 @@ _states = Finds(RoutingState.get_pymongo_collection, ("number", "phone"))
 _counts = Updates(RoutingState.get_pymongo_collection)
 
 
-async def _suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> tuple[bool, bool]:
+@dataclass(frozen=True)
+class _Suppressions:
+    opted_out: bool = False
+    blocked: bool = False
+    opted_out_accounts: frozenset[str] = frozenset()
+    blocked_accounts: frozenset[str] = frozenset()
+
+
+async def _suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> _Suppressions:
     opted_out = blocked = False
-    for s in await Suppression.stopping_send(phone, number, account_id):
-        if s.kind is SuppressionKind.OPT_OUT:
-            opted_out = True
-        else:
-            blocked = True
-    return opted_out, blocked
+    accounts: dict[SuppressionKind, set[str]] = {SuppressionKind.OPT_OUT: set(), SuppressionKind.BLOCK: set()}
+    for s in await Suppression.of_phone(phone):
+        if s.stops_send(number, account_id):
+            if s.kind is SuppressionKind.OPT_OUT:
+                opted_out = True
+            else:
+                blocked = True
+        elif s.number is None and s.account_id is not None:
+            # Account-wide: on a shared number routing applies it once a keyword names the account.
+            accounts[s.kind].add(str(s.account_id))
+    return _Suppressions(
+        opted_out,
+        blocked,
+        frozenset(accounts[SuppressionKind.OPT_OUT]),
+        frozenset(accounts[SuppressionKind.BLOCK]),
+    )
 
 
 async def prepare(number: Number, sender: str) -> Prepared:
@@ -301,6 +332,7 @@ async def prepare(number: Number, sender: str) -> Prepared:
         help_text=_first("help_text", number) if shared else _first("help_text", number, account),
         opt_in_reply=_first("opt_in_reply", number) if shared else _first("opt_in_reply", number, account),
         default_reply=number.default_reply,
+        auto_reply_limit=auto_reply_limit(number),
         forward_rule_ids=setup.forward_rule_ids,
         binding=binding,
     )
@@ -308,7 +340,7 @@ async def prepare(number: Number, sender: str) -> Prepared:
     state = from_doc(RoutingState, found) if found is not None else None
     # On a shared number the owner is not known yet: only the operator's block counts here; an
     # account's block still stops every send at send time (hub.services.outbound).
-    opted_out, blocked = await _suppressed(sender, number.e164, owner_id)
+    suppressions = await _suppressed(sender, number.e164, owner_id)
     # The contact's name and fields only fill autoresponder templates.
     contact_doc = (
         await Contact.find_one({"account_id": owner_id, "phone": sender})
@@ -318,8 +350,10 @@ async def prepare(number: Number, sender: str) -> Prepared:
     contact = core.ContactState(
         phone=sender,
         name=contact_doc.name if contact_doc else None,
-        opted_out=opted_out,
-        blocked=blocked,
+        opted_out=suppressions.opted_out,
+        blocked=suppressions.blocked,
+        opted_out_accounts=suppressions.opted_out_accounts,
+        blocked_accounts=suppressions.blocked_accounts,
         first_message=state is None or state.messages == 0,
         recent_autoreplies=tuple(state.autoreplies) if state else (),
         active_survey_id=state.active_survey_id if state else None,
@@ -393,14 +427,15 @@ async def _suppress(
 
 
 async def _lift(phone: str, number: str | None, account: str | None) -> None:
-    await Suppression.get_pymongo_collection().delete_many(
-        {
-            "phone": phone,
-            "number": number,
-            "account_id": PydanticObjectId(account) if account else None,
-            "kind": SuppressionKind.OPT_OUT.value,
-        }
-    )
+    """Delete the opt-outs an opt-in word to `number` of `account` lifts (never a block)."""
+    said = Scope(number, account)
+    ids = [
+        s.id
+        for s in await Suppression.of_phone(phone)
+        if s.kind is SuppressionKind.OPT_OUT and lifts(said, s.scope)
+    ]
+    if ids:
+        await Suppression.get_pymongo_collection().delete_many({"_id": {"$in": ids}})
 
 
 async def _group(account: str, phone: str, group_id: str, join: bool) -> None:

@@ -10,6 +10,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
+from hub.domain.optout import Scope
 from hub.store.accounts import utcnow
 from hub.store.grouped import Finds
 
@@ -23,11 +24,13 @@ class Suppression(Document):
     """A phone that may not be sent anything from `number`, or from any of `account_id`'s numbers.
 
     * opt-out on ND/SC: number set, account None (the operator's shared number).
-    * opt-out on NDI/SCI/OWN: number and account set.
-    * opt-out of an account's 2WAY sends: number None, account set (virtual numbers are only a
-      return path, so the opt-out must follow the account, not the number).
+    * opt-out on NDI/SCI/OWN: number and account set; it covers that number only.
+    * opt-out by a reply to an account's 2WAY/ECO+ campaign: number None, account set: every send
+      of the account (virtual numbers are only a return path, so the opt-out follows the account).
     * block by an account: number None, account set; by the operator on a shared number: number
       set, account None.
+
+    `hub.domain.optout.Scope` and `lifts` are the rules; docs/keywords.md has the table.
     """
 
     phone: str
@@ -46,23 +49,30 @@ class Suppression(Document):
             )
         ]
 
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.number, str(self.account_id) if self.account_id is not None else None)
+
     def stops_send(self, number: str, account_id: PydanticObjectId | None) -> bool:
         """Whether this suppression stops a send from `number` (of `account_id`) to its phone."""
-        if self.number is not None:
-            return self.number == number
-        return account_id is not None and self.account_id == account_id
+        return self.scope.stops(number, str(account_id) if account_id is not None else None)
+
+    @staticmethod
+    async def of_phone(phone: str) -> list[Suppression]:
+        """Every suppression of `phone`.
+
+        Read by phone (the index's prefix), with concurrent callers' phones in one query, and
+        narrowed by the caller: a server-side `$or` over the scopes makes SecantusDB scan the
+        collection.
+        """
+        return [Suppression.model_validate(doc) for doc in await _by_phone.find(phone)]
 
     @staticmethod
     async def stopping_send(
         phone: str, number: str, account_id: PydanticObjectId | None
     ) -> list[Suppression]:
-        """The suppressions that stop a send from `number` (of `account_id`) to `phone`.
-
-        Read by phone (the index's prefix), with concurrent callers' phones in one query, and
-        narrowed here: a server-side `$or` over the scopes makes SecantusDB scan the collection.
-        """
-        found = [Suppression.model_validate(doc) for doc in await _by_phone.find(phone)]
-        return [s for s in found if s.stops_send(number, account_id)]
+        """The suppressions that stop a send from `number` (of `account_id`) to `phone`."""
+        return [s for s in await Suppression.of_phone(phone) if s.stops_send(number, account_id)]
 
 
 _by_phone = Finds(Suppression.get_pymongo_collection, ("phone",))

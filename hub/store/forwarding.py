@@ -56,6 +56,8 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     DEAD = "dead"
     """Given up: the retry horizon passed, or the target refused for good. A person may replay it."""
+    REFUSED = "refused"
+    """Not sent, by the hub's own rule: the target phone opted out or is blocked. Final, not billed."""
 
 
 class ForwardAttempt(BaseModel):

@@ -61,6 +61,8 @@ class RoutingRecord(BaseModel):
     best_effort: bool = False
     word: str | None = None
     """The opt-out, opt-in or help word the message was taken as (`Decision.word`): screens never show it."""
+    withheld: list[dict[str, Any]] = Field(default_factory=list)
+    """Automatic replies routing did not send, and why (`hub.domain.routing.Withheld` as data)."""
 
 
 class Message(Document):

@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from beanie import Document, PydanticObjectId
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
 from hub.domain.numbers import NumberType
 from hub.store.accounts import utcnow
+
+
+class AutoReplyLimit(BaseModel):
+    """At most `max_count` automatic replies nobody asked for, to one contact, within `window_s`."""
+
+    max_count: int
+    window_s: int
 
 
 class Number(Document):
@@ -33,6 +40,9 @@ class Number(Document):
     opt_out_words: list[str] | None = None
     opt_in_words: list[str] | None = None
     help_words: list[str] | None = None
+    auto_reply_limit: AutoReplyLimit | None = None
+    """The number's limit on automatic replies nobody asked for (default reply, survey hints and
+    refusals to a non-keyword); None: 5 per hour (`hub.domain.autoresponders.DEFAULT_LIMIT`)."""
     eco_plus: bool = False
     """A 2WAY number of the provider's ECO+ pool: replies are matched best-effort to the last
     message sent to the replying phone from any pool number, not to a recorded campaign."""

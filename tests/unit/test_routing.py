@@ -38,6 +38,7 @@ from hub.domain.routing import (
     SendSurveyMessage,
     SetActiveSurvey,
     Unmatched,
+    Withheld,
     route,
 )
 from hub.domain.surveys import AnswerType, Question, Survey, SurveyProgress, VoteLimit
@@ -650,3 +651,70 @@ def test_every_decision_is_well_formed(config: NumberConfig, state: ContactState
     else:
         assert decision.account_id is None
     assert decision.best_effort is (config.type == ECO_PLUS)
+
+
+# --- automatic replies held back, and why ----------------------------------------------------
+
+
+def _busy(count: int) -> tuple[datetime, ...]:
+    return tuple(NOW - timedelta(minutes=i + 1) for i in range(count))
+
+
+def test_a_surveys_refusal_to_its_own_keyword_is_not_eaten_by_the_auto_reply_limit() -> None:
+    """ANKIETA, an invalid answer, the answers, ANKIETA again: five automatic texts in the hour, yet
+    the contact asked by keyword and is told they already voted."""
+    survey = Survey(
+        "s",
+        GARDENER,
+        (Question("q1", "A czy B?", choices=("A", "B")),),
+        thanks_text="Dzięki!",
+        limit_text="Już głosowałeś.",
+    )
+    ankieta = Keyword("kw-ankieta", GARDENER, "ANKIETA", survey_id="s")
+    config = individual(NumberType.SCI, keywords=(ankieta,), surveys=(survey,))
+    voted = SurveyProgress("s", current=None, completed_at=(NOW - timedelta(minutes=1),))
+    state = contact(surveys=(voted,), recent_autoreplies=_busy(5))
+    again = route(msg("ANKIETA", SCI_NUMBER), config, state, NOW)
+    assert again.sends() == (SendSurveyMessage("s", "Już głosowałeś."),) and again.withheld == ()
+    # The same refusal to a message that was not the keyword stays limited, and says so.
+    closed = replace(survey, closes_at=NOW - timedelta(minutes=1), closed_text="Ankieta zamknięta.")
+    in_run = contact(
+        active_survey_id="s", surveys=(SurveyProgress("s", current=0),), recent_autoreplies=_busy(5)
+    )
+    late = route(msg("a", SCI_NUMBER), replace(config, surveys=(closed,)), in_run, NOW)
+    assert late.sends() == ()
+    assert late.withheld == (
+        Withheld("SendSurveyMessage", "Ankieta zamknięta.", "auto_reply_limit", "5/3600s"),
+    )
+
+
+def test_a_hint_over_the_numbers_limit_is_withheld_with_the_limit() -> None:
+    survey = Survey("s", GARDENER, (Question("q1", "A czy B?", choices=("A", "B")),))
+    limit = RateLimit(max_count=2, window=timedelta(minutes=10))
+    config = individual(surveys=(survey,), auto_reply_limit=limit)
+    in_run = contact(active_survey_id="s", surveys=(SurveyProgress("s", current=0),))
+    assert route(msg("C"), config, replace(in_run, recent_autoreplies=_busy(1)), NOW).withheld == ()
+    held = route(msg("C"), config, replace(in_run, recent_autoreplies=_busy(2)), NOW)
+    assert held.sends() == ()
+    assert held.withheld == (Withheld("SendSurveyMessage", "A czy B? (A/B)", "auto_reply_limit", "2/600s"),)
+
+
+def test_withheld_replies_say_opted_out_blocked_or_an_autoresponders_own_limit() -> None:
+    limited = Autoresponder("ar-1", GARDENER, "Raz na godzinę", limit=RateLimit(1, timedelta(hours=1)))
+    config = individual(autoresponders=(limited,), help_text="Pomoc")
+    opted = route(msg("dzień dobry"), config, contact(opted_out=True), NOW)
+    assert opted.withheld == (Withheld("SendAutoreply", "Raz na godzinę", "opted_out"),)
+    assert route(msg("pomoc"), config, contact(opted_out=True), NOW).withheld == (
+        Withheld("SendHelp", "Pomoc", "opted_out"),
+    )
+    own_limit = route(msg("dzień dobry"), config, contact(recent_autoreplies=_busy(1)), NOW)
+    assert own_limit.sends() == ()
+    assert own_limit.withheld == (Withheld("SendAutoreply", "Raz na godzinę", "auto_reply_limit", "1/3600s"),)
+    # On a shared number the operator's default reply is withheld too, with its reason.
+    nd = shared(auto_reply_limit=RateLimit(0, timedelta(hours=1)))
+    assert route(msg("xyz", ND_NUMBER), nd, contact(), NOW).withheld == (
+        Withheld("DefaultReply", "Nie rozpoznano hasła.", "auto_reply_limit", "0/3600s"),
+    )
+    assert route(msg("xyz", ND_NUMBER), shared(), contact(opted_out=True), NOW).withheld == (
+        Withheld("DefaultReply", "Nie rozpoznano hasła.", "opted_out"),
+    )

@@ -327,6 +327,36 @@ function renderStatus(node, message) {
   node.title = history.join("\n") || status;
 }
 
+// Automatic replies the hub held back for an inbound message (docs/keywords.md), one line each.
+const WITHHELD_REASON = {
+  opted_out: "the contact opted out",
+  blocked: "the contact is blocked",
+  auto_reply_limit: "automatic-reply limit reached",
+};
+const WITHHELD_SEND = {
+  SendAutoreply: "Autoresponder",
+  SendSurveyMessage: "Survey reply",
+  SendHelp: "Help text",
+  SendOptInConfirmation: "Opt-in confirmation",
+  DefaultReply: "Default reply",
+};
+
+function withheldNode(message) {
+  const held = message.withheld || [];
+  if (!held.length) return null;
+  return h(
+    "div",
+    { class: "msg-tags msg-withheld" },
+    held.map((w) =>
+      h(
+        "span",
+        { class: "msg-tag msg-tag-warn", title: `Not sent: ${w.text}` },
+        `${WITHHELD_SEND[w.send] || w.send} not sent: ${WITHHELD_REASON[w.reason] || w.reason}${w.limit ? ` (${w.limit})` : ""}`,
+      ),
+    ),
+  );
+}
+
 function renderMessage(message) {
   const out = message.direction === "out";
   const author = message.author || {};
@@ -347,6 +377,7 @@ function renderMessage(message) {
       : null,
     message.text ? h("div", { class: "msg-text" }, message.text) : null,
     message.media && message.media.length ? h("div", { class: "msg-media" }, message.media.map(mediaNode)) : null,
+    withheldNode(message),
   );
   const meta = h(
     "div",
