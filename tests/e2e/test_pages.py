@@ -273,6 +273,46 @@ async def test_reconnect_banner_and_resume(
     problems.check()
 
 
+async def test_missed_pong_shows_reconnecting_and_reconnects_at_once(
+    running: RunningHub, demo: None, browser: Browser, problems: PageProblems
+) -> None:
+    """A connection whose pong never comes and whose close never completes (a dead link: the
+    browser would fire `close` only minutes later) is given up at once."""
+    base = running.base
+    _, a = await new_page(browser, problems)
+    await log_in(a, base, ADMIN)
+    connects = await a.evaluate("window.__hub.connects")
+    # Record every connection state the page shows, so a short "down" is seen too.
+    await a.evaluate(
+        """() => {
+          window.__states = [];
+          new MutationObserver(() => window.__states.push(document.body.dataset.connection))
+            .observe(document.body, { attributes: true, attributeFilter: ['data-connection'] });
+        }"""
+    )
+    # Make the current socket dead as the browser sees one: what it sends goes nowhere (no pong
+    # comes back) and closing it never finishes (no close event).
+    await a.evaluate(
+        """() => {
+          const ws = window.__hub.socket;
+          window.__deadSocket = ws;
+          ws.send = () => {};
+          ws.close = () => {};
+          window.__hub.heartbeat(200, 300);
+        }"""
+    )
+    await a.wait_for_function("(n) => window.__hub.connects > n", arg=connects)
+    await expect(a.locator("body")).to_have_attribute("data-connection", "online")
+    # "down" is what shows the "Reconnecting…" banner (test_reconnect_banner_and_resume).
+    assert await a.evaluate("window.__states") == ["down", "online"]
+    assert await a.evaluate("window.__hub.socket !== window.__deadSocket")
+
+    # Live on the new connection.
+    await sim_send(base, "+48600700821", "Po zerwaniu")
+    await expect(a.locator("#conversation-list [data-conversation-id]").first).to_contain_text("Po zerwaniu")
+    problems.check()
+
+
 async def test_filters_and_search(
     running: RunningHub, demo: None, browser: Browser, problems: PageProblems
 ) -> None:

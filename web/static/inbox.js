@@ -852,16 +852,20 @@ function onSocketClose(event) {
   return true;
 }
 
+const heartbeat = { every: PING_EVERY_MS, pongTimeout: PONG_TIMEOUT_MS };
+
 function startHeartbeat() {
   stopHeartbeat();
   rt.pingTimer = setInterval(() => {
     if (!send({ type: "ping" })) return;
-    clearTimeout(rt.pongTimer);
+    // A pong still awaited keeps its deadline: a new ping does not extend it.
+    if (rt.pongTimer) return;
     rt.pongTimer = setTimeout(() => {
-      // No answer: the connection is dead even if the browser has not noticed.
-      if (rt.ws) rt.ws.close(4000, "no pong");
-    }, PONG_TIMEOUT_MS);
-  }, PING_EVERY_MS);
+      // No answer: the connection is dead even if the browser has not noticed. Do not wait
+      // for its close event (minutes on a dead link): show it and reconnect now.
+      if (rt.socket) rt.socket.drop(4000, "no pong");
+    }, heartbeat.pongTimeout);
+  }, heartbeat.every);
 }
 
 function stopHeartbeat() {
@@ -1049,6 +1053,11 @@ window.__hub = {
   },
   get lastSendVia() {
     return rt.lastSendVia;
+  },
+  /** Ping every `every` ms and give up `pongTimeout` ms after an unanswered ping (from now). */
+  heartbeat(every, pongTimeout) {
+    Object.assign(heartbeat, { every, pongTimeout });
+    if (rt.ready) startHeartbeat();
   },
   /** Do not reconnect for `ms` milliseconds (from now). */
   pauseReconnect(ms) {
