@@ -42,6 +42,12 @@ class LastMessageSummary(BaseModel):
     has_media: bool = False
 
 
+class HandoverByModel(BaseModel):
+    kind: str
+    """"bot" (an API token) or "agent"."""
+    name: str
+
+
 class Conversation(Document):
     """One thread per (number, contact) pair; a closed one reopens when the contact writes again."""
 
@@ -60,6 +66,8 @@ class Conversation(Document):
     """A bot handed the conversation to a human: bots receive none of its messages until it is
     handed back (hub.services.bots)."""
     handover_note: str | None = None
+    handover_by: HandoverByModel | None = None
+    """Who handed it over (a bot by its token's name, or an agent), while `handover` is set."""
     version: int = 0
     """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
     applied_ids: list[PydanticObjectId] = Field(default_factory=list)

@@ -313,6 +313,64 @@ async def test_missed_pong_shows_reconnecting_and_reconnects_at_once(
     problems.check()
 
 
+async def test_hand_over_shows_who_and_the_note_and_hands_back(
+    running: RunningHub, demo: None, browser: Browser, problems: PageProblems
+) -> None:
+    base = running.base
+    _, a = await new_page(browser, problems)
+    await log_in(a, base, ADMIN)
+    await sim_send(base, "+48600700831", "Chcę rozmawiać z człowiekiem")
+    first = a.locator("#conversation-list [data-conversation-id]").first
+    await expect(first).to_contain_text("+48600700831")
+    conv_id = await first.get_attribute("data-conversation-id")
+    await first.click()  # open: it stays listed when it leaves the "Open" filter
+    await expect(a.locator("#thread .msg-in")).to_have_count(1)
+    bar = a.locator("#handover-bar")
+    await expect(bar).to_be_hidden()
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        # A bot hands over with its token (made by the admin logged in on the page).
+        made = await a.evaluate(
+            """() => fetch('/api/tokens', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                 body: JSON.stringify({name: 'FAQ bot'})}).then(r => r.json())"""
+        )
+        bot = {"Authorization": f"Bearer {made['token']}"}
+        r = await client.post(
+            f"/api/conversations/{conv_id}/handover", json={"note": "Klient prosi o fakturę"}, headers=bot
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["handover_by"] == {"kind": "bot", "name": "FAQ bot"}
+
+    pill = row(a, str(conv_id)).locator(".status-handover")
+    await expect(pill).to_have_text("Handed over by FAQ bot")
+    await expect(bar).to_be_visible()
+    await expect(a.locator("#handover-by")).to_have_text("Handed over by FAQ bot")
+    await expect(a.locator("#handover-note")).to_be_visible()
+    await expect(a.locator("#handover-note")).to_have_text("Klient prosi o fakturę")
+    await expect(a.locator("#thread-status")).to_have_text("pending")
+    # Sentence case on screen: the first letter only.
+    assert await pill.evaluate("e => e.innerText") == "Handed over by FAQ bot"
+    assert await a.locator("#thread-status").evaluate("e => e.innerText") == "Pending"
+    await screenshot(a, "inbox-handover")
+
+    await a.get_by_role("button", name="Hand back to bot").click()
+    await expect(bar).to_be_hidden()
+    await expect(pill).to_have_count(0)
+    await expect(a.locator("#thread-status")).to_have_text("open")
+
+    # An agent hands over through the API (no note): the page names the agent.
+    r = await a.evaluate(
+        """(id) => fetch(`/api/conversations/${id}/handover`, {method: 'POST',
+             headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)""",
+        conv_id,
+    )
+    assert r == 200
+    me = (await a.evaluate("fetch('/api/me').then(r => r.json())"))["name"]
+    await expect(a.locator("#handover-by")).to_have_text(f"Handed over by {me} (agent)")
+    await expect(a.locator("#handover-note")).to_be_hidden()
+    await expect(pill).to_have_text(f"Handed over by {me} (agent)")
+    problems.check()
+
+
 async def test_filters_and_search(
     running: RunningHub, demo: None, browser: Browser, problems: PageProblems
 ) -> None:

@@ -32,6 +32,7 @@ import {
   toast,
   uuid,
 } from "/static/common.js";
+import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
 
 const PAGE_SIZE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -113,6 +114,7 @@ const el = {
   filterUnread: $("filter-unread"),
   filterPhone: $("filter-phone"),
   presence: $("presence"),
+  handover: { bar: $("handover-bar"), by: $("handover-by"), note: $("handover-note"), button: $("handback") },
 };
 
 // ---------------------------------------------------------------- conversations
@@ -204,8 +206,8 @@ function renderRow(conv) {
       "div",
       { class: "conv-meta" },
       h("span", { class: `status-pill status-${conv.status}` }, conv.status),
-      // A bot handed this conversation over: a human should answer (docs/websocket-api.md, Bots).
-      conv.handover ? h("span", { class: "status-pill status-handover", title: conv.handover_note || "" }, "handed over by bot") : null,
+      // Handed over by a bot or an agent: a human should answer (docs/websocket-api.md, Bots).
+      handoverPill(conv),
       assignee ? h("span", { class: "conv-assignee" }, `→ ${assignee}`) : null,
       h("span", { class: "conv-number" }, `via ${conv.number}`),
     ),
@@ -436,6 +438,7 @@ function renderThreadHeader() {
   el.assign.dataset.assignee = assignee;
   el.statusToggle.textContent = conv.status === "closed" ? "Reopen" : "Close";
   el.statusToggle.dataset.action = conv.status === "closed" ? "open" : "closed";
+  renderHandoverBar(conv, el.handover);
 }
 
 function setView(view) {
@@ -975,6 +978,20 @@ async function toggleStatus() {
   }
 }
 
+async function giveBackToBot() {
+  const id = state.selectedId;
+  if (!id) return;
+  el.handover.button.disabled = true;
+  try {
+    if (upsertConversation(await handBack(id))) renderList();
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    el.handover.button.disabled = false;
+    renderThreadHeader();
+  }
+}
+
 let filterTimer = null;
 function onFiltersChanged(debounce) {
   state.filters = {
@@ -1008,6 +1025,7 @@ function bindUi() {
   el.loadOlder.addEventListener("click", loadOlder);
   el.assign.addEventListener("change", changeAssignee);
   el.statusToggle.addEventListener("click", toggleStatus);
+  el.handover.button.addEventListener("click", giveBackToBot);
   $("thread-back").addEventListener("click", closeThread);
   el.replyForm.addEventListener("submit", (e) => {
     e.preventDefault();
