@@ -414,10 +414,21 @@ async def test_filters_and_search(
     await a.select_option("#filter-assignee", "")
     await expect(rows).to_have_count(1)
     await a.uncheck("#filter-unread")
-    await a.fill("#filter-phone", "+48 7")
+    await a.fill("#filter-search", "+48 7")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("+48700700813")
-    await a.fill("#filter-phone", "+486007008")
+    # A national number with spaces, and the last digits, find it too.
+    await a.fill("#filter-search", "700 700 813")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("+48700700813")
+    await a.fill("#filter-search", "0813")
+    await expect(rows).to_have_count(1)
+    # Too little to search by: said so, and nothing is filtered.
+    await a.fill("#filter-search", "+4")
+    await expect(a.locator("#search-hint")).to_have_text("Type at least 3 digits")
+    await expect(rows).to_have_count(3)
+    await a.fill("#filter-search", "+486007008")
+    await expect(a.locator("#search-hint")).to_be_hidden()
     await expect(rows).to_have_count(2)
 
     # A new message that matches the filters appears live; one that does not, does not.
@@ -425,7 +436,7 @@ async def test_filters_and_search(
     await sim_send(base, "+48510700815", "piąty")
     await expect(rows).to_have_count(3)
     await expect(rows.first).to_contain_text("+48600700814")
-    await a.fill("#filter-phone", "")
+    await a.fill("#filter-search", "")
     await expect(rows).to_have_count(5)
     await expect(rows.first).to_contain_text("+48510700815")
     problems.check()

@@ -33,6 +33,7 @@ import {
   uuid,
 } from "/static/common.js";
 import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
+import { parseSearch, searchMatches } from "/static/inbox-search.js";
 
 const PAGE_SIZE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -48,7 +49,7 @@ const state = {
   agents: new Map(), // id -> {id, name, email, role}
   conversations: new Map(), // id -> Conversation payload
   rows: new Map(), // id -> <li>
-  filters: { status: "open", assignee: "", unread: false, phone: "" },
+  filters: { status: "open", assignee: "", unread: false, search: "" },
   listHasMore: false,
   selectedId: null,
   stickyId: null, // the opened conversation stays listed while it changes, until the filters change
@@ -112,7 +113,8 @@ const el = {
   filterStatus: $("filter-status"),
   filterAssignee: $("filter-assignee"),
   filterUnread: $("filter-unread"),
-  filterPhone: $("filter-phone"),
+  filterSearch: $("filter-search"),
+  searchHint: $("search-hint"),
   presence: $("presence"),
   handover: { bar: $("handover-bar"), by: $("handover-by"), note: $("handover-note"), button: $("handback") },
 };
@@ -128,19 +130,13 @@ function agentName(id) {
   return agent ? agent.name : null;
 }
 
-function phonePrefix(text) {
-  return String(text || "").replace(/[^0-9+]/g, "");
-}
-
 function matchesFilters(conv) {
   const f = state.filters;
   if (f.status && conv.status !== f.status) return false;
   if (f.assignee === "me" && conv.assignee_id !== state.me.id) return false;
   if (f.assignee === "unassigned" && conv.assignee_id) return false;
   if (f.unread && !(conv.unread > 0)) return false;
-  const prefix = phonePrefix(f.phone);
-  if (prefix && !String(conv.contact.phone || "").startsWith(prefix)) return false;
-  return true;
+  return searchMatches(conv, parseSearch(f.search));
 }
 
 function compareConversations(a, b) {
@@ -257,7 +253,8 @@ function listQuery(before) {
   if (f.status) q.set("status", f.status);
   if (f.assignee) q.set("assignee", f.assignee);
   if (f.unread) q.set("unread", "true");
-  if (phonePrefix(f.phone)) q.set("phone", phonePrefix(f.phone));
+  const search = parseSearch(f.search);
+  if (search.kind === "phone" || search.kind === "name") q.set("q", f.search.trim());
   q.set("limit", String(PAGE_SIZE));
   if (before) q.set("before", before);
   return q.toString();
@@ -998,8 +995,11 @@ function onFiltersChanged(debounce) {
     status: el.filterStatus.value,
     assignee: el.filterAssignee.value,
     unread: el.filterUnread.checked,
-    phone: el.filterPhone.value,
+    search: el.filterSearch.value,
   };
+  const search = parseSearch(state.filters.search);
+  el.searchHint.textContent = search.kind === "short" ? search.hint : "";
+  el.searchHint.hidden = search.kind !== "short";
   state.stickyId = null;
   renderList();
   clearTimeout(filterTimer);
@@ -1020,7 +1020,7 @@ function bindUi() {
   el.filterStatus.addEventListener("change", () => onFiltersChanged(false));
   el.filterAssignee.addEventListener("change", () => onFiltersChanged(false));
   el.filterUnread.addEventListener("change", () => onFiltersChanged(false));
-  el.filterPhone.addEventListener("input", () => onFiltersChanged(true));
+  el.filterSearch.addEventListener("input", () => onFiltersChanged(true));
   el.loadMore.addEventListener("click", () => loadConversations({ more: true }).catch((err) => toast(err.message)));
   el.loadOlder.addEventListener("click", loadOlder);
   el.assign.addEventListener("change", changeAssignee);
