@@ -1007,16 +1007,7 @@ function onFiltersChanged(debounce) {
 }
 
 function bindUi() {
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("POST", "/api/auth/logout", undefined, { noRedirect: true });
-    } catch (_) {
-      /* leave anyway */
-    }
-    rt.fullReload = true;
-    if (rt.socket) rt.socket.stop(1000, "logout");
-    location.replace("/login");
-  });
+  // Log out: the shared top bar (topbar.js).
   el.filterStatus.addEventListener("change", () => onFiltersChanged(false));
   el.filterAssignee.addEventListener("change", () => onFiltersChanged(false));
   el.filterUnread.addEventListener("change", () => onFiltersChanged(false));
