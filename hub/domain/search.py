@@ -3,10 +3,11 @@
 SecantusDB has no text index and scans a collection for a regular expression, so a
 conversation carries its search keys in an indexed array and a search is one equality read:
 
-- its contact's phone digits: every run of 3 or more consecutive digits of the E.164 number
-  ("48601111001" gives "486", "601", "111001", "48601111001", …), so a number is found by any
-  common form (national, with the country code, with "00" or "+", with spaces or dashes: they
-  all normalise to its digits) and by a part of it, such as its last digits;
+- its contact's phone digits: the beginnings and the ends (3 digits or more) of the E.164
+  number's digits and the beginnings of its national number ("+48601111001" gives "486",
+  "48601111001", "001", "111001", "601", "601111", …), so a number is found by any common form
+  (national, with the country code, with "00" or "+", with spaces or dashes: whole numbers
+  normalise to E.164), by its first digits as they are typed, and by its last digits;
 - its contact's name: every prefix of 2 or more letters of each word, folded to lower case
   without diacritics ("Żółw" gives "zo", "zol", "zolw"), so "zolw" finds "Żółw".
 
@@ -19,6 +20,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Final
+
+import phonenumbers
+from phonenumbers import NumberParseException
 
 from hub.domain.phones import InvalidPhoneNumber, to_e164
 
@@ -47,10 +51,25 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+def _national(phone: str) -> str:
+    """The national significant number of an E.164 number ("601111001" of "+48601111001")."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except NumberParseException:
+        return ""
+    return phonenumbers.national_significant_number(number)
+
+
 def phone_keys(phone: str) -> list[str]:
-    """Keys of every run of 3 or more digits of a phone number (or short code)."""
+    """Keys of the beginnings and ends (3 digits or more) of a phone number's digits, and the
+    beginnings of its national number. Not every inner run: each key is an index entry written
+    with a conversation's first message, and people search by the start or the last digits."""
     digits = "".join(c for c in phone if c.isdigit())
-    return ["d" + digits[i:j] for i in range(len(digits)) for j in range(i + MIN_DIGITS, len(digits) + 1)]
+    national = _national(phone) if phone.startswith("+") else ""
+    runs = [digits[:n] for n in range(MIN_DIGITS, len(digits) + 1)]
+    runs += [digits[-n:] for n in range(MIN_DIGITS, len(digits))]
+    runs += [national[:n] for n in range(MIN_DIGITS, len(national))]
+    return ["d" + run for run in dict.fromkeys(runs)]
 
 
 def name_keys(name: str | None) -> list[str]:

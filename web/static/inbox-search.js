@@ -52,5 +52,8 @@ export function searchMatches(conv, search) {
   // "0048…" and a national number ("601 111 001") are the same number as "48601111001".
   const forms = [d, d.replace(/^00/, "")];
   if (d.length === 9) forms.push(`48${d}`);
-  return forms.some((f) => f.length >= MIN_DIGITS && phone.includes(f));
+  // The hub finds a number by its first digits, its last digits, or the first digits of its
+  // national number (after a country code of 1 to 3 digits).
+  const starts = [0, 1, 2, 3].map((k) => phone.slice(k));
+  return forms.some((f) => f.length >= MIN_DIGITS && (phone.endsWith(f) || starts.some((p) => p.startsWith(f))));
 }
