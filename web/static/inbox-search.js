@@ -49,9 +49,9 @@ export function searchMatches(conv, search) {
   }
   const phone = String(contact.phone || "").replace(/\D/g, "");
   const d = search.digits;
-  // "0048…" and a national number ("601 111 001") are the same number as "48601111001".
+  // "0048601111001" is "48601111001"; a national number ("601 111 001") is found by the
+  // national beginnings below.
   const forms = [d, d.replace(/^00/, "")];
-  if (d.length === 9) forms.push(`48${d}`);
   // The hub finds a number by its first digits, its last digits, or the first digits of its
   // national number (after a country code of 1 to 3 digits).
   const starts = [0, 1, 2, 3].map((k) => phone.slice(k));
