@@ -52,7 +52,18 @@ class ConversationController(Controller):
         status: FromQuery[str | None] = None,
         assignee: Annotated[str | None, QueryParameter(description="me, unassigned or an agent id")] = None,
         unread: FromQuery[bool] = False,
-        phone: Annotated[str | None, QueryParameter(description="contact phone prefix")] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=100,
+                description="search: a phone number in any common form (601 111 001, +48 601-111-001, "
+                "0048601111001), 3 or more of its digits, or words of the contact's name (case and "
+                "diacritics ignored: zolw finds Żółw)",
+            ),
+        ] = None,
+        phone: Annotated[
+            str | None, QueryParameter(max_length=100, description="the same as q (older name)")
+        ] = None,
         before: Annotated[
             datetime | None, QueryParameter(description="page: last_message_at of the last row seen")
         ] = None,
@@ -64,7 +75,7 @@ class ConversationController(Controller):
             status=status,
             assignee=assignee,
             unread_only=unread,
-            phone=phone,
+            search=q if q is not None else phone,
             me=principal.agent_id,
             before=before,
             limit=limit,

@@ -86,6 +86,13 @@ class LastMessage(msgspec.Struct, frozen=True):
     has_media: bool = False
 
 
+class HandoverBy(msgspec.Struct, frozen=True):
+    """Who handed a conversation over: a bot (an API token, by its name) or an agent."""
+
+    kind: Literal["bot", "agent"]
+    name: str
+
+
 class ConversationPayload(msgspec.Struct, frozen=True):
     id: str
     number_id: str
@@ -102,6 +109,8 @@ class ConversationPayload(msgspec.Struct, frozen=True):
     handover: bool = False
     """A bot handed the conversation to a human; bots do not receive its messages until handback."""
     handover_note: str | None = None
+    handover_by: HandoverBy | None = None
+    """Who handed it over, while `handover` is true."""
 
 
 class StatusPayload(msgspec.Struct, frozen=True):

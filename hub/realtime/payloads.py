@@ -90,4 +90,11 @@ def conversation_payload(conv: Conversation) -> ev.ConversationPayload:
         version=conv.version,
         handover=conv.handover,
         handover_note=conv.handover_note,
+        handover_by=(
+            ev.HandoverBy(
+                kind="agent" if conv.handover_by.kind == "agent" else "bot", name=conv.handover_by.name
+            )
+            if conv.handover and conv.handover_by
+            else None
+        ),
     )

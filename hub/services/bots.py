@@ -30,7 +30,8 @@ MAX_MISSING = 500
 async def handover(
     hub: HubContext, principal: Principal, conversation_id: str, note: str | None
 ) -> Conversation:
-    """Give a conversation to a human: pending, flagged, with the bot's note for the agent."""
+    """Give a conversation to a human: pending, flagged, with the note for the agent and who
+    handed it over (a bot's token or an agent taking it from the bots)."""
     if note is not None and len(note) > MAX_NOTE:
         raise Invalid(f"note: at most {MAX_NOTE} characters", field="note")
     await scope.conversation(principal, conversation_id)
@@ -43,6 +44,10 @@ async def handover(
                 "status": ConversationStatus.PENDING.value,
                 "handover": True,
                 "handover_note": (note or "").strip() or None,
+                "handover_by": {
+                    "kind": "agent" if principal.kind == "agent" else "bot",
+                    "name": principal.name,
+                },
             }
         },
         "handover",
@@ -56,7 +61,14 @@ async def handback(hub: HubContext, principal: Principal, conversation_id: str) 
         hub,
         principal.account_id,
         conversation_id,
-        {"$set": {"status": ConversationStatus.OPEN.value, "handover": False, "handover_note": None}},
+        {
+            "$set": {
+                "status": ConversationStatus.OPEN.value,
+                "handover": False,
+                "handover_note": None,
+                "handover_by": None,
+            }
+        },
         "handover",
     )
 

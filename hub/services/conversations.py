@@ -10,6 +10,7 @@ from beanie import PydanticObjectId, SortDirection
 
 from hub.context import HubContext
 from hub.domain import events as ev
+from hub.domain.search import InvalidSearch, Search, parse_search
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import conversation_payload
 from hub.services.errors import Invalid, NotFound
@@ -30,13 +31,24 @@ async def list_conversations(
     status: str | None = None,
     assignee: str | None = None,
     unread_only: bool = False,
-    phone: str | None = None,
+    search: str | None = None,
     me: PydanticObjectId | None = None,
     before: datetime | None = None,
     limit: int = 50,
     numbers: Sequence[PydanticObjectId] = (),
 ) -> list[Conversation]:
-    query: dict[str, Any] = {"account_id": account_id}
+    """Conversations newest first. `search` is a phone number in any common form, a part of its
+    digits, or words of the contact's name (hub.domain.search)."""
+    query: dict[str, Any] = {}
+    found: Search | None = None
+    if search and search.strip():
+        try:
+            found = parse_search(search)
+        except InvalidSearch as exc:
+            raise Invalid(str(exc), field="q") from None
+        # First: the index SecantusDB picks is the one led by the filter's first field.
+        query["search_keys"] = found.key
+    query["account_id"] = account_id
     if numbers:
         # A token scoped to numbers lists only their conversations.
         query["number_id"] = {"$in": list(numbers)}
@@ -56,10 +68,6 @@ async def list_conversations(
         query["assignee_id"] = PydanticObjectId(assignee)
     if unread_only:
         query["unread"] = {"$gt": 0}
-    if phone:
-        query["contact_phone"] = {
-            "$regex": "^" + "".join(c for c in phone if c.isdigit() or c == "+").replace("+", r"\+")
-        }
     if before is not None:
         query["last_message_at"] = {"$lt": before}
     limit = max(1, min(limit, MAX_PAGE))
@@ -68,7 +76,10 @@ async def list_conversations(
         .sort([("last_message_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
         .limit(limit)
     )
-    return await cursor.to_list()
+    rows = await cursor.to_list()
+    if found is not None and found.words:
+        rows = [c for c in rows if found.matches_name(c.contact_name)]
+    return rows
 
 
 async def list_messages(

@@ -10,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.domain import events as ev
 from hub.domain.messages import Direction
+from hub.domain.search import conversation_keys
 from hub.realtime.bus import EventBus, now_iso
 from hub.realtime.payloads import conversation_payload, message_payload
 from hub.store import from_doc
@@ -74,6 +75,7 @@ async def upsert_conversation(account_id: PydanticObjectId, number: Number, cont
             "number": number.e164,
             "contact_phone": contact.phone,
             "contact_name": contact.name,
+            "search_keys": conversation_keys(contact.phone, contact.name),
             "status": ConversationStatus.OPEN.value,
             "assignee_id": None,
             "unread": 0,

@@ -9,6 +9,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from hub.domain.search import conversation_keys
 from hub.store.accounts import utcnow
 
 
@@ -42,6 +43,12 @@ class LastMessageSummary(BaseModel):
     has_media: bool = False
 
 
+class HandoverByModel(BaseModel):
+    kind: str
+    """"bot" (an API token) or "agent"."""
+    name: str
+
+
 class Conversation(Document):
     """One thread per (number, contact) pair; a closed one reopens when the contact writes again."""
 
@@ -60,8 +67,13 @@ class Conversation(Document):
     """A bot handed the conversation to a human: bots receive none of its messages until it is
     handed back (hub.services.bots)."""
     handover_note: str | None = None
+    handover_by: HandoverByModel | None = None
+    """Who handed it over (a bot by its token's name, or an agent), while `handover` is set."""
     version: int = 0
     """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
+    search_keys: list[str] = Field(default_factory=list)
+    """What the inbox search finds it by: runs of the contact's phone digits and prefixes of the
+    words of its name (hub.domain.search)."""
     applied_ids: list[PydanticObjectId] = Field(default_factory=list)
     """Recent messages already counted into this conversation (see services.threads)."""
     created_at: datetime = Field(default_factory=utcnow)
@@ -80,4 +92,23 @@ class Conversation(Document):
                 [("account_id", ASCENDING), ("assignee_id", ASCENDING), ("last_message_at", DESCENDING)]
             ),
             IndexModel([("account_id", ASCENDING), ("contact_phone", ASCENDING)]),
+            # The inbox search: one equality read on a key (SecantusDB has no text index).
+            IndexModel(
+                [("search_keys", ASCENDING), ("account_id", ASCENDING), ("last_message_at", DESCENDING)]
+            ),
         ]
+
+
+async def index_for_search() -> int:
+    """Give the conversations stored before the search keys existed their keys; returns how
+    many it updated. Cheap when there are none: one read."""
+    coll = Conversation.get_pymongo_collection()
+    updated = 0
+    cursor = coll.find(
+        {"search_keys": {"$exists": False}}, projection={"contact_phone": 1, "contact_name": 1}
+    )
+    async for doc in cursor:
+        keys = conversation_keys(str(doc.get("contact_phone") or ""), doc.get("contact_name"))
+        await coll.update_one({"_id": doc["_id"]}, {"$set": {"search_keys": keys}})
+        updated += 1
+    return updated

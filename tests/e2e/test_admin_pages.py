@@ -22,6 +22,7 @@ from tests.e2e.browser import (
     log_in,
     new_page,
     screenshot,
+    sim_send,
 )
 from tests.e2e.keywords_helpers import add_number, admin_client, created, phone
 
@@ -463,4 +464,99 @@ async def test_operator_admin_sees_unmatched_messages_others_do_not(
         assert (await b.get("/api/me")).json()["operator"] is False
     async with admin_client(running, *ADMIN) as a:
         assert (await a.get("/api/me")).json()["operator"] is True
+    problems.check()
+
+
+PAGES = ("/inbox", "/services", "/displays", "/forwarding")
+NAV = {"Inbox": "/inbox", "Services": "/services", "Displays": "/displays", "Forwarding": "/forwarding"}
+# Elements wider than the window, for the failure message.
+OVERFLOWING = """() => {
+  const w = window.innerWidth;
+  return [...document.querySelectorAll('body *')]
+    .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > w + 0.5)
+    .slice(0, 8)
+    .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')}`
+      + ` right=${Math.round(e.getBoundingClientRect().right)}`);
+}"""
+
+
+async def fits(page: Page, where: str) -> None:
+    """No horizontal scrolling: the document is no wider than the window."""
+    width, inner = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    wide = await page.evaluate(OVERFLOWING)
+    assert width <= inner, f"{where}: {width} px wide in a {inner} px window: {wide}"
+
+
+async def loaded(page: Page, path: str) -> None:
+    marker = {
+        "/inbox": ("data-connection", "online"),
+        "/services": ("data-loaded", "true"),
+        "/displays": ("data-ready", "true"),
+        "/forwarding": ("data-state", "ready"),
+    }[path]
+    await expect(page.locator("body")).to_have_attribute(*marker)
+    await expect(page.locator(".topbar")).to_have_attribute("data-ready", "true")
+
+
+@pytest.mark.parametrize(
+    "size", [(1366, 768), (1920, 1080), (390, 844)], ids=["1366x768", "1920x1080", "390x844"]
+)
+async def test_every_agent_page_has_the_same_top_bar_and_fits_the_window(
+    running: RunningHub, demo: None, browser: Browser, problems: PageProblems, size: tuple[int, int]
+) -> None:
+    base = running.base
+    width, height = size
+    _, page = await new_page(browser, problems, {"width": width, "height": height})
+    await log_in(page, base, ADMIN)
+    # A chat screen with a texter's message on it, so the moderation column shows its Answer field.
+    number_id = await page.evaluate(
+        f"fetch('/api/numbers').then(r => r.json()).then(ns => ns.find(n => n.e164 === '{DEMO_NUMBER}').id)"
+    )
+    status = await page.evaluate(
+        """(id) => fetch('/api/displays', {method: 'POST',
+             headers: {'Content-Type': 'application/json'},
+             body: JSON.stringify({title: 'Ekran na scenie', number_id: id, mode: 'chat'})})
+           .then(r => r.status)""",
+        number_id,
+    )
+    assert status == 201
+    await sim_send(base, "+48600700841", "Pozdrowienia dla całej sali i dla organizatorów festiwalu!")
+    await expect(page.locator("#conversation-list [data-conversation-id]")).to_have_count(1)
+
+    for path in PAGES:
+        await page.goto(base + path)
+        await loaded(page, path)
+        nav = page.locator(".topbar-nav")
+        for name, href in NAV.items():
+            link = nav.get_by_role("link", name=name, exact=True)
+            await expect(link).to_be_visible()
+            assert await link.get_attribute("href") == href
+        await expect(nav.locator("[aria-current=page]")).to_have_attribute("href", path)
+        await expect(page.locator(".topbar").get_by_role("button", name="Log out")).to_be_visible()
+        await fits(page, path)
+        name = path.strip("/")
+        if path == "/services":
+            for t in ("numbers", "keywords", "contacts", "autoresponders", "surveys", "stats"):
+                await tab(page, t)
+                await fits(page, f"{path} {t}")
+                await screenshot(page, f"layout-{name}-{t}-{width}")
+        elif path == "/displays":
+            await expect(page.locator("#shown [data-item-id]")).to_have_count(1)
+            answer = page.get_by_label("Answer", exact=True)
+            await expect(answer).to_be_visible()
+            # The moderation column is usable: the answer box is not squeezed nor cut off.
+            box = await answer.bounding_box()
+            assert box is not None and box["width"] >= 150 and box["x"] + box["width"] <= width, box
+            await fits(page, f"{path} moderation")
+            await screenshot(page, f"layout-{name}-moderation-{width}")
+            # The form: the logo fields do not overlap.
+            logo = await page.locator("#d-logo").bounding_box()
+            link = await page.locator("#d-logo-media").bounding_box()
+            assert logo and link
+            apart = logo["x"] + logo["width"] <= link["x"] or logo["y"] + logo["height"] <= link["y"]
+            assert apart, (logo, link)
+            await page.locator("#display-form").scroll_into_view_if_needed()
+            await screenshot(page, f"layout-{name}-form-{width}")
+        else:
+            await screenshot(page, f"layout-{name}-{width}")
     problems.check()

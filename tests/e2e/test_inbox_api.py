@@ -136,3 +136,70 @@ async def test_client_id_of_another_conversation_is_a_conflict(running: RunningH
         ).status_code == 201
         r = await c.post(f"/api/conversations/{two}/messages", json={"text": "a", "client_id": "k"})
         assert r.status_code == 409 and "another conversation" in r.json()["error"]
+
+
+async def test_search_finds_a_number_in_any_form_a_part_of_it_or_the_contacts_name(
+    running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+    other = await login(running.base, tenant_b.admin_email, tenant_b.admin_password)
+    async with (
+        httpx.AsyncClient(base_url=running.base, headers={"Authorization": f"Bearer {admin}"}) as c,
+        httpx.AsyncClient(base_url=running.base, headers={"Authorization": f"Bearer {other}"}) as b,
+    ):
+        r = await c.post("/api/contacts", json={"phone": "+48601111001", "name": "Żółw Łukasz"})
+        assert r.status_code == 201, r.text
+        r = await c.post("/api/contacts", json={"phone": "+48602222002", "name": "Anna Kowalska"})
+        assert r.status_code == 201, r.text
+        for i, phone in enumerate(["+48601111001", "+48602222002", "+4915112345678"]):
+            body = {"id": f"s-{i}", "from": phone, "to": tenant_a.number, "text": f"s{i}"}
+            assert (await post_generic(c, body)).status_code == 200
+        # Another account's conversation with the same phone is never found.
+        body = {"id": "s-b", "from": "+48601111001", "to": tenant_b.number, "text": "b"}
+        assert (await post_generic(c, body)).status_code == 200
+
+        async def found(q: str) -> list[str]:
+            r = await c.get("/api/conversations", params={"q": q, "status": ""})
+            assert r.status_code == 200, (q, r.text)
+            return sorted(x["contact"]["phone"] for x in r.json())
+
+        zolw = ["+48601111001"]
+        for form in [
+            "+48601111001",
+            "601111001",
+            "601 111 001",
+            "48601111001",
+            "0048601111001",
+            "+48 601-111-001",
+            "(+48) 601 111 001",
+            "1001",  # the last digits
+            "111 001",
+            "zolw",
+            "ŻÓŁW",
+            "żół",
+            "lukasz",
+            "Łukasz żółw",
+        ]:
+            assert await found(form) == zolw, form
+        assert await found("kowal") == ["+48602222002"]
+        assert await found("anna kow") == ["+48602222002"]
+        assert await found("anna zolw") == []
+        assert await found("0049 151 1234 5678") == ["+4915112345678"]
+        assert await found("12345678") == ["+4915112345678"]
+        assert await found("600") == []
+        assert await found("nowak") == []
+        # The older parameter name searches the same way.
+        r = await c.get("/api/conversations", params={"phone": "601 111 001"})
+        assert [x["contact"]["phone"] for x in r.json()] == zolw
+        # With the other filters.
+        assert (await c.get("/api/conversations", params={"q": "zolw", "status": "closed"})).json() == []
+        # The other account finds only its own.
+        r = await b.get("/api/conversations", params={"q": "zolw"})
+        assert r.status_code == 200 and r.json() == []  # its contact has no name
+        r = await b.get("/api/conversations", params={"q": "601111001"})
+        assert [x["number"] for x in r.json()] == [tenant_b.number]
+
+        for q in ["60", "+4", "a", "-"]:
+            r = await c.get("/api/conversations", params={"q": q})
+            assert r.status_code == 422, (q, r.text)
+            assert r.json()["field"] == "q" and "search" in r.json()["error"]

@@ -273,6 +273,104 @@ async def test_reconnect_banner_and_resume(
     problems.check()
 
 
+async def test_missed_pong_shows_reconnecting_and_reconnects_at_once(
+    running: RunningHub, demo: None, browser: Browser, problems: PageProblems
+) -> None:
+    """A connection whose pong never comes and whose close never completes (a dead link: the
+    browser would fire `close` only minutes later) is given up at once."""
+    base = running.base
+    _, a = await new_page(browser, problems)
+    await log_in(a, base, ADMIN)
+    connects = await a.evaluate("window.__hub.connects")
+    # Record every connection state the page shows, so a short "down" is seen too.
+    await a.evaluate(
+        """() => {
+          window.__states = [];
+          new MutationObserver(() => window.__states.push(document.body.dataset.connection))
+            .observe(document.body, { attributes: true, attributeFilter: ['data-connection'] });
+        }"""
+    )
+    # Make the current socket dead as the browser sees one: what it sends goes nowhere (no pong
+    # comes back) and closing it never finishes (no close event).
+    await a.evaluate(
+        """() => {
+          const ws = window.__hub.socket;
+          window.__deadSocket = ws;
+          ws.send = () => {};
+          ws.close = () => {};
+          window.__hub.heartbeat(200, 300);
+        }"""
+    )
+    await a.wait_for_function("(n) => window.__hub.connects > n", arg=connects)
+    await expect(a.locator("body")).to_have_attribute("data-connection", "online")
+    # "down" is what shows the "Reconnecting…" banner (test_reconnect_banner_and_resume).
+    assert await a.evaluate("window.__states") == ["down", "online"]
+    assert await a.evaluate("window.__hub.socket !== window.__deadSocket")
+
+    # Live on the new connection.
+    await sim_send(base, "+48600700821", "Po zerwaniu")
+    await expect(a.locator("#conversation-list [data-conversation-id]").first).to_contain_text("Po zerwaniu")
+    problems.check()
+
+
+async def test_hand_over_shows_who_and_the_note_and_hands_back(
+    running: RunningHub, demo: None, browser: Browser, problems: PageProblems
+) -> None:
+    base = running.base
+    _, a = await new_page(browser, problems)
+    await log_in(a, base, ADMIN)
+    await sim_send(base, "+48600700831", "Chcę rozmawiać z człowiekiem")
+    first = a.locator("#conversation-list [data-conversation-id]").first
+    await expect(first).to_contain_text("+48600700831")
+    conv_id = await first.get_attribute("data-conversation-id")
+    await first.click()  # open: it stays listed when it leaves the "Open" filter
+    await expect(a.locator("#thread .msg-in")).to_have_count(1)
+    bar = a.locator("#handover-bar")
+    await expect(bar).to_be_hidden()
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        # A bot hands over with its token (made by the admin logged in on the page).
+        made = await a.evaluate(
+            """() => fetch('/api/tokens', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                 body: JSON.stringify({name: 'FAQ bot'})}).then(r => r.json())"""
+        )
+        bot = {"Authorization": f"Bearer {made['token']}"}
+        r = await client.post(
+            f"/api/conversations/{conv_id}/handover", json={"note": "Klient prosi o fakturę"}, headers=bot
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["handover_by"] == {"kind": "bot", "name": "FAQ bot"}
+
+    pill = row(a, str(conv_id)).locator(".status-handover")
+    await expect(pill).to_have_text("Handed over by FAQ bot")
+    await expect(bar).to_be_visible()
+    await expect(a.locator("#handover-by")).to_have_text("Handed over by FAQ bot")
+    await expect(a.locator("#handover-note")).to_be_visible()
+    await expect(a.locator("#handover-note")).to_have_text("Klient prosi o fakturę")
+    await expect(a.locator("#thread-status")).to_have_text("pending")
+    # Sentence case on screen: the first letter only.
+    assert await pill.evaluate("e => e.innerText") == "Handed over by FAQ bot"
+    assert await a.locator("#thread-status").evaluate("e => e.innerText") == "Pending"
+    await screenshot(a, "inbox-handover")
+
+    await a.get_by_role("button", name="Hand back to bot").click()
+    await expect(bar).to_be_hidden()
+    await expect(pill).to_have_count(0)
+    await expect(a.locator("#thread-status")).to_have_text("open")
+
+    # An agent hands over through the API (no note): the page names the agent.
+    r = await a.evaluate(
+        """(id) => fetch(`/api/conversations/${id}/handover`, {method: 'POST',
+             headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)""",
+        conv_id,
+    )
+    assert r == 200
+    me = (await a.evaluate("fetch('/api/me').then(r => r.json())"))["name"]
+    await expect(a.locator("#handover-by")).to_have_text(f"Handed over by {me} (agent)")
+    await expect(a.locator("#handover-note")).to_be_hidden()
+    await expect(pill).to_have_text(f"Handed over by {me} (agent)")
+    problems.check()
+
+
 async def test_filters_and_search(
     running: RunningHub, demo: None, browser: Browser, problems: PageProblems
 ) -> None:
@@ -316,10 +414,21 @@ async def test_filters_and_search(
     await a.select_option("#filter-assignee", "")
     await expect(rows).to_have_count(1)
     await a.uncheck("#filter-unread")
-    await a.fill("#filter-phone", "+48 7")
+    await a.fill("#filter-search", "+48 7")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("+48700700813")
-    await a.fill("#filter-phone", "+486007008")
+    # A national number with spaces, and the last digits, find it too.
+    await a.fill("#filter-search", "700 700 813")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("+48700700813")
+    await a.fill("#filter-search", "0813")
+    await expect(rows).to_have_count(1)
+    # Too little to search by: said so, and nothing is filtered.
+    await a.fill("#filter-search", "+4")
+    await expect(a.locator("#search-hint")).to_have_text("Type at least 3 digits")
+    await expect(rows).to_have_count(3)
+    await a.fill("#filter-search", "+486007008")
+    await expect(a.locator("#search-hint")).to_be_hidden()
     await expect(rows).to_have_count(2)
 
     # A new message that matches the filters appears live; one that does not, does not.
@@ -327,7 +436,7 @@ async def test_filters_and_search(
     await sim_send(base, "+48510700815", "piąty")
     await expect(rows).to_have_count(3)
     await expect(rows.first).to_contain_text("+48600700814")
-    await a.fill("#filter-phone", "")
+    await a.fill("#filter-search", "")
     await expect(rows).to_have_count(5)
     await expect(rows.first).to_contain_text("+48510700815")
     problems.check()

@@ -144,7 +144,7 @@ export function socketUrl(path) {
  * - `onOpen()` and `onClose(event)` follow the current connection; `onClose` returning false
  *   stops reconnecting (a revoked credential: code 4401);
  * - `minDelay()` is the least time in ms before the next attempt.
- * Events of a connection that has been replaced are ignored.
+ * Events of a connection that has been replaced or dropped are ignored.
  */
 export class LiveSocket {
   constructor({ url, onMessage, onOpen = () => {}, onClose = () => true, backoff = new Backoff(), minDelay = () => 0 }) {
@@ -166,6 +166,28 @@ export class LiveSocket {
     const ws = this.ws;
     this.ws = null;
     if (ws) ws.close(code, reason);
+  }
+
+  /**
+   * Give up on the current connection now and open a new one at once.
+   *
+   * For a connection found dead (a missed pong): `close()` starts the closing handshake, and
+   * on a dead link the browser fires `close` only when that times out, which can take
+   * minutes. The old socket is forgotten, so its late events are ignored; `onClose` gets a
+   * close-like event with `code`, and the next attempt waits only for `minDelay()`.
+   */
+  drop(code = 4000, reason = "") {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    try {
+      ws.close(code, reason);
+    } catch (_) {
+      /* already closing */
+    }
+    if (this.onClose({ code, reason, wasClean: false, dropped: true }) === false || this.stopped || this.ws) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), Math.max(0, this.minDelay()));
   }
 
   /** Send a JSON message; false when not connected. */

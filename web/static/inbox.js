@@ -18,13 +18,11 @@ import {
   $,
   api,
   Backoff,
-  formatSize,
   fullTime,
   goToLogin,
   h,
   icon,
   LiveSocket,
-  messageTime,
   parseTime,
   setChildren,
   shortTime,
@@ -32,6 +30,9 @@ import {
   toast,
   uuid,
 } from "/static/common.js";
+import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
+import { renderMessage as renderMessageNode, renderStatus as renderMessageStatus } from "/static/inbox-messages.js";
+import { parseSearch, searchMatches } from "/static/inbox-search.js";
 
 const PAGE_SIZE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -47,7 +48,7 @@ const state = {
   agents: new Map(), // id -> {id, name, email, role}
   conversations: new Map(), // id -> Conversation payload
   rows: new Map(), // id -> <li>
-  filters: { status: "open", assignee: "", unread: false, phone: "" },
+  filters: { status: "open", assignee: "", unread: false, search: "" },
   listHasMore: false,
   selectedId: null,
   stickyId: null, // the opened conversation stays listed while it changes, until the filters change
@@ -111,8 +112,10 @@ const el = {
   filterStatus: $("filter-status"),
   filterAssignee: $("filter-assignee"),
   filterUnread: $("filter-unread"),
-  filterPhone: $("filter-phone"),
+  filterSearch: $("filter-search"),
+  searchHint: $("search-hint"),
   presence: $("presence"),
+  handover: { bar: $("handover-bar"), by: $("handover-by"), note: $("handover-note"), button: $("handback") },
 };
 
 // ---------------------------------------------------------------- conversations
@@ -126,19 +129,13 @@ function agentName(id) {
   return agent ? agent.name : null;
 }
 
-function phonePrefix(text) {
-  return String(text || "").replace(/[^0-9+]/g, "");
-}
-
 function matchesFilters(conv) {
   const f = state.filters;
   if (f.status && conv.status !== f.status) return false;
   if (f.assignee === "me" && conv.assignee_id !== state.me.id) return false;
   if (f.assignee === "unassigned" && conv.assignee_id) return false;
   if (f.unread && !(conv.unread > 0)) return false;
-  const prefix = phonePrefix(f.phone);
-  if (prefix && !String(conv.contact.phone || "").startsWith(prefix)) return false;
-  return true;
+  return searchMatches(conv, parseSearch(f.search));
 }
 
 function compareConversations(a, b) {
@@ -204,8 +201,8 @@ function renderRow(conv) {
       "div",
       { class: "conv-meta" },
       h("span", { class: `status-pill status-${conv.status}` }, conv.status),
-      // A bot handed this conversation over: a human should answer (docs/websocket-api.md, Bots).
-      conv.handover ? h("span", { class: "status-pill status-handover", title: conv.handover_note || "" }, "handed over by bot") : null,
+      // Handed over by a bot or an agent: a human should answer (docs/websocket-api.md, Bots).
+      handoverPill(conv),
       assignee ? h("span", { class: "conv-assignee" }, `→ ${assignee}`) : null,
       h("span", { class: "conv-number" }, `via ${conv.number}`),
     ),
@@ -255,7 +252,8 @@ function listQuery(before) {
   if (f.status) q.set("status", f.status);
   if (f.assignee) q.set("assignee", f.assignee);
   if (f.unread) q.set("unread", "true");
-  if (phonePrefix(f.phone)) q.set("phone", phonePrefix(f.phone));
+  const search = parseSearch(f.search);
+  if (search.kind === "phone" || search.kind === "name") q.set("q", f.search.trim());
   q.set("limit", String(PAGE_SIZE));
   if (before) q.set("before", before);
   return q.toString();
@@ -292,107 +290,12 @@ function noteStatus(messageId, status) {
   if (!old || (STATUS_RANK[status] ?? 0) > (STATUS_RANK[old] ?? 0)) state.statuses.set(messageId, status);
 }
 
-function mediaNode(item) {
-  if (!item.url) {
-    return h("div", { class: "media-rejected" }, `attachment rejected: ${item.rejected || "unknown reason"}`);
-  }
-  const mime = String(item.mime || "").toLowerCase();
-  const name = item.filename || `${item.kind || "file"} attachment`;
-  const label = `${name}${item.size ? ` (${formatSize(item.size)})` : ""}`;
-  if (item.kind === "image" && !mime.includes("svg")) {
-    return h(
-      "a",
-      { class: "media-image", href: item.url, target: "_blank", rel: "noopener noreferrer", title: label },
-      h("img", { src: item.url, alt: name, loading: "lazy" }),
-    );
-  }
-  const link = h("a", { class: "media-file", href: item.url, download: item.filename || "", rel: "noopener" },
-    icon("paperclip", 15),
-    h("span", { class: "media-file-name" }, name),
-    item.size ? h("span", { class: "media-file-size" }, formatSize(item.size)) : null);
-  if (item.kind === "audio" && mime.startsWith("audio/")) {
-    return h("div", { class: "media-player" }, h("audio", { controls: true, preload: "none", src: item.url }), link);
-  }
-  if (item.kind === "video" && mime.startsWith("video/")) {
-    return h("div", { class: "media-player" }, h("video", { controls: true, preload: "metadata", src: item.url }), link);
-  }
-  return link;
-}
-
 function renderStatus(node, message) {
-  const status = statusOf(message);
-  node.textContent = status;
-  node.dataset.status = status;
-  const history = (message.status_history || []).map((s) => `${s.status} ${fullTime(s.at)}${s.detail ? ` (${s.detail})` : ""}`);
-  node.title = history.join("\n") || status;
-}
-
-// Automatic replies the hub held back for an inbound message (docs/keywords.md), one line each.
-const WITHHELD_REASON = {
-  opted_out: "the contact opted out",
-  blocked: "the contact is blocked",
-  auto_reply_limit: "automatic-reply limit reached",
-};
-const WITHHELD_SEND = {
-  SendAutoreply: "Autoresponder",
-  SendSurveyMessage: "Survey reply",
-  SendHelp: "Help text",
-  SendOptInConfirmation: "Opt-in confirmation",
-  DefaultReply: "Default reply",
-};
-
-function withheldNode(message) {
-  const held = message.withheld || [];
-  if (!held.length) return null;
-  return h(
-    "div",
-    { class: "msg-tags msg-withheld" },
-    held.map((w) =>
-      h(
-        "span",
-        { class: "msg-tag msg-tag-warn", title: `Not sent: ${w.text}` },
-        `${WITHHELD_SEND[w.send] || w.send} not sent: ${WITHHELD_REASON[w.reason] || w.reason}${w.limit ? ` (${w.limit})` : ""}`,
-      ),
-    ),
-  );
+  renderMessageStatus(node, message, statusOf(message));
 }
 
 function renderMessage(message) {
-  const out = message.direction === "out";
-  const author = message.author || {};
-  const bubble = h(
-    "div",
-    { class: "bubble" },
-    out && author.name ? h("div", { class: "msg-author" }, author.kind === "auto" ? `${author.name} · automatic` : author.name) : null,
-    message.keyword || message.campaign_id || message.best_effort
-      ? h(
-          "div",
-          { class: "msg-tags" },
-          message.keyword ? h("span", { class: "msg-tag", title: "Keyword this message was routed by" }, message.keyword) : null,
-          message.campaign_id ? h("span", { class: "msg-tag", title: "Reply to a campaign" }, `campaign ${message.campaign_id}`) : null,
-          message.best_effort
-            ? h("span", { class: "msg-tag msg-tag-warn", title: "ECO+ replies are matched to the last message sent to this phone; the match may be wrong" }, "matched best-effort (ECO+)")
-            : null,
-        )
-      : null,
-    message.text ? h("div", { class: "msg-text" }, message.text) : null,
-    message.media && message.media.length ? h("div", { class: "msg-media" }, message.media.map(mediaNode)) : null,
-    withheldNode(message),
-  );
-  const meta = h(
-    "div",
-    { class: "msg-meta" },
-    h("time", { datetime: message.created_at, title: fullTime(message.created_at) }, messageTime(message.created_at)),
-    message.segments > 1 ? h("span", { class: "msg-segments", title: message.encoding }, `${message.segments} SMS`) : null,
-  );
-  if (out) {
-    const status = h("span", { class: "message-status" });
-    renderStatus(status, message);
-    meta.appendChild(status);
-  }
-  bubble.appendChild(meta);
-  const kind = out && author.kind === "auto" ? " msg-auto" : "";
-  return h("div", { class: `msg msg-${out ? "out" : "in"}${kind}`, dataset: { messageId: message.id, seq: String(message.seq) } }, bubble);
+  return renderMessageNode(message, statusOf(message));
 }
 
 function nearBottom() {
@@ -467,6 +370,7 @@ function renderThreadHeader() {
   el.assign.dataset.assignee = assignee;
   el.statusToggle.textContent = conv.status === "closed" ? "Reopen" : "Close";
   el.statusToggle.dataset.action = conv.status === "closed" ? "open" : "closed";
+  renderHandoverBar(conv, el.handover);
 }
 
 function setView(view) {
@@ -883,16 +787,20 @@ function onSocketClose(event) {
   return true;
 }
 
+const heartbeat = { every: PING_EVERY_MS, pongTimeout: PONG_TIMEOUT_MS };
+
 function startHeartbeat() {
   stopHeartbeat();
   rt.pingTimer = setInterval(() => {
     if (!send({ type: "ping" })) return;
-    clearTimeout(rt.pongTimer);
+    // A pong still awaited keeps its deadline: a new ping does not extend it.
+    if (rt.pongTimer) return;
     rt.pongTimer = setTimeout(() => {
-      // No answer: the connection is dead even if the browser has not noticed.
-      if (rt.ws) rt.ws.close(4000, "no pong");
-    }, PONG_TIMEOUT_MS);
-  }, PING_EVERY_MS);
+      // No answer: the connection is dead even if the browser has not noticed. Do not wait
+      // for its close event (minutes on a dead link): show it and reconnect now.
+      if (rt.socket) rt.socket.drop(4000, "no pong");
+    }, heartbeat.pongTimeout);
+  }, heartbeat.every);
 }
 
 function stopHeartbeat() {
@@ -1002,14 +910,31 @@ async function toggleStatus() {
   }
 }
 
+async function giveBackToBot() {
+  const id = state.selectedId;
+  if (!id) return;
+  el.handover.button.disabled = true;
+  try {
+    if (upsertConversation(await handBack(id))) renderList();
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    el.handover.button.disabled = false;
+    renderThreadHeader();
+  }
+}
+
 let filterTimer = null;
 function onFiltersChanged(debounce) {
   state.filters = {
     status: el.filterStatus.value,
     assignee: el.filterAssignee.value,
     unread: el.filterUnread.checked,
-    phone: el.filterPhone.value,
+    search: el.filterSearch.value,
   };
+  const search = parseSearch(state.filters.search);
+  el.searchHint.textContent = search.kind === "short" ? search.hint : "";
+  el.searchHint.hidden = search.kind !== "short";
   state.stickyId = null;
   renderList();
   clearTimeout(filterTimer);
@@ -1017,24 +942,16 @@ function onFiltersChanged(debounce) {
 }
 
 function bindUi() {
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("POST", "/api/auth/logout", undefined, { noRedirect: true });
-    } catch (_) {
-      /* leave anyway */
-    }
-    rt.fullReload = true;
-    if (rt.socket) rt.socket.stop(1000, "logout");
-    location.replace("/login");
-  });
+  // Log out: the shared top bar (topbar.js).
   el.filterStatus.addEventListener("change", () => onFiltersChanged(false));
   el.filterAssignee.addEventListener("change", () => onFiltersChanged(false));
   el.filterUnread.addEventListener("change", () => onFiltersChanged(false));
-  el.filterPhone.addEventListener("input", () => onFiltersChanged(true));
+  el.filterSearch.addEventListener("input", () => onFiltersChanged(true));
   el.loadMore.addEventListener("click", () => loadConversations({ more: true }).catch((err) => toast(err.message)));
   el.loadOlder.addEventListener("click", loadOlder);
   el.assign.addEventListener("change", changeAssignee);
   el.statusToggle.addEventListener("click", toggleStatus);
+  el.handover.button.addEventListener("click", giveBackToBot);
   $("thread-back").addEventListener("click", closeThread);
   el.replyForm.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -1080,6 +997,11 @@ window.__hub = {
   },
   get lastSendVia() {
     return rt.lastSendVia;
+  },
+  /** Ping every `every` ms and give up `pongTimeout` ms after an unanswered ping (from now). */
+  heartbeat(every, pongTimeout) {
+    Object.assign(heartbeat, { every, pongTimeout });
+    if (rt.ready) startHeartbeat();
   },
   /** Do not reconnect for `ms` milliseconds (from now). */
   pauseReconnect(ms) {

@@ -1578,15 +1578,7 @@ function applyRole() {
 
 function bindUi() {
   bindTabs();
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("POST", "/api/auth/logout", undefined, { noRedirect: true });
-    } catch (_) {
-      /* leave anyway */
-    }
-    if (rt.socket) rt.socket.stop(1000, "logout");
-    location.replace("/login");
-  });
+  // Log out: the shared top bar (topbar.js).
   $("messaging-form").addEventListener("submit", saveMessaging);
 
   $("kw-filter-number").addEventListener("change", renderKeywords);

@@ -1,0 +1,109 @@
+/*
+ * How a message of the inbox thread looks: its bubble, attachments, tags and delivery status.
+ * Pure rendering: the thread (inbox.js) decides which status a message shows.
+ */
+import { formatSize, fullTime, h, icon, messageTime } from "/static/common.js";
+
+function mediaNode(item) {
+  if (!item.url) {
+    return h("div", { class: "media-rejected" }, `attachment rejected: ${item.rejected || "unknown reason"}`);
+  }
+  const mime = String(item.mime || "").toLowerCase();
+  const name = item.filename || `${item.kind || "file"} attachment`;
+  const label = `${name}${item.size ? ` (${formatSize(item.size)})` : ""}`;
+  if (item.kind === "image" && !mime.includes("svg")) {
+    return h(
+      "a",
+      { class: "media-image", href: item.url, target: "_blank", rel: "noopener noreferrer", title: label },
+      h("img", { src: item.url, alt: name, loading: "lazy" }),
+    );
+  }
+  const link = h("a", { class: "media-file", href: item.url, download: item.filename || "", rel: "noopener" },
+    icon("paperclip", 15),
+    h("span", { class: "media-file-name" }, name),
+    item.size ? h("span", { class: "media-file-size" }, formatSize(item.size)) : null);
+  if (item.kind === "audio" && mime.startsWith("audio/")) {
+    return h("div", { class: "media-player" }, h("audio", { controls: true, preload: "none", src: item.url }), link);
+  }
+  if (item.kind === "video" && mime.startsWith("video/")) {
+    return h("div", { class: "media-player" }, h("video", { controls: true, preload: "metadata", src: item.url }), link);
+  }
+  return link;
+}
+
+// Automatic replies the hub held back for an inbound message (docs/keywords.md), one line each.
+const WITHHELD_REASON = {
+  opted_out: "the contact opted out",
+  blocked: "the contact is blocked",
+  auto_reply_limit: "automatic-reply limit reached",
+};
+const WITHHELD_SEND = {
+  SendAutoreply: "Autoresponder",
+  SendSurveyMessage: "Survey reply",
+  SendHelp: "Help text",
+  SendOptInConfirmation: "Opt-in confirmation",
+  DefaultReply: "Default reply",
+};
+
+function withheldNode(message) {
+  const held = message.withheld || [];
+  if (!held.length) return null;
+  return h(
+    "div",
+    { class: "msg-tags msg-withheld" },
+    held.map((w) =>
+      h(
+        "span",
+        { class: "msg-tag msg-tag-warn", title: `Not sent: ${w.text}` },
+        `${WITHHELD_SEND[w.send] || w.send} not sent: ${WITHHELD_REASON[w.reason] || w.reason}${w.limit ? ` (${w.limit})` : ""}`,
+      ),
+    ),
+  );
+}
+
+/** Show `status` (the best one known for the message) with its history as the tooltip. */
+export function renderStatus(node, message, status) {
+  node.textContent = status;
+  node.dataset.status = status;
+  const history = (message.status_history || []).map((s) => `${s.status} ${fullTime(s.at)}${s.detail ? ` (${s.detail})` : ""}`);
+  node.title = history.join("\n") || status;
+}
+
+/** The thread's element for a message; `status` is the one its delivery status shows. */
+export function renderMessage(message, status) {
+  const out = message.direction === "out";
+  const author = message.author || {};
+  const bubble = h(
+    "div",
+    { class: "bubble" },
+    out && author.name ? h("div", { class: "msg-author" }, author.kind === "auto" ? `${author.name} · automatic` : author.name) : null,
+    message.keyword || message.campaign_id || message.best_effort
+      ? h(
+          "div",
+          { class: "msg-tags" },
+          message.keyword ? h("span", { class: "msg-tag", title: "Keyword this message was routed by" }, message.keyword) : null,
+          message.campaign_id ? h("span", { class: "msg-tag", title: "Reply to a campaign" }, `campaign ${message.campaign_id}`) : null,
+          message.best_effort
+            ? h("span", { class: "msg-tag msg-tag-warn", title: "ECO+ replies are matched to the last message sent to this phone; the match may be wrong" }, "matched best-effort (ECO+)")
+            : null,
+        )
+      : null,
+    message.text ? h("div", { class: "msg-text" }, message.text) : null,
+    message.media && message.media.length ? h("div", { class: "msg-media" }, message.media.map(mediaNode)) : null,
+    withheldNode(message),
+  );
+  const meta = h(
+    "div",
+    { class: "msg-meta" },
+    h("time", { datetime: message.created_at, title: fullTime(message.created_at) }, messageTime(message.created_at)),
+    message.segments > 1 ? h("span", { class: "msg-segments", title: message.encoding }, `${message.segments} SMS`) : null,
+  );
+  if (out) {
+    const node = h("span", { class: "message-status" });
+    renderStatus(node, message, status);
+    meta.appendChild(node);
+  }
+  bubble.appendChild(meta);
+  const kind = out && author.kind === "auto" ? " msg-auto" : "";
+  return h("div", { class: `msg msg-${out ? "out" : "in"}${kind}`, dataset: { messageId: message.id, seq: String(message.seq) } }, bubble);
+}

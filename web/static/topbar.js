@@ -1,0 +1,42 @@
+/*
+ * The top bar every agent page shares (inbox, services, displays, forwarding): the page links,
+ * who is logged in, and Log out. The markup is the same on each page; this marks the current
+ * page, fills in the account and the agent, hides links marked data-admin-only from agents,
+ * and logs out.
+ */
+import { $, api } from "/static/common.js";
+
+function markCurrent() {
+  for (const link of document.querySelectorAll(".topbar-nav a")) {
+    if (link.getAttribute("href") === location.pathname) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+async function showWho() {
+  let me;
+  try {
+    me = await api("GET", "/api/me");
+  } catch (_) {
+    return; // the page's own script says why (or goes to the login page)
+  }
+  const admin = me.kind !== "token" && me.role === "admin";
+  for (const link of document.querySelectorAll(".topbar [data-admin-only]")) link.hidden = !admin;
+  if ($("account-name")) $("account-name").textContent = me.account_name || "";
+  if ($("agent-name")) $("agent-name").textContent = me.name || "";
+  if ($("agent-avatar")) $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
+  document.querySelector(".topbar").dataset.ready = "true";
+}
+
+async function logOut() {
+  try {
+    await api("POST", "/api/auth/logout", undefined, { noRedirect: true });
+  } catch (_) {
+    /* leave anyway */
+  }
+  location.replace("/login");
+}
+
+markCurrent();
+if ($("logout")) $("logout").addEventListener("click", logOut);
+showWho();
