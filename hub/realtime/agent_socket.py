@@ -34,7 +34,7 @@ from hub.realtime.wire import OutgoingEvent
 from hub.services import auth, presence
 from hub.services.conversations import mark_read
 from hub.services.errors import ServiceError
-from hub.services.outbound import Author, send_reply
+from hub.services.outbound import Author, get_conversation, send_reply
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ MAX_MISSING = 500
 # How many recent seqs a socket remembers having sent. An event older than that arriving again
 # (a retry publishing it much later) is sent again; clients skip seqs they have seen.
 SENT_MEMORY = 10_000
+MAX_KNOWN_CONVERSATIONS = 1000
 
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 ShortText = Annotated[str, msgspec.Meta(max_length=100)]
@@ -258,6 +259,8 @@ class AgentSession:
         self.registry = registry_of(socket)
         self.reading: asyncio.Task[Any] | None = None
         """The task reading the client's messages, while it does: `end` cancels it."""
+        self.conversations: set[str] = set()
+        """Conversation ids this socket's `typing` named and that were found to be its account's."""
 
     def send(self, payload: bytes) -> None:
         """Send a message of this socket's own (a reply, a replayed event), after what is queued."""
@@ -492,6 +495,7 @@ class AgentSession:
         elif msg.type == "typing" and msg.conversation_id:
             if principal.kind != "agent":
                 return
+            await self.check_conversation(msg.conversation_id)
             event = ev.Typing(
                 seq=await hub.bus.head(principal.account_id),
                 account_id=str(principal.account_id),
@@ -529,6 +533,19 @@ class AgentSession:
                 "request_id": msg.request_id,
             }
             self.send(_encode(error))
+
+    async def check_conversation(self, conversation_id: str) -> None:
+        """Refuse, as every request does, a conversation that is not this account's.
+
+        Agents send `typing` with every few keystrokes: a conversation found once is remembered for
+        the socket's life (conversations are never moved between accounts).
+        """
+        if conversation_id in self.conversations:
+            return
+        await get_conversation(self.principal.account_id, conversation_id)
+        if len(self.conversations) >= MAX_KNOWN_CONVERSATIONS:
+            self.conversations.clear()
+        self.conversations.add(conversation_id)
 
     async def presence(self, state: str, seq: int) -> None:
         if self.principal.kind != "agent":
