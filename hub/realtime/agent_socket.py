@@ -111,16 +111,38 @@ def parse_resume(raw_since: str | None, raw_missing: str | None) -> tuple[int | 
     return since, missing
 
 
-@websocket("/ws")
-async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    hub: HubContext = socket.app.state.hub
+async def open_socket(socket: WebSocket[Any, Any, Any]) -> tuple[auth.Principal, str] | None:
+    """Accept the socket and say who opened it; None when it was refused (and is closed).
+
+    A database that cannot be asked who the caller is closes the socket with 1013 (try again
+    later), never as an authentication failure: refusing the handshake would reach the client as
+    HTTP 403, which reads as "forbidden" and makes it stop retrying.
+    """
     token = credential(socket)
-    principal = await registry_of(socket).resolve(token) if token else None
+    try:
+        principal = await registry_of(socket).resolve(token) if token else None
+    except DATABASE_DOWN as exc:
+        log.warning("socket refused: database unavailable: %s", exc)
+        await socket.accept()
+        error = {"type": "error", "error": "the database is unavailable; retry later"}
+        await socket.send_text(_encode(error))
+        await socket.close(code=CLOSE_TRY_LATER, reason="database unavailable")
+        return None
     await socket.accept()
     if principal is None or token is None:
         await socket.send_text(_encode({"type": "error", "error": "not authenticated"}))
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="not authenticated")
+        return None
+    return principal, token
+
+
+@websocket("/ws")
+async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    hub: HubContext = socket.app.state.hub
+    opened = await open_socket(socket)
+    if opened is None:
         return
+    principal, token = opened
     try:
         since, missing = parse_resume(socket.query_params.get("since"), socket.query_params.get("missing"))
     except ValueError as exc:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import httpx
+import dataclasses
+import json
+from pathlib import Path
 
+import httpx
+import pytest
+import websockets
+
+from hub.context import open_hub
+from hub.embedded_mongo import EmbeddedMongo
+from hub.settings import MongoSettings, Settings
 from hub.store.messages import Message
-from tests.conftest import RunningHub, Tenant, login, post_generic
+from tests.conftest import RunningHub, Tenant, free_port, login, make_tenant, post_generic, serve
 from tests.panel import Panel
 
 
@@ -56,3 +65,36 @@ async def test_typing_in_a_conversation_of_another_account_is_refused(
     assert seen["data"]["conversation_id"] == str(our_conv)
     typed = [e["data"]["conversation_id"] for e in colleague.events if e["type"] == "typing"]
     assert typed == [str(our_conv)]
+
+
+async def test_socket_opened_while_the_database_is_down_is_told_to_retry(
+    settings: Settings, tmp_path: Path
+) -> None:
+    mongo = EmbeddedMongo(tmp_path / "db", port=free_port())
+    await mongo.start()
+    try:
+        local = dataclasses.replace(
+            settings, mongo=MongoSettings(uri=mongo.uri, database="hub", server_selection_timeout_ms=1500)
+        )
+        async with open_hub(local) as hub_ctx, serve(hub_ctx) as running:
+            tenant = await make_tenant("down", "+48500100900")
+            session = await login(running.base, tenant.admin_email, tenant.admin_password)
+            async with httpx.AsyncClient(base_url=running.base) as c:
+                r = await c.post(
+                    "/api/tokens", json={"name": "bot"}, headers={"Authorization": f"Bearer {session}"}
+                )
+                assert r.status_code == 201, r.text
+                api_token = r.json()["token"]
+            await mongo.stop()
+            for path, token in (("/ws", session), ("/ws/bot", api_token)):
+                # The handshake succeeds (no HTTP 403): the socket is closed with 1013, "try again later".
+                async with websockets.connect(
+                    f"{running.ws_base}{path}", additional_headers={"Authorization": f"Bearer {token}"}
+                ) as ws:
+                    frame = json.loads(await ws.recv())
+                    assert frame["type"] == "error" and "database" in frame["error"]
+                    with pytest.raises(websockets.ConnectionClosed):
+                        await ws.recv()
+                assert ws.close_code == 1013, path
+    finally:
+        await mongo.stop()
