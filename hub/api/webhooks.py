@@ -15,6 +15,7 @@ from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
 from hub.ingest import generic, twilio
 from hub.services import delivery, inbound
+from hub.services.errors import ServiceError
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -63,8 +64,25 @@ def public_url(request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     return f"{base}{request.url.path}" + (f"?{query}" if query else "")
 
 
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+
+
+def require_media_type(request: Request[Any, Any, Any], expected: str) -> None:
+    """Refuse a body declared as anything but `expected`, even a correctly signed one.
+
+    Raises:
+        UnsupportedMediaType: another or no Content-Type.
+    """
+    declared = request.content_type[0].lower()
+    if declared != expected:
+        raise UnsupportedMediaType(
+            f"Content-Type must be {expected}, not {declared or 'missing'}", field="Content-Type"
+        )
+
+
 async def generic_body(request: Request[Any, Any, Any], hub: HubContext) -> bytes:
-    """The request body, once its X-Hub-Signature and timestamp check out."""
+    """The request body, once its X-Hub-Signature and timestamp check out and it is declared JSON."""
     body = await request.body()
     generic.verify(
         hub.settings.webhook_secret,
@@ -74,18 +92,19 @@ async def generic_body(request: Request[Any, Any, Any], hub: HubContext) -> byte
         time.time(),
         hub.settings.security.webhook_max_age_s,
     )
+    require_media_type(request, "application/json")
     return body
 
 
 async def twilio_params(request: Request[Any, Any, Any], hub: HubContext) -> dict[str, list[str]]:
-    """The form parameters, once X-Twilio-Signature checks out."""
-    params = twilio.parse_form(await request.body())
-    twilio.verify(
+    """The form parameters, once X-Twilio-Signature checks out (before the body is judged)."""
+    params = twilio.verified_form(
         hub.settings.twilio.auth_token,
         public_url(request, hub),
-        params,
+        await request.body(),
         request.headers.get("x-twilio-signature"),
     )
+    require_media_type(request, "application/x-www-form-urlencoded")
     return params
 
 

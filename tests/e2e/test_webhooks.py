@@ -54,7 +54,6 @@ async def messages_count() -> int:
     [
         ({"from": "+48600700800", "to": "+48500100200", "text": "x"}, "id"),
         ({"id": "a", "to": "+48500100200", "text": "x"}, "from"),
-        ({"id": "a", "from": "+48600700800", "to": "+48500100200"}, "text or media"),
         ({"id": "a", "from": "not a phone", "to": "+48500100200", "text": "x"}, "from is not a valid phone"),
         ({"id": "a", "from": "+48600700800", "to": "+48500999999", "text": "x"}, "no number"),
         ({"id": "a", "from": "+48600700800", "to": "+48500100200", "text": 5}, "text"),
@@ -101,6 +100,43 @@ async def test_bad_generic_signature_is_403_and_nothing_stored(
     assert r.status_code == 403, r.text
     assert r.json()["error"]
     assert await messages_count() == 0
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+async def test_signed_body_not_declared_json_is_415(
+    running: RunningHub, tenant_a: Tenant, content_type: str | None
+) -> None:
+    body = json.dumps({"id": "ct", "from": "+48600700800", "to": tenant_a.number, "text": "hi"}).encode()
+    headers = signed_headers(body)
+    del headers["Content-Type"]
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        r = await client.post("/webhooks/generic/inbound", content=body, headers=headers)
+        assert r.status_code == 415, r.text
+        assert r.json()["field"] == "Content-Type"
+        # Declared as JSON (with a charset), the same signed body is taken.
+        headers["Content-Type"] = "application/json; charset=utf-8"
+        r = await client.post("/webhooks/generic/inbound", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+    assert await messages_count() == 1
+
+
+async def test_empty_message_is_stored_through_either_gateway(running: RunningHub, tenant_a: Tenant) -> None:
+    """A phone can send a text with nothing in it: both webhooks store it, as an empty text."""
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        generic = await post_generic(client, {"id": "empty-1", "from": "+48600700801", "to": tenant_a.number})
+        assert generic.status_code == 200, generic.text
+        url = f"{running.base}/webhooks/twilio/inbound"
+        twilio = await post_twilio(client, url, twilio_form(tenant_a, "SM" + "e" * 32, body=""))
+        assert twilio.status_code == 200, twilio.text
+    stored = await Message.find({"provider_message_id": {"$in": ["empty-1", "SM" + "e" * 32]}}).to_list()
+    assert sorted((m.provider, m.text, len(m.media)) for m in stored) == [
+        ("generic", "", 0),
+        ("twilio", "", 0),
+    ]
 
 
 # --- Twilio ------------------------------------------------------------------------------------
@@ -168,6 +204,41 @@ async def test_twilio_bad_signature_is_403_and_nothing_stored(
     assert r.status_code == 403, r.text
     assert "Twilio" in r.json()["error"]
     assert await messages_count() == 0
+
+
+async def test_twilio_garbage_with_a_bad_signature_is_403(running: RunningHub, tenant_a: Tenant) -> None:
+    url = f"{running.base}/webhooks/twilio/inbound"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm90IGl0"}
+    async with httpx.AsyncClient() as client:
+        for body in (b"\xff\xfe\x00garbage", b"%%%&&&==", b""):
+            r = await client.post(url, content=body, headers=headers)
+            assert r.status_code == 403, r.text
+            assert "Twilio" in r.json()["error"]
+        # Signed, but not declared as a form.
+        params = twilio_form(tenant_a, "SM" + "f" * 32)
+        signed = {
+            "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params),
+            "Content-Type": "text/plain",
+        }
+        r = await client.post(url, content=urlencode(params), headers=signed)
+        assert r.status_code == 415, r.text
+    assert await messages_count() == 0
+
+
+@pytest.mark.parametrize("path", ["inbound", "status"])
+async def test_twilio_without_any_message_sid_names_both_parameters(
+    running: RunningHub, tenant_a: Tenant, path: str
+) -> None:
+    url = f"{running.base}/webhooks/twilio/{path}"
+    params = twilio_form(tenant_a, "unused")
+    del params["MessageSid"], params["SmsSid"]
+    if path == "status":
+        params["MessageStatus"] = "delivered"
+    async with httpx.AsyncClient() as client:
+        r = await post_twilio(client, url, params)
+    assert r.status_code == 422, r.text
+    assert "MessageSid" in r.json()["error"] and "SmsSid" in r.json()["error"]
+    assert r.json()["field"] == "MessageSid"
 
 
 async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) -> None:
