@@ -14,6 +14,7 @@ import pytest
 
 from hub.store.messages import Message
 from tests.conftest import (
+    TWILIO_SID,
     TWILIO_TOKEN,
     RunningHub,
     Tenant,
@@ -349,6 +350,7 @@ async def test_mms_media_stored_sniffed_and_served_inert(running: RunningHub, te
         assert (await client.get(f"/api/messages/{message.id}/media/0")).status_code == 401
 
 
+@pytest.mark.parametrize("media_changes", [{"allow_private": True}], indirect=True)
 async def test_media_fetched_from_url_with_size_limit(running: RunningHub, tenant_a: Tenant) -> None:
     """A gateway URL is fetched; one larger than the limit is kept as a rejection, not stored."""
     from tests.httpserver import HTTPServer, Recorded
@@ -384,3 +386,86 @@ async def test_media_fetched_from_url_with_size_limit(running: RunningHub, tenan
     assert small.file_id is not None and small.size == len(png)
     assert large.file_id is None and "larger" in (large.rejected or "")
     assert gone.file_id is None and "404" in (gone.rejected or "")
+
+
+async def test_media_from_private_addresses_is_refused_unless_allowed(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    """By default a signed webhook cannot make the hub fetch from its own network."""
+    from tests.httpserver import HTTPServer, Recorded
+
+    def files(req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "image/png"}, tiny_png()
+
+    async with HTTPServer(files) as server, httpx.AsyncClient(base_url=running.base) as client:
+        urls = [
+            f"http://127.0.0.1:{server.port}/a.png",
+            f"http://localhost:{server.port}/b.png",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/c.png",
+        ]
+        r = await post_generic(
+            client,
+            {
+                "id": "ssrf",
+                "from": "+48600700800",
+                "to": tenant_a.number,
+                "media": [{"url": u} for u in urls],
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert server.requests == []
+    message = await Message.get(r.json()["message_id"])
+    assert message is not None
+    assert [(m.file_id, "not a public address" in (m.rejected or "")) for m in message.media] == [
+        (None, True)
+    ] * 4
+
+
+async def twilio_mms(running: RunningHub, tenant: Tenant, sid: str, media_url: str) -> httpx.Response:
+    url = f"{running.base}/webhooks/twilio/inbound"
+    params = twilio_form(tenant, sid, "", NumMedia="1", MediaUrl0=media_url, MediaContentType0="image/png")
+    async with httpx.AsyncClient() as client:
+        return await post_twilio(client, url, params)
+
+
+@pytest.mark.parametrize("media_changes", [{"allow_private": True}], indirect=True)
+async def test_twilio_credentials_stay_away_from_other_hosts(running: RunningHub, tenant_a: Tenant) -> None:
+    """A MediaUrl on a host that is not one of Twilio's media hosts is fetched without credentials."""
+    from tests.httpserver import HTTPServer, Recorded
+
+    def files(req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "image/png"}, tiny_png()
+
+    async with HTTPServer(files) as server:
+        r = await twilio_mms(running, tenant_a, "MM" + "1" * 32, f"{server.base}/m.png")
+        assert r.status_code == 200, r.text
+        assert [req.path for req in server.requests] == ["/m.png"]
+        assert "authorization" not in server.requests[0].headers
+    message = await Message.find_one({"provider_message_id": "MM" + "1" * 32})
+    assert message is not None and message.media[0].file_id is not None
+
+
+@pytest.mark.parametrize(
+    "media_changes", [{"allow_private": True, "credential_hosts": ("localhost",)}], indirect=True
+)
+async def test_twilio_credentials_go_to_media_hosts_only_and_not_through_redirects(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    from tests.httpserver import HTTPServer, Recorded
+
+    def files(req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        if req.path == "/media/1":
+            return 302, {"Location": f"http://127.0.0.1:{port}/cdn/1.png"}, b""
+        return 200, {"Content-Type": "image/png"}, tiny_png()
+
+    async with HTTPServer(files) as server:
+        port = server.port
+        r = await twilio_mms(running, tenant_a, "MM" + "2" * 32, f"http://localhost:{port}/media/1")
+        assert r.status_code == 200, r.text
+        first, second = server.requests
+    expected = "Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+    assert first.path == "/media/1" and first.headers["authorization"] == expected
+    assert second.path == "/cdn/1.png" and "authorization" not in second.headers
+    message = await Message.find_one({"provider_message_id": "MM" + "2" * 32})
+    assert message is not None and message.media[0].file_id is not None
