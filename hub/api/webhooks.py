@@ -11,12 +11,14 @@ from litestar import Controller, MediaType, Request, Response, post
 from litestar.di import NamedDependency, Provide
 
 from hub.api.deps import provide_hub
+from hub.api.openapi import documented_body
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
 from hub.ingest import generic, twilio
 from hub.services import delivery, inbound
 from hub.services.errors import ServiceError
 
+FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -29,6 +31,34 @@ class Stored(msgspec.Struct):
     """The message's sequence number in its account's event stream; None when unmatched."""
     matched: bool = True
     """False when the message reached no account (no keyword on a shared number, no campaign)."""
+
+
+class TwilioInboundForm(msgspec.Struct):
+    """Twilio's incoming-message webhook, as the hub reads it (Twilio sends more; all are signed)."""
+
+    From: str
+    To: str
+    MessageSid: str | None = None
+    SmsSid: str | None = None
+    """The older name of MessageSid; one of the two is required."""
+    Body: str = ""
+    NumMedia: str = "0"
+    MediaUrl0: str | None = None
+    """MediaUrl0 … MediaUrl{NumMedia-1}: fetched from Twilio's media hosts."""
+    MediaContentType0: str | None = None
+    AccountSid: str | None = None
+
+
+class TwilioStatusForm(msgspec.Struct):
+    """Twilio's status callback for a message the hub sent."""
+
+    MessageSid: str | None = None
+    SmsSid: str | None = None
+    MessageStatus: str | None = None
+    """accepted, scheduled, queued, sending, sent, delivered, read, undelivered, failed or canceled."""
+    SmsStatus: str | None = None
+    ErrorCode: str | None = None
+    AccountSid: str | None = None
 
 
 class ReportAccepted(msgspec.Struct):
@@ -104,7 +134,7 @@ async def twilio_params(request: Request[Any, Any, Any], hub: HubContext) -> dic
         await request.body(),
         request.headers.get("x-twilio-signature"),
     )
-    require_media_type(request, "application/x-www-form-urlencoded")
+    require_media_type(request, FORM)
     return params
 
 
@@ -113,7 +143,11 @@ class WebhookController(Controller):
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
     tags = ["webhooks"]
 
-    @post("/generic/inbound", status_code=200)
+    @post(
+        "/generic/inbound",
+        status_code=200,
+        operation_class=documented_body("application/json", generic.InboundIn),
+    )
     async def generic_inbound(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Stored:
@@ -128,7 +162,11 @@ class WebhookController(Controller):
             matched=message is not None,
         )
 
-    @post("/generic/status", status_code=200)
+    @post(
+        "/generic/status",
+        status_code=200,
+        operation_class=documented_body("application/json", generic.StatusIn),
+    )
     async def generic_status(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> ReportAccepted:
@@ -136,7 +174,12 @@ class WebhookController(Controller):
         body = await generic_body(request, hub)
         return ReportAccepted(applied=await _apply_report(hub, generic.parse_status(body, datetime.now(UTC))))
 
-    @post("/twilio/inbound", status_code=200, media_type=MediaType.XML)
+    @post(
+        "/twilio/inbound",
+        status_code=200,
+        media_type=MediaType.XML,
+        operation_class=documented_body(FORM, TwilioInboundForm),
+    )
     async def twilio_inbound(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:
@@ -147,7 +190,12 @@ class WebhookController(Controller):
         await inbound.receive(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
 
-    @post("/twilio/status", status_code=200, media_type=MediaType.XML)
+    @post(
+        "/twilio/status",
+        status_code=200,
+        media_type=MediaType.XML,
+        operation_class=documented_body(FORM, TwilioStatusForm),
+    )
     async def twilio_status(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:

@@ -98,3 +98,47 @@ async def test_socket_opened_while_the_database_is_down_is_told_to_retry(
                 assert ws.close_code == 1013, path
     finally:
         await mongo.stop()
+
+
+async def test_schema_names_the_credentials_and_the_error_body(running: RunningHub) -> None:
+    async with httpx.AsyncClient(base_url=running.base) as c:
+        schema = (await c.get("/schema/openapi.json")).json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["session"] == {
+        **schemes["session"],
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "hub_session",
+    }
+    assert schemes["bearer"]["type"] == "http" and schemes["bearer"]["scheme"] == "bearer"
+    assert {schemes["screenToken"]["in"], schemes["screenTokenQuery"]["in"]} == {"header", "query"}
+    error = schema["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"error", "status_code"} and "field" in error["properties"]
+    paths = schema["paths"]
+    reply = paths["/api/conversations/{conversation_id}/messages"]["post"]
+    assert {"session": []} in reply["security"] and {"bearer": []} in reply["security"]
+    assert {"400", "401", "403", "404", "409", "422", "503"} <= set(reply["responses"])
+    assert reply["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert paths["/api/screen/logo"]["get"]["security"] == [{"screenToken": []}, {"screenTokenQuery": []}]
+    assert "security" not in paths["/api/auth/login"]["post"]
+    generic = paths["/webhooks/generic/inbound"]["post"]
+    body = generic["requestBody"]["content"]["application/json"]["schema"]
+    assert {"id", "from", "to", "text", "media"} <= set(body["properties"])
+    assert {"403", "415", "422"} <= set(generic["responses"])
+    twilio = paths["/webhooks/twilio/inbound"]["post"]["requestBody"]["content"]
+    assert "MessageSid" in twilio["application/x-www-form-urlencoded"]["schema"]["properties"]
+
+
+async def test_request_validation_errors_have_the_documented_shape(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    async with httpx.AsyncClient(base_url=running.base, headers={"Authorization": f"Bearer {token}"}) as c:
+        r = await c.get("/api/conversations", params={"limit": "many"})
+        bad_body = await c.post("/api/auth/login", json={"email": "a@b.c"})
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["status_code"] == 400 and body["field"] == "limit"
+    assert body["details"][0]["key"] == "limit" and body["details"][0]["source"] == "query"
+    assert "extra" not in body and "detail" not in body
+    assert bad_body.status_code == 400 and bad_body.json()["field"] == "password", bad_body.text
