@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import ResponseSpec
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -24,6 +25,7 @@ from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController,
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
 from hub.api.media import MediaController
 from hub.api.numbers import NumberController
+from hub.api.openapi import document, openapi_config
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
@@ -108,15 +110,27 @@ def _page_routes(settings: Settings) -> list[Any]:
     return routes
 
 
-@get("/health", tags=["ops"])
-async def health(state: State) -> Response[dict[str, Any]]:
+class HealthOut(msgspec.Struct, omit_defaults=True):
+    ok: bool
+    mongo: str
+    """"ok", or why MongoDB did not answer."""
+    subscribers: int | None = None
+    """Live sockets subscribed in this process."""
+
+
+@get(
+    "/health",
+    tags=["ops"],
+    responses={503: ResponseSpec(HealthOut, description="MongoDB does not answer.", generate_examples=False)},
+)
+async def health(state: State) -> Response[HealthOut]:
     """Liveness and database reachability."""
     hub: HubContext = state.hub
     try:
         await hub.db.command("ping")
     except Exception as exc:
-        return Response({"ok": False, "mongo": str(exc)[:200]}, status_code=503)
-    return Response({"ok": True, "mongo": "ok", "subscribers": hub.fanout.subscriber_count()})
+        return Response(HealthOut(ok=False, mongo=str(exc)[:200]), status_code=503)
+    return Response(HealthOut(ok=True, mongo="ok", subscribers=hub.fanout.subscriber_count()))
 
 
 def create_app(
@@ -160,7 +174,7 @@ def create_app(
             else:
                 yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             SessionController,
@@ -186,13 +200,15 @@ def create_app(
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="SMS hub", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
         cors_config=None
         if not settings.server.public_url
         else CORSConfig(allow_origins=[settings.server.public_url]),
         request_max_body_size=20 * 1024 * 1024,
         debug=False,
     )
+    document(app)
+    return app
 
 
 @contextlib.asynccontextmanager

@@ -33,6 +33,13 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list; unset keeps the default, set but empty means none."""
+    if name not in os.environ:
+        return default
+    return tuple(item.strip().lower() for item in os.environ[name].split(",") if item.strip())
+
+
 def _default_web_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "web"
 
@@ -101,6 +108,13 @@ class MediaSettings:
     """Most attachments kept from one message."""
     fetch_timeout_s: float = 20.0
     """Timeout for fetching an attachment from a gateway URL."""
+    credential_hosts: tuple[str, ...] = ("api.twilio.com", "*.twiliocdn.com")
+    """Hosts that get the gateway's credentials when an attachment is fetched from them (Twilio's
+    media hosts); `*.example.com` matches every subdomain. Any other host is fetched without them."""
+    allow_private: bool = False
+    """Fetch attachments from private, loopback and link-local addresses (after DNS resolution).
+    Off, such a URL is kept as a refused attachment: a signed webhook must not make the hub reach
+    into its own network."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +266,8 @@ def load_settings() -> Settings:
         media=MediaSettings(
             max_bytes=_env_int("HUB_MEDIA_MAX_BYTES", 5 * 1024 * 1024),
             max_parts=_env_int("HUB_MEDIA_MAX_PARTS", 10),
+            credential_hosts=_env_list("HUB_MEDIA_CREDENTIAL_HOSTS", MediaSettings.credential_hosts),
+            allow_private=_env_bool("HUB_MEDIA_ALLOW_PRIVATE", False),
         ),
         realtime=RealtimeSettings(
             subscriber_queue=_env_int("HUB_WS_QUEUE", 1000),

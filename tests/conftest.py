@@ -31,6 +31,7 @@ from hub.embedded_mongo import EmbeddedMongo
 from hub.realtime.wire import protocol_class
 from hub.services import auth
 from hub.settings import (
+    MediaSettings,
     MongoSettings,
     RedisSettings,
     SecuritySettings,
@@ -85,7 +86,16 @@ def redis_mode(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-def settings(mongo_uri: str, redis_url: str, redis_mode: bool, tmp_path: Path) -> Settings:
+def media_changes(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Changes to the hub's media settings (parametrise indirectly): a test that fetches
+    attachments from its own loopback server opts in with `{"allow_private": True}`."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
+def settings(
+    mongo_uri: str, redis_url: str, redis_mode: bool, media_changes: dict[str, Any], tmp_path: Path
+) -> Settings:
     tag = uuid.uuid4().hex[:12]
     return Settings(
         server=ServerSettings(
@@ -95,6 +105,7 @@ def settings(mongo_uri: str, redis_url: str, redis_mode: bool, tmp_path: Path) -
         redis=RedisSettings(url=redis_url if redis_mode else "", channel_prefix=f"hubtest-{tag}"),
         security=SecuritySettings(secret="s" * 32, webhook_secret=WEBHOOK_SECRET),
         twilio=TwilioSettings(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, api_base="http://127.0.0.1:9"),
+        media=MediaSettings(**media_changes),
         simulator=True,
     )
 

@@ -210,12 +210,14 @@ class ContactController(Controller):
             raise Invalid("the CSV is not UTF-8", field="csv") from None
         return Imported(await config.import_contacts(principal.account_id, text))
 
-    @get("/contacts/export.csv", dependencies={"principal": Provide(provide_principal)})
+    @get(
+        "/contacts/export.csv", media_type="text/csv", dependencies={"principal": Provide(provide_principal)}
+    )
     async def export_csv(
         self, principal: NamedDependency[Principal], group: FromQuery[str | None] = None
     ) -> Response[str]:
         return Response(
             await config.export_contacts(principal.account_id, group),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"content-disposition": 'attachment; filename="contacts.csv"'},
         )

@@ -13,7 +13,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from hub.api.deps import provide_admin, provide_hub, provide_principal
-from hub.api.media import SAFE_HEADERS
+from hub.api.media import ANY_MEDIA, SAFE_HEADERS
+from hub.api.openapi import SCREEN_SECURITY
 from hub.context import HubContext
 from hub.domain import displays as core
 from hub.domain.keywords import normalise
@@ -405,7 +406,7 @@ class DisplayController(Controller):
 
     @get(
         "/{display_id:str}/items/{item_id:str}/media/{index:int}",
-        media_type="application/octet-stream",
+        media_type=ANY_MEDIA,
         dependencies=ANY_AGENT,
     )
     async def item_media(
@@ -492,9 +493,10 @@ class ScreenController(Controller):
 
     path = "/api/screen"
     tags = ["displays"]
+    security = SCREEN_SECURITY
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
 
-    @get("/media/{item_id:str}/{index:int}", media_type="application/octet-stream")
+    @get("/media/{item_id:str}/{index:int}", media_type=ANY_MEDIA)
     async def screen_media(
         self,
         hub: NamedDependency[HubContext],
@@ -511,7 +513,7 @@ class ScreenController(Controller):
             raise NotFound("no such image")
         return await _media_response(hub, item.media[index].file_id, item.media[index].mime)
 
-    @get("/logo", media_type="application/octet-stream")
+    @get("/logo", media_type=ANY_MEDIA)
     async def screen_logo(
         self, hub: NamedDependency[HubContext], request: Request[Any, Any, Any]
     ) -> Response[bytes]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+from enum import Enum
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from pymongo.errors import (
@@ -21,6 +24,9 @@ from hub.services.media import MediaUnavailable
 
 log = logging.getLogger(__name__)
 
+_AT_PATH = re.compile(r"at `\$\.([^`]+)`")
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
 DATABASE_DOWN = (
     ConnectionFailure,
     AutoReconnect,
@@ -29,6 +35,31 @@ DATABASE_DOWN = (
     ExecutionTimeout,
     WTimeoutError,
 )
+
+
+class ValidationDetail(msgspec.Struct):
+    message: str
+    key: str | None = None
+    """The parameter or body field, as a path (`text`, `media.0.url`)."""
+    source: str | None = None
+    """Where it was: body, query, path, header or cookie."""
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every error answer's body."""
+
+    error: str
+    """What is wrong, for a person."""
+    status_code: int
+    """The HTTP status, repeated."""
+    field: str | None = None
+    """The request field, parameter or header at fault, when there is one."""
+    code: str | None = None
+    """A stable name for the error, where a client may act on it (for example `duplicate`)."""
+    retry_after: int | None = None
+    """Seconds to wait before trying again (429)."""
+    details: list[ValidationDetail] | None = None
+    """Every value that failed validation (400)."""
 
 
 def _json(
@@ -59,8 +90,36 @@ def media_unavailable(_: Request[Any, Any, Any], exc: MediaUnavailable) -> Respo
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {"error": exc.detail, "status_code": exc.status_code}
     if isinstance(exc, ValidationException) and exc.extra:
-        body["details"] = exc.extra
+        details = _details(exc.extra)
+        if details:
+            # The same shape as every other error: the first field at fault, and what is wrong with it.
+            first = details[0]
+            body["error"] = f"{exc.detail}: {first['message']}"
+            if first.get("key"):
+                body["field"] = first["key"]
+            body["details"] = details
     return _json(exc.status_code, body, headers=exc.headers)
+
+
+def _details(extra: Any) -> list[dict[str, Any]]:
+    items = extra if isinstance(extra, list) else [extra]
+    details = []
+    for item in items:
+        if isinstance(item, dict):
+            detail = {"message": str(item.get("message", ""))}
+            for name in ("key", "source"):
+                value = item.get(name)
+                if value is not None:
+                    detail[name] = str(value.value if isinstance(value, Enum) else value)
+            if detail.get("key") == "data":
+                # Litestar names the whole body; msgspec's message names the field in it.
+                found = _AT_PATH.search(detail["message"]) or _NAMED_FIELD.search(detail["message"])
+                if found:
+                    detail["key"] = found.group(1)
+            details.append(detail)
+        else:
+            details.append({"message": str(item)})
+    return details
 
 
 def unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

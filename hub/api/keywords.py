@@ -387,7 +387,11 @@ class SurveyController(Controller):
         doc = await config.owned(SurveyDoc, principal.account_id, survey_id, "survey_id")
         return await survey_results(doc)
 
-    @get("/{survey_id:str}/answers.csv", dependencies={"principal": Provide(provide_principal)})
+    @get(
+        "/{survey_id:str}/answers.csv",
+        media_type="text/csv",
+        dependencies={"principal": Provide(provide_principal)},
+    )
     async def answers_csv(
         self, principal: NamedDependency[Principal], survey_id: FromPath[str]
     ) -> Response[str]:
@@ -399,7 +403,7 @@ class SurveyController(Controller):
         async for a in SurveyAnswer.find({"survey_id": doc.id}).sort("at", "_id"):
             correct = "" if a.correct is None else ("yes" if a.correct else "no")
             writer.writerow([a.at.isoformat(), a.phone, a.question_id, a.value, correct])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+        return Response(out.getvalue(), media_type="text/csv")
 
     @post("/{survey_id:str}/draws", status_code=201, dependencies={"principal": Provide(provide_admin)})
     async def draw(
@@ -435,6 +439,7 @@ class SurveyController(Controller):
 
     @get(
         "/{survey_id:str}/draws/{draw_id:str}/entrants.csv",
+        media_type="text/csv",
         dependencies={"principal": Provide(provide_principal)},
     )
     async def draw_csv(
@@ -453,4 +458,4 @@ class SurveyController(Controller):
         for phone in record.entrants:
             rank = record.winners.index(phone) + 1 if phone in record.winners else ""
             writer.writerow([phone, entry_digest(record.seed, phone), rank, record.seed])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+        return Response(out.getvalue(), media_type="text/csv")

@@ -16,6 +16,9 @@ from hub.services.auth import Principal
 from hub.services.errors import NotFound
 from hub.store.messages import Message
 
+ANY_MEDIA = "*/*"
+"""What an attachment is served as: its own type when it is safe to show, else application/octet-stream."""
+
 # Even if a browser were talked into rendering an attachment as a document, it may run nothing
 # and load nothing.
 SAFE_HEADERS = {
@@ -36,7 +39,7 @@ class MediaController(Controller):
     }
     tags = ["inbox"]
 
-    @get("/{message_id:str}/media/{index:int}", media_type="application/octet-stream")
+    @get("/{message_id:str}/media/{index:int}", media_type=ANY_MEDIA)
     async def attachment(
         self,
         hub: NamedDependency[HubContext],

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
 from hub.api.deps import SESSION_COOKIE, credential, provide_hub, provide_principal
+from hub.api.openapi import error_responses
 from hub.api.ratelimit import LoginLimiter
 from hub.context import HubContext
 from hub.services import auth
@@ -79,7 +80,7 @@ class SessionController(Controller):
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
     tags = ["session"]
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, responses=error_responses([429]))
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[LoginBody], hub: NamedDependency[HubContext]
     ) -> Response[LoginOut]:

@@ -11,11 +11,14 @@ from litestar import Controller, MediaType, Request, Response, post
 from litestar.di import NamedDependency, Provide
 
 from hub.api.deps import provide_hub
+from hub.api.openapi import documented_body
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
 from hub.ingest import generic, twilio
 from hub.services import delivery, inbound
+from hub.services.errors import ServiceError
 
+FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -28,6 +31,34 @@ class Stored(msgspec.Struct):
     """The message's sequence number in its account's event stream; None when unmatched."""
     matched: bool = True
     """False when the message reached no account (no keyword on a shared number, no campaign)."""
+
+
+class TwilioInboundForm(msgspec.Struct):
+    """Twilio's incoming-message webhook, as the hub reads it (Twilio sends more; all are signed)."""
+
+    From: str
+    To: str
+    MessageSid: str | None = None
+    SmsSid: str | None = None
+    """The older name of MessageSid; one of the two is required."""
+    Body: str = ""
+    NumMedia: str = "0"
+    MediaUrl0: str | None = None
+    """MediaUrl0 … MediaUrl{NumMedia-1}: fetched from Twilio's media hosts."""
+    MediaContentType0: str | None = None
+    AccountSid: str | None = None
+
+
+class TwilioStatusForm(msgspec.Struct):
+    """Twilio's status callback for a message the hub sent."""
+
+    MessageSid: str | None = None
+    SmsSid: str | None = None
+    MessageStatus: str | None = None
+    """accepted, scheduled, queued, sending, sent, delivered, read, undelivered, failed or canceled."""
+    SmsStatus: str | None = None
+    ErrorCode: str | None = None
+    AccountSid: str | None = None
 
 
 class ReportAccepted(msgspec.Struct):
@@ -63,8 +94,25 @@ def public_url(request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     return f"{base}{request.url.path}" + (f"?{query}" if query else "")
 
 
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+
+
+def require_media_type(request: Request[Any, Any, Any], expected: str) -> None:
+    """Refuse a body declared as anything but `expected`, even a correctly signed one.
+
+    Raises:
+        UnsupportedMediaType: another or no Content-Type.
+    """
+    declared = request.content_type[0].lower()
+    if declared != expected:
+        raise UnsupportedMediaType(
+            f"Content-Type must be {expected}, not {declared or 'missing'}", field="Content-Type"
+        )
+
+
 async def generic_body(request: Request[Any, Any, Any], hub: HubContext) -> bytes:
-    """The request body, once its X-Hub-Signature and timestamp check out."""
+    """The request body, once its X-Hub-Signature and timestamp check out and it is declared JSON."""
     body = await request.body()
     generic.verify(
         hub.settings.webhook_secret,
@@ -74,18 +122,19 @@ async def generic_body(request: Request[Any, Any, Any], hub: HubContext) -> byte
         time.time(),
         hub.settings.security.webhook_max_age_s,
     )
+    require_media_type(request, "application/json")
     return body
 
 
 async def twilio_params(request: Request[Any, Any, Any], hub: HubContext) -> dict[str, list[str]]:
-    """The form parameters, once X-Twilio-Signature checks out."""
-    params = twilio.parse_form(await request.body())
-    twilio.verify(
+    """The form parameters, once X-Twilio-Signature checks out (before the body is judged)."""
+    params = twilio.verified_form(
         hub.settings.twilio.auth_token,
         public_url(request, hub),
-        params,
+        await request.body(),
         request.headers.get("x-twilio-signature"),
     )
+    require_media_type(request, FORM)
     return params
 
 
@@ -94,7 +143,11 @@ class WebhookController(Controller):
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
     tags = ["webhooks"]
 
-    @post("/generic/inbound", status_code=200)
+    @post(
+        "/generic/inbound",
+        status_code=200,
+        operation_class=documented_body("application/json", generic.InboundIn),
+    )
     async def generic_inbound(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Stored:
@@ -109,7 +162,11 @@ class WebhookController(Controller):
             matched=message is not None,
         )
 
-    @post("/generic/status", status_code=200)
+    @post(
+        "/generic/status",
+        status_code=200,
+        operation_class=documented_body("application/json", generic.StatusIn),
+    )
     async def generic_status(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> ReportAccepted:
@@ -117,7 +174,12 @@ class WebhookController(Controller):
         body = await generic_body(request, hub)
         return ReportAccepted(applied=await _apply_report(hub, generic.parse_status(body, datetime.now(UTC))))
 
-    @post("/twilio/inbound", status_code=200, media_type=MediaType.XML)
+    @post(
+        "/twilio/inbound",
+        status_code=200,
+        media_type=MediaType.XML,
+        operation_class=documented_body(FORM, TwilioInboundForm),
+    )
     async def twilio_inbound(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:
@@ -128,7 +190,12 @@ class WebhookController(Controller):
         await inbound.receive(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
 
-    @post("/twilio/status", status_code=200, media_type=MediaType.XML)
+    @post(
+        "/twilio/status",
+        status_code=200,
+        media_type=MediaType.XML,
+        operation_class=documented_body(FORM, TwilioStatusForm),
+    )
     async def twilio_status(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:

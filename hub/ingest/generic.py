@@ -105,8 +105,6 @@ def parse_inbound(body: bytes, now: datetime) -> InboundMessage:
     assert isinstance(data, InboundIn)
     if not data.from_:
         raise Invalid("from is required", field="from")
-    if not data.text and not data.media:
-        raise Invalid("a message needs text or media", field="text")
     media: list[IncomingMedia] = []
     for i, item in enumerate(data.media):
         if (item.url is None) == (item.data is None):

@@ -37,6 +37,28 @@ def parse_form(body: bytes) -> dict[str, list[str]]:
     return params
 
 
+def verified_form(auth_token: str, url: str, body: bytes, signature: str | None) -> dict[str, list[str]]:
+    """The form parameters of a request, once its X-Twilio-Signature checks out.
+
+    The signature is checked before anything in the body is judged: a body that is not even a
+    form cannot carry a valid signature, so an unsigned or forged request is always 403, whatever
+    it holds.
+
+    Raises:
+        Forbidden: Twilio not configured, or a missing or wrong signature.
+    """
+    if not auth_token:
+        raise Forbidden("Twilio webhooks are not configured on this hub (set TWILIO_AUTH_TOKEN)")
+    if not signature:
+        raise Forbidden("X-Twilio-Signature header is required")
+    try:
+        params = parse_form(body)
+    except Invalid:
+        raise Forbidden("X-Twilio-Signature does not match") from None
+    verify(auth_token, url, params, signature)
+    return params
+
+
 def verify(auth_token: str, url: str, params: Mapping[str, Sequence[str]], signature: str | None) -> None:
     if not auth_token:
         raise Forbidden("Twilio webhooks are not configured on this hub (set TWILIO_AUTH_TOKEN)")
@@ -55,8 +77,16 @@ def _one(params: Mapping[str, Sequence[str]], name: str, required: bool = True) 
     return values[0]
 
 
+def _either(params: Mapping[str, Sequence[str]], name: str, legacy: str) -> str:
+    """A parameter Twilio sends under its current name and its older one (MessageSid and SmsSid)."""
+    value = _one(params, name, required=False) or _one(params, legacy, required=False)
+    if not value:
+        raise Invalid(f"{name} (or {legacy}) is required", field=name)
+    return value
+
+
 def parse_inbound(params: Mapping[str, Sequence[str]], now: datetime) -> InboundMessage:
-    sid = _one(params, "MessageSid", required=False) or _one(params, "SmsSid")
+    sid = _either(params, "MessageSid", "SmsSid")
     raw_count = _one(params, "NumMedia", required=False) or "0"
     if not raw_count.isdigit():
         raise Invalid("NumMedia must be a number", field="NumMedia")
@@ -79,13 +109,13 @@ def parse_inbound(params: Mapping[str, Sequence[str]], now: datetime) -> Inbound
 
 
 def parse_status(params: Mapping[str, Sequence[str]], now: datetime) -> DeliveryReport:
-    raw = (_one(params, "MessageStatus", required=False) or _one(params, "SmsStatus")).lower()
+    raw = _either(params, "MessageStatus", "SmsStatus").lower()
     status = STATUS_MAP.get(raw)
     if status is None:
         raise Invalid(f"unknown MessageStatus {raw!r}", field="MessageStatus")
     return DeliveryReport(
         provider=PROVIDER,
-        provider_message_id=_one(params, "MessageSid", required=False) or _one(params, "SmsSid"),
+        provider_message_id=_either(params, "MessageSid", "SmsSid"),
         status=status,
         at=now,
         error_code=_one(params, "ErrorCode", required=False) or None,

@@ -34,7 +34,7 @@ from hub.realtime.wire import OutgoingEvent
 from hub.services import auth, presence
 from hub.services.conversations import mark_read
 from hub.services.errors import ServiceError
-from hub.services.outbound import Author, send_reply
+from hub.services.outbound import Author, get_conversation, send_reply
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ MAX_MISSING = 500
 # How many recent seqs a socket remembers having sent. An event older than that arriving again
 # (a retry publishing it much later) is sent again; clients skip seqs they have seen.
 SENT_MEMORY = 10_000
+MAX_KNOWN_CONVERSATIONS = 1000
 
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 ShortText = Annotated[str, msgspec.Meta(max_length=100)]
@@ -110,16 +111,38 @@ def parse_resume(raw_since: str | None, raw_missing: str | None) -> tuple[int | 
     return since, missing
 
 
-@websocket("/ws")
-async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    hub: HubContext = socket.app.state.hub
+async def open_socket(socket: WebSocket[Any, Any, Any]) -> tuple[auth.Principal, str] | None:
+    """Accept the socket and say who opened it; None when it was refused (and is closed).
+
+    A database that cannot be asked who the caller is closes the socket with 1013 (try again
+    later), never as an authentication failure: refusing the handshake would reach the client as
+    HTTP 403, which reads as "forbidden" and makes it stop retrying.
+    """
     token = credential(socket)
-    principal = await registry_of(socket).resolve(token) if token else None
+    try:
+        principal = await registry_of(socket).resolve(token) if token else None
+    except DATABASE_DOWN as exc:
+        log.warning("socket refused: database unavailable: %s", exc)
+        await socket.accept()
+        error = {"type": "error", "error": "the database is unavailable; retry later"}
+        await socket.send_text(_encode(error))
+        await socket.close(code=CLOSE_TRY_LATER, reason="database unavailable")
+        return None
     await socket.accept()
     if principal is None or token is None:
         await socket.send_text(_encode({"type": "error", "error": "not authenticated"}))
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="not authenticated")
+        return None
+    return principal, token
+
+
+@websocket("/ws")
+async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    hub: HubContext = socket.app.state.hub
+    opened = await open_socket(socket)
+    if opened is None:
         return
+    principal, token = opened
     try:
         since, missing = parse_resume(socket.query_params.get("since"), socket.query_params.get("missing"))
     except ValueError as exc:
@@ -258,6 +281,8 @@ class AgentSession:
         self.registry = registry_of(socket)
         self.reading: asyncio.Task[Any] | None = None
         """The task reading the client's messages, while it does: `end` cancels it."""
+        self.conversations: set[str] = set()
+        """Conversation ids this socket's `typing` named and that were found to be its account's."""
 
     def send(self, payload: bytes) -> None:
         """Send a message of this socket's own (a reply, a replayed event), after what is queued."""
@@ -492,6 +517,7 @@ class AgentSession:
         elif msg.type == "typing" and msg.conversation_id:
             if principal.kind != "agent":
                 return
+            await self.check_conversation(msg.conversation_id)
             event = ev.Typing(
                 seq=await hub.bus.head(principal.account_id),
                 account_id=str(principal.account_id),
@@ -529,6 +555,19 @@ class AgentSession:
                 "request_id": msg.request_id,
             }
             self.send(_encode(error))
+
+    async def check_conversation(self, conversation_id: str) -> None:
+        """Refuse, as every request does, a conversation that is not this account's.
+
+        Agents send `typing` with every few keystrokes: a conversation found once is remembered for
+        the socket's life (conversations are never moved between accounts).
+        """
+        if conversation_id in self.conversations:
+            return
+        await get_conversation(self.principal.account_id, conversation_id)
+        if len(self.conversations) >= MAX_KNOWN_CONVERSATIONS:
+            self.conversations.clear()
+        self.conversations.add(conversation_id)
 
     async def presence(self, state: str, seq: int) -> None:
         if self.principal.kind != "agent":

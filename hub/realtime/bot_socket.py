@@ -29,16 +29,14 @@ from typing import Any
 import msgspec
 from litestar import WebSocket, websocket
 
-from hub.api.deps import credential
 from hub.domain import events as ev
 from hub.realtime.agent_socket import (
     CLOSE_POLICY,
-    CLOSE_UNAUTHORIZED,
     AgentSession,
     ClientMessage,
     _peek,
+    open_socket,
     parse_resume,
-    registry_of,
 )
 from hub.realtime.wire import OutgoingEvent
 from hub.services import bots, scope
@@ -242,13 +240,10 @@ class BotSession(ScopedSession):
 @websocket("/ws/bot")
 async def bot_socket(socket: WebSocket[Any, Any, Any]) -> None:
     hub = socket.app.state.hub
-    token = credential(socket)
-    principal = await registry_of(socket).resolve(token) if token else None
-    await socket.accept()
-    if principal is None or token is None:
-        await socket.send_text(_encode({"type": "error", "error": "not authenticated"}).decode())
-        await socket.close(code=CLOSE_UNAUTHORIZED, reason="not authenticated")
+    opened = await open_socket(socket)
+    if opened is None:
         return
+    principal, token = opened
     if principal.kind != "token":
         await socket.send_text(_encode({"type": "error", "error": "/ws/bot takes an API token"}).decode())
         await socket.close(code=CLOSE_POLICY, reason="/ws/bot takes an API token")

@@ -14,14 +14,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from hub.domain.media_types import sniff_media
 from hub.domain.messages import IncomingMedia
+from hub.services.media_fetch import Gone, MediaFetcher, MediaUnavailable, TooLarge
 from hub.settings import MediaSettings
 from hub.store.messages import StoredMedia
 
 log = logging.getLogger(__name__)
 
-
-class MediaUnavailable(Exception):
-    """An attachment could not be fetched right now; the webhook should be retried."""
+__all__ = ["MediaFile", "MediaStore", "MediaUnavailable"]
 
 
 @dataclass(frozen=True)
@@ -31,16 +30,12 @@ class MediaFile:
     filename: str | None
 
 
-class TooLarge(Exception):
-    pass
-
-
 class MediaStore:
     def __init__(
         self, db: AsyncDatabase[dict[str, Any]], http: httpx.AsyncClient, settings: MediaSettings
     ) -> None:
         self._bucket = AsyncGridFSBucket(db, bucket_name="media")
-        self._http = http
+        self._fetcher = MediaFetcher(http, settings)
         self._settings = settings
 
     async def ingest(
@@ -73,10 +68,10 @@ class MediaStore:
         data = item.data
         if data is None and item.url:
             try:
-                data = await self._fetch(item.url, auth)
+                data = await self._fetcher.fetch(item.url, auth)
             except TooLarge:
                 return StoredMedia(source_url=item.url, rejected=f"larger than {limit} bytes")
-            except _Gone as exc:
+            except Gone as exc:
                 return StoredMedia(source_url=item.url, rejected=str(exc))
         if data is None:
             return StoredMedia(source_url=item.url, rejected="no content")
@@ -103,32 +98,6 @@ class MediaStore:
             source_url=item.url,
         )
 
-    async def _fetch(self, url: str, auth: tuple[str, str] | None) -> bytes:
-        if not url.startswith(("http://", "https://")):
-            raise _Gone(f"unsupported media URL scheme: {url[:40]}")
-        limit = self._settings.max_bytes
-        try:
-            async with self._http.stream(
-                "GET", url, auth=auth, timeout=self._settings.fetch_timeout_s, follow_redirects=True
-            ) as response:
-                if response.status_code >= 500 or response.status_code == 429:
-                    raise MediaUnavailable(f"media source answered {response.status_code}")
-                if response.status_code >= 400:
-                    raise _Gone(f"media source answered {response.status_code}")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise TooLarge
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLarge
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.HTTPError as exc:
-            raise MediaUnavailable(f"media source unreachable: {exc}") from exc
-
     async def open(self, file_id: PydanticObjectId) -> MediaFile:
         stream = await self._bucket.open_download_stream(ObjectId(file_id))
         data = await stream.read()
@@ -144,7 +113,3 @@ class MediaStore:
                     await self._bucket.delete(ObjectId(item.file_id))
                 except Exception:
                     log.warning("could not delete orphaned media %s", item.file_id, exc_info=True)
-
-
-class _Gone(Exception):
-    pass

@@ -329,6 +329,7 @@ async def test_out_of_range_and_non_ascii_inputs_are_4xx(running: RunningHub, te
         assert r.status_code == 403
 
 
+@pytest.mark.parametrize("media_changes", [{"allow_private": True}], indirect=True)
 async def test_failed_mms_leaves_no_files(running: RunningHub, tenant_a: Tenant) -> None:
     from tests.e2e.test_webhooks import tiny_png
 

@@ -14,6 +14,7 @@ import pytest
 
 from hub.store.messages import Message
 from tests.conftest import (
+    TWILIO_SID,
     TWILIO_TOKEN,
     RunningHub,
     Tenant,
@@ -54,7 +55,6 @@ async def messages_count() -> int:
     [
         ({"from": "+48600700800", "to": "+48500100200", "text": "x"}, "id"),
         ({"id": "a", "to": "+48500100200", "text": "x"}, "from"),
-        ({"id": "a", "from": "+48600700800", "to": "+48500100200"}, "text or media"),
         ({"id": "a", "from": "not a phone", "to": "+48500100200", "text": "x"}, "from is not a valid phone"),
         ({"id": "a", "from": "+48600700800", "to": "+48500999999", "text": "x"}, "no number"),
         ({"id": "a", "from": "+48600700800", "to": "+48500100200", "text": 5}, "text"),
@@ -101,6 +101,43 @@ async def test_bad_generic_signature_is_403_and_nothing_stored(
     assert r.status_code == 403, r.text
     assert r.json()["error"]
     assert await messages_count() == 0
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+async def test_signed_body_not_declared_json_is_415(
+    running: RunningHub, tenant_a: Tenant, content_type: str | None
+) -> None:
+    body = json.dumps({"id": "ct", "from": "+48600700800", "to": tenant_a.number, "text": "hi"}).encode()
+    headers = signed_headers(body)
+    del headers["Content-Type"]
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        r = await client.post("/webhooks/generic/inbound", content=body, headers=headers)
+        assert r.status_code == 415, r.text
+        assert r.json()["field"] == "Content-Type"
+        # Declared as JSON (with a charset), the same signed body is taken.
+        headers["Content-Type"] = "application/json; charset=utf-8"
+        r = await client.post("/webhooks/generic/inbound", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+    assert await messages_count() == 1
+
+
+async def test_empty_message_is_stored_through_either_gateway(running: RunningHub, tenant_a: Tenant) -> None:
+    """A phone can send a text with nothing in it: both webhooks store it, as an empty text."""
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        generic = await post_generic(client, {"id": "empty-1", "from": "+48600700801", "to": tenant_a.number})
+        assert generic.status_code == 200, generic.text
+        url = f"{running.base}/webhooks/twilio/inbound"
+        twilio = await post_twilio(client, url, twilio_form(tenant_a, "SM" + "e" * 32, body=""))
+        assert twilio.status_code == 200, twilio.text
+    stored = await Message.find({"provider_message_id": {"$in": ["empty-1", "SM" + "e" * 32]}}).to_list()
+    assert sorted((m.provider, m.text, len(m.media)) for m in stored) == [
+        ("generic", "", 0),
+        ("twilio", "", 0),
+    ]
 
 
 # --- Twilio ------------------------------------------------------------------------------------
@@ -168,6 +205,41 @@ async def test_twilio_bad_signature_is_403_and_nothing_stored(
     assert r.status_code == 403, r.text
     assert "Twilio" in r.json()["error"]
     assert await messages_count() == 0
+
+
+async def test_twilio_garbage_with_a_bad_signature_is_403(running: RunningHub, tenant_a: Tenant) -> None:
+    url = f"{running.base}/webhooks/twilio/inbound"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm90IGl0"}
+    async with httpx.AsyncClient() as client:
+        for body in (b"\xff\xfe\x00garbage", b"%%%&&&==", b""):
+            r = await client.post(url, content=body, headers=headers)
+            assert r.status_code == 403, r.text
+            assert "Twilio" in r.json()["error"]
+        # Signed, but not declared as a form.
+        params = twilio_form(tenant_a, "SM" + "f" * 32)
+        signed = {
+            "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params),
+            "Content-Type": "text/plain",
+        }
+        r = await client.post(url, content=urlencode(params), headers=signed)
+        assert r.status_code == 415, r.text
+    assert await messages_count() == 0
+
+
+@pytest.mark.parametrize("path", ["inbound", "status"])
+async def test_twilio_without_any_message_sid_names_both_parameters(
+    running: RunningHub, tenant_a: Tenant, path: str
+) -> None:
+    url = f"{running.base}/webhooks/twilio/{path}"
+    params = twilio_form(tenant_a, "unused")
+    del params["MessageSid"], params["SmsSid"]
+    if path == "status":
+        params["MessageStatus"] = "delivered"
+    async with httpx.AsyncClient() as client:
+        r = await post_twilio(client, url, params)
+    assert r.status_code == 422, r.text
+    assert "MessageSid" in r.json()["error"] and "SmsSid" in r.json()["error"]
+    assert r.json()["field"] == "MessageSid"
 
 
 async def test_twilio_round_trip_send_and_status_callbacks(running: RunningHub) -> None:
@@ -278,6 +350,7 @@ async def test_mms_media_stored_sniffed_and_served_inert(running: RunningHub, te
         assert (await client.get(f"/api/messages/{message.id}/media/0")).status_code == 401
 
 
+@pytest.mark.parametrize("media_changes", [{"allow_private": True}], indirect=True)
 async def test_media_fetched_from_url_with_size_limit(running: RunningHub, tenant_a: Tenant) -> None:
     """A gateway URL is fetched; one larger than the limit is kept as a rejection, not stored."""
     from tests.httpserver import HTTPServer, Recorded
@@ -313,3 +386,86 @@ async def test_media_fetched_from_url_with_size_limit(running: RunningHub, tenan
     assert small.file_id is not None and small.size == len(png)
     assert large.file_id is None and "larger" in (large.rejected or "")
     assert gone.file_id is None and "404" in (gone.rejected or "")
+
+
+async def test_media_from_private_addresses_is_refused_unless_allowed(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    """By default a signed webhook cannot make the hub fetch from its own network."""
+    from tests.httpserver import HTTPServer, Recorded
+
+    def files(req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "image/png"}, tiny_png()
+
+    async with HTTPServer(files) as server, httpx.AsyncClient(base_url=running.base) as client:
+        urls = [
+            f"http://127.0.0.1:{server.port}/a.png",
+            f"http://localhost:{server.port}/b.png",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/c.png",
+        ]
+        r = await post_generic(
+            client,
+            {
+                "id": "ssrf",
+                "from": "+48600700800",
+                "to": tenant_a.number,
+                "media": [{"url": u} for u in urls],
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert server.requests == []
+    message = await Message.get(r.json()["message_id"])
+    assert message is not None
+    assert [(m.file_id, "not a public address" in (m.rejected or "")) for m in message.media] == [
+        (None, True)
+    ] * 4
+
+
+async def twilio_mms(running: RunningHub, tenant: Tenant, sid: str, media_url: str) -> httpx.Response:
+    url = f"{running.base}/webhooks/twilio/inbound"
+    params = twilio_form(tenant, sid, "", NumMedia="1", MediaUrl0=media_url, MediaContentType0="image/png")
+    async with httpx.AsyncClient() as client:
+        return await post_twilio(client, url, params)
+
+
+@pytest.mark.parametrize("media_changes", [{"allow_private": True}], indirect=True)
+async def test_twilio_credentials_stay_away_from_other_hosts(running: RunningHub, tenant_a: Tenant) -> None:
+    """A MediaUrl on a host that is not one of Twilio's media hosts is fetched without credentials."""
+    from tests.httpserver import HTTPServer, Recorded
+
+    def files(req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "image/png"}, tiny_png()
+
+    async with HTTPServer(files) as server:
+        r = await twilio_mms(running, tenant_a, "MM" + "1" * 32, f"{server.base}/m.png")
+        assert r.status_code == 200, r.text
+        assert [req.path for req in server.requests] == ["/m.png"]
+        assert "authorization" not in server.requests[0].headers
+    message = await Message.find_one({"provider_message_id": "MM" + "1" * 32})
+    assert message is not None and message.media[0].file_id is not None
+
+
+@pytest.mark.parametrize(
+    "media_changes", [{"allow_private": True, "credential_hosts": ("localhost",)}], indirect=True
+)
+async def test_twilio_credentials_go_to_media_hosts_only_and_not_through_redirects(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    from tests.httpserver import HTTPServer, Recorded
+
+    def files(req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        if req.path == "/media/1":
+            return 302, {"Location": f"http://127.0.0.1:{port}/cdn/1.png"}, b""
+        return 200, {"Content-Type": "image/png"}, tiny_png()
+
+    async with HTTPServer(files) as server:
+        port = server.port
+        r = await twilio_mms(running, tenant_a, "MM" + "2" * 32, f"http://localhost:{port}/media/1")
+        assert r.status_code == 200, r.text
+        first, second = server.requests
+    expected = "Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+    assert first.path == "/media/1" and first.headers["authorization"] == expected
+    assert second.path == "/cdn/1.png" and "authorization" not in second.headers
+    message = await Message.find_one({"provider_message_id": "MM" + "2" * 32})
+    assert message is not None and message.media[0].file_id is not None
