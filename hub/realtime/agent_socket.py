@@ -111,22 +111,30 @@ def parse_resume(raw_since: str | None, raw_missing: str | None) -> tuple[int | 
     return since, missing
 
 
+async def refuse_try_later(socket: WebSocket[Any, Any, Any], exc: Exception) -> None:
+    """Accept, say why, and close with 1013 (try again later): the database cannot say who is calling.
+
+    Refusing the handshake instead would reach the client as HTTP 403, which reads as "forbidden"
+    and makes it stop retrying.
+    """
+    log.warning("socket refused: database unavailable: %s", exc)
+    await socket.accept()
+    error = {"type": "error", "error": "the database is unavailable; retry later"}
+    await socket.send_text(_encode(error))
+    await socket.close(code=CLOSE_TRY_LATER, reason="database unavailable")
+
+
 async def open_socket(socket: WebSocket[Any, Any, Any]) -> tuple[auth.Principal, str] | None:
     """Accept the socket and say who opened it; None when it was refused (and is closed).
 
     A database that cannot be asked who the caller is closes the socket with 1013 (try again
-    later), never as an authentication failure: refusing the handshake would reach the client as
-    HTTP 403, which reads as "forbidden" and makes it stop retrying.
+    later, `refuse_try_later`), never as an authentication failure.
     """
     token = credential(socket)
     try:
         principal = await registry_of(socket).resolve(token) if token else None
     except DATABASE_DOWN as exc:
-        log.warning("socket refused: database unavailable: %s", exc)
-        await socket.accept()
-        error = {"type": "error", "error": "the database is unavailable; retry later"}
-        await socket.send_text(_encode(error))
-        await socket.close(code=CLOSE_TRY_LATER, reason="database unavailable")
+        await refuse_try_later(socket, exc)
         return None
     await socket.accept()
     if principal is None or token is None:

@@ -113,7 +113,11 @@ async def _forward(socket: WebSocket[Any, Any, Any], sub: Subscription, sent: se
 async def display_socket(socket: WebSocket[Any, Any, Any]) -> None:
     hub: HubContext = socket.app.state.hub
     token = socket.query_params.get("token") or ""
-    display = await svc.by_token(token)
+    try:
+        display = await svc.by_token(token)
+    except DATABASE_DOWN as exc:
+        await agent_socket.refuse_try_later(socket, exc)
+        return
     await socket.accept()
     if display is None or display.id is None:
         await socket.send_text(_encode({"type": "error", "error": "unknown or revoked screen link"}).decode())
@@ -199,13 +203,17 @@ async def moderation_socket(socket: WebSocket[Any, Any, Any]) -> None:
     """Queue notices of one screen for the account's agents (the panel reloads the queue on each)."""
     hub: HubContext = socket.app.state.hub
     token = credential(socket)
-    principal = await auth.resolve(token) if token else None
     raw_id = socket.query_params.get("display_id") or ""
     display = None
-    if principal is not None and PydanticObjectId.is_valid(raw_id):
-        display = await DisplayDoc.find_one(
-            {"_id": PydanticObjectId(raw_id), "account_id": principal.account_id}
-        )
+    try:
+        principal = await auth.resolve(token) if token else None
+        if principal is not None and PydanticObjectId.is_valid(raw_id):
+            display = await DisplayDoc.find_one(
+                {"_id": PydanticObjectId(raw_id), "account_id": principal.account_id}
+            )
+    except DATABASE_DOWN as down:
+        await agent_socket.refuse_try_later(socket, down)
+        return
     await socket.accept()
     if principal is None or display is None:
         reason = "not authenticated" if principal is None else "no such display"

@@ -85,12 +85,25 @@ async def test_socket_opened_while_the_database_is_down_is_told_to_retry(
                 )
                 assert r.status_code == 201, r.text
                 api_token = r.json()["token"]
+                auth_header = {"Authorization": f"Bearer {session}"}
+                number = next(
+                    n for n in (await c.get("/api/numbers", headers=auth_header)).json() if n["owned"]
+                )
+                r = await c.post(
+                    "/api/displays", json={"title": "Ściana", "number_id": number["id"]}, headers=auth_header
+                )
+                assert r.status_code == 201, r.text
+                screen = r.json()
             await mongo.stop()
-            for path, token in (("/ws", session), ("/ws/bot", api_token)):
+            for path, token in (
+                ("/ws", session),
+                ("/ws/bot", api_token),
+                (f"/ws/display?token={screen['token']}", ""),
+                (f"/ws/display/moderate?display_id={screen['id']}", session),
+            ):
                 # The handshake succeeds (no HTTP 403): the socket is closed with 1013, "try again later".
-                async with websockets.connect(
-                    f"{running.ws_base}{path}", additional_headers={"Authorization": f"Bearer {token}"}
-                ) as ws:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                async with websockets.connect(f"{running.ws_base}{path}", additional_headers=headers) as ws:
                     frame = json.loads(await ws.recv())
                     assert frame["type"] == "error" and "database" in frame["error"]
                     with pytest.raises(websockets.ConnectionClosed):
