@@ -16,7 +16,7 @@ from hub.services import config
 from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid
 from hub.store.audience import Suppression, SuppressionKind
-from hub.store.conversations import Contact
+from hub.store.conversations import Contact, rename_contact
 from hub.store.keywords import ContactGroup, KeywordDoc
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
@@ -185,11 +185,14 @@ class ContactController(Controller):
         contact = await config.owned(Contact, principal.account_id, contact_id, "contact_id")
         if data.group_ids is not None:
             contact.group_ids = await _groups(principal, data.group_ids)
+        renamed = data.name is not None and (data.name.strip() or None) != contact.name
         if data.name is not None:
             contact.name = data.name.strip() or None
         if data.fields is not None:
             contact.fields = data.fields
         await contact.save()
+        if renamed:
+            await rename_contact(principal.account_id, contact.phone, contact.name)
         if data.blocked is not None:
             await config.set_block(principal.account_id, contact.phone, data.blocked)
         return await contact_out(contact)

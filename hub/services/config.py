@@ -17,7 +17,7 @@ from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.routing import setup_changed, words_for
 from hub.store.accounts import Account
 from hub.store.audience import Suppression, SuppressionKind
-from hub.store.conversations import Contact
+from hub.store.conversations import Contact, rename_contact
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
 from hub.store.numbers import Number
 
@@ -215,6 +215,8 @@ async def import_contacts(account_id: PydanticObjectId, text: str) -> int:
         await Contact.get_pymongo_collection().update_one(
             {"account_id": account_id, "phone": phone}, update, upsert=True
         )
+        if name is not None:
+            await rename_contact(account_id, phone, name)
     return len(rows)
 
 

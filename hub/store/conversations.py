@@ -99,6 +99,14 @@ class Conversation(Document):
         ]
 
 
+async def rename_contact(account_id: PydanticObjectId, phone: str, name: str | None) -> None:
+    """Carry a contact's new name to its conversations: the inbox shows it and finds them by it."""
+    await Conversation.get_pymongo_collection().update_many(
+        {"account_id": account_id, "contact_phone": phone},
+        {"$set": {"contact_name": name, "search_keys": conversation_keys(phone, name)}},
+    )
+
+
 async def index_for_search() -> int:
     """Give the conversations stored before the search keys existed their keys; returns how
     many it updated. Cheap when there are none: one read."""

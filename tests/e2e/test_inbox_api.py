@@ -199,6 +199,21 @@ async def test_search_finds_a_number_in_any_form_a_part_of_it_or_the_contacts_na
         r = await b.get("/api/conversations", params={"q": "601111001"})
         assert [x["number"] for x in r.json()] == [tenant_b.number]
 
+        # A contact named after their conversation began is found by the new name, and shows it.
+        third = next(x for x in (await c.get("/api/contacts")).json() if x["phone"] == "+4915112345678")
+        r = await c.patch(f"/api/contacts/{third['id']}", json={"name": "Jürgen Wąs"})
+        assert r.status_code == 200, r.text
+        assert await found("wąs") == ["+4915112345678"]
+        assert await found("jurgen") == ["+4915112345678"]
+        r = await c.get("/api/conversations", params={"q": "was"})
+        assert [x["contact"]["name"] for x in r.json()] == ["Jürgen Wąs"]
+        # So is one named by a CSV import.
+        csv_body = "phone,name\n+48602222002,Barbara Nowak\n"
+        r = await c.post("/api/contacts/import", content=csv_body, headers={"content-type": "text/csv"})
+        assert r.status_code == 200, r.text
+        assert await found("nowak") == ["+48602222002"]
+        assert await found("kowal") == []
+
         for q in ["60", "+4", "a", "-"]:
             r = await c.get("/api/conversations", params={"q": q})
             assert r.status_code == 422, (q, r.text)

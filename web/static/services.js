@@ -847,7 +847,7 @@ function checkRanges(input) {
 
 function renderPlaceholders() {
   const template = $("ar-template").value;
-  const found = [...new Set([...template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]))];
+  const found = [...new Set([...template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)(?:\|[^{}\r\n]*)?\}/g)].map((m) => m[1]))];
   const node = $("ar-placeholders");
   if (!found.length) {
     node.textContent = "Placeholders: {name}, {phone}, {keyword}, {param} or a contact's custom field.";
