@@ -61,6 +61,11 @@ class _PubSubBackend(RedisChannelsPubSubBackend):
         self._client = client
         self._forget = forget
 
+    async def on_startup(self) -> None:
+        # Litestar's backend connects lazily, so starting "succeeds" while Redis is down: the fan-out
+        # would call itself back before it is. A round trip says it really is.
+        await self._client.ping()
+
     async def on_shutdown(self) -> None:
         try:
             await super().on_shutdown()

@@ -7,6 +7,8 @@ small asyncio-native code base that types well.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from redis.asyncio import Redis
 from saq import Worker
 from saq.queue.redis import RedisQueue
 
+from hub.jobs.redis_watch import RedisWatch
 from hub.jobs.spec import JobContext, JobQueue, JobSpec
 
 if TYPE_CHECKING:
@@ -58,6 +61,25 @@ class _RedisQueue(RedisQueue):
         return [job_id.decode() for job_id in moved or []]
 
 
+class _Worker(Worker[Any]):
+    """saq's worker, with the Redis watch running beside its upkeep and filtering its log."""
+
+    def __init__(self, *args: Any, watch: RedisWatch, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watch = watch
+
+    async def upkeep(self) -> list[asyncio.Task[None]]:
+        logging.getLogger("saq").addFilter(self._watch)
+        return [*await super().upkeep(), asyncio.create_task(self._watch.run(), name="redis-watch")]
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        finally:
+            logging.getLogger("saq").removeFilter(self._watch)
+            await self._watch.close()
+
+
 def _adapt(spec: JobSpec) -> Any:
     async def run(ctx: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
         job = ctx["job"]
@@ -70,6 +92,7 @@ def _adapt(spec: JobSpec) -> Any:
 
 class SaqJobQueue(JobQueue):
     def __init__(self, redis_url: str, name: str, specs: dict[str, JobSpec]) -> None:
+        self._url = redis_url
         client: Redis = Redis.from_url(redis_url, socket_timeout=READ_TIMEOUT_S)
         self.queue = _RedisQueue(client, name=name)
         self._specs = specs
@@ -102,8 +125,9 @@ class SaqJobQueue(JobQueue):
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["hub"] = hub
 
-        worker: Worker[Any] = Worker(
+        worker: Worker[Any] = _Worker(
             self.queue,
+            watch=RedisWatch(self._url),
             functions=[(spec.name, _adapt(spec)) for spec in self._specs.values()],
             concurrency=concurrency,
             startup=startup,
