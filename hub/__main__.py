@@ -95,6 +95,7 @@ async def _worker(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         await hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
         await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
+        await hub.jobs.enqueue("sweep_simulated_reports", key="simulated-reports-at-start")
         task = asyncio.create_task(worker.start())
         log.info("worker running")
         async with imap_poller(hub):

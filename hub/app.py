@@ -203,6 +203,7 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
 
     sweep = hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
     await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
+    await hub.jobs.enqueue("sweep_simulated_reports", key="simulated-reports-at-start")
     if isinstance(hub.jobs, SaqJobQueue):
         import asyncio
 
