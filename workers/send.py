@@ -9,7 +9,6 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from hub.domain.messages import DeliveryReport, MessageStatus
-from hub.jobs.spec import JobContext
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.outbound.simulator import report_key
 from hub.services.delivery import apply_report, get_message, set_status
@@ -18,6 +17,7 @@ from hub.services.outbound import finish_reply, is_suppressed
 from hub.store import from_doc, update_then_read
 from hub.store.audience import UnmatchedMessage
 from hub.store.messages import Message
+from workers.context import JobContext
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
 from saq import Worker
@@ -18,10 +18,6 @@ from saq.queue.redis import RedisQueue
 
 from hub.jobs.redis_watch import RedisWatch
 from hub.jobs.spec import JobContext, JobQueue, JobSpec
-
-if TYPE_CHECKING:
-    from hub.context import HubContext
-
 
 # redis-py gives up reading a reply after READ_TIMEOUT_S. saq's blocking dequeue (BLMOVE) must
 # come back before that: a read abandoned at the moment Redis hands it a job leaves the job's id
@@ -83,7 +79,11 @@ class _Worker(Worker[Any]):
 def _adapt(spec: JobSpec) -> Any:
     async def run(ctx: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
         job = ctx["job"]
-        job_ctx: JobContext = {"hub": ctx["hub"], "attempt": job.attempts, "max_attempts": spec.max_attempts}
+        job_ctx: JobContext[Any] = {
+            "hub": ctx["hub"],
+            "attempt": job.attempts,
+            "max_attempts": spec.max_attempts,
+        }
         return await spec.function(job_ctx, **kwargs)
 
     run.__qualname__ = run.__name__ = spec.name
@@ -121,7 +121,9 @@ class SaqJobQueue(JobQueue):
     async def stop(self) -> None:
         await self.queue.disconnect()
 
-    def worker(self, hub: HubContext, concurrency: int = 10) -> Worker[Any]:
+    def worker(self, hub: object, concurrency: int = 10) -> Worker[Any]:
+        """A worker running the registered jobs, handing them `hub` as `ctx["hub"]`."""
+
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["hub"] = hub
 

@@ -19,10 +19,9 @@ from typing import Annotated, Any
 
 import msgspec
 from beanie import PydanticObjectId
-from litestar import WebSocket, websocket
+from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
-from hub.api.deps import credential
 from hub.api.errors import DATABASE_DOWN
 from hub.context import HubContext
 from hub.domain import events as ev
@@ -108,30 +107,6 @@ def parse_resume(raw_since: str | None, raw_missing: str | None) -> tuple[int | 
     if len(missing) > MAX_MISSING or any(not 0 < m <= MAX_SEQ for m in missing):
         raise ValueError(f"missing takes at most {MAX_MISSING} sequence numbers")
     return since, missing
-
-
-@websocket("/ws")
-async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    hub: HubContext = socket.app.state.hub
-    token = credential(socket)
-    principal = await registry_of(socket).resolve(token) if token else None
-    await socket.accept()
-    if principal is None or token is None:
-        await socket.send_text(_encode({"type": "error", "error": "not authenticated"}))
-        await socket.close(code=CLOSE_UNAUTHORIZED, reason="not authenticated")
-        return
-    try:
-        since, missing = parse_resume(socket.query_params.get("since"), socket.query_params.get("missing"))
-    except ValueError as exc:
-        await socket.close(code=CLOSE_POLICY, reason=f"since/missing: {exc}"[:120])
-        return
-    if principal.numbers:
-        # A token scoped to numbers sees only their conversations' events.
-        from hub.realtime.bot_socket import ScopedSession
-
-        await ScopedSession(hub, socket, principal, token).run(since, missing)
-        return
-    await AgentSession(hub, socket, principal, token).run(since, missing)
 
 
 class SocketRegistry:

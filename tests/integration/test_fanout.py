@@ -18,7 +18,7 @@ import redis as sync_redis
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
-from hub.context import RedisBackends
+from hub.bootstrap import RedisBackends
 from hub.jobs.saq_queue import SaqJobQueue
 from hub.jobs.spec import JobContext, JobSpec
 from hub.realtime.fanout import Fanout, SubscriberClosed
