@@ -1,7 +1,7 @@
 """In-process job queue: the embedded default when no Redis is configured.
 
-Jobs live in memory, so a crash loses queued jobs; the outbound sweep (`workers.send.sweep`)
-finds messages left queued in MongoDB and enqueues them again at start-up.
+Jobs live in memory, so a crash loses queued and scheduled jobs; the start-up sweeps
+(`workers.run.enqueue_start_up_sweeps`) find in MongoDB what they were to do and enqueue it again.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 Deps = TypeVar("Deps")
 
@@ -41,16 +41,16 @@ class JobSpec:
     timeout_s: int = 30
 
 
-class JobQueue:
-    """Where services put work for later. Implementations: in-process and saq on Redis."""
+class JobQueue(Protocol):
+    """Where services put work for later: all they know of the jobs is their names.
+
+    Implementations: in process (`hub.jobs.local`) and saq on Redis (`hub.jobs.saq_queue`).
+    """
 
     async def enqueue(
         self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any
-    ) -> None:
-        raise NotImplementedError
+    ) -> None: ...
 
-    async def start(self) -> None:
-        raise NotImplementedError
+    async def start(self) -> None: ...
 
-    async def stop(self) -> None:
-        raise NotImplementedError
+    async def stop(self) -> None: ...
