@@ -126,8 +126,13 @@ class Fanout:
 
     async def start(self) -> None:
         self._backend = self._backend_factory()
-        await self._backend.on_startup()
-        self._healthy = True
+        try:
+            await self._backend.on_startup()
+            self._healthy = True
+        except Exception as exc:
+            # Redis down at start-up: the process starts all the same, and the pump waits for it.
+            self._failure = exc
+            self._broken.set()
         self._task = asyncio.create_task(self._pump(), name="fanout-pump")
 
     async def stop(self) -> None:

@@ -278,3 +278,26 @@ async def test_a_redis_outage_is_logged_once_when_lost_and_once_when_back(
     ]
     assert sorted(m for _, m in back) == ["fan-out backend is back", "job queue: Redis is back"], back
     assert all(i > restarted for i, _ in back), back
+
+
+async def test_a_fanout_started_while_redis_is_down_waits_for_it(tmp_path: Path) -> None:
+    """A process started during an outage runs, refuses subscribers, and fans out once Redis is up."""
+    redis = PrivateRedis(tmp_path)
+    backends = RedisBackends(redis.url, "late")
+    fanout = Fanout(backends, 100)
+    await fanout.start()
+    try:
+        assert not fanout.healthy
+        with pytest.raises(SubscriberClosed, match="unavailable"):
+            async with fanout.subscribe("acct"):
+                pass
+        redis.start()
+        await _until(lambda: fanout.healthy, "the fan-out came up")
+        async with fanout.subscribe("acct") as sub:
+            await asyncio.sleep(0.05)
+            await fanout.publish("acct", b"up")
+            assert await asyncio.wait_for(sub.get(), 5) == b"up"
+    finally:
+        await fanout.stop()
+        await backends.close()
+        redis.kill()
