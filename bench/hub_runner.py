@@ -15,6 +15,7 @@ import hub.realtime.agent_socket as agent_socket
 from hub.app import create_app
 from hub.realtime.wire import protocol_class
 from hub.settings import load_settings
+from workers.run import embedded_worker, open_hub
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     agent_socket.RECHECK_S = args.recheck
     settings = load_settings()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, open_hub=open_hub, worker=embedded_worker),  # type: ignore[arg-type]
         host=settings.server.host,
         port=settings.server.port,
         log_level="info",

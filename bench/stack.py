@@ -140,12 +140,12 @@ class Stack:
 
     async def seed(self, database: str) -> Tenant:
         """An account with a number and an API token, written with the hub's own services."""
-        from hub.context import open_hub
         from hub.domain.numbers import NumberType
         from hub.services import auth
         from hub.settings import MongoSettings, ServerSettings, Settings
         from hub.store.accounts import Role
         from hub.store.numbers import Number
+        from workers.run import open_hub
 
         settings = Settings(
             server=ServerSettings(data_dir=self.tmp / "seed"),

@@ -1,4 +1,8 @@
-"""The `hub` command: serve, worker, demo, create-agent, create-token."""
+"""The `hub` command: serve, worker, demo, create-agent, create-token.
+
+The program's entry: the one module of `hub` that imports `workers`, to put the hub and its
+jobs together (nothing imports it).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import asyncio
 import dataclasses
 import logging
 import secrets
-import signal
 import sys
 from pathlib import Path
 
@@ -22,8 +25,9 @@ log = logging.getLogger("hub")
 def _serve(settings: Settings, on_ready: object = None) -> None:
     from hub.app import create_app
     from hub.realtime.wire import protocol_class
+    from workers.run import embedded_worker, open_hub
 
-    app = create_app(settings, on_ready=on_ready)  # type: ignore[arg-type]
+    app = create_app(settings, on_ready=on_ready, open_hub=open_hub, worker=embedded_worker)  # type: ignore[arg-type]
     uvicorn.run(
         app,
         host=settings.server.host,
@@ -79,34 +83,10 @@ def cmd_demo(settings: Settings) -> None:
     _serve(settings, on_ready)
 
 
-async def _worker(settings: Settings) -> None:
-    from hub.context import open_hub
-    from hub.jobs.saq_queue import SaqJobQueue
-    from workers.imap import imap_poller
-
-    if not settings.redis.url:
-        raise SystemExit("hub worker needs REDIS_URL: without Redis, `hub serve` runs jobs in process")
-    async with open_hub(settings) as hub:
-        assert isinstance(hub.jobs, SaqJobQueue)
-        worker = hub.jobs.worker(hub)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
-        await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
-        task = asyncio.create_task(worker.start())
-        log.info("worker running")
-        async with imap_poller(hub):
-            await stop.wait()
-        await worker.stop()
-        task.cancel()
-
-
 async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
-    from hub.context import open_hub
     from hub.services import auth
     from hub.store.accounts import Account, Role
+    from workers.run import open_hub
 
     async with open_hub(settings, start_local_worker=False):
         account = await Account.find_one({"slug": args.account})
@@ -122,10 +102,10 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _create_token(args: argparse.Namespace, settings: Settings) -> None:
-    from hub.context import open_hub
     from hub.services import auth
     from hub.store.accounts import Account
     from hub.store.numbers import Number
+    from workers.run import open_hub
 
     async with open_hub(settings, start_local_worker=False):
         account = await Account.find_one({"slug": args.account})
@@ -184,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
             settings = dataclasses.replace(settings, run_worker=False)
         _serve(settings)
     elif args.command == "worker":
-        asyncio.run(_worker(settings))
+        from workers.run import run_worker
+
+        asyncio.run(run_worker(settings))
     elif args.command == "demo":
         cmd_demo(settings)
     elif args.command == "create-agent":

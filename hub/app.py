@@ -30,12 +30,18 @@ from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
 from hub.api.webhooks import WebhookController
-from hub.context import HubContext, open_hub
-from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry, agent_socket
+from hub.context import HubContext
+from hub.realtime.agent_route import agent_socket
+from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry
 from hub.realtime.display_socket import display_socket, moderation_socket
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
+
+HubOpener = Callable[[Settings], contextlib.AbstractAsyncContextManager[HubContext]]
+"""Opens the hub's context with its jobs registered (`workers.run.open_hub`)."""
+WorkerRunner = Callable[[HubContext], contextlib.AbstractAsyncContextManager[None]]
+"""Runs the jobs in this process while the app serves (`workers.run.embedded_worker`)."""
 
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self'; connect-src 'self' ws: wss:; "
@@ -137,14 +143,19 @@ def create_app(
     settings: Settings | None = None,
     hub: HubContext | None = None,
     on_ready: Callable[[HubContext], Awaitable[None]] | None = None,
+    *,
+    open_hub: HubOpener | None = None,
+    worker: WorkerRunner | None = None,
 ) -> Litestar:
     """Build the application.
 
     Args:
         settings: configuration; read from the environment when omitted.
         hub: an already opened context (tests, or a caller that manages it); otherwise the app
-            opens one at start-up and closes it at shutdown.
+            opens one with `open_hub` at start-up and closes it at shutdown.
         on_ready: run once the context is open, before requests are served (the demo seeds here).
+        open_hub: opens the context when `hub` is not given.
+        worker: runs the jobs in this process, unless Redis is configured and `run_worker` is off.
     """
     settings = settings or (hub.settings if hub else load_settings())
 
@@ -164,12 +175,14 @@ def create_app(
             app.state.hub = hub
             yield
             return
+        if open_hub is None:
+            raise TypeError("create_app needs an opened hub or open_hub to open one")
         async with open_hub(settings) as opened:
             app.state.hub = opened
             if on_ready is not None:
                 await on_ready(opened)
-            if settings.run_worker or not settings.redis.url:
-                async with embedded_worker(opened):
+            if worker is not None and (settings.run_worker or not settings.redis.url):
+                async with worker(opened):
                     yield
             else:
                 yield
@@ -209,31 +222,3 @@ def create_app(
     )
     document(app)
     return app
-
-
-@contextlib.asynccontextmanager
-async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
-    """Run jobs in this process: saq's worker when Redis is configured; the local queue runs itself."""
-    from hub.jobs.saq_queue import SaqJobQueue
-    from workers.imap import imap_poller
-
-    sweep = hub.jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
-    await hub.jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
-    if isinstance(hub.jobs, SaqJobQueue):
-        import asyncio
-
-        worker = hub.jobs.worker(hub)
-        task = asyncio.create_task(worker.start())
-        await sweep
-        try:
-            async with imap_poller(hub):
-                yield
-        finally:
-            await worker.stop()
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-    else:
-        await sweep
-        async with imap_poller(hub):
-            yield

@@ -23,8 +23,8 @@ import pytest
 import redis
 import uvicorn
 
-from hub.app import create_app, embedded_worker
-from hub.context import HubContext, open_hub
+from hub.app import create_app
+from hub.context import HubContext
 from hub.demo import seed_demo
 from hub.domain.numbers import NumberType
 from hub.embedded_mongo import EmbeddedMongo
@@ -41,6 +41,7 @@ from hub.settings import (
 )
 from hub.store.accounts import Role
 from hub.store.numbers import Number
+from workers.run import embedded_worker, open_hub
 
 os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
 

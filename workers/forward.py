@@ -17,11 +17,11 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from hub.domain.forwarding import retry_delay
-from hub.jobs.spec import JobContext
 from hub.services.forwarding import enqueue_attempt
 from hub.store import from_doc
 from hub.store.accounts import utcnow
 from hub.store.forwarding import DeliveryStatus, ForwardAttempt, ForwardDelivery, ForwardRule
+from workers.context import JobContext
 from workers.forward_targets import attempt
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from workers.send import (
     send_message,
     simulated_delivery,
     sweep_queued,
+    sweep_simulated_reports,
 )
 
 JOB_SPECS: dict[str, JobSpec] = {
@@ -30,6 +31,7 @@ JOB_SPECS: dict[str, JobSpec] = {
         JobSpec("send_direct", send_direct, max_attempts=8, retry_delay_s=1.0, max_retry_delay_s=300.0),
         JobSpec("send_code", send_code, max_attempts=3, retry_delay_s=2.0, max_retry_delay_s=30.0),
         JobSpec("sweep_queued", sweep_queued, max_attempts=1),
+        JobSpec("sweep_simulated_reports", sweep_simulated_reports, max_attempts=3),
         # One attempt per run; the run schedules the next (workers/forward.py). These retries only
         # cover the job failing itself: MongoDB away, or another attempt holding the delivery.
         JobSpec(

@@ -9,14 +9,15 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from hub.domain.messages import DeliveryReport, MessageStatus
-from hub.jobs.spec import JobContext
 from hub.outbound.base import OutboundRequest, ProviderError
+from hub.outbound.simulator import report_key
 from hub.services.delivery import apply_report, get_message, set_status
 from hub.services.forwarding import apply_forwarded_sms_report
 from hub.services.outbound import finish_reply, is_suppressed
 from hub.store import from_doc, update_then_read
 from hub.store.audience import UnmatchedMessage
 from hub.store.messages import Message
+from workers.context import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,25 @@ async def sweep_queued(ctx: JobContext, *, older_than_s: float = 30.0) -> dict[s
         await finish_reply(hub, message)
         count += 1
     return {"requeued": count}
+
+
+async def sweep_simulated_reports(ctx: JobContext) -> dict[str, Any]:
+    """Report delivered the simulator's sent replies whose report died with the process that had it
+    scheduled (the in-process queue is not durable).
+
+    A report still pending elsewhere shares the job key under saq, and one applied twice changes
+    nothing (a status only moves forward), so no age limit is needed.
+    """
+    hub = ctx["hub"]
+    count = 0
+    async for message in Message.find({"status": MessageStatus.SENT.value, "provider": "simulator"}):
+        provider_id = message.provider_message_id
+        if provider_id:
+            await hub.jobs.enqueue(
+                "simulated_delivery", key=report_key(provider_id), provider_message_id=provider_id
+            )
+            count += 1
+    return {"reported": count}
 
 
 async def send_direct(

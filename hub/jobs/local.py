@@ -1,7 +1,7 @@
 """In-process job queue: the embedded default when no Redis is configured.
 
-Jobs live in memory, so a crash loses queued jobs; the outbound sweep (`workers.send.sweep`)
-finds messages left queued in MongoDB and enqueues them again at start-up.
+Jobs live in memory, so a crash loses queued and scheduled jobs; the start-up sweeps
+(`workers.run.enqueue_start_up_sweeps`) find in MongoDB what they were to do and enqueue it again.
 """
 
 from __future__ import annotations
@@ -9,13 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.jobs.spec import JobContext, JobQueue, JobSpec
 from hub.tasks import cancel_and_wait
-
-if TYPE_CHECKING:
-    from hub.context import HubContext
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +25,8 @@ class LocalJobQueue(JobQueue):
         self._timers: set[asyncio.Task[None]] = set()
         self._keys: set[str] = set()
         self._concurrency = concurrency
-        self.hub: HubContext | None = None
+        self.hub: object | None = None
+        """Handed to every job as `ctx["hub"]`; set before `start()`."""
         self._idle = asyncio.Event()
         self._idle.set()
         self._pending = 0
@@ -91,7 +89,7 @@ class LocalJobQueue(JobQueue):
             name, kwargs, attempt = await self._queue.get()
             spec = self._specs[name]
             assert self.hub is not None, "LocalJobQueue.hub must be set before start()"
-            ctx: JobContext = {"hub": self.hub, "attempt": attempt, "max_attempts": spec.max_attempts}
+            ctx: JobContext[object] = {"hub": self.hub, "attempt": attempt, "max_attempts": spec.max_attempts}
             call_kwargs = {k: v for k, v in kwargs.items() if k != "__key"}
             try:
                 await asyncio.wait_for(spec.function(ctx, **call_kwargs), spec.timeout_s)

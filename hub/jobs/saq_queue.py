@@ -7,21 +7,83 @@ small asyncio-native code base that types well.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from saq import Queue, Worker
+from redis.asyncio import Redis
+from saq import Worker
+from saq.queue.redis import RedisQueue
 
+from hub.jobs.redis_watch import RedisWatch
 from hub.jobs.spec import JobContext, JobQueue, JobSpec
 
-if TYPE_CHECKING:
-    from hub.context import HubContext
+# redis-py gives up reading a reply after READ_TIMEOUT_S. saq's blocking dequeue (BLMOVE) must
+# come back before that: a read abandoned at the moment Redis hands it a job leaves the job's id
+# moved to the active list with nobody running it, until saq's sweep a minute later.
+READ_TIMEOUT_S = 5.0
+DEQUEUE_WAIT_S = 1.0
+# How often a worker moves due scheduled jobs (retries, delayed jobs) onto the queue: a delayed
+# job runs at most this much (plus its dequeue) after its time. saq's own poll is whole seconds.
+SCHEDULE_POLL_S = 0.2
+
+
+class _RedisQueue(RedisQueue):
+    """saq's Redis queue, moving due jobs with a lock of milliseconds rather than whole seconds."""
+
+    _due_script: Any = None
+
+    async def schedule(self, lock: float = SCHEDULE_POLL_S) -> list[str]:
+        if self._due_script is None:
+            # saq's script, with PSETEX: one worker of many moves the due jobs per poll.
+            self._due_script = self.redis.register_script(
+                """
+                if redis.call('EXISTS', KEYS[1]) == 0 then
+                    redis.call('PSETEX', KEYS[1], ARGV[1], 1)
+                    local jobs = redis.call('ZRANGEBYSCORE', KEYS[2], 1, ARGV[2])
+                    for _, v in ipairs(jobs) do
+                        redis.call('ZADD', KEYS[2], 0, v)
+                        redis.call('RPUSH', KEYS[3], v)
+                    end
+                    return jobs
+                end
+                """
+            )
+        moved = await self._due_script(
+            keys=[self.namespace("schedule"), self.namespace("incomplete"), self.namespace("queued")],
+            args=[max(1, int(lock * 1000)), time.time()],
+        )
+        return [job_id.decode() for job_id in moved or []]
+
+
+class _Worker(Worker[Any]):
+    """saq's worker, with the Redis watch running beside its upkeep and filtering its log."""
+
+    def __init__(self, *args: Any, watch: RedisWatch, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watch = watch
+
+    async def upkeep(self) -> list[asyncio.Task[None]]:
+        logging.getLogger("saq").addFilter(self._watch)
+        return [*await super().upkeep(), asyncio.create_task(self._watch.run(), name="redis-watch")]
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        finally:
+            logging.getLogger("saq").removeFilter(self._watch)
+            await self._watch.close()
 
 
 def _adapt(spec: JobSpec) -> Any:
     async def run(ctx: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
         job = ctx["job"]
-        job_ctx: JobContext = {"hub": ctx["hub"], "attempt": job.attempts, "max_attempts": spec.max_attempts}
+        job_ctx: JobContext[Any] = {
+            "hub": ctx["hub"],
+            "attempt": job.attempts,
+            "max_attempts": spec.max_attempts,
+        }
         return await spec.function(job_ctx, **kwargs)
 
     run.__qualname__ = run.__name__ = spec.name
@@ -30,7 +92,9 @@ def _adapt(spec: JobSpec) -> Any:
 
 class SaqJobQueue(JobQueue):
     def __init__(self, redis_url: str, name: str, specs: dict[str, JobSpec]) -> None:
-        self.queue = Queue.from_url(redis_url, name=name)
+        self._url = redis_url
+        client: Redis = Redis.from_url(redis_url, socket_timeout=READ_TIMEOUT_S)
+        self.queue = _RedisQueue(client, name=name)
         self._specs = specs
 
     async def enqueue(
@@ -47,7 +111,8 @@ class SaqJobQueue(JobQueue):
         if key is not None:
             options["key"] = key
         if delay_s > 0:
-            options["scheduled"] = int(time.time() + delay_s)
+            # Exact, not whole seconds: truncating ran delayed jobs up to a second early.
+            options["scheduled"] = time.time() + delay_s
         await self.queue.enqueue(name, **options, **kwargs)
 
     async def start(self) -> None:
@@ -56,16 +121,22 @@ class SaqJobQueue(JobQueue):
     async def stop(self) -> None:
         await self.queue.disconnect()
 
-    def worker(self, hub: HubContext, concurrency: int = 10) -> Worker[Any]:
+    def worker(self, hub: object, concurrency: int = 10) -> Worker[Any]:
+        """A worker running the registered jobs, handing them `hub` as `ctx["hub"]`."""
+
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["hub"] = hub
 
-        worker: Worker[Any] = Worker(
+        worker: Worker[Any] = _Worker(
             self.queue,
+            watch=RedisWatch(self._url),
             functions=[(spec.name, _adapt(spec)) for spec in self._specs.values()],
             concurrency=concurrency,
             startup=startup,
+            dequeue_timeout=DEQUEUE_WAIT_S,
         )
+        # saq types its timers as whole seconds; the poll itself sleeps any float.
+        worker.timers["schedule"] = SCHEDULE_POLL_S  # type: ignore[typeddict-item]
         # The process owner (uvicorn in `hub serve`, `hub worker` itself) handles SIGINT/SIGTERM and
         # stops the worker; saq's own handlers would take them over and the process would not exit.
         worker.SIGNALS = []

@@ -1,19 +1,26 @@
-"""What a job is: a named async function, its retry policy, and the context it runs with."""
+"""What a job is: a named async function, its retry policy, and the context it runs with.
+
+The queues know jobs only by these specs, registered by whoever starts the hub (`workers.run`);
+services enqueue by name through `JobQueue.enqueue`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
-if TYPE_CHECKING:
-    from hub.context import HubContext
+Deps = TypeVar("Deps")
 
 
-class JobContext(TypedDict):
-    """Handed to every job function, whichever queue runs it."""
+class JobContext(TypedDict, Generic[Deps]):
+    """Handed to every job function, whichever queue runs it.
 
-    hub: HubContext
+    `hub` is whatever the process that started the worker handed to it (the hub's context): the
+    queue only passes it on, so the job layer depends on nothing above it.
+    """
+
+    hub: Deps
     attempt: int
     """1 for the first run."""
     max_attempts: int
@@ -34,16 +41,16 @@ class JobSpec:
     timeout_s: int = 30
 
 
-class JobQueue:
-    """Where services put work for later. Implementations: in-process and saq on Redis."""
+class JobQueue(Protocol):
+    """Where services put work for later: all they know of the jobs is their names.
+
+    Implementations: in process (`hub.jobs.local`) and saq on Redis (`hub.jobs.saq_queue`).
+    """
 
     async def enqueue(
         self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any
-    ) -> None:
-        raise NotImplementedError
+    ) -> None: ...
 
-    async def start(self) -> None:
-        raise NotImplementedError
+    async def start(self) -> None: ...
 
-    async def stop(self) -> None:
-        raise NotImplementedError
+    async def stop(self) -> None: ...

@@ -1,7 +1,9 @@
 """The built-in simulator provider: a pretend network that the phone simulator page shows.
 
 A send is handed to the simulated phone at once (published on the phone's channel) and a
-delivery report follows a moment later through the normal delivery-report path.
+delivery report follows a moment later through the normal delivery-report path. A report lost
+with its process (the in-process queue keeps it in memory) is sent again by the start-up sweep
+`workers.send.sweep_simulated_reports`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ class PhoneDelivery(msgspec.Struct, frozen=True, tag_field="type", tag="sms"):
     recipient: str
     text: str
     media: list[str]
+
+
+def report_key(provider_id: str) -> str:
+    """The job key of a message's simulated delivery report: one report job per message at a time."""
+    return f"dlr:{provider_id}"
 
 
 def phone_channel(prefix: str, phone: str) -> str:
@@ -57,7 +64,7 @@ class SimulatorProvider:
             return SendResult(provider_message_id=provider_id, status="sent")
         await hub.jobs.enqueue(
             "simulated_delivery",
-            key=f"dlr:{provider_id}",
+            key=report_key(provider_id),
             delay_s=DELIVERY_DELAY_S,
             provider_message_id=provider_id,
         )

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import msgspec
 from beanie import PydanticObjectId
-from litestar import WebSocket, websocket
+from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from hub.api.deps import credential
@@ -142,27 +142,6 @@ async def open_socket(socket: WebSocket[Any, Any, Any]) -> tuple[auth.Principal,
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="not authenticated")
         return None
     return principal, token
-
-
-@websocket("/ws")
-async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    hub: HubContext = socket.app.state.hub
-    opened = await open_socket(socket)
-    if opened is None:
-        return
-    principal, token = opened
-    try:
-        since, missing = parse_resume(socket.query_params.get("since"), socket.query_params.get("missing"))
-    except ValueError as exc:
-        await socket.close(code=CLOSE_POLICY, reason=f"since/missing: {exc}"[:120])
-        return
-    if principal.numbers:
-        # A token scoped to numbers sees only their conversations' events.
-        from hub.realtime.bot_socket import ScopedSession
-
-        await ScopedSession(hub, socket, principal, token).run(since, missing)
-        return
-    await AgentSession(hub, socket, principal, token).run(since, missing)
 
 
 class SocketRegistry:

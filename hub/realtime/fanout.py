@@ -117,6 +117,8 @@ class Fanout:
         self._task: asyncio.Task[None] | None = None
         self._healthy = False
         self._broken = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._publish_failing = False
 
     @property
     def healthy(self) -> bool:
@@ -124,8 +126,13 @@ class Fanout:
 
     async def start(self) -> None:
         self._backend = self._backend_factory()
-        await self._backend.on_startup()
-        self._healthy = True
+        try:
+            await self._backend.on_startup()
+            self._healthy = True
+        except Exception as exc:
+            # Redis down at start-up: the process starts all the same, and the pump waits for it.
+            self._failure = exc
+            self._broken.set()
         self._task = asyncio.create_task(self._pump(), name="fanout-pump")
 
     async def stop(self) -> None:
@@ -151,8 +158,15 @@ class Fanout:
             return
         try:
             await backend.publish(payload, [channel])
-        except Exception:
-            log.exception("publish to %s failed; subscribers will resume from MongoDB", channel)
+        except Exception as exc:
+            # One line when publishing starts failing (an outage fails them all), one when it works again.
+            if not self._publish_failing:
+                self._publish_failing = True
+                log.warning("publishing failed (%s); subscribers will resume from MongoDB", exc)
+            return
+        if self._publish_failing:
+            self._publish_failing = False
+            log.info("publishing works again")
 
     @property
     def queue_size(self) -> int:
@@ -177,9 +191,9 @@ class Fanout:
                     await self._backend.subscribe([channel])
                 except Exception as exc:
                     self._discard(sub)
-                    log.warning("subscribing to %s failed: %s", channel, exc)
                     self._healthy = False
-                    self._broken.set()
+                    self._failure = exc
+                    self._broken.set()  # the pump logs it and replaces the backend
                     raise SubscriberClosed("realtime backend unavailable; try again shortly") from exc
         try:
             yield sub
@@ -235,8 +249,11 @@ class Fanout:
                     task.cancel()
                     with contextlib.suppress(BaseException):
                         await task
-            if stream.done() and not stream.cancelled() and stream.exception() is not None:
-                log.error("fan-out backend failed: %s", stream.exception())
+            failure = self._failure
+            if stream.done() and not stream.cancelled():
+                failure = stream.exception() or failure
+            log.error("fan-out backend lost (%s); sockets resume from MongoDB when it is back", failure)
+            self._failure = None
             await self._recover()
 
     async def _recover(self) -> None:
@@ -265,4 +282,5 @@ class Fanout:
                 return
             except Exception as exc:
                 self._backend = backend
-                log.warning("fan-out backend not back yet: %s", exc)
+                # Said once when it was lost and once when it is back, not at every attempt.
+                log.debug("fan-out backend not back yet: %s", exc)

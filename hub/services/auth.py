@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from beanie import PydanticObjectId
 
 from hub.services.errors import Invalid
+from hub.services.token_numbers import account_numbers
 from hub.store.accounts import Account, Agent, ApiToken, LoginSession, Role, utcnow
 
 _hasher = PasswordHasher()
@@ -123,8 +124,6 @@ async def create_api_token(
     """
     if not name.strip():
         raise Invalid("name must not be empty", field="name")
-    from hub.services.scope import account_numbers
-
     scope = await account_numbers(account_id, numbers)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     doc = ApiToken(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import websockets
 
-from hub.context import open_hub
+from workers.run import open_hub
 from hub.embedded_mongo import EmbeddedMongo
 from hub.settings import MongoSettings, Settings
 from hub.store.messages import Message

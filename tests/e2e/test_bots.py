@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from hub.context import HubContext, open_hub
+from hub.context import HubContext
 from hub.domain.numbers import NumberType
 from hub.settings import RealtimeSettings, Settings
 from hub.store.messages import Message
@@ -24,6 +24,7 @@ from tests.conftest import RunningHub, Tenant, login, make_tenant, post_generic,
 from tests.e2e.bot_helpers import bot_token, faq_bot, running_bot
 from tests.e2e.keywords_helpers import add_number, phone
 from tests.panel import Panel
+from workers.run import open_hub
 
 
 async def wait_for(check: object, timeout: float = 10.0) -> None:

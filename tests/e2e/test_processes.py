@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.context import open_hub
 from hub.embedded_mongo import EmbeddedMongo
 from hub.settings import MongoSettings, Settings
 from tests.conftest import WEBHOOK_SECRET, Tenant, free_port, login, make_tenant, post_generic, serve
 from tests.panel import Panel
+from workers.run import open_hub
 
 
 @contextmanager

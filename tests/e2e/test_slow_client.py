@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hub.context import HubContext, open_hub
+from hub.context import HubContext
 from hub.settings import RealtimeSettings, Settings
 from tests.conftest import RunningHub, Tenant, login, make_tenant, serve
 from tests.panel import Panel
+from workers.run import open_hub
 
 
 @pytest.fixture

@@ -13,11 +13,12 @@ import pytest
 import websockets
 
 import hub.realtime.agent_socket as agent_socket
-from hub.context import HubContext, open_hub
+from hub.context import HubContext
 from hub.realtime.wire import DEFLATE_MODES
 from hub.settings import RealtimeSettings, Settings
 from tests.conftest import RunningHub, Tenant, login, make_tenant, serve
 from tests.panel import Panel
+from workers.run import open_hub
 
 
 @pytest.fixture(params=DEFLATE_MODES)

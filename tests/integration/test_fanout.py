@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import shutil
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+import redis as sync_redis
+from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
-from hub.context import RedisBackends
+from hub.bootstrap import RedisBackends
+from hub.jobs.saq_queue import SaqJobQueue
+from hub.jobs.spec import JobContext, JobSpec
 from hub.realtime.fanout import Fanout, SubscriberClosed
+from tests.conftest import free_port
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -103,59 +115,63 @@ async def test_across_two_fanouts_when_redis(make_fanout) -> None:  # type: igno
         assert await asyncio.wait_for(sub.get(), 5) == b"cross"
 
 
-async def test_redis_outage_refuses_new_subscribers_then_recovers(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Redis dies: subscribers are told to resume, newcomers are refused; it returns: all works again."""
-    import shutil
-    import subprocess
+class PrivateRedis:
+    """A redis-server of the test's own, on another port, to kill and restart."""
 
-    from tests.conftest import free_port
+    def __init__(self, folder: Path) -> None:
+        server = shutil.which("redis-server")
+        assert server, "redis-server is needed for this test"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._argv = [
+            server,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ]
+        self._proc: subprocess.Popen[bytes] | None = None
 
-    server = shutil.which("redis-server")
-    assert server, "redis-server is needed for this test"
-    port = free_port()
-    argv = [
-        server,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis as sync_redis
-
+    def start(self) -> None:
+        self._proc = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
-                sync_redis.Redis(port=port).ping()
-                return proc
+                sync_redis.Redis(port=self.port).ping()
+                return
             except sync_redis.ConnectionError:
-                import time
-
                 time.sleep(0.05)
         raise RuntimeError("private redis did not start")
 
-    proc = start()
-    backends = RedisBackends(f"redis://127.0.0.1:{port}/0", "outage")
+    def kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+
+async def test_redis_outage_refuses_new_subscribers_then_recovers(tmp_path: Path) -> None:
+    """Redis dies: subscribers are told to resume, newcomers are refused; it returns: all works again."""
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    backends = RedisBackends(redis.url, "outage")
     fanout = Fanout(backends, 100)
     await fanout.start()
     try:
         async with fanout.subscribe("acct") as before:
             await asyncio.sleep(0.05)
-            proc.kill()
-            proc.wait()
+            redis.kill()
             with pytest.raises(SubscriberClosed, match="restarted"):
                 await asyncio.wait_for(before.get(), 10)
         with pytest.raises(SubscriberClosed, match="unavailable"):
             async with fanout.subscribe("acct"):
                 pass
-        proc = start()
+        redis.start()
         for _ in range(200):
             if fanout.healthy:
                 break
@@ -172,5 +188,116 @@ async def test_redis_outage_refuses_new_subscribers_then_recovers(tmp_path) -> N
     finally:
         await fanout.stop()
         await backends.close()
-        proc.kill()
-        proc.wait()
+        redis.kill()
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.05)
+
+    try:
+        await asyncio.wait_for(wait(), timeout_s)
+    except TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
+
+
+@pytest.mark.timeout(90)
+async def test_a_redis_outage_is_logged_once_when_lost_and_once_when_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fan-out and the job worker each say "lost" once and "back" once, when Redis really is back."""
+    caplog.set_level(logging.INFO)
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    backends = RedisBackends(redis.url, "outage-log")
+    made = 0
+
+    def counting() -> ChannelsBackend:
+        nonlocal made
+        made += 1
+        return backends()
+
+    fanout = Fanout(counting, 100)
+    await fanout.start()
+    ran = asyncio.Event()
+
+    async def ok(ctx: JobContext) -> dict[str, Any]:
+        ran.set()
+        return {}
+
+    queue = SaqJobQueue(redis.url, f"outage-{uuid.uuid4().hex}", {"ok": JobSpec("ok", ok)})
+    await queue.start()
+    worker = queue.worker(object())  # type: ignore[arg-type]
+    task = asyncio.create_task(worker.start())
+    marker = logging.getLogger("tests.outage")
+    try:
+        async with fanout.subscribe("acct") as sub:
+            await asyncio.sleep(0.05)
+            marker.info("killing redis")
+            redis.kill()
+            with pytest.raises(SubscriberClosed, match="restarted"):
+                await asyncio.wait_for(sub.get(), 10)
+        # Three attempts to reconnect (3.5 s), while saq's upkeep polls five times a second.
+        await _until(lambda: made >= 4 or fanout.healthy, "the fan-out retried three times")
+        assert not fanout.healthy, "the fan-out called itself back while Redis was down"
+        marker.info("restarting redis")
+        redis.start()
+        await _until(lambda: fanout.healthy, "the fan-out came back")
+        await _until(
+            lambda: any(r.getMessage() == "job queue: Redis is back" for r in caplog.records),
+            "the job queue said Redis is back",
+        )
+        await queue.enqueue("ok")
+        await asyncio.wait_for(ran.wait(), 10)
+    finally:
+        await worker.stop()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await queue.stop()
+        await fanout.stop()
+        await backends.close()
+        redis.kill()
+    messages = [r.getMessage() for r in caplog.records]
+    killed, restarted = messages.index("killing redis"), messages.index("restarting redis")
+    watched = ("saq", "hub.realtime.fanout", "hub.jobs.redis_watch")
+    outage = [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records[killed:restarted]
+        if r.name.startswith(watched) and r.levelno >= logging.WARNING
+    ]
+    heads = sorted(line.split(" (")[0] for line in outage)
+    assert heads == [
+        "hub.jobs.redis_watch: job queue lost Redis",
+        "hub.realtime.fanout: fan-out backend lost",
+    ], outage
+    assert not [r for r in caplog.records if r.name.startswith("saq") and r.exc_info], "saq logged tracebacks"
+    back = [
+        (i, m) for i, m in enumerate(messages) if m in ("fan-out backend is back", "job queue: Redis is back")
+    ]
+    assert sorted(m for _, m in back) == ["fan-out backend is back", "job queue: Redis is back"], back
+    assert all(i > restarted for i, _ in back), back
+
+
+async def test_a_fanout_started_while_redis_is_down_waits_for_it(tmp_path: Path) -> None:
+    """A process started during an outage runs, refuses subscribers, and fans out once Redis is up."""
+    redis = PrivateRedis(tmp_path)
+    backends = RedisBackends(redis.url, "late")
+    fanout = Fanout(backends, 100)
+    await fanout.start()
+    try:
+        assert not fanout.healthy
+        with pytest.raises(SubscriberClosed, match="unavailable"):
+            async with fanout.subscribe("acct"):
+                pass
+        redis.start()
+        await _until(lambda: fanout.healthy, "the fan-out came up")
+        async with fanout.subscribe("acct") as sub:
+            await asyncio.sleep(0.05)
+            await fanout.publish("acct", b"up")
+            assert await asyncio.wait_for(sub.get(), 5) == b"up"
+    finally:
+        await fanout.stop()
+        await backends.close()
+        redis.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -67,7 +68,6 @@ async def queue_for(
         saq = SaqJobQueue(redis_url, f"test-{uuid.uuid4().hex}", specs(rec))
         await saq.start()
         worker = saq.worker(object(), concurrency=4)  # type: ignore[arg-type]
-        worker.timers["schedule"] = 1  # pick up scheduled retries promptly
         task = asyncio.create_task(worker.start())
 
         async def stop() -> None:
@@ -124,3 +124,52 @@ async def test_unknown_job_name_is_an_error(queue_for: Any) -> None:
     queue = await queue_for(Recorder())
     with pytest.raises(KeyError):
         await queue.enqueue("no-such-job")
+
+
+@pytest.mark.timeout(150)
+async def test_scheduled_jobs_run_on_time_under_redis(redis_url: str) -> None:
+    """Delayed jobs (forwarding retries, simulated reports) run within a second of their time, never before.
+
+    The delays span several of redis-py's 5 s read timeouts, and the event loop is kept busy in
+    bursts as in a loaded hub: a job's id taken off the queue while its worker's read was giving up
+    used to sit unseen until saq's 60 s sweep.
+    """
+    ran: dict[int, float] = {}
+    all_ran = asyncio.Event()
+    count = 40
+
+    async def record(ctx: JobContext, *, n: int, due: float) -> dict[str, Any]:
+        ran[n] = time.time() - due
+        if len(ran) == count:
+            all_ran.set()
+        return {}
+
+    queue = SaqJobQueue(redis_url, f"test-{uuid.uuid4().hex}", {"record": JobSpec("record", record)})
+    await queue.start()
+    # Many idle workers: many blocking reads, each giving up every few seconds before the fix.
+    worker = queue.worker(object(), concurrency=20)  # type: ignore[arg-type]
+    task = asyncio.create_task(worker.start())
+
+    async def busy() -> None:
+        while True:
+            until = time.monotonic() + 0.05
+            while time.monotonic() < until:
+                pass
+            await asyncio.sleep(0.02)
+
+    hog = asyncio.create_task(busy())
+    try:
+        for n in range(count):
+            delay = 0.3 + n * 0.31  # up to ~12.4 s: past two of the client's read timeouts
+            await queue.enqueue("record", key=f"on-time-{n}", delay_s=delay, n=n, due=time.time() + delay)
+        await asyncio.wait_for(all_ran.wait(), 120)
+    finally:
+        hog.cancel()
+        await worker.stop()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await queue.stop()
+    early = sorted(round(lateness, 3) for lateness in ran.values() if lateness < 0)
+    late = sorted(round(lateness, 3) for lateness in ran.values() if lateness > 1.0)
+    assert (len(early), len(late)) == (0, 0), f"early: {early}; more than 1 s late: {late}"

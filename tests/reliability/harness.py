@@ -236,12 +236,12 @@ class Tenant:
 
 async def seed(mongo_uri: str, database: str, tmp: Path, number: str = "+48500100200") -> Tenant:
     """An account with an admin, a simulator number and an API token, through the hub's services."""
-    from hub.context import open_hub
     from hub.domain.numbers import NumberType
     from hub.services import auth
     from hub.settings import MongoSettings, RedisSettings, SecuritySettings, ServerSettings, Settings
     from hub.store.accounts import Role
     from hub.store.numbers import Number
+    from workers.run import open_hub
 
     settings = Settings(
         server=ServerSettings(host="127.0.0.1", port=free_port(), data_dir=tmp / "seed-var"),

@@ -1,0 +1,62 @@
+"""Says once that the job queue lost Redis and once that it is back.
+
+During an outage saq's upkeep (scheduling, sweeping, worker stats) fails at every poll and logs
+a full traceback each time. The watch drops those records, logs one line when Redis is lost, and
+pings Redis each second to log one line when it really answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_S = 1.0
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class RedisWatch(logging.Filter):
+    """A filter for saq's logger and a ping loop sharing one up/down state."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        # One quick try per check: the check itself must not wait out redis-py's retries.
+        self._client: Redis = Redis.from_url(
+            url, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
+        )
+        self.down = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, _UNREACHABLE):
+            self.lost(error)
+            return False
+        return True
+
+    def lost(self, error: BaseException) -> None:
+        if not self.down:
+            self.down = True
+            log.error("job queue lost Redis (%s); jobs wait until it is back", error)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._client.ping()
+            except (RedisError, OSError) as error:
+                self.lost(error)
+            else:
+                if self.down:
+                    self.down = False
+                    log.info("job queue: Redis is back")
+            await asyncio.sleep(CHECK_EVERY_S)
+
+    async def close(self) -> None:
+        await self._client.aclose()
