@@ -10,12 +10,12 @@ import httpx
 import pytest
 import websockets
 
-from workers.run import open_hub
 from hub.embedded_mongo import EmbeddedMongo
 from hub.settings import MongoSettings, Settings
 from hub.store.messages import Message
 from tests.conftest import RunningHub, Tenant, free_port, login, make_tenant, post_generic, serve
 from tests.panel import Panel
+from workers.run import open_hub
 
 
 async def conversation_of(running: RunningHub, tenant: Tenant, phone: str) -> str:
