@@ -177,7 +177,7 @@ async def soak(opts: SoakOptions) -> int:
         seconds = time.monotonic() - started
     growth = watch.growth()
     too_much = [g for g in growth if g.rss_mib > opts.max_rss_growth_mib]
-    failed = [cp for cp in checkpoints if cp.lost or cp.duplicated]
+    failed = [cp for cp in checkpoints if cp.failed]
     results.write(
         {
             "kind": "summary",
@@ -193,7 +193,7 @@ async def soak(opts: SoakOptions) -> int:
     print(summary(checkpoints, faults, growth, stack.died, seconds), flush=True)
     verdict = []
     if failed:
-        verdict.append(f"{len(failed)} checkpoint(s) counted losses or duplicates")
+        verdict.append(f"{len(failed)} checkpoint(s) counted refused webhooks, losses or duplicates")
     if too_much:
         verdict.append(f"RSS grew more than {opts.max_rss_growth_mib:g} MiB in {[g.role for g in too_much]}")
     if stuck:
@@ -205,5 +205,12 @@ async def soak(opts: SoakOptions) -> int:
     for g in growth:
         if g.rss_mib > opts.max_rss_growth_mib / 4 or g.fds > 50:
             print(f"note: {g.role} (pid {g.pid}) grew {g.rss_mib} MiB and {g.fds} fds in {g.seconds} s")
-    print("\nRESULT: " + ("FAIL: " + "; ".join(verdict) if verdict else "PASS: 0 lost, 0 duplicated"))
+    print(
+        "\nRESULT: "
+        + (
+            "FAIL: " + "; ".join(verdict)
+            if verdict
+            else "PASS: every webhook acknowledged, 0 lost, 0 duplicated"
+        )
+    )
     return 1 if verdict else 0
