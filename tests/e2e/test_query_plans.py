@@ -6,7 +6,8 @@ messages a scan per webhook is seconds per webhook. This test turns on the datab
 runs the path a message takes (first and later inbound messages, a retried webhook, an agent's
 reply and its retry, the reply's delivery reports, a panel resuming with holes), and checks
 every filter the server received against those rules: no `findAndModify` on a growing
-collection, no `$or`/`$and`/`$nor`, and the first field of the filter that leads a non-partial
+collection, no `$or`/`$and`/`$nor` (in a find, update, delete, count, or an aggregation's leading
+`$match`: counts and survey tallies), and the first field of the filter that leads a non-partial
 index must be an equality (or `$in`) that narrows the read: a selective field (a phone, an id),
 or a shared one (the account) only with every field of that index constrained. (SecantusDB's
 `explain` does not show what its executor does with several fields, so the rules are checked
@@ -87,7 +88,16 @@ async def _queries(db: Any, since: int) -> list[tuple[str, str, dict[str, Any]]]
             found.append((command["findAndModify"], "findAndModify", command.get("query") or {}))
         elif "count" in command:
             found.append((command["count"], "count", command.get("query") or {}))
+        elif "aggregate" in command and isinstance(command["aggregate"], str):
+            found.append((command["aggregate"], "aggregate", _pipeline_filter(command.get("pipeline") or [])))
     return found
+
+
+def _pipeline_filter(pipeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """The filter an aggregation reads its collection with: its leading `$match` (count_documents is one
+    too), or none at all (every document) when it does not start with one."""
+    first = pipeline[0] if pipeline else {}
+    return dict(first.get("$match") or {})
 
 
 async def test_the_message_path_scans_no_growing_collection(running: RunningHub, tenant_a: Tenant) -> None:
@@ -116,6 +126,10 @@ async def test_the_message_path_scans_no_growing_collection(running: RunningHub,
         await panel.next("message.status", message_id=reply_id, status="delivered")
         r = await client.post(f"/api/conversations/{conv_id}/read", headers=auth)
         head = max(panel.seqs())
+        # The statistics are aggregations over the messages of the account.
+        for stats in ("keywords", "numbers", "first-response"):
+            r = await client.get(f"/api/stats/{stats}", headers=auth)
+            assert r.status_code == 200, r.text
 
     # A panel that saw everything up to the head but two events: it asks for them as holes.
     url = f"{running.ws_base}/ws?since={head}&missing=1,2"
@@ -127,6 +141,7 @@ async def test_the_message_path_scans_no_growing_collection(running: RunningHub,
 
     queries = await _queries(db, start)
     assert any(c == "messages" and op == "find" for c, op, _ in queries), "the profiler saw no message reads"
+    assert any(op == "aggregate" for _, op, _ in queries), "the profiler saw no aggregation"
     problems = []
     for collection, op, query in queries:
         if collection not in GROWING:
