@@ -48,7 +48,9 @@ class SaqJobQueue(JobQueue):
             options["key"] = key
         if delay_s > 0:
             options["scheduled"] = int(time.time() + delay_s)
-        await self.queue.enqueue(name, **options, **kwargs)
+        # The job's arguments go in as its `kwargs` field: saq takes any keyword that names a Job field
+        # (`status`, `timeout`, `key`, …) as that field, and a delivery report's `status` would not reach it.
+        await self.queue.enqueue(name, **options, kwargs=kwargs)
 
     async def start(self) -> None:
         await self.queue.connect()
