@@ -398,6 +398,8 @@ async def test_another_accounts_conversation_cannot_be_handed_over(
         assert r.status_code == 200 and r.json()["handover"] is True and r.json()["status"] == "pending"
 
 
+# Not yet on Redis: there the hub's backlog for the bot did not overflow, which this test needs.
+@pytest.mark.memory_only
 async def test_a_slow_handler_with_a_small_buffer_still_gets_everything_once(
     running: RunningHub, tenant_a: Tenant
 ) -> None:

@@ -20,7 +20,8 @@ from tests.forwarding.helpers import Receiver, eventually
 from tests.httpserver import HTTPServer
 from workers.registry import JOB_SPECS
 
-pytestmark = pytest.mark.timeout(60)
+# It restarts the in-process queue itself; with Redis, saq keeps scheduled retries (test_worker_kill.py).
+pytestmark = [pytest.mark.timeout(60), pytest.mark.memory_only]
 
 
 @pytest.fixture
