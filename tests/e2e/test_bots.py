@@ -121,8 +121,15 @@ async def test_a_token_scoped_to_one_number_never_sees_or_touches_another(
             assert r.status_code == 200, r.text
         arrived = await asyncio.wait_for(bot.arrived.get(), 10)
         assert arrived.data.text == "na numer A"
-        await asyncio.sleep(1.0)
-        assert list(bot.texts.values()) == ["na numer A"], "B's message and the other account's stay unseen"
+        # Marker: a later text to number A reaches the bot after anything the ones before could send it.
+        r = await post_generic(
+            api, {"id": "scope-marker", "from": "+48600111444", "to": tenant_a.number, "text": "znacznik"}
+        )
+        assert r.status_code == 200, r.text
+        assert (await asyncio.wait_for(bot.arrived.get(), 10)).data.text == "znacznik"
+        assert list(bot.texts.values()) == ["na numer A", "znacznik"], (
+            "B's message and the other account's stay unseen"
+        )
         # The skipped events still count: the bot's position has no holes for them.
         assert bot.client.received.position()[1] == []
         b_message = await Message.find_one({"text": "na numer B"})
