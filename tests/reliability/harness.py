@@ -234,6 +234,10 @@ class Tenant:
     agent_id: str
 
 
+ADMIN_EMAIL = "admin@reliability.test"
+ADMIN_PASSWORD = "admin-password"
+
+
 async def seed(mongo_uri: str, database: str, tmp: Path, number: str = "+48500100200") -> Tenant:
     """An account with an admin, a simulator number and an API token, through the hub's services."""
     from hub.context import open_hub
@@ -252,9 +256,7 @@ async def seed(mongo_uri: str, database: str, tmp: Path, number: str = "+4850010
     async with open_hub(settings, start_local_worker=False):
         account = await auth.create_account("Reliability", "reliability")
         assert account.id is not None
-        admin = await auth.create_agent(
-            account.id, "admin@reliability.test", "Rel Admin", "admin-password", Role.ADMIN
-        )
+        admin = await auth.create_agent(account.id, ADMIN_EMAIL, "Rel Admin", ADMIN_PASSWORD, Role.ADMIN)
         await Number(account_id=account.id, e164=number, type=NumberType.NDI, provider="simulator").insert()
         _, token = await auth.create_api_token(account.id, "reliability", admin.id)
     return Tenant(account_id=str(account.id), number=number, token=token, agent_id=str(admin.id))

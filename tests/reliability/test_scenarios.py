@@ -198,10 +198,10 @@ async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> No
         assert w.redis is not None
         # Every inbound message and every status of every reply is forwarded to a URL: those
         # deliveries are jobs too, in flight when the worker dies.
-        w.forward_every_message_to(f"{forward_to.base}/hook", "scenario-5")
         server = w.hub("serve", "--no-worker")
         worker = w.hub("worker")
         await asyncio.gather(server.start(), worker.start())
+        await w.forward_every_message_to(server.base, f"{forward_to.base}/hook", "scenario-5")
         phones: Counter[str] = Counter()
         subscribed = asyncio.Event()
         listener = asyncio.create_task(collect_phone_deliveries(w.redis.url, phones, subscribed))

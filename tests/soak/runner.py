@@ -105,9 +105,10 @@ async def soak(opts: SoakOptions) -> int:
     faults: list[Fault] = []
     stuck: str | None = None
     async with world(tmp, with_redis=True) as w, HTTPServer(receiver) as forward_to:
-        w.forward_every_message_to(f"{forward_to.base}/hook", "soak")
         stack = Stack(w)
         await stack.start()
+        # Through one hub's API: the other hub and the worker must see the new rule too.
+        await w.forward_every_message_to(stack.bases[0], f"{forward_to.base}/hook", "soak")
         started = time.monotonic()
         say(started, f"hubs {stack.bases}, worker up; data and logs in {tmp}")
         clients = await start_clients(opts.clients, stack.sockets, w.tenant.token, log_events=False)
