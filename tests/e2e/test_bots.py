@@ -188,8 +188,10 @@ async def test_a_restarted_bot_resumes_after_its_stored_ack(running: RunningHub,
             await text(n)
         async with running_bot(running.ws_base, token, answer=False) as second:
             await wait_for(lambda: len(second.handled) >= 2)
-            await asyncio.sleep(0.5)
-            assert sorted(second.texts.values()) == ["wiadomość 4", "wiadomość 5"]
+            # Marker: a text after them arrives after anything replayed again.
+            await text(6)
+            await wait_for(lambda: len(second.handled) >= 3)
+            assert sorted(second.texts.values()) == ["wiadomość 4", "wiadomość 5", "wiadomość 6"]
             assert second.client.ready is not None and second.client.ready.resume.since is not None
         r = await api.get(
             "/api/tokens", headers={"Authorization": f"Bearer {await admin(running, tenant_a)}"}
@@ -361,7 +363,9 @@ async def test_sdk_reconnects_and_resumes_after_a_drop(running: RunningHub, tena
             body = {"id": f"drop-{n + 2}", "from": "+48600111666", "to": tenant_a.number, "text": f"po {n}"}
             assert (await post_generic(api, body)).status_code == 200
         await wait_for(lambda: len(bot.handled) == 4, 15)
-        await asyncio.sleep(0.5)
+        marker = {"id": "drop-marker", "from": "+48600111666", "to": tenant_a.number, "text": "znacznik"}
+        assert (await post_generic(api, marker)).status_code == 200
+        await wait_for(lambda: len(bot.handled) == 5, 15)  # anything delivered twice came before it
         assert bot.client.connections >= 2
         assert set(bot.handled.values()) == {1}
 
@@ -419,6 +423,8 @@ async def test_a_slow_handler_with_a_small_buffer_still_gets_everything_once(
             body = {"id": f"backlog-{n}", "from": "+48600111888", "to": tenant_a.number, "text": f"b{n}"}
             assert (await post_generic(api, body)).status_code == 200
         await wait_for(lambda: len(bot.handled) == 20, 30)
-        await asyncio.sleep(0.5)
+        marker = {"id": "backlog-marker", "from": "+48600111888", "to": tenant_a.number, "text": "znacznik"}
+        assert (await post_generic(api, marker)).status_code == 200
+        await wait_for(lambda: len(bot.handled) == 21, 30)  # anything delivered twice came before it
         assert set(bot.handled.values()) == {1}
         assert bot.client.connections >= 2, "the backlog overflowed and was fetched again"
