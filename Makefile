@@ -37,11 +37,20 @@ install-test: $(INSTALLED_TEST) ## Create .venv and install the hub with its tes
 run: $(INSTALLED) ## Start the hub with an embedded database and a demo account
 	$(BIN)/hub demo
 
-test: install-test ## Lint, type-check and run the whole test suite
+# The suite in two runs, each printing pytest's summary: everything but the process-level fault scenarios
+# spread over one pytest-xdist worker per core (tests keep apart by database name and channel prefix), then
+# the reliability scenarios and the soak smoke on their own, since they time out processes they kill.
+# Both always run; the target fails when either does (pytest's 5, nothing collected, included).
+SERIAL_TESTS := tests/reliability tests/soak
+
+test: install-test ## Lint, type-check and run the whole test suite (e2e and forwarding on both backends)
 	$(BIN)/ruff check hub workers hubclient examples tests
 	$(BIN)/mypy
 	$(BIN)/mypy --strict examples/faq_bot.py
-	$(BIN)/pytest
+	status=0; \
+	$(BIN)/pytest -n auto $(SERIAL_TESTS:%=--ignore=%) || status=$$?; \
+	$(BIN)/pytest $(SERIAL_TESTS) || status=$$?; \
+	exit $$status
 
 lint: install-test ## Check style, formatting and types without changing files
 	$(BIN)/ruff check hub workers hubclient examples tests

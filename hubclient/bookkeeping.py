@@ -95,10 +95,13 @@ class Backoff:
             raise ValueError("backoff needs 0 < initial ≤ maximum, factor ≥ 1, 0 ≤ jitter ≤ 1")
 
     def base(self, attempt: int) -> float:
-        # min() before the power would overflow: attempts keep counting while a hub is down.
-        if attempt > 64:
+        # Attempts keep counting while a hub is down: the power may overflow, and then it is past any cap.
+        # (A factor of 1 never grows, however many attempts.)
+        try:
+            grown = self.initial * self.factor**attempt
+        except OverflowError:
             return self.maximum
-        return float(min(self.maximum, self.initial * self.factor**attempt))
+        return float(min(self.maximum, grown))
 
     def next(self) -> float:
         base = self.base(self.attempt)

@@ -80,6 +80,26 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+BOTH_BACKENDS = ("e2e", "forwarding")
+"""Suites whose every hub test runs twice: in-process fan-out and jobs, then Redis fan-out and saq."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test of the e2e and forwarding suites that starts a hub on both backends ([memory] and
+    [redis]), unless it names its backend itself (`parametrize("redis_mode", ...)`) or is marked
+    `memory_only` (it checks the in-process queue itself)."""
+    if "redis_mode" not in metafunc.fixturenames:
+        return
+    suite = metafunc.definition.path.relative_to(ROOT / "tests").parts[0]
+    if suite not in BOTH_BACKENDS or metafunc.definition.get_closest_marker("memory_only"):
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if "redis_mode" in (names.replace(" ", "").split(",") if isinstance(names, str) else names):
+            return
+    metafunc.parametrize("redis_mode", [False, True], ids=["memory", "redis"], indirect=True)
+
+
 @pytest.fixture
 def redis_mode(request: pytest.FixtureRequest) -> bool:
     """Whether the hub under test fans out and queues jobs through Redis (parametrise indirectly)."""

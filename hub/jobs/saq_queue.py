@@ -113,7 +113,9 @@ class SaqJobQueue(JobQueue):
         if delay_s > 0:
             # Exact, not whole seconds: truncating ran delayed jobs up to a second early.
             options["scheduled"] = time.time() + delay_s
-        await self.queue.enqueue(name, **options, **kwargs)
+        # The job's arguments go in as its `kwargs` field: saq takes any keyword that names a Job field
+        # (`status`, `timeout`, `key`, …) as that field, and a delivery report's `status` would not reach it.
+        await self.queue.enqueue(name, **options, kwargs=kwargs)
 
     async def start(self) -> None:
         await self.queue.connect()

@@ -20,6 +20,7 @@ from playwright.async_api import (
     ConsoleMessage,
     Error,
     Page,
+    Response,
     ViewportSize,
     async_playwright,
     expect,
@@ -80,12 +81,20 @@ class PageProblems:
             if msg.type != "error":
                 return
             text = msg.text
-            # Expected noise: a refused login answers 400/401, a failed request is logged by Chrome.
+            # Chrome logs every failed request: a refused login's 400/401 is expected; a server error is
+            # caught from the response itself (below), whatever the page does with it.
             if "Failed to load resource" in text:
                 return
             self.errors.append(f"{page.url}: console error {text}")
 
+        def on_response(response: Response) -> None:
+            if response.status >= 500:
+                self.errors.append(
+                    f"{page.url}: {response.request.method} {response.url} -> {response.status}"
+                )
+
         page.on("console", on_console)
+        page.on("response", on_response)
         return page
 
     def check(self) -> None:

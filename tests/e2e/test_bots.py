@@ -8,7 +8,6 @@ import dataclasses
 import json
 import os
 import socket
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,6 +16,7 @@ import websockets
 
 from hub.context import HubContext
 from hub.domain.numbers import NumberType
+from hub.realtime.agent_socket import SEND_TIMEOUT_S
 from hub.settings import RealtimeSettings, Settings
 from hub.store.messages import Message
 from hubclient import BotClient, MessageCreated
@@ -122,8 +122,15 @@ async def test_a_token_scoped_to_one_number_never_sees_or_touches_another(
             assert r.status_code == 200, r.text
         arrived = await asyncio.wait_for(bot.arrived.get(), 10)
         assert arrived.data.text == "na numer A"
-        await asyncio.sleep(1.0)
-        assert list(bot.texts.values()) == ["na numer A"], "B's message and the other account's stay unseen"
+        # Marker: a later text to number A reaches the bot after anything the ones before could send it.
+        r = await post_generic(
+            api, {"id": "scope-marker", "from": "+48600111444", "to": tenant_a.number, "text": "znacznik"}
+        )
+        assert r.status_code == 200, r.text
+        assert (await asyncio.wait_for(bot.arrived.get(), 10)).data.text == "znacznik"
+        assert list(bot.texts.values()) == ["na numer A", "znacznik"], (
+            "B's message and the other account's stay unseen"
+        )
         # The skipped events still count: the bot's position has no holes for them.
         assert bot.client.received.position()[1] == []
         b_message = await Message.find_one({"text": "na numer B"})
@@ -182,8 +189,10 @@ async def test_a_restarted_bot_resumes_after_its_stored_ack(running: RunningHub,
             await text(n)
         async with running_bot(running.ws_base, token, answer=False) as second:
             await wait_for(lambda: len(second.handled) >= 2)
-            await asyncio.sleep(0.5)
-            assert sorted(second.texts.values()) == ["wiadomość 4", "wiadomość 5"]
+            # Marker: a text after them arrives after anything replayed again.
+            await text(6)
+            await wait_for(lambda: len(second.handled) >= 3)
+            assert sorted(second.texts.values()) == ["wiadomość 4", "wiadomość 5", "wiadomość 6"]
             assert second.client.ready is not None and second.client.ready.resume.since is not None
         r = await api.get(
             "/api/tokens", headers={"Authorization": f"Bearer {await admin(running, tenant_a)}"}
@@ -259,6 +268,9 @@ async def small_queue_hub(settings: Settings) -> AsyncIterator[HubContext]:
             await opened.client.drop_database(settings.mongo.database)
 
 
+PANEL_WAIT_S = 5.0
+
+
 async def test_a_bot_that_stops_reading_does_not_hold_up_the_agents(small_queue_hub: HubContext) -> None:
     tenant = await make_tenant("slowbot", "+48500100700")
     token = await bot_token(tenant.account_id)
@@ -285,17 +297,23 @@ async def test_a_bot_that_stops_reading_does_not_hold_up_the_agents(small_queue_
         try:
             async with (
                 Panel(running.ws_base, agent) as panel,
-                httpx.AsyncClient(base_url=running.base) as api,
+                httpx.AsyncClient(base_url=running.base, timeout=30) as api,
             ):
                 # Until the bot's socket is cut off: how much the kernel buffers before the hub's
                 # writes stall depends on its TCP autotuning (up to tcp_wmem's 4 MiB here, some 400
-                # texts), so they go 16 at a time to keep the test short on a busy machine.
-                started = time.monotonic()
-                lags = []
+                # texts), so they go 16 at a time to keep the test short on a busy machine. Each batch
+                # must reach the panel before the next is sent. The bot is cut off only once 32 events
+                # (its queue) wait behind its stalled writes, that is two batches after it stalled: a hub
+                # that made the panel wait for the bot would hold the first of those batches back until
+                # a cut-off that needs the next one, and the panel would never get it (or only once the
+                # hub's stalled-send timeout, longer than the panel's wait, cut the bot off).
+                assert PANEL_WAIT_S < SEND_TIMEOUT_S
+                batch = 16
+                assert batch < small_queue_hub.settings.realtime.subscriber_queue
+                while_bot_open = 0
                 i = 0
                 while running.hub.fanout.subscriber_count(channel) > 1 and i < 1600:
-                    senders = [f"+486001{n:05d}" for n in range(i, i + 16)]
-                    sent = time.monotonic()
+                    senders = [f"+486001{n:05d}" for n in range(i, i + batch)]
                     answers = await asyncio.gather(
                         *(
                             post_generic(
@@ -307,13 +325,16 @@ async def test_a_bot_that_stops_reading_does_not_hold_up_the_agents(small_queue_
                     assert [a.status_code for a in answers] == [200] * len(senders)
                     pushed = set()
                     for _ in senders:
-                        pushed.add((await panel.next("message.created", timeout=5))["data"]["sender"])
-                        lags.append(time.monotonic() - sent)
+                        pushed.add(
+                            (await panel.next("message.created", timeout=PANEL_WAIT_S))["data"]["sender"]
+                        )
+                        # The bot's socket still open and unread when the panel got the event.
+                        while_bot_open += running.hub.fanout.subscriber_count(channel) > 1
                     assert pushed == set(senders)
                     i += len(senders)
-                elapsed = time.monotonic() - started
-                # Every event reached the panel right after its webhook, while the bot read nothing.
-                assert max(lags) < 2.0, (max(lags), elapsed)
+                # Every batch but the one during which the bot was cut off reached the panel in full
+                # while the bot was still subscribed and reading nothing.
+                assert i > batch and while_bot_open >= i - batch, (i, while_bot_open)
                 # The bot's socket was cut off as slow (its queue is bounded), not waited for.
                 await wait_for(lambda: running.hub.fanout.subscriber_count(channel) == 1, timeout=25)
                 assert panel.closed_code is None
@@ -343,7 +364,9 @@ async def test_sdk_reconnects_and_resumes_after_a_drop(running: RunningHub, tena
             body = {"id": f"drop-{n + 2}", "from": "+48600111666", "to": tenant_a.number, "text": f"po {n}"}
             assert (await post_generic(api, body)).status_code == 200
         await wait_for(lambda: len(bot.handled) == 4, 15)
-        await asyncio.sleep(0.5)
+        marker = {"id": "drop-marker", "from": "+48600111666", "to": tenant_a.number, "text": "znacznik"}
+        assert (await post_generic(api, marker)).status_code == 200
+        await wait_for(lambda: len(bot.handled) == 5, 15)  # anything delivered twice came before it
         assert bot.client.connections >= 2
         assert set(bot.handled.values()) == {1}
 
@@ -387,6 +410,8 @@ async def test_another_accounts_conversation_cannot_be_handed_over(
         assert r.status_code == 200 and r.json()["handover"] is True and r.json()["status"] == "pending"
 
 
+# Not yet on Redis: there the hub's backlog for the bot did not overflow, which this test needs.
+@pytest.mark.memory_only
 async def test_a_slow_handler_with_a_small_buffer_still_gets_everything_once(
     running: RunningHub, tenant_a: Tenant
 ) -> None:
@@ -399,6 +424,8 @@ async def test_a_slow_handler_with_a_small_buffer_still_gets_everything_once(
             body = {"id": f"backlog-{n}", "from": "+48600111888", "to": tenant_a.number, "text": f"b{n}"}
             assert (await post_generic(api, body)).status_code == 200
         await wait_for(lambda: len(bot.handled) == 20, 30)
-        await asyncio.sleep(0.5)
+        marker = {"id": "backlog-marker", "from": "+48600111888", "to": tenant_a.number, "text": "znacznik"}
+        assert (await post_generic(api, marker)).status_code == 200
+        await wait_for(lambda: len(bot.handled) == 21, 30)  # anything delivered twice came before it
         assert set(bot.handled.values()) == {1}
         assert bot.client.connections >= 2, "the backlog overflowed and was fetched again"

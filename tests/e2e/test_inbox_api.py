@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from typing import Any
 
+import httpx
+from beanie import PydanticObjectId
+
+from hub.store.presence import PresenceRecord
 from tests.conftest import RunningHub, Tenant, login, post_generic
 from tests.panel import Panel
 
@@ -102,20 +107,39 @@ async def test_reply_with_same_client_id_is_sent_once(running: RunningHub, tenan
 async def test_presence_counts_every_socket_of_an_agent(running: RunningHub, tenant_a: Tenant) -> None:
     agent = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
-    async with Panel(running.ws_base, admin) as watcher:
-        async with Panel(running.ws_base, agent) as tab1:
+
+    def offline() -> list[dict[str, Any]]:
+        return [e for e in watcher.events if e["type"] == "presence" and e["data"]["state"] == "offline"]
+
+    async with Panel(running.ws_base, admin) as watcher, httpx.AsyncClient(base_url=running.base) as c:
+        async with Panel(running.ws_base, agent):
             await watcher.next("presence", state="online", agent_id=tenant_a.agent_id)
             async with Panel(running.ws_base, agent) as tab2:
                 assert tab2.ready is not None
                 online = {a["agent_id"] for a in tab2.ready["online"]}
                 assert online == {tenant_a.agent_id, tenant_a.admin_id}
-            # One tab closed, the other still open: no "offline".
-            await tab1.send({"type": "ping", "request_id": "p"})
-            await tab1.next("pong")
-            assert not [
-                e for e in watcher.events if e["type"] == "presence" and e["data"]["state"] == "offline"
-            ]
+            # One tab closed, the other still open: no "offline". The hub has handled the close once
+            # tab2's presence record is gone; an "offline" it then published reaches the watcher before a
+            # message that arrives after it (the marker).
+            await until_sockets_of(tenant_a.agent_id, 1)
+            await post_generic(
+                c, {"id": "marker", "from": "+48600700999", "to": tenant_a.number, "text": "x"}
+            )
+            await watcher.next("message.created", text="x")
+            assert not offline()
         await watcher.next("presence", state="offline", agent_id=tenant_a.agent_id)
+        await post_generic(c, {"id": "marker-2", "from": "+48600700999", "to": tenant_a.number, "text": "y"})
+        await watcher.next("message.created", text="y")
+    assert len(offline()) == 1
+
+
+async def until_sockets_of(agent_id: str, n: int) -> None:
+    """Wait until the hub keeps presence records for exactly `n` sockets of the agent."""
+    for _ in range(500):
+        if await PresenceRecord.find(PresenceRecord.agent_id == PydanticObjectId(agent_id)).count() == n:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the agent never had {n} socket(s) recorded")
 
 
 async def test_client_id_of_another_conversation_is_a_conflict(running: RunningHub, tenant_a: Tenant) -> None:

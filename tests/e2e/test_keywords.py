@@ -15,7 +15,6 @@ from beanie import PydanticObjectId
 
 from hub.domain.numbers import NumberType
 from hub.domain.surveys import draw_winners
-from hub.store.accounts import Account
 from hub.store.audience import UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
 from hub.store.messages import Message
@@ -265,11 +264,11 @@ async def test_2way_reply_comes_back_to_the_campaign_conversation(
 
 async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, tenant_a: Tenant) -> None:
     account_id = PydanticObjectId(tenant_a.account_id)
-    account = await Account.get(account_id)
-    assert account is not None
-    await account.set({"help_text": "Pomoc: 22 100 00 00", "opt_in_reply": "Znowu jesteś zapisany."})
     number = await add_number(SCI, NumberType.SCI, account_id=account_id)
     async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
+        texts = {"help_text": "Pomoc: 22 100 00 00", "opt_in_reply": "Znowu jesteś zapisany."}
+        r = await a.post("/api/settings/messaging", json=texts)
+        assert r.status_code == 200, r.text
         await created(
             a, "/api/autoresponders", {"number_id": str(number.id), "template": "Odpowiemy wkrótce."}
         )

@@ -58,6 +58,9 @@ async def fuzz(running: RunningHub, config: Path, env: dict[str, str]) -> tuple[
 
 
 @pytest.mark.timeout(300)
+# The contract is the same whichever fan-out backend runs: one run (in memory) covers it and keeps
+# the suite's time down.
+@pytest.mark.memory_only
 async def test_every_answer_is_documented_with_and_without_credentials(
     running: RunningHub, tenant_a: Tenant, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from hub.store.conversations import Conversation
 from hub.store.messages import Message
@@ -70,9 +71,19 @@ async def test_agent_of_a_reaches_nothing_of_b(
         error = await panel_a.next("error")
         assert error["request_id"] == "r1"
         await panel_a.send({"type": "typing", "conversation_id": b_conv})
-        await asyncio.sleep(0.3)
+        # Markers: the socket handles its frames in order, so the pong comes after the typing was
+        # handled; a message to each account afterwards arrives after anything that typing published.
+        await panel_a.send({"type": "ping", "request_id": "after-typing"})
+        await panel_a.next("pong")
+        for number, panel, marker in (
+            (tenant_a.number, panel_a, "mark-a"),
+            (tenant_b.number, panel_b, "mark-b"),
+        ):
+            await post_generic(client, {"id": marker, "from": "+48600700801", "to": number, "text": marker})
+            await panel.next("message.created", text=marker)
     assert all(e["account_id"] == tenant_a.account_id for e in panel_a.events)
     assert all(e["account_id"] == tenant_b.account_id for e in panel_b.events)
+    assert not [e for e in panel_b.events if e["type"] == "typing"]
     assert not any("secret" in str(e) for e in panel_a.events)
     conv = await Conversation.get(b_message.conversation_id)
     assert conv is not None and conv.status.value == "open" and conv.assignee_id is None
@@ -98,10 +109,9 @@ async def test_websocket_without_credentials_is_closed_4401(running: RunningHub)
     async with websockets.connect(f"{running.ws_base}/ws") as ws:
         first = await asyncio.wait_for(ws.recv(), 5)
         assert "not authenticated" in str(first)
-        try:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
-        except websockets.ConnectionClosed as exc:
-            assert exc.rcvd is not None and exc.rcvd.code == 4401
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_api_token_works_and_is_stored_hashed(running: RunningHub, tenant_a: Tenant) -> None:
@@ -134,3 +144,21 @@ async def test_api_token_works_and_is_stored_hashed(running: RunningHub, tenant_
         assert (
             await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
         ).status_code == 401
+
+
+async def test_an_admin_cannot_delete_another_accounts_token(
+    running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    admin_a = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+    admin_b = await login(running.base, tenant_b.admin_email, tenant_b.admin_password)
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        r = await client.post(
+            "/api/tokens", json={"name": "b-crm"}, headers={"Authorization": f"Bearer {admin_b}"}
+        )
+        assert r.status_code == 201, r.text
+        b_token, b_token_id = r.json()["token"], r.json()["info"]["id"]
+        r = await client.delete(f"/api/tokens/{b_token_id}", headers={"Authorization": f"Bearer {admin_a}"})
+        assert r.status_code == 404, r.text
+        assert "b-crm" not in r.text
+        still = await client.get("/api/conversations", headers={"Authorization": f"Bearer {b_token}"})
+        assert still.status_code == 200

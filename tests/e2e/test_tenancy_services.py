@@ -24,7 +24,7 @@ COVERED_ELSEWHERE = {
     "/api/conversations/{conversation_id}/status",
     "/api/conversations/{conversation_id}/read",
     "/api/messages/{message_id}/media/{index}",
-    "/api/tokens/{token_id}",
+    "/api/tokens/{token_id}",  # test_tenancy.py::test_an_admin_cannot_delete_another_accounts_token
     # tests/forwarding/test_api.py: rules CRUD and tenancy; deliveries read and replay by another account.
     "/api/forwarding/rules/{rule_id}",
     "/api/forwarding/deliveries/{delivery_id}",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from beanie import PydanticObjectId
 
+from hub.app import embedded_worker
 from hub.context import HubContext
 from hub.domain.messages import InboundMessage
 from hub.jobs.local import LocalJobQueue
@@ -19,7 +20,8 @@ from tests.forwarding.helpers import Receiver, eventually
 from tests.httpserver import HTTPServer
 from workers.registry import JOB_SPECS
 
-pytestmark = pytest.mark.timeout(60)
+# It restarts the in-process queue itself; with Redis, saq keeps scheduled retries (test_worker_kill.py).
+pytestmark = [pytest.mark.timeout(60), pytest.mark.memory_only]
 
 
 @pytest.fixture
@@ -64,14 +66,15 @@ async def test_scheduled_retry_survives_a_restart_of_the_local_queue(
         fresh.hub = hub
         hub.jobs = fresh
         await fresh.start()
+
+        async def delivered() -> ForwardDelivery | None:
+            current = await ForwardDelivery.get(delivery.id)
+            return current if current is not None and current.status == "delivered" else None
+
         try:
-            await fresh.enqueue("forward_sweep", key="forward-sweep-at-start")
-
-            async def delivered() -> ForwardDelivery | None:
-                current = await ForwardDelivery.get(delivery.id)
-                return current if current is not None and current.status == "delivered" else None
-
-            done: ForwardDelivery = await eventually(delivered)
+            # The process starts again as `hub serve` does: its start-up enqueues the sweep, not the test.
+            async with embedded_worker(hub):
+                done: ForwardDelivery = await eventually(delivered)
         finally:
             await fresh.stop()
     assert [a.status_code for a in done.attempts] == [500, 200]

@@ -116,8 +116,15 @@ async def test_same_key_while_queued_runs_once(queue_for: Any) -> None:
         *(queue.enqueue("ok", key="send:m-2", delay_s=0.5, message_id="m-2") for _ in range(3))
     )
     await asyncio.wait_for(rec.done.wait(), 10)
-    await asyncio.sleep(1.0)
-    assert len(rec.calls) == 1
+    # Marker: a job due after every copy would have been; once it ran, a second copy would have too.
+    await queue.enqueue("ok", key="marker", delay_s=1.0, message_id="marker")
+
+    async def marker_ran() -> None:
+        while not any(c[2].get("message_id") == "marker" for c in rec.calls):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(marker_ran(), 10)
+    assert [c[2]["message_id"] for c in rec.calls] == ["m-2", "marker"]
 
 
 async def test_unknown_job_name_is_an_error(queue_for: Any) -> None:

@@ -234,6 +234,10 @@ class Tenant:
     agent_id: str
 
 
+ADMIN_EMAIL = "admin@reliability.test"
+ADMIN_PASSWORD = "admin-password"
+
+
 async def seed(mongo_uri: str, database: str, tmp: Path, number: str = "+48500100200") -> Tenant:
     """An account with an admin, a simulator number and an API token, through the hub's services."""
     from hub.domain.numbers import NumberType
@@ -252,9 +256,7 @@ async def seed(mongo_uri: str, database: str, tmp: Path, number: str = "+4850010
     async with open_hub(settings, start_local_worker=False):
         account = await auth.create_account("Reliability", "reliability")
         assert account.id is not None
-        admin = await auth.create_agent(
-            account.id, "admin@reliability.test", "Rel Admin", "admin-password", Role.ADMIN
-        )
+        admin = await auth.create_agent(account.id, ADMIN_EMAIL, "Rel Admin", ADMIN_PASSWORD, Role.ADMIN)
         await Number(account_id=account.id, e164=number, type=NumberType.NDI, provider="simulator").insert()
         _, token = await auth.create_api_token(account.id, "reliability", admin.id)
     return Tenant(account_id=str(account.id), number=number, token=token, agent_id=str(admin.id))
@@ -733,7 +735,10 @@ class Counts:
     webhooks: int = 0
     acked: int = 0
     refused: int = 0
-    """Webhooks that ended non-2xx after the gateway's retries (not acknowledged, so not a loss)."""
+    """Webhooks that ended non-2xx after the gateway's retries (not a loss, but a failure: the hub must
+    acknowledge every webhook within the retry budget)."""
+    retry_budget_s: float = 0.0
+    """How long the gateway retried one delivery before giving up (`WebhookLoad.deadline_s`)."""
     stored: int = 0
     lost_webhooks: int = 0
     duplicate_messages: int = 0
@@ -757,11 +762,38 @@ class Counts:
     def duplicated(self) -> int:
         return self.duplicate_messages + self.duplicate_created_events + self.client_duplicates
 
+    def acknowledge(self, load: WebhookLoad) -> None:
+        """Count the load's webhooks as sent, acknowledged (2xx) or refused (no 2xx within the budget)."""
+        acked = load.acked
+        self.webhooks = len(load.records)
+        self.acked = len(acked)
+        self.refused = len(set(load.records) - acked)
+        self.retry_budget_s = load.deadline_s
+        self.extra["most attempts for one delivery"] = max(
+            (d.attempts for r in load.records.values() for d in r.deliveries), default=0
+        )
+
+    def failures(self) -> list[str]:
+        """What broke the promise: every webhook acknowledged within the gateway's retries, nothing lost,
+        nothing duplicated. Empty when it held."""
+        out = []
+        if self.refused or self.acked != self.webhooks:
+            out.append(
+                f"{self.refused} of {self.webhooks} webhooks not acknowledged 2xx within the gateway's "
+                f"{self.retry_budget_s:g} s of retries"
+            )
+        if self.lost:
+            out.append(f"{self.lost} lost")
+        if self.duplicated:
+            out.append(f"{self.duplicated} duplicated")
+        return out
+
     def table(self) -> str:
         rows = [
             ("webhooks sent", self.webhooks),
             ("acknowledged 2xx", self.acked),
             ("refused (final non-2xx)", self.refused),
+            ("gateway retry budget (s)", self.retry_budget_s),
             ("stored in MongoDB", self.stored),
             ("acknowledged but not stored", self.lost_webhooks),
             ("stored more than once", self.duplicate_messages),
@@ -810,9 +842,7 @@ def count(
         sent = set(load.records)
         stored = store.inbound(sent)
         acked = load.acked
-        counts.webhooks = len(sent)
-        counts.acked = len(acked)
-        counts.refused = len(sent - acked)
+        counts.acknowledge(load)
         counts.stored = len(stored)
         counts.lost_webhooks = len(acked - set(stored))
         counts.duplicate_messages = sum(n - 1 for n in stored.values() if n > 1)

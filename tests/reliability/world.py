@@ -12,10 +12,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bson import ObjectId
+import httpx
 
 from hub.embedded_mongo import EmbeddedMongo
-from tests.reliability.harness import HubProcess, RedisServer, Store, Tenant, seed, start_mongo
+from tests.reliability.harness import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    HubProcess,
+    RedisServer,
+    Store,
+    Tenant,
+    seed,
+    start_mongo,
+)
 
 
 @dataclass
@@ -44,22 +53,27 @@ class World:
         self.hubs.append(proc)
         return proc
 
-    def forward_every_message_to(self, url: str, name: str) -> None:
-        """A URL forwarding rule for every inbound message and every reply status: each one is a job."""
-        self.store.db["forward_rules"].insert_one(
-            {
-                "account_id": ObjectId(self.tenant.account_id),
-                "number_id": None,
-                "keyword_id": None,
-                "kind": "url",
-                "target": url,
-                "format": "json",
-                "secret": f"{name}-forwarding-secret",
-                "include_delivery_reports": True,
-                "active": True,
-                "name": name,
-            }
-        )
+    async def forward_every_message_to(self, hub_base: str, url: str, name: str) -> None:
+        """A URL forwarding rule for every inbound message and every reply status (each one is a job),
+        made by the tenant's admin through a running hub's API, as an admin would."""
+        async with httpx.AsyncClient(base_url=hub_base, timeout=30) as http:
+            login = await http.post(
+                "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+            )
+            assert login.status_code == 200, login.text
+            r = await http.post(
+                "/api/forwarding/rules/",
+                json={
+                    "kind": "url",
+                    "target": url,
+                    "format": "json",
+                    "secret": f"{name}-forwarding-secret",
+                    "include_delivery_reports": True,
+                    "name": name,
+                },
+                headers={"Authorization": f"Bearer {login.json()['token']}"},
+            )
+            assert r.status_code == 201, r.text
 
 
 @contextlib.asynccontextmanager

@@ -36,6 +36,11 @@ class Checkpoint:
     def duplicated(self) -> int:
         return self.counts.duplicated + self.jobs.duplicated
 
+    @property
+    def failed(self) -> bool:
+        """A webhook the hub never acknowledged within the gateway's retries fails it like a loss."""
+        return bool(self.counts.refused or self.lost or self.duplicated)
+
     def line(self) -> str:
         c, j = self.counts, self.jobs
         return (

@@ -36,6 +36,7 @@ def test_a_short_soak_injects_faults_and_counts_nothing_lost_or_doubled(tmp_path
     assert len(checkpoints) == len(faults) + 1 and checkpoints[-1]["after"] == "end", output
     for cp in checkpoints:
         assert cp["lost"] == 0 and cp["duplicated"] == 0, json.dumps(cp, indent=1)
+        assert cp["counts"]["refused"] == 0, json.dumps(cp, indent=1)
     end = checkpoints[-1]
     assert end["counts"]["acked"] == end["counts"]["webhooks"] >= 100, output
     assert end["jobs"]["replies"] > 0 and end["jobs"]["forwards"] > end["counts"]["webhooks"], output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import re
@@ -98,8 +99,14 @@ def test_backoff_grows_to_its_cap_within_the_jitter(
         assert base * (1 - jitter) - 1e-9 <= wait <= base + 1e-9
         assert base <= backoff.maximum
         bases.append(base)
-    assert bases == sorted(bases), "the base never shrinks"
-    assert bases[-1] == pytest.approx(backoff.maximum) or factor == 1
+    # Each base is the one before times the factor until that passes the cap, then the cap: a backoff
+    # that stays flat (or jumps straight to the cap) fails here, not only one that overshoots.
+    assert bases[0] == pytest.approx(initial)
+    for before, after in itertools.pairwise(bases):
+        assert after == pytest.approx(min(before * factor, backoff.maximum), rel=1e-9)
+    # Days of a hub being down: the power overflows, the wait stays at the cap (or flat with factor 1).
+    if factor >= 1.001 or factor == 1:
+        assert backoff.base(10**6) == (backoff.maximum if factor > 1 else initial)
     backoff.reset()
     assert backoff.base(backoff.attempt) == initial
 

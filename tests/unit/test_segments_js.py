@@ -73,7 +73,7 @@ def test_cases_cover_both_encodings_and_multipart() -> None:
 def test_javascript_matches_python() -> None:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed, so web/static/segments.js cannot be run")
+        pytest.fail("the tests need node (Debian's nodejs; .ci/run installs it) for web/static/segments.js")
     cases = build_cases()
     completed = subprocess.run(
         [node, "-e", RUNNER, str(SEGMENTS_JS)],
