@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 from collections.abc import AsyncIterator
 
@@ -38,12 +39,23 @@ async def enqueue_start_up_sweeps(jobs: JobQueue) -> None:
     await jobs.enqueue("sweep_simulated_reports", key="simulated-reports-at-start")
 
 
+async def enqueue_sweeps_after_outage(jobs: JobQueue) -> None:
+    """Redis answered again after an outage, perhaps restarted empty (without persistence it keeps
+    no jobs): find in MongoDB what its queued and scheduled jobs were to do. Keys of their own, as
+    the start-up sweeps' keys may still be held; what is still queued in Redis keeps its key, so
+    nothing is sent twice, and even young queued replies count (nothing is mid-enqueue here)."""
+    run = secrets.token_hex(4)
+    await jobs.enqueue("sweep_queued", key=f"sweep-after-outage-{run}", older_than_s=0.0)
+    await jobs.enqueue("forward_sweep", key=f"forward-sweep-after-outage-{run}")
+    await jobs.enqueue("sweep_simulated_reports", key=f"simulated-reports-after-outage-{run}")
+
+
 @contextlib.asynccontextmanager
 async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
     """Run jobs in this process: saq's worker when Redis is configured; the local queue runs itself."""
     await enqueue_start_up_sweeps(hub.jobs)
     if isinstance(hub.jobs, SaqJobQueue):
-        worker = hub.jobs.worker(hub)
+        worker = hub.jobs.worker(hub, on_redis_back=lambda: enqueue_sweeps_after_outage(hub.jobs))
         task = asyncio.create_task(worker.start())
         try:
             async with imap_poller(hub):
@@ -64,7 +76,7 @@ async def run_worker(settings: Settings) -> None:
         raise SystemExit("hub worker needs REDIS_URL: without Redis, `hub serve` runs jobs in process")
     async with open_hub(settings) as hub:
         assert isinstance(hub.jobs, SaqJobQueue)
-        worker = hub.jobs.worker(hub)
+        worker = hub.jobs.worker(hub, on_redis_back=lambda: enqueue_sweeps_after_outage(hub.jobs))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

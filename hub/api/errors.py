@@ -19,6 +19,7 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
+from hub.jobs.spec import QueueUnavailable
 from hub.services.errors import ServiceError
 from hub.services.media import MediaUnavailable
 
@@ -87,6 +88,15 @@ def media_unavailable(_: Request[Any, Any, Any], exc: MediaUnavailable) -> Respo
     return _json(503, {"error": str(exc), "status_code": 503}, headers={"Retry-After": "10"})
 
 
+def queue_unavailable(_: Request[Any, Any, Any], exc: QueueUnavailable) -> Response[dict[str, Any]]:
+    log.warning("job queue unavailable: %s", exc)
+    return _json(
+        503,
+        {"error": "the job queue is unavailable; retry later", "status_code": 503},
+        headers={"Retry-After": "5"},
+    )
+
+
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {"error": exc.detail, "status_code": exc.status_code}
     if isinstance(exc, ValidationException) and exc.extra:
@@ -132,6 +142,7 @@ def unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ServiceError: service_error,
     MediaUnavailable: media_unavailable,
+    QueueUnavailable: queue_unavailable,
     HTTPException: http_error,
     **{cls: database_down for cls in DATABASE_DOWN},
     Exception: unexpected,

@@ -2,13 +2,16 @@
 
 During an outage saq's upkeep (scheduling, sweeping, worker stats) fails at every poll and logs
 a full traceback each time. The watch drops those records, logs one line when Redis is lost, and
-pings Redis each second to log one line when it really answers again.
+pings Redis each second to log one line when it really answers again. Then it calls `on_back`:
+a Redis restarted without persistence comes back empty, so the queued and scheduled jobs it held
+must be found again in MongoDB (the same sweeps a process runs when it starts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -26,8 +29,9 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSErro
 class RedisWatch(logging.Filter):
     """A filter for saq's logger and a ping loop sharing one up/down state."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, on_back: Callable[[], Awaitable[None]] | None = None) -> None:
         super().__init__()
+        self._on_back = on_back
         # One quick try per check: the check itself must not wait out redis-py's retries.
         self._client: Redis = Redis.from_url(
             url, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
@@ -56,7 +60,17 @@ class RedisWatch(logging.Filter):
                 if self.down:
                     self.down = False
                     log.info("job queue: Redis is back")
+                    await self._back()
             await asyncio.sleep(CHECK_EVERY_S)
+
+    async def _back(self) -> None:
+        if self._on_back is None:
+            return
+        try:
+            await self._on_back()
+        except (RedisError, OSError) as error:
+            # Lost again at once: the next return calls it again.
+            self.lost(error)
 
     async def close(self) -> None:
         await self._client.aclose()

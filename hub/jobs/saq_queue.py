@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from saq import Worker
 from saq.queue.redis import RedisQueue
 
 from hub.jobs.redis_watch import RedisWatch
-from hub.jobs.spec import JobContext, JobQueue, JobSpec
+from hub.jobs.spec import JobContext, JobQueue, JobSpec, QueueUnavailable
 
 # redis-py gives up reading a reply after READ_TIMEOUT_S. saq's blocking dequeue (BLMOVE) must
 # come back before that: a read abandoned at the moment Redis hands it a job leaves the job's id
@@ -115,7 +117,10 @@ class SaqJobQueue(JobQueue):
             options["scheduled"] = time.time() + delay_s
         # The job's arguments go in as its `kwargs` field: saq takes any keyword that names a Job field
         # (`status`, `timeout`, `key`, …) as that field, and a delivery report's `status` would not reach it.
-        await self.queue.enqueue(name, **options, kwargs=kwargs)
+        try:
+            await self.queue.enqueue(name, **options, kwargs=kwargs)
+        except (RedisError, OSError) as exc:
+            raise QueueUnavailable(f"the job queue cannot reach Redis: {exc}") from exc
 
     async def start(self) -> None:
         await self.queue.connect()
@@ -123,15 +128,21 @@ class SaqJobQueue(JobQueue):
     async def stop(self) -> None:
         await self.queue.disconnect()
 
-    def worker(self, hub: object, concurrency: int = 10) -> Worker[Any]:
-        """A worker running the registered jobs, handing them `hub` as `ctx["hub"]`."""
+    def worker(
+        self,
+        hub: object,
+        concurrency: int = 10,
+        on_redis_back: Callable[[], Awaitable[None]] | None = None,
+    ) -> Worker[Any]:
+        """A worker running the registered jobs, handing them `hub` as `ctx["hub"]`; `on_redis_back`
+        runs each time Redis answers again after an outage."""
 
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["hub"] = hub
 
         worker: Worker[Any] = _Worker(
             self.queue,
-            watch=RedisWatch(self._url),
+            watch=RedisWatch(self._url, on_redis_back),
             functions=[(spec.name, _adapt(spec)) for spec in self._specs.values()],
             concurrency=concurrency,
             startup=startup,

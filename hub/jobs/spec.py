@@ -41,6 +41,10 @@ class JobSpec:
     timeout_s: int = 30
 
 
+class QueueUnavailable(Exception):
+    """The queue's store (Redis) did not take the job: nothing was enqueued."""
+
+
 class JobQueue(Protocol):
     """Where services put work for later: all they know of the jobs is their names.
 
@@ -49,7 +53,13 @@ class JobQueue(Protocol):
 
     async def enqueue(
         self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any
-    ) -> None: ...
+    ) -> None:
+        """Queue job `name` with `kwargs`; a `key` still queued makes this a no-op.
+
+        Raises:
+            QueueUnavailable: the queue's store could not be reached.
+        """
+        ...
 
     async def start(self) -> None: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from beanie import PydanticObjectId
@@ -10,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from hub.context import HubContext
 from hub.domain.messages import Direction, MessageStatus
 from hub.domain.segments import count_segments
+from hub.jobs.spec import QueueUnavailable
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.threads import finish_message
 from hub.store.accounts import utcnow
@@ -18,6 +20,8 @@ from hub.store.conversations import Conversation
 from hub.store.messages import Message, MessageAuthor, StatusEntry
 from hub.store.numbers import Number
 from hub.store.sequences import next_seq
+
+log = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 10
 MAX_CLIENT_ID = 100
@@ -143,7 +147,12 @@ async def finish_reply(hub: HubContext, message: Message) -> Message:
     if message.status == MessageStatus.QUEUED:
         # The job key makes a second enqueue of a job still queued a no-op, and the job itself
         # sends only a message that nobody has claimed.
-        await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
+        try:
+            await hub.jobs.enqueue("send_message", key=f"send:{message.id}", message_id=str(message.id))
+        except QueueUnavailable as exc:
+            # Stored, so not lost: the worker sweeps queued replies when Redis is back
+            # (`workers.run.enqueue_sweeps_after_outage`); the reply shows as queued until then.
+            log.warning("reply %s stays queued until the job queue is back: %s", message.id, exc)
     return message
 
 
