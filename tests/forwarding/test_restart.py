@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 from beanie import PydanticObjectId
 
-from hub.app import embedded_worker
 from hub.context import HubContext
 from hub.domain.messages import InboundMessage
 from hub.jobs.local import LocalJobQueue
@@ -19,6 +18,7 @@ from tests.conftest import Tenant
 from tests.forwarding.helpers import Receiver, eventually
 from tests.httpserver import HTTPServer
 from workers.registry import JOB_SPECS
+from workers.run import embedded_worker
 
 # It restarts the in-process queue itself; with Redis, saq keeps scheduled retries (test_worker_kill.py).
 pytestmark = [pytest.mark.timeout(60), pytest.mark.memory_only]
