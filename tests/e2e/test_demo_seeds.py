@@ -3,9 +3,11 @@ shared SC 4301, with a second account on the same ND and the operator's default 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from hub.context import HubContext
 from hub.demo import DEMO_SHORT_CODE, SHARED_ND, SHARED_SC, seed_demo
@@ -18,6 +20,7 @@ from hub.store.keywords import ContactGroup
 from hub.store.messages import Message
 from hub.store.numbers import Number
 from tests.conftest import RunningHub
+from tests.e2e.browser import PageProblems, launch, new_page
 from tests.e2e.keywords_helpers import admin_client, phone
 
 pytestmark = pytest.mark.asyncio
@@ -129,3 +132,33 @@ async def test_an_older_demo_short_code_moves_and_4301_becomes_shared(hub: HubCo
     shared = await Number.find_one({"e164": SHARED_SC})
     assert shared is not None and shared.type is NumberType.SC and shared.account_id is None
     assert shared.default_reply
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with launch() as b:
+        yield b
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_the_simulator_offers_the_shared_numbers(running: RunningHub, browser: Browser) -> None:
+    await seed_demo()
+    problems = PageProblems()
+    _, sim = await new_page(browser, problems)
+    await sim.goto(f"{running.base}/simulator")
+    await sim.fill("#sim-phone", "+48600700807")
+    await sim.locator("#sim-phone").dispatch_event("change")
+    await expect(sim.locator("#sim-to option")).to_have_count(4)
+    await expect(sim.locator(f'#sim-to option[value="{SHARED_ND}"]')).to_contain_text("ND (wspólny)")
+    await expect(sim.locator("#sim-status")).to_have_attribute("data-state", "online")
+    for number, text, reply in (
+        (SHARED_ND, "Ogrodnik", "Dziękujemy, Ogrodniku!"),
+        (SHARED_SC, "PROMOCJA", "Dzięki, Kliencie!"),
+    ):
+        await sim.select_option("#sim-to", number)
+        await sim.fill("#sim-text", text)
+        await sim.locator("#sim-text").press("Enter")
+        theirs = sim.locator('#sim-thread .sim-message[data-direction="in"] .sim-text')
+        await expect(theirs).to_contain_text(reply)
+    problems.check()
