@@ -233,7 +233,7 @@ async def tenant_b(hub: HubContext) -> Tenant:
 
 @pytest.fixture
 async def demo(hub: HubContext) -> None:
-    await seed_demo()
+    await seed_demo(shared=False)
 
 
 async def login(base: str, email: str, password: str) -> str:

@@ -49,13 +49,19 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
         wait_healthy(base, proc, log)
         printed = log.read_text()
         assert f"{base}/inbox" in printed and "admin@demo.example / demo-admin-pass" in printed
+        assert "admin@roza.example / roza-admin-pass" in printed
         assert "embedded SecantusDB" in printed
         assert (tmp_path / "var" / "mongo").is_dir()
         children = secantus_children(proc.pid)
         assert len(children) == 1
 
         numbers = httpx.get(f"{base}/simulator/api/numbers").json()
-        assert {n["e164"] for n in numbers} == {"+48500100200", "4301"}
+        assert {(n["e164"], n["type"], n["account"]) for n in numbers} == {
+            ("+48500100200", "NDI", "Demo Shop"),
+            ("7126", "SCI", "Demo Shop"),
+            ("+48503340503", "ND", ""),
+            ("4301", "SC", ""),
+        }
         login = httpx.post(
             f"{base}/api/auth/login", json={"email": "admin@demo.example", "password": "demo-admin-pass"}
         )
@@ -69,6 +75,19 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
             f"{base}/api/conversations", headers={"Authorization": f"Bearer {login.json()['token']}"}
         )
         assert [c["contact"]["phone"] for c in convs.json()] == ["+48600700800"]
+        # The seeds' example from the simulator: OGRODNIK to the shared ND reaches the demo shop.
+        sent = httpx.post(
+            f"{base}/simulator/api/messages",
+            json={"from": "+48600700801", "to": "503 340 503", "text": "Ogrodnik"},
+        )
+        assert sent.status_code == 201, sent.text
+        convs = httpx.get(
+            f"{base}/api/conversations", headers={"Authorization": f"Bearer {login.json()['token']}"}
+        )
+        assert [(c["contact"]["phone"], c["number"]) for c in convs.json()] == [
+            ("+48600700801", "+48503340503"),
+            ("+48600700800", "+48500100200"),
+        ]
         schema = httpx.get(f"{base}/schema/openapi.json").json()
         assert "/webhooks/generic/inbound" in schema["paths"] and "/api/conversations" in schema["paths"]
     finally:
@@ -94,7 +113,9 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
         convs = httpx.get(
             f"{base}/api/conversations", headers={"Authorization": f"Bearer {login.json()['token']}"}
         )
-        assert [c["contact"]["phone"] for c in convs.json()] == ["+48600700800"]
+        assert [c["contact"]["phone"] for c in convs.json()] == ["+48600700801", "+48600700800"]
+        # Seeded again on the same data: still two accounts' numbers, nothing doubled.
+        assert len(httpx.get(f"{base}/simulator/api/numbers").json()) == 4
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
