@@ -205,14 +205,35 @@ async def publish_shown(hub: HubContext, display: DisplayDoc, item: DisplayItem)
     )
 
 
-async def snapshot(display: DisplayDoc) -> list[dev.DisplayMessagePayload]:
-    """The messages a screen shows when it opens: the latest shown, oldest first."""
-    items = (
-        await DisplayItem.find({"display_id": display.id, "status": SHOWN})
-        .sort("-shown_seq")
-        .limit(max(display.max_shown, 1) * 3)
-        .to_list()
-    )
+SHOWN_WINDOW = 64
+"""Sequence numbers the first read of `latest_shown` covers; each further read covers four times more."""
+
+
+async def latest_shown(display_id: PydanticObjectId, top: int, limit: int) -> list[DisplayItem]:
+    """The screen's `limit` latest shown items, newest first, up to sequence number `top`.
+
+    Read by windows of sequence numbers below `top`, widening until enough are found: a filter
+    on status alone would read every item the screen ever showed (SecantusDB reads what a
+    filter selects before it sorts and limits), a cost that grows with every text of a vote.
+    """
+    found: list[DisplayItem] = []
+    high, width = top, SHOWN_WINDOW
+    while len(found) < limit and high > 0:
+        low = max(0, high - width)
+        window = {"display_id": display_id, "status": SHOWN, "shown_seq": {"$gt": low, "$lte": high}}
+        found += sorted(
+            await DisplayItem.find(window).to_list(), key=lambda i: i.shown_seq or 0, reverse=True
+        )
+        high, width = low, width * 4
+    return found[:limit]
+
+
+async def snapshot(display: DisplayDoc, top: int | None = None) -> list[dev.DisplayMessagePayload]:
+    """The messages a screen shows when it opens: the latest shown up to `top` (the screen's
+    head), oldest first."""
+    assert display.id is not None
+    head_seq = await head(display.id) if top is None else top
+    items = await latest_shown(display.id, head_seq, max(display.max_shown, 1) * 3)
     items.reverse()
     nicks = await _nicks(display, [i.sender for i in items if i.author == "texter"])
     return [

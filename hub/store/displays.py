@@ -86,6 +86,9 @@ class DisplayItem(Document):
             # A retried webhook reaches each screen once.
             IndexModel([("display_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
             IndexModel([("display_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]),
+            # What a screen shows, newest first, read by windows of sequence numbers: SecantusDB
+            # reads every document a filter selects before it sorts and limits.
+            IndexModel([("display_id", ASCENDING), ("status", ASCENDING), ("shown_seq", ASCENDING)]),
         ]
 
 
