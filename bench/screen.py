@@ -1,12 +1,17 @@
 """6. Screen: what a billboard costs per text as it fills.
 
 One post-moderated billboard (every text shows at once) on the tenant's number, one screen socket
-open on it. Texts are sent at a steady rate (open loop) for a window, twice, on fresh databases:
-on a screen that shows nothing yet, and on one that already holds `screen_items` shown items
+open on it, and the moderators' panel open on it as the Displays page has it: its socket, and on
+every notice a reload of the queue and of what the screen shows (`GET …/items?status=pending`,
+`…?status=shown&limit=30`). Texts are sent at a steady rate (open loop) for a window, twice, on
+fresh databases: on a screen that shows nothing yet, and on one that already holds `screen_items` shown items
 (with their `display.message` events in the screen's log), as a screen holds after a long vote.
 The figures are the embedded database's and the hub's CPU time per text on the full screen
 against the empty one: a query on the screen path that reads or sorts all the screen's items
 costs nothing on the first and grows with the second.
+
+Then screens open on it one after another (`screen_opens` of them, each waiting for its
+snapshot and `ready`): the database's CPU per screen opened, full against empty.
 
 The items are written before the hub starts, with `insert_many` of the store's documents
 (`DisplayItem`, `DisplayEventRecord`): set-up, not the measured path.
@@ -23,6 +28,7 @@ from typing import Any
 
 import websockets
 
+from bench.http import HttpPool
 from bench.load import WebhookSender, open_loop
 from bench.procfs import tree_cpu_seconds
 from bench.report import Result, Row
@@ -140,6 +146,62 @@ async def watch(url: str, screen: Screen, ready: asyncio.Event) -> None:
             screen.saw(frame)
 
 
+class Panel:
+    """The Displays page's moderation panel: it reloads both lists on every queue notice."""
+
+    def __init__(self, port: int, tenant: Tenant, display_id: str) -> None:
+        self.http = HttpPool("127.0.0.1", port, limit=8)
+        self.headers = tenant.ws_headers
+        self.url = f"ws://127.0.0.1:{port}/ws/display/moderate?display_id={display_id}"
+        self.paths = [
+            f"/api/displays/{display_id}/items?status=pending",
+            f"/api/displays/{display_id}/items?status=shown&limit=30",
+        ]
+        self.reloads: set[asyncio.Task[None]] = set()
+        self.loaded = 0
+        self.failed = 0
+
+    async def reload(self) -> None:
+        for status, _ in await asyncio.gather(
+            *(self.http.request("GET", p, b"", self.headers) for p in self.paths)
+        ):
+            if status == 200:
+                self.loaded += 1
+            else:
+                self.failed += 1
+
+    async def run(self, ready: asyncio.Event) -> None:
+        async with websockets.connect(self.url, additional_headers=self.headers, open_timeout=30) as ws:
+            async for raw in ws:
+                kind = json.loads(raw).get("type")
+                if kind == "ready":
+                    ready.set()
+                elif kind == "display.queue":
+                    task = asyncio.create_task(self.reload())
+                    self.reloads.add(task)
+                    task.add_done_callback(self.reloads.discard)
+
+    async def close(self) -> None:
+        if self.reloads:
+            await asyncio.wait(self.reloads, timeout=30)
+        await self.http.close()
+
+
+async def open_screens(port: int, screen: Screen, count: int) -> None:
+    """Open the screen `count` times, one after another, each until its snapshot and `ready`."""
+    for _ in range(count):
+        ready = asyncio.Event()
+        task = asyncio.create_task(
+            watch(f"ws://127.0.0.1:{port}/ws/display?token={screen.token}", screen, ready)
+        )
+        try:
+            await asyncio.wait_for(ready.wait(), 60)
+        finally:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
 async def window(stack: Stack, sizes: Sizes, name: str, items: int) -> dict[str, Any]:
     """Texts at `screen_rate` for `screen_window_s` to a billboard holding `items` items."""
     database = stack.database(name)
@@ -149,9 +211,13 @@ async def window(stack: Stack, sizes: Sizes, name: str, items: int) -> dict[str,
     ready = asyncio.Event()
     url = f"ws://127.0.0.1:{hub.port}/ws/display?token={screen.token}"
     reader = asyncio.create_task(watch(url, screen, ready), name="bench-screen")
+    panel = Panel(hub.port, tenant, screen.display_id)
+    panel_ready = asyncio.Event()
+    moderating = asyncio.create_task(panel.run(panel_ready), name="bench-panel")
     sender = WebhookSender([hub.port], tenant, name)
     try:
         await asyncio.wait_for(ready.wait(), sizes.connect_timeout_s)
+        await asyncio.wait_for(panel_ready.wait(), sizes.connect_timeout_s)
         count = max(2, round(sizes.screen_rate * sizes.screen_window_s))
         mongo = stack.mongo_pid
         hub_cpu = tree_cpu_seconds(hub.pid)
@@ -160,10 +226,16 @@ async def window(stack: Stack, sizes: Sizes, name: str, items: int) -> dict[str,
         hub_cpu = tree_cpu_seconds(hub.pid) - hub_cpu
         mongo_cpu = tree_cpu_seconds(mongo) - mongo_cpu if mongo else math.nan
         shown = await screen.wait_shown(sent.ok, wait_s=15)
+        await panel.close()
+        opened = tree_cpu_seconds(mongo) if mongo else math.nan
+        await open_screens(hub.port, screen, sizes.screen_opens)
+        opened = tree_cpu_seconds(mongo) - opened if mongo else math.nan
     finally:
-        reader.cancel()
-        with contextlib.suppress(BaseException):
-            await reader
+        for task in (reader, moderating):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await panel.close()
         await sender.close()
         await stack.stop_hub(hub)
     return {
@@ -177,6 +249,9 @@ async def window(stack: Stack, sizes: Sizes, name: str, items: int) -> dict[str,
         "shown_fraction": shown / sent.ok if sent.ok else 0.0,
         "hub_cpu_ms_per_text": hub_cpu / sent.ok * 1000 if sent.ok else math.nan,
         "mongo_cpu_ms_per_text": mongo_cpu / sent.ok * 1000 if sent.ok else math.nan,
+        "panel_reloads": panel.loaded,
+        "panel_failures": panel.failed,
+        "mongo_cpu_ms_per_screen_opened": opened / sizes.screen_opens * 1000,
     }
 
 
@@ -207,4 +282,9 @@ async def run(stack: Stack, sizes: Sizes) -> Result:
         Row(NAME, f"p99 ms at {rate}, {held}", full["p99_ms"], empty["p99_ms"]),
         Row(NAME, f"shown / sent, {held}", full["shown_fraction"], empty["shown_fraction"], "1.00"),
     )
+    if stack.mongo_pid is not None:
+        opened = f"embedded database CPU ms per screen opened, {held}"
+        result.add(
+            Row(NAME, opened, full["mongo_cpu_ms_per_screen_opened"], empty["mongo_cpu_ms_per_screen_opened"])
+        )
     return result

@@ -54,6 +54,7 @@ class Sizes:
     """Shown items (and their events) already on the billboard for the screen benchmark's second window."""
     screen_rate: float = 10.0
     screen_window_s: float = 20.0
+    screen_opens: int = 20
     bench_timeout_s: float = 420.0
 
     def burst(self, subscribers: int) -> int:
@@ -81,6 +82,7 @@ TINY = Sizes(
     message_timeout_s=5.0,
     screen_items=200,
     screen_window_s=1.0,
+    screen_opens=3,
     bench_timeout_s=60.0,
 )
 
