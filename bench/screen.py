@@ -162,10 +162,10 @@ class Panel:
         self.failed = 0
 
     async def reload(self) -> None:
-        for status, _ in await asyncio.gather(
-            *(self.http.request("GET", p, b"", self.headers) for p in self.paths)
-        ):
-            if status == 200:
+        requests = (self.http.request("GET", path, b"", self.headers) for path in self.paths)
+        for answer in await asyncio.gather(*requests, return_exceptions=True):
+            # A reload still waiting when the hub stops fails: counted, as a page would show it.
+            if isinstance(answer, tuple) and answer[0] == 200:
                 self.loaded += 1
             else:
                 self.failed += 1
