@@ -30,7 +30,14 @@ from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.outbound import Author, send_reply
 from hub.store import event_log, update_then_read
 from hub.store.accounts import utcnow
-from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick, ItemMedia
+from hub.store.displays import (
+    LOG_TRIM_EVERY,
+    DisplayDoc,
+    DisplayEventRecord,
+    DisplayItem,
+    DisplayNick,
+    ItemMedia,
+)
 from hub.store.event_log import read_since
 from hub.store.grouped import Counters
 from hub.store.messages import Message
@@ -101,19 +108,39 @@ async def head(display_id: PydanticObjectId) -> int:
     return int(doc["seq"]) if doc else 0
 
 
+def log_kept(hub: HubContext) -> int:
+    """How many of its latest events a screen's log keeps: all a resuming screen can be replayed
+    (a screen further behind starts over from a snapshot), with `holds_after`'s window below them."""
+    return hub.settings.realtime.resume_limit + event_log.EXPIRY_WINDOW + LOG_TRIM_EVERY
+
+
 async def record(hub: HubContext, event: dev.DurableDisplayEvent) -> None:
     """Store a screen event in the screen's log, then publish it; a repeat publishes again."""
     payload = dev.encode_display_event(event)
+    display_id = PydanticObjectId(event.display_id)
     # A duplicate: an earlier attempt stored it and may have died before publishing; screens
     # skip repeats.
     with contextlib.suppress(DuplicateKeyError):
         await DisplayEventRecord(
-            display_id=PydanticObjectId(event.display_id),
+            display_id=display_id,
             seq=event.seq,
             type=str(type(event).__struct_config__.tag),
             payload=payload,
         ).insert()
     await hub.fanout.publish(channel(hub, event.display_id), payload)
+    if event.seq % LOG_TRIM_EVERY == 0:
+        await trim(display_id, event.seq - log_kept(hub))
+
+
+async def trim(display_id: PydanticObjectId, upto: int) -> None:
+    """Delete the screen's events up to `upto`, from the last few trims' ranges on: a bounded
+    range read (a trim skipped because its seq was never used is made up by the next ones)."""
+    if upto <= 0:
+        return
+    oldest = max(0, upto - 4 * LOG_TRIM_EVERY)
+    await DisplayEventRecord.get_pymongo_collection().delete_many(
+        {"display_id": display_id, "seq": {"$gt": oldest, "$lte": upto}}
+    )
 
 
 async def since(

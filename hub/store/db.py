@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.uri_parser import parse_uri
 
 from hub.store import ALL_DOCUMENTS
+from hub.store.displays import drop_log_expiry
 
 Database = AsyncDatabase[dict[str, Any]]
 
@@ -38,4 +39,5 @@ async def connect(
     write_concern = None if "w" in options or "journal" in options else WriteConcern(w="majority", j=True)
     db: Database = client.get_database(database, write_concern=write_concern)
     await init_beanie(database=db, document_models=ALL_DOCUMENTS)
+    await drop_log_expiry()
     return client, db
