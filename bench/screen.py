@@ -279,7 +279,9 @@ async def run(stack: Stack, sizes: Sizes) -> Result:
             empty["hub_cpu_ms_per_text"],
             TARGET,
         ),
-        Row(NAME, f"p99 ms at {rate}, {held}", full["p99_ms"], empty["p99_ms"]),
+        Row(
+            NAME, f"p99 ms at {rate}, {held}", full["p99_ms"], empty["p99_ms"], "—", _unanswered(full, empty)
+        ),
         Row(NAME, f"shown / sent, {held}", full["shown_fraction"], empty["shown_fraction"], "1.00"),
     )
     if stack.mongo_pid is not None:
@@ -288,3 +290,9 @@ async def run(stack: Stack, sizes: Sizes) -> Result:
             Row(NAME, opened, full["mongo_cpu_ms_per_screen_opened"], empty["mongo_cpu_ms_per_screen_opened"])
         )
     return result
+
+
+def _unanswered(full: dict[str, Any], empty: dict[str, Any]) -> str:
+    """Says so when a window's texts were not all answered (the figures cover the answered ones)."""
+    parts = [f"{w['ok']} of {w['sent']} answered {label}" for label, w in (("full", full), ("empty", empty))]
+    return "; ".join(p for p, w in zip(parts, (full, empty), strict=True) if w["ok"] < w["sent"])
