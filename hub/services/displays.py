@@ -232,8 +232,9 @@ async def publish_shown(hub: HubContext, display: DisplayDoc, item: DisplayItem)
     )
 
 
-SHOWN_WINDOW = 64
-"""Sequence numbers the first read of `latest_shown` covers; each further read covers four times more."""
+SHOWN_SLACK = 16
+"""Sequence numbers the first read of `latest_shown` covers beyond the items asked for (numbers
+taken by other events, or by items since removed); each further read covers four times more."""
 
 
 async def latest_shown(display_id: PydanticObjectId, top: int, limit: int) -> list[DisplayItem]:
@@ -244,7 +245,7 @@ async def latest_shown(display_id: PydanticObjectId, top: int, limit: int) -> li
     filter selects before it sorts and limits), a cost that grows with every text of a vote.
     """
     found: list[DisplayItem] = []
-    high, width = top, SHOWN_WINDOW
+    high, width = top, limit + SHOWN_SLACK
     while len(found) < limit and high > 0:
         low = max(0, high - width)
         window = {"display_id": display_id, "status": SHOWN, "shown_seq": {"$gt": low, "$lte": high}}
