@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import connections, e2e, fanout, ingest, scaleout
+from bench import connections, e2e, fanout, ingest, scaleout, screen
 from bench.children import run_loop
 from bench.machine import machine_info
 from bench.procfs import loadavg, raise_nofile
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Bench] = {
     "e2e": e2e.run,
     "connections": connections.run,
     "scaleout": scaleout.run,
+    "screen": screen.run,
 }
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 

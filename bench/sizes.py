@@ -50,6 +50,11 @@ class Sizes:
     """Pause after opening sockets before memory is read."""
     connect_timeout_s: float = 120.0
     message_timeout_s: float = 15.0
+    screen_items: int = 20_000
+    """Shown items (and their events) already on the billboard for the screen benchmark's second window."""
+    screen_rate: float = 10.0
+    screen_window_s: float = 20.0
+    screen_opens: int = 20
     bench_timeout_s: float = 420.0
 
     def burst(self, subscribers: int) -> int:
@@ -75,6 +80,9 @@ TINY = Sizes(
     scaleout_subscribers=20,
     connect_timeout_s=30.0,
     message_timeout_s=5.0,
+    screen_items=200,
+    screen_window_s=1.0,
+    screen_opens=3,
     bench_timeout_s=60.0,
 )
 

@@ -398,6 +398,10 @@ class DisplayController(Controller):
     ) -> list[ItemOut]:
         """The moderation queue (oldest first) or what the screen shows (newest first)."""
         d = await svc.owned(principal.account_id, display_id)
+        if status == svc.SHOWN:
+            assert d.id is not None
+            # Panels reload this on every notice: read by sequence windows, never the whole screen.
+            return await _items_out(d, await svc.latest_shown(d.id, await svc.head(d.id), limit))
         order = "created_at" if status == svc.PENDING else "-created_at"
         items = (
             await DisplayItem.find({"display_id": d.id, "status": status}).sort(order).limit(limit).to_list()

@@ -78,7 +78,7 @@ async def _snapshot(display: DisplayDoc, seq: int) -> bytes:
         "seq": seq,
         "display_id": str(display.id),
         "config": svc.config_payload(display),
-        "messages": await svc.snapshot(display),
+        "messages": await svc.snapshot(display, seq),
         "results": results,
     }
     return _encode(body)

@@ -30,7 +30,14 @@ from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.outbound import Author, send_reply
 from hub.store import event_log, update_then_read
 from hub.store.accounts import utcnow
-from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick, ItemMedia
+from hub.store.displays import (
+    LOG_TRIM_EVERY,
+    DisplayDoc,
+    DisplayEventRecord,
+    DisplayItem,
+    DisplayNick,
+    ItemMedia,
+)
 from hub.store.event_log import read_since
 from hub.store.grouped import Counters
 from hub.store.messages import Message
@@ -101,19 +108,39 @@ async def head(display_id: PydanticObjectId) -> int:
     return int(doc["seq"]) if doc else 0
 
 
+def log_kept(hub: HubContext) -> int:
+    """How many of its latest events a screen's log keeps: all a resuming screen can be replayed
+    (a screen further behind starts over from a snapshot), with `holds_after`'s window below them."""
+    return hub.settings.realtime.resume_limit + event_log.EXPIRY_WINDOW + LOG_TRIM_EVERY
+
+
 async def record(hub: HubContext, event: dev.DurableDisplayEvent) -> None:
     """Store a screen event in the screen's log, then publish it; a repeat publishes again."""
     payload = dev.encode_display_event(event)
+    display_id = PydanticObjectId(event.display_id)
     # A duplicate: an earlier attempt stored it and may have died before publishing; screens
     # skip repeats.
     with contextlib.suppress(DuplicateKeyError):
         await DisplayEventRecord(
-            display_id=PydanticObjectId(event.display_id),
+            display_id=display_id,
             seq=event.seq,
             type=str(type(event).__struct_config__.tag),
             payload=payload,
         ).insert()
     await hub.fanout.publish(channel(hub, event.display_id), payload)
+    if event.seq % LOG_TRIM_EVERY == 0:
+        await trim(display_id, event.seq - log_kept(hub))
+
+
+async def trim(display_id: PydanticObjectId, upto: int) -> None:
+    """Delete the screen's events up to `upto`, from the last few trims' ranges on: a bounded
+    range read (a trim skipped because its seq was never used is made up by the next ones)."""
+    if upto <= 0:
+        return
+    oldest = max(0, upto - 4 * LOG_TRIM_EVERY)
+    await DisplayEventRecord.get_pymongo_collection().delete_many(
+        {"display_id": display_id, "seq": {"$gt": oldest, "$lte": upto}}
+    )
 
 
 async def since(
@@ -205,14 +232,36 @@ async def publish_shown(hub: HubContext, display: DisplayDoc, item: DisplayItem)
     )
 
 
-async def snapshot(display: DisplayDoc) -> list[dev.DisplayMessagePayload]:
-    """The messages a screen shows when it opens: the latest shown, oldest first."""
-    items = (
-        await DisplayItem.find({"display_id": display.id, "status": SHOWN})
-        .sort("-shown_seq")
-        .limit(max(display.max_shown, 1) * 3)
-        .to_list()
-    )
+SHOWN_SLACK = 16
+"""Sequence numbers the first read of `latest_shown` covers beyond the items asked for (numbers
+taken by other events, or by items since removed); each further read covers four times more."""
+
+
+async def latest_shown(display_id: PydanticObjectId, top: int, limit: int) -> list[DisplayItem]:
+    """The screen's `limit` latest shown items, newest first, up to sequence number `top`.
+
+    Read by windows of sequence numbers below `top`, widening until enough are found: a filter
+    on status alone would read every item the screen ever showed (SecantusDB reads what a
+    filter selects before it sorts and limits), a cost that grows with every text of a vote.
+    """
+    found: list[DisplayItem] = []
+    high, width = top, limit + SHOWN_SLACK
+    while len(found) < limit and high > 0:
+        low = max(0, high - width)
+        window = {"display_id": display_id, "status": SHOWN, "shown_seq": {"$gt": low, "$lte": high}}
+        found += sorted(
+            await DisplayItem.find(window).to_list(), key=lambda i: i.shown_seq or 0, reverse=True
+        )
+        high, width = low, width * 4
+    return found[:limit]
+
+
+async def snapshot(display: DisplayDoc, top: int | None = None) -> list[dev.DisplayMessagePayload]:
+    """The messages a screen shows when it opens: the latest shown up to `top` (the screen's
+    head), oldest first."""
+    assert display.id is not None
+    head_seq = await head(display.id) if top is None else top
+    items = await latest_shown(display.id, head_seq, max(display.max_shown, 1) * 3)
     items.reverse()
     nicks = await _nicks(display, [i.sender for i in items if i.author == "texter"])
     return [

@@ -1,10 +1,17 @@
-"""Survey and contest tallies: computed with an aggregation, pushed as `survey.results`."""
+"""Survey and contest tallies: counted as answers arrive, pushed as `survey.results`.
+
+Every new answer would otherwise recount the whole vote (an aggregation over all its answers:
+at 20,000 texts, 20,000 documents read per text). Instead each answer and each contest entrant
+is counted once into small tally documents, and results are read from those.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from beanie import PydanticObjectId
+from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
 from hub.domain import events as ev
@@ -12,20 +19,61 @@ from hub.realtime.bus import now_iso
 from hub.services import displays
 from hub.store.keywords import SurveyDoc
 from hub.store.sequences import next_seq
-from hub.store.surveys import ContestEntry, SurveyAnswer
+from hub.store.surveys import ContestEntry, ContestTally, SurveyAnswer, SurveyTally
+
+
+async def _claim(coll: Any, owner: tuple[str, PydanticObjectId]) -> list[dict[str, Any]]:
+    """The owner's records not counted yet, each marked counted by this caller alone.
+
+    The mark is a compare-and-set, so concurrent callers (several hub processes) never count a
+    record twice; a process that dies between the mark and its count loses that one count. A
+    record stored before tallies existed is missing the mark and is counted by the first call.
+    """
+    field, owner_id = owner
+    fresh = await coll.find({field: owner_id, "tallied": None}).to_list(None)
+    claimed = []
+    for doc in fresh:
+        result = await coll.update_one({"_id": doc["_id"], "tallied": None}, {"$set": {"tallied": True}})
+        if result.modified_count:
+            claimed.append(doc)
+    return claimed
+
+
+async def _add(coll: Any, key: dict[str, Any], field: str, n: int) -> None:
+    try:
+        await coll.update_one(key, {"$inc": {field: n}}, upsert=True)
+    except DuplicateKeyError:
+        # Another process inserted the same tally first: it exists now.
+        await coll.update_one(key, {"$inc": {field: n}})
+
+
+async def tally(survey: SurveyDoc, contest: bool) -> None:
+    """Count the survey's new answers (and a contest's new entrants) into its tallies."""
+    assert survey.id is not None
+    answers = await _claim(SurveyAnswer.get_pymongo_collection(), ("survey_id", survey.id))
+    counts = Counter((doc["question_id"], doc["value"]) for doc in answers)
+    tallies = SurveyTally.get_pymongo_collection()
+    for (question_id, value), n in counts.items():
+        await _add(
+            tallies, {"survey_id": survey.id, "question_id": question_id, "value": value}, "answers", n
+        )
+    if contest:
+        entrants = await _claim(ContestEntry.get_pymongo_collection(), ("contest_id", survey.id))
+        if entrants:
+            await _add(ContestTally.get_pymongo_collection(), {"_id": survey.id}, "entrants", len(entrants))
 
 
 async def survey_results(survey: SurveyDoc) -> ev.SurveyResultsPayload:
     """Answer counts per question, most chosen first, and the contest's entrants."""
-    pipeline: list[dict[str, Any]] = [
-        {"$match": {"survey_id": survey.id}},
-        {"$group": {"_id": {"q": "$question_id", "v": "$value"}, "count": {"$sum": 1}}},
-    ]
+    contest = any(q.correct is not None for q in survey.questions)
+    await tally(survey, contest)
     counts: dict[str, list[ev.AnswerCount]] = {}
-    async for row in await SurveyAnswer.get_pymongo_collection().aggregate(pipeline):
-        counts.setdefault(row["_id"]["q"], []).append(
-            ev.AnswerCount(answer=row["_id"]["v"], count=row["count"])
-        )
+    # One row per answer value: a handful for choices, however many texts the vote had.
+    async for row in SurveyTally.get_pymongo_collection().find({"survey_id": survey.id}):
+        if row["answers"]:
+            counts.setdefault(row["question_id"], []).append(
+                ev.AnswerCount(answer=row["value"], count=int(row["answers"]))
+            )
     questions = []
     for q in survey.questions:
         answers = sorted(counts.get(q.id, []), key=lambda a: (-a.count, a.answer))
@@ -35,8 +83,10 @@ async def survey_results(survey: SurveyDoc) -> ev.SurveyResultsPayload:
         questions.append(
             ev.QuestionResults(id=q.id, text=q.text, answers=answers, total=sum(a.count for a in answers))
         )
-    contest = any(q.correct is not None for q in survey.questions)
-    entrants = await ContestEntry.find({"contest_id": survey.id}).count() if contest else 0
+    entrants = 0
+    if contest:
+        doc = await ContestTally.get_pymongo_collection().find_one({"_id": survey.id})
+        entrants = int(doc["entrants"]) if doc else 0
     return ev.SurveyResultsPayload(
         survey_id=str(survey.id), name=survey.name, contest=contest, questions=questions, entrants=entrants
     )

@@ -18,7 +18,7 @@ from hub.store.mail import MailboxLease, MailCursor, MailRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number, NumberVerification
 from hub.store.presence import PresenceRecord
-from hub.store.surveys import ContestDraw, ContestEntry, SurveyAnswer
+from hub.store.surveys import ContestDraw, ContestEntry, ContestTally, SurveyAnswer, SurveyTally
 
 ALL_DOCUMENTS: list[type[Document]] = [
     Account,
@@ -42,6 +42,8 @@ ALL_DOCUMENTS: list[type[Document]] = [
     SurveyAnswer,
     ContestEntry,
     ContestDraw,
+    SurveyTally,
+    ContestTally,
     NumberVerification,
     ForwardRule,
     ForwardDelivery,

@@ -11,6 +11,7 @@ from pymongo.uri_parser import parse_uri
 
 from hub.store import ALL_DOCUMENTS
 from hub.store.conversations import index_for_search
+from hub.store.displays import drop_log_expiry
 
 Database = AsyncDatabase[dict[str, Any]]
 
@@ -40,4 +41,5 @@ async def connect(
     db: Database = client.get_database(database, write_concern=write_concern)
     await init_beanie(database=db, document_models=ALL_DOCUMENTS)
     await index_for_search()
+    await drop_log_expiry()
     return client, db

@@ -10,7 +10,8 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from hub.store.accounts import HoldsACounter, utcnow
 
-DISPLAY_EVENT_RETENTION_S = 7 * 24 * 3600
+LOG_TRIM_EVERY = 64
+"""A screen's log is trimmed when an event's seq is a multiple of this (see `services.displays.record`)."""
 
 
 class DisplayDoc(HoldsACounter, Document):
@@ -86,6 +87,9 @@ class DisplayItem(Document):
             # A retried webhook reaches each screen once.
             IndexModel([("display_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
             IndexModel([("display_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]),
+            # What a screen shows, newest first, read by windows of sequence numbers: SecantusDB
+            # reads every document a filter selects before it sorts and limits.
+            IndexModel([("display_id", ASCENDING), ("status", ASCENDING), ("shown_seq", ASCENDING)]),
         ]
 
 
@@ -101,7 +105,12 @@ class DisplayNick(Document):
 
 
 class DisplayEventRecord(Document):
-    """A screen event exactly as sent (`payload` is the encoded JSON)."""
+    """A screen event exactly as sent (`payload` is the encoded JSON).
+
+    A screen's log keeps its latest events, as many as a resuming screen may be replayed, and is
+    trimmed by ranges of seq as it grows. Not by a TTL index: SecantusDB's expiry sweep decodes
+    every document of the collection once a minute, a cost that grows with every text shown.
+    """
 
     display_id: PydanticObjectId
     seq: int
@@ -113,5 +122,16 @@ class DisplayEventRecord(Document):
         name = "display_events"
         indexes = [
             IndexModel([("display_id", ASCENDING), ("seq", ASCENDING)], unique=True),
-            IndexModel([("at", ASCENDING)], expireAfterSeconds=DISPLAY_EVENT_RETENTION_S),
         ]
+
+
+EXPIRY_INDEX = "at_1"
+"""The TTL index earlier versions kept the screens' logs by."""
+
+
+async def drop_log_expiry() -> None:
+    """Drop the screens' logs' former TTL index where a database still has it (once, at start)."""
+    events = DisplayEventRecord.get_pymongo_collection()
+    names = [index["name"] async for index in await events.list_indexes()]
+    if EXPIRY_INDEX in names:
+        await events.drop_index(EXPIRY_INDEX)

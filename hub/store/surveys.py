@@ -20,6 +20,8 @@ class SurveyAnswer(Document):
     correct: bool | None = None
     message_id: PydanticObjectId
     at: datetime = Field(default_factory=utcnow)
+    tallied: bool | None = None
+    """Counted into the survey's `SurveyTally` rows (None, or missing, until then)."""
 
     class Settings:
         name = "survey_answers"
@@ -27,7 +29,35 @@ class SurveyAnswer(Document):
             # A retried webhook records its answer once.
             IndexModel([("message_id", ASCENDING), ("question_id", ASCENDING)], unique=True),
             IndexModel([("survey_id", ASCENDING), ("question_id", ASCENDING), ("value", ASCENDING)]),
+            # The answers not counted yet: a new answer reads these, never the whole vote.
+            IndexModel([("survey_id", ASCENDING), ("tallied", ASCENDING)]),
         ]
+
+
+class SurveyTally(Document):
+    """How many answers one answer value of one question has (`hub.services.live` keeps it)."""
+
+    survey_id: PydanticObjectId
+    question_id: str
+    value: str
+    answers: int = 0
+
+    class Settings:
+        name = "survey_tallies"
+        indexes = [
+            IndexModel(
+                [("survey_id", ASCENDING), ("question_id", ASCENDING), ("value", ASCENDING)], unique=True
+            )
+        ]
+
+
+class ContestTally(Document):
+    """How many entrants a contest has; `id` is the contest's (`hub.services.live` keeps it)."""
+
+    entrants: int = 0
+
+    class Settings:
+        name = "contest_tallies"
 
 
 class ContestEntry(Document):
@@ -38,10 +68,15 @@ class ContestEntry(Document):
     phone: str
     message_id: PydanticObjectId
     at: datetime = Field(default_factory=utcnow)
+    tallied: bool | None = None
+    """Counted into the contest's `ContestTally` (None, or missing, until then)."""
 
     class Settings:
         name = "contest_entries"
-        indexes = [IndexModel([("contest_id", ASCENDING), ("phone", ASCENDING)], unique=True)]
+        indexes = [
+            IndexModel([("contest_id", ASCENDING), ("phone", ASCENDING)], unique=True),
+            IndexModel([("contest_id", ASCENDING), ("tallied", ASCENDING)]),
+        ]
 
 
 class ContestDraw(Document):
