@@ -26,6 +26,7 @@ from hub.api.keywords import AutoresponderController, KeywordController, SurveyC
 from hub.api.media import MediaController
 from hub.api.numbers import NumberController
 from hub.api.openapi import document, openapi_config
+from hub.api.operator import OperatorController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
@@ -186,6 +187,7 @@ def create_app(
             SurveyController,
             ContactController,
             NumberController,
+            OperatorController,
             WebhookController,
             ForwardRuleController,
             ForwardDeliveryController,
