@@ -34,6 +34,7 @@ from hub.api.webhooks import WebhookController
 from hub.context import HubContext, open_hub
 from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry, agent_socket
 from hub.realtime.display_socket import display_socket, moderation_socket
+from hub.services import setup_sync
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def create_app(
         registry = SocketRegistry()
         app.state[REGISTRY_KEY] = registry
         try:
-            async with _open(app):
+            async with _open(app), setup_sync.listening(app.state.hub):
                 yield
         finally:
             await registry.stop()

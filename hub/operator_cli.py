@@ -86,6 +86,7 @@ async def _create_number(args: argparse.Namespace, settings: Settings) -> None:
     from hub.context import open_hub
     from hub.services import operator_accounts as accounts
     from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
 
     kind = numbers.number_type(args.type)
     async with open_hub(settings, start_local_worker=False) as hub:
@@ -93,6 +94,7 @@ async def _create_number(args: argparse.Namespace, settings: Settings) -> None:
         number = await numbers.create_number(
             args.number, kind, owner, args.provider, hub.providers, label=args.label, eco_plus=args.eco_plus
         )
+        await setup_sync.announce(hub)
     owner_text = f"account {owner.slug}" if owner is not None else "shared"
     print(f"number {number.e164} ({number.type.value}, {number.provider}, {owner_text}), id {number.id}")
 
@@ -115,27 +117,32 @@ async def _assign_number(args: argparse.Namespace, settings: Settings) -> None:
     from hub.context import open_hub
     from hub.services import operator_accounts as accounts
     from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
 
-    async with open_hub(settings, start_local_worker=False):
+    async with open_hub(settings, start_local_worker=False) as hub:
         number = await numbers.number_by_ref(args.number)
         owner = await accounts.account_by_slug(args.account)
         await numbers.assign(number, owner)
+        await setup_sync.announce(hub)
     print(f"number {number.e164} now belongs to account {owner.slug}")
 
 
 async def _remove_number(args: argparse.Namespace, settings: Settings) -> None:
     from hub.context import open_hub
     from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
 
-    async with open_hub(settings, start_local_worker=False):
+    async with open_hub(settings, start_local_worker=False) as hub:
         number = await numbers.number_by_ref(args.number)
         await numbers.remove(number)
+        await setup_sync.announce(hub)
     print(f"number {number.e164} removed")
 
 
 async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
     from hub.context import open_hub
     from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
 
     changes = numbers.NumberChanges()
     for field in ("provider", "label", "default_reply", "help_text", "opt_in_reply"):
@@ -145,6 +152,7 @@ async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
     async with open_hub(settings, start_local_worker=False) as hub:
         number = await numbers.number_by_ref(args.number)
         await numbers.edit(number, changes, hub.providers)
+        await setup_sync.announce(hub)
     print(f"number {number.e164} changed")
 
 

@@ -21,6 +21,7 @@ from hub.context import HubContext
 from hub.domain.numbers import NumberType
 from hub.services import operator_accounts as accounts
 from hub.services import operator_numbers as numbers
+from hub.services import setup_sync
 from hub.services.auth import Principal
 from hub.services.routing import auto_reply_limit, words_for
 from hub.store.accounts import Account, Agent, Role
@@ -288,6 +289,7 @@ class OperatorController(Controller):
             label=data.label,
             eco_plus=data.eco_plus,
         )
+        await setup_sync.announce(hub)
         return number_out(number, owner)
 
     @get("/numbers/{number_id:str}")
@@ -307,21 +309,35 @@ class OperatorController(Controller):
         """Change the gateway, label, ECO+ flag, and a shared or 2WAY number's texts, words and
         automatic-reply limit. Seen by every hub process at once."""
         number = await numbers.get_number(number_id)
-        return await _number_out(await numbers.edit(number, _changes(data), hub.providers))
+        edited = await numbers.edit(number, _changes(data), hub.providers)
+        await setup_sync.announce(hub)
+        return await _number_out(edited)
 
     @post("/numbers/{number_id:str}/assign", status_code=200)
     async def assign_number(
-        self, principal: NamedDependency[Principal], number_id: FromPath[str], data: JSONBody[Assignment]
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        number_id: FromPath[str],
+        data: JSONBody[Assignment],
     ) -> OperatorNumberOut:
         """Give an individual number (NDI, SCI, OWN) to an account, or move it to another. Past
         conversations stay with the account that had them; 409 while keywords, autoresponders or
         surveys are set up on the number."""
         number = await numbers.get_number(number_id)
         owner = await accounts.account_by_ref(data.account)
-        return number_out(await numbers.assign(number, owner), owner)
+        assigned = await numbers.assign(number, owner)
+        await setup_sync.announce(hub)
+        return number_out(assigned, owner)
 
     @delete("/numbers/{number_id:str}")
-    async def remove_number(self, principal: NamedDependency[Principal], number_id: FromPath[str]) -> None:
+    async def remove_number(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        number_id: FromPath[str],
+    ) -> None:
         """Release a number from the hub: texts to it are no longer received. Past conversations stay
         with their account; 409 while keywords, autoresponders or surveys are set up on it."""
         await numbers.remove(await numbers.get_number(number_id))
+        await setup_sync.announce(hub)

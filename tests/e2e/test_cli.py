@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from hub.domain.numbers import NumberType
+from hub.services import routing, setup_sync
 from tests.conftest import RunningHub, free_port, login
-from tests.e2e.keywords_helpers import phone
+from tests.e2e.keywords_helpers import add_number, phone
 from tests.e2e.test_operator_api import hub_command
 
 
@@ -202,3 +205,25 @@ async def test_operator_commands_set_up_a_working_account(running: RunningHub) -
             assert (await customer.next_sms())["text"] == "Nie znamy hasła."
         convs = (await pizza.get("/api/conversations")).json()
         assert sorted(c["number"] for c in convs) == ["+48500600700", "+48503340503"]
+
+
+@pytest.mark.parametrize("redis_mode", [True], indirect=True)
+async def test_a_command_s_change_reaches_a_running_hub_at_once(
+    running: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hub set-number` in another process: the running hub forgets its cached set-up through Redis,
+    however long it would otherwise keep it."""
+    monkeypatch.setattr(routing._setups, "TTL_S", 3600.0)
+    hub = running.hub
+    while not hub.fanout.subscriber_count(setup_sync.channel(hub)):
+        await asyncio.sleep(0.05)
+    await add_number("+48503340503", NumberType.ND, default_reply="Stara odpowiedź")
+    async with phone(running, "+48601222333") as customer:
+        await customer.text("+48503340503", "hej")
+        assert (await customer.next_sms())["text"] == "Stara odpowiedź"
+        done = await asyncio.to_thread(
+            hub_command, running, "set-number", "--number", "503 340 503", "--default-reply", "Nowa odpowiedź"
+        )
+        assert done.returncode == 0, done.stderr
+        await customer.text("+48503340503", "hej")
+        assert (await customer.next_sms())["text"] == "Nowa odpowiedź"

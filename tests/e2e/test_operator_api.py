@@ -21,6 +21,8 @@ def hub_command(running: RunningHub, *args: str) -> subprocess.CompletedProcess[
     settings = running.hub.settings
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "HUB_WEBHOOK_SECRET"}}
     env.update({"MONGODB_URI": settings.mongo.uri, "MONGODB_DATABASE": settings.mongo.database})
+    if settings.redis.url:
+        env.update({"REDIS_URL": settings.redis.url, "HUB_CHANNEL_PREFIX": settings.redis.channel_prefix})
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
         env=env,
