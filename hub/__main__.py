@@ -1,4 +1,5 @@
-"""The `hub` command: serve, worker, demo, create-agent, create-token.
+"""The `hub` command: serve, worker, demo, create-agent, create-token, and the operator's commands
+(hub.operator_cli).
 
 The program's entry: the one module of `hub` that imports `workers`, to put the hub and its
 jobs together (nothing imports it).
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
+from hub.operator_cli import add_commands
 from hub.services.errors import ServiceError
 from hub.settings import Settings, load_settings
 
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument(
         "--number", action="append", help="limit the token to this number (+48..., or an id); repeatable"
     )
+    operator_commands = add_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -176,6 +179,11 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_create_token(args, settings))
         except ServiceError as exc:
             sys.exit(f"create-token: {exc.message}")
+    elif args.command in operator_commands:
+        try:
+            asyncio.run(operator_commands[args.command](args, settings))
+        except ServiceError as exc:
+            sys.exit(f"{args.command}: {exc.message}")
 
 
 if __name__ == "__main__":

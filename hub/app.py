@@ -26,6 +26,7 @@ from hub.api.keywords import AutoresponderController, KeywordController, SurveyC
 from hub.api.media import MediaController
 from hub.api.numbers import NumberController
 from hub.api.openapi import document, openapi_config
+from hub.api.operator import OperatorController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
@@ -34,6 +35,7 @@ from hub.context import HubContext
 from hub.realtime.agent_route import agent_socket
 from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry
 from hub.realtime.display_socket import display_socket, moderation_socket
+from hub.services import setup_sync
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -164,7 +166,7 @@ def create_app(
         registry = SocketRegistry()
         app.state[REGISTRY_KEY] = registry
         try:
-            async with _open(app):
+            async with _open(app), setup_sync.listening(app.state.hub):
                 yield
         finally:
             await registry.stop()
@@ -199,6 +201,7 @@ def create_app(
             SurveyController,
             ContactController,
             NumberController,
+            OperatorController,
             WebhookController,
             ForwardRuleController,
             ForwardDeliveryController,

@@ -16,6 +16,7 @@ from hub.domain.forwarding import EVENT_RECEIVED, render_json, render_xml, reply
 from hub.domain.messages import Direction
 from hub.domain.segments import count_segments
 from hub.outbound.base import OutboundRequest, ProviderError
+from hub.services import suspension
 from hub.services.forwarding import send_refusal
 from hub.store.accounts import utcnow
 from hub.store.forwarding import ForwardDelivery, ForwardFormat, ForwardKind, ForwardRule
@@ -211,6 +212,9 @@ async def to_phone(
 async def attempt(
     hub: HubContext, delivery: ForwardDelivery, rule: ForwardRule | None, n: int, interrupted: bool
 ) -> Outcome:
+    suspended = await suspension.refusal(delivery.account_id)
+    if suspended is not None:
+        return Outcome(False, error=suspended, permanent=True, refused=True)
     if delivery.kind == ForwardKind.URL:
         return await to_url(hub, delivery, rule, n)
     if delivery.kind == ForwardKind.EMAIL:

@@ -11,7 +11,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from hub.context import HubContext
-from hub.services import auth, scope
+from hub.services import auth, operator_accounts, scope
 from hub.store.accounts import Role
 
 SESSION_COOKIE = "hub_session"
@@ -52,4 +52,13 @@ async def provide_admin(request: Request[Any, Any, Any]) -> auth.Principal:
     principal = await provide_principal(request)
     if principal.kind != "agent" or principal.role != Role.ADMIN:
         raise PermissionDeniedException("only an account admin may do this")
+    return principal
+
+
+async def provide_operator(request: Request[Any, Any, Any]) -> auth.Principal:
+    """An admin of the platform operator's account (session), or an API token of that account not
+    limited to some numbers (only its admins make tokens: `POST /api/tokens`, `hub create-token`)."""
+    principal = await provide_principal(request)
+    if not await operator_accounts.is_operator_admin(principal):
+        raise PermissionDeniedException("only the platform operator's admins may do this")
     return principal

@@ -13,6 +13,7 @@ from hub.domain.messages import Direction, MessageStatus
 from hub.domain.segments import count_segments
 from hub.jobs.spec import QueueUnavailable
 from hub.services.errors import Conflict, Invalid, NotFound
+from hub.services.suspension import check_may_send, refusal
 from hub.services.threads import finish_message
 from hub.store.accounts import utcnow
 from hub.store.audience import CampaignRecipient, Suppression
@@ -93,9 +94,14 @@ async def _queue(
     hub: HubContext, conv: Conversation, text: str, author: Author, client_id: str | None
 ) -> Message:
     account_id = conv.account_id
+    await check_may_send(account_id, "conversation_id")
     number = await Number.get(conv.number_id)
     if number is None:
         raise NotFound("the conversation's number no longer exists", field="conversation_id")
+    if number.account_id not in (None, account_id):
+        # The operator moved the number to another account: its past conversations stay here, but
+        # nothing more goes out from it in this account's name.
+        raise Conflict(f"the number {number.e164} now belongs to another account", field="conversation_id")
     assert conv.id is not None
     seg = count_segments(text)
     now = utcnow()
@@ -137,6 +143,8 @@ async def send_automatic(hub: HubContext, inbound: Message, text: str, name: str
     conv = await Conversation.get(inbound.conversation_id)
     if conv is None or await is_suppressed(conv.contact_phone, conv.number, conv.account_id):
         return False
+    if await refusal(conv.account_id) is not None:
+        return False
     await _queue(hub, conv, text, Author(kind="auto", id=None, name=name), key)
     return True
 
@@ -168,6 +176,7 @@ async def send_campaign_message(
 
     if not text.strip():
         raise Invalid("text must not be empty", field="text")
+    await check_may_send(account_id)
     if await is_suppressed(recipient, number.e164, account_id):
         raise Conflict(f"{recipient} opted out of this account's messages", field="to")
     contact = await upsert_contact(account_id, recipient)

@@ -111,8 +111,9 @@ class SetupCache:
 
     Every inbound message needs the number itself, its keywords, autoresponders, surveys and the
     owner's words; reading them for each message would be five more round trips under the load of a TV
-    contest. A change made through this process clears the cache at once (`setup_changed`); one
-    made through another process is seen within `TTL_S`.
+    contest. A change made through this process clears the cache at once (`setup_changed`); the
+    operator's changes to numbers are also announced to every process through Redis
+    (`hub.services.setup_sync`); any other change made through another process is seen within `TTL_S`.
     """
 
     TTL_S: Final = 2.0

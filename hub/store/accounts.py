@@ -41,6 +41,10 @@ class Account(HoldsACounter, Document):
     """None: the default words (hub.domain.optout)."""
     opt_in_words: list[str] | None = None
     help_words: list[str] | None = None
+    suspended_reason: str | None = None
+    """Set while the operator has suspended the account: inbound is still stored, but nothing is
+    sent for it (replies, automatic replies, forwards) and every refusal names this reason."""
+    suspended_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,8 +11,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import free_port
+from hub.domain.numbers import NumberType
+from hub.services import routing, setup_sync
+from tests.conftest import RunningHub, free_port, login
+from tests.e2e.keywords_helpers import add_number, phone
+from tests.e2e.test_operator_api import hub_command
 
 
 def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -154,3 +160,91 @@ def test_create_agent_makes_the_account_and_marks_the_operator(mongo_uri: str, t
     finally:
         client.drop_database(database)
         client.close()
+
+
+async def test_operator_commands_set_up_a_working_account(running: RunningHub) -> None:
+    """The production path with the commands only: the operator, an account with its admin, an NDI
+    for it and an ND with a default reply; then texts reach the account or get the default reply."""
+
+    async def hub(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = await asyncio.to_thread(hub_command, running, *args)
+        assert (done.returncode == 0) is ok, (args, done.returncode, done.stdout, done.stderr)
+        return done
+
+    await hub(
+        "create-agent", "--account", "operator", "--email", "root@op.test", "--name", "Root",
+        "--password", "operator-password", "--role", "admin", "--operator",
+    )  # fmt: skip
+    out = await hub(
+        "create-account", "--slug", "pizza", "--name", "Pizza Kraków", "--admin-email", "szef@pizza.test",
+        "--admin-name", "Szef", "--admin-password", "pizza-password",
+    )  # fmt: skip
+    assert "account pizza" in out.stdout and "admin szef@pizza.test" in out.stdout
+    out = await hub("create-number", "--number", "500 600 700", "--type", "ndi", "--account", "pizza")
+    assert "number +48500600700 (NDI, simulator, account pizza)" in out.stdout
+    await hub("create-number", "--number", "+48 503-340-503", "--type", "ND", "--provider", "simulator")
+    await hub("set-number", "--number", "503340503", "--default-reply", "Nie znamy hasła.")
+    listed = (await hub("list-numbers")).stdout.splitlines()
+    assert listed == ["+48500600700\tNDI\tsimulator\tpizza\t", "+48503340503\tND\tsimulator\t-\t"]
+
+    # Bad input: a clear message on stderr and a non-zero exit, nothing stored.
+    for args, message in [
+        (("create-number", "--number", "500600700", "--type", "ND"), "already configured"),
+        (("create-number", "--number", "500600701", "--type", "NDI"), "belongs to an account"),
+        (
+            ("create-number", "--number", "500600702", "--type", "ND", "--account", "pizza"),
+            "belongs to no account",
+        ),
+        (("create-number", "--number", "500600703", "--type", "XYZ"), "type must be one of"),
+        (("create-number", "--number", "7126", "--type", "ND"), "not the short code"),
+        (
+            ("create-number", "--number", "500600704", "--type", "ND", "--provider", "smsapi"),
+            "provider must be",
+        ),
+        (("create-number", "--number", "500600705", "--type", "ND", "--eco-plus"), "ECO+"),
+        (("create-account", "--slug", "Zła Nazwa", "--name", "X"), "slug must be"),
+        (("create-account", "--slug", "pizza", "--name", "X"), "already exists"),
+        (("assign-number", "--number", "503340503", "--account", "pizza"), "shared"),
+        (("remove-number", "--number", "500999999"), "no number +48500999999"),
+    ]:
+        done = await hub(*args, ok=False)
+        assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
+    assert len((await hub("list-numbers")).stdout.splitlines()) == 2
+
+    token = await login(running.base, "szef@pizza.test", "pizza-password")
+    async with httpx.AsyncClient(
+        base_url=running.base, headers={"Authorization": f"Bearer {token}"}, timeout=20
+    ) as pizza:
+        nd = next(n for n in (await pizza.get("/api/numbers")).json() if n["e164"] == "+48503340503")
+        assert (
+            await pizza.post("/api/keywords", json={"number_id": nd["id"], "text": "PIZZA"})
+        ).status_code == 201
+        async with phone(running, "+48601222333") as customer:
+            await customer.text("500600700", "Dzień dobry")
+            await customer.text("+48503340503", "pizza")
+            await customer.text("+48503340503", "coś innego")
+            assert (await customer.next_sms())["text"] == "Nie znamy hasła."
+        convs = (await pizza.get("/api/conversations")).json()
+        assert sorted(c["number"] for c in convs) == ["+48500600700", "+48503340503"]
+
+
+@pytest.mark.parametrize("redis_mode", [True], indirect=True)
+async def test_a_command_s_change_reaches_a_running_hub_at_once(
+    running: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hub set-number` in another process: the running hub forgets its cached set-up through Redis,
+    however long it would otherwise keep it."""
+    monkeypatch.setattr(routing._setups, "TTL_S", 3600.0)
+    hub = running.hub
+    while not hub.fanout.subscriber_count(setup_sync.channel(hub)):
+        await asyncio.sleep(0.05)
+    await add_number("+48503340503", NumberType.ND, default_reply="Stara odpowiedź")
+    async with phone(running, "+48601222333") as customer:
+        await customer.text("+48503340503", "hej")
+        assert (await customer.next_sms())["text"] == "Stara odpowiedź"
+        done = await asyncio.to_thread(
+            hub_command, running, "set-number", "--number", "503 340 503", "--default-reply", "Nowa odpowiedź"
+        )
+        assert done.returncode == 0, done.stderr
+        await customer.text("+48503340503", "hej")
+        assert (await customer.next_sms())["text"] == "Nowa odpowiedź"

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from beanie import PydanticObjectId
 
+from hub.store.accounts import Account
 from hub.store.messages import Message
 from tests.conftest import RunningHub, Tenant, login, post_generic
 from tests.e2e.test_webhooks import tiny_png
@@ -64,6 +66,10 @@ async def fuzz(running: RunningHub, config: Path, env: dict[str, str]) -> tuple[
 async def test_every_answer_is_documented_with_and_without_credentials(
     running: RunningHub, tenant_a: Tenant, tmp_path: Path
 ) -> None:
+    # The admin is the platform operator's, so the operator's console is fuzzed with real credentials too.
+    operator = await Account.get(PydanticObjectId(tenant_a.account_id))
+    assert operator is not None
+    await operator.set({"operator": True})
     token = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
     async with httpx.AsyncClient(base_url=running.base, headers={"Authorization": f"Bearer {token}"}) as c:
         # A screen holding the message below, so that the displays' paths reach real records too.

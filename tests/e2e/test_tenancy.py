@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+from beanie import PydanticObjectId
 
 from hub.store.conversations import Conversation
 from hub.store.messages import Message
@@ -162,3 +163,59 @@ async def test_an_admin_cannot_delete_another_accounts_token(
         assert "b-crm" not in r.text
         still = await client.get("/api/conversations", headers={"Authorization": f"Bearer {b_token}"})
         assert still.status_code == 200
+
+
+async def test_operator_endpoints_admit_only_the_operators_admins(
+    running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Every `/api/operator/…` operation: 401 without credentials, 403 with a reason to an agent of the
+    operator's account, to another account's admin and to a token limited to numbers; the operator's
+    admin (session or unlimited API token) passes."""
+    from hub.services import auth
+    from hub.store.accounts import Account
+    from hub.store.numbers import Number
+
+    operator = await Account.get(PydanticObjectId(tenant_a.account_id))
+    assert operator is not None
+    await operator.set({"operator": True})
+    number = await Number.find_one({"e164": tenant_b.number})
+    assert number is not None and operator.id is not None
+    own = await Number.find({"account_id": operator.id}).to_list()
+    _, scoped = await auth.create_api_token(operator.id, "bot", None, [str(n.id) for n in own])
+    _, unlimited = await auth.create_api_token(operator.id, "provisioning", None)
+    ids = {"account_id": tenant_b.account_id, "number_id": str(number.id)}
+    async with httpx.AsyncClient(base_url=running.base) as client:
+        schema = (await client.get("/schema/openapi.json")).json()
+        operations = [
+            (method.upper(), path)
+            for path, item in schema["paths"].items()
+            if path.startswith("/api/operator/") and path != "/api/operator/unmatched"
+            for method in item
+        ]
+        assert len(operations) == 13, operations
+        refused = {
+            "an agent": await login(running.base, tenant_a.agent_email, tenant_a.agent_password),
+            "another account's admin": await login(
+                running.base, tenant_b.admin_email, tenant_b.admin_password
+            ),
+            "a token limited to numbers": scoped,
+        }
+        for method, template in operations:
+            path = template.format(**ids)
+            r = await client.request(method, path, json={})
+            assert r.status_code == 401 and r.json()["error"], (method, path, r.text)
+            for who, token in refused.items():
+                r = await client.request(method, path, json={}, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 403, (who, method, path, r.status_code, r.text)
+                reason = r.json()["error"]
+                assert reason == "only the platform operator's admins may do this" or (
+                    who == "a token limited to numbers" and "limited to some numbers" in reason
+                ), (who, r.text)
+        # Nothing was changed by the refused calls.
+        b = await Account.get(PydanticObjectId(tenant_b.account_id))
+        assert b is not None and b.suspended_reason is None and b.name == "Beta"
+        assert await Number.get(number.id) is not None
+        admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+        for token in (admin, unlimited):
+            r = await client.get("/api/operator/accounts", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and {a["slug"] for a in r.json()} == {"alpha", "beta"}

@@ -43,6 +43,14 @@ COVERED_ELSEWHERE = {
     "/api/displays/{display_id}/logo",
     "/api/displays/{display_id}/reply/{item_id}",
     "/api/screen/media/{item_id}/{index}",
+    # The operator's console:
+    # tests/e2e/test_tenancy.py::test_operator_endpoints_admit_only_the_operators_admins.
+    "/api/operator/accounts/{account_id}",
+    "/api/operator/accounts/{account_id}/suspend",
+    "/api/operator/accounts/{account_id}/reactivate",
+    "/api/operator/accounts/{account_id}/agents",
+    "/api/operator/numbers/{number_id}",
+    "/api/operator/numbers/{number_id}/assign",
 }
 
 

@@ -1,0 +1,343 @@
+"""The operator's console API (`/api/operator/…`): accounts, numbers and shared-number settings.
+
+Only the platform operator's admins pass (`provide_operator`); everyone else gets 403 with the
+reason. The rules live in the services (`hub.services.operator_accounts`, `operator_numbers`), which
+the `hub create-account` / `create-number` … commands use too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from hub.api.deps import provide_hub, provide_operator
+from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut
+from hub.context import HubContext
+from hub.domain.numbers import NumberType
+from hub.services import operator_accounts as accounts
+from hub.services import operator_numbers as numbers
+from hub.services import setup_sync
+from hub.services.auth import Principal
+from hub.services.routing import auto_reply_limit, words_for
+from hub.store.accounts import Account, Agent, Role
+from hub.store.numbers import AutoReplyLimit, Number
+
+Text = Annotated[str, msgspec.Meta(max_length=1600)]
+Words = Annotated[list[Annotated[str, msgspec.Meta(max_length=50)]], msgspec.Meta(max_length=50)]
+
+
+class AgentIn(msgspec.Struct):
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    name: Annotated[str, msgspec.Meta(max_length=100)]
+    password: Annotated[str, msgspec.Meta(max_length=200)]
+    """At least 8 characters."""
+    role: Literal["admin", "agent"] = "admin"
+
+
+class AgentOut(msgspec.Struct):
+    id: str
+    email: str
+    name: str
+    role: str
+
+
+class AccountIn(msgspec.Struct):
+    name: Annotated[str, msgspec.Meta(max_length=100)]
+    slug: Annotated[str, msgspec.Meta(max_length=40)]
+    """Lowercase letters, digits and hyphens (`acme`, `pizza-krakow`)."""
+    admin: AgentIn | None = None
+    """The account's first admin, created in the same call."""
+
+
+class AccountOut(msgspec.Struct):
+    id: str
+    name: str
+    slug: str
+    operator: bool
+    suspended: bool
+    suspended_reason: str | None
+    suspended_at: datetime | None
+    created_at: datetime
+    admin: AgentOut | None = None
+    """The admin created with the account (only in the answer to its creation)."""
+
+
+class AccountPatch(msgspec.Struct):
+    name: Annotated[str, msgspec.Meta(max_length=100)]
+
+
+class Suspension(msgspec.Struct):
+    reason: Annotated[str, msgspec.Meta(max_length=500)]
+    """Shown to the account in every refused send."""
+
+
+class NumberIn(msgspec.Struct):
+    number: Annotated[str, msgspec.Meta(max_length=40)]
+    """In any common form: `+48 500 100 200`, `0048500100200`, `500100200`; a short code as digits."""
+    type: Literal["ND", "SC", "NDI", "SCI", "2WAY", "OWN"]
+    provider: Annotated[str, msgspec.Meta(max_length=40)] = "simulator"
+    """The gateway that receives and sends on this number (`simulator`, `twilio`)."""
+    account: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    """The owning account's id or slug: required for NDI, SCI and OWN, refused for ND, SC and 2WAY."""
+    label: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    eco_plus: bool = False
+    """A 2WAY number of the provider's ECO+ pool."""
+
+
+class NumberPatch(msgspec.Struct, omit_defaults=True):
+    """Only the fields sent change. The texts and words are a shared (ND, SC) or 2WAY number's; an
+    individual number's are set by its account's admin. `null` clears a text or a word list."""
+
+    label: Annotated[str, msgspec.Meta(max_length=100)] | msgspec.UnsetType = msgspec.UNSET
+    provider: Annotated[str, msgspec.Meta(max_length=40)] | msgspec.UnsetType = msgspec.UNSET
+    eco_plus: bool | msgspec.UnsetType = msgspec.UNSET
+    default_reply: Text | msgspec.UnsetType | None = msgspec.UNSET
+    """Sent to a text that reaches no account (no reserved keyword; an unbound 2WAY reply)."""
+    help_text: Text | msgspec.UnsetType | None = msgspec.UNSET
+    opt_in_reply: Text | msgspec.UnsetType | None = msgspec.UNSET
+    opt_out_words: Words | msgspec.UnsetType | None = msgspec.UNSET
+    opt_in_words: Words | msgspec.UnsetType | None = msgspec.UNSET
+    help_words: Words | msgspec.UnsetType | None = msgspec.UNSET
+    auto_reply_limit: AutoReplyLimitIn | Literal["default"] | msgspec.UnsetType = msgspec.UNSET
+    """A new limit, or "default" to go back to the hub's default (5 per hour)."""
+
+
+class Assignment(msgspec.Struct):
+    account: Annotated[str, msgspec.Meta(max_length=40)]
+    """The account's id or slug."""
+
+
+class OperatorNumberOut(msgspec.Struct):
+    id: str
+    e164: str
+    """E.164, or the digits of a short code."""
+    type: str
+    provider: str
+    label: str
+    account_id: str | None
+    account_slug: str | None
+    eco_plus: bool
+    default_reply: str | None
+    help_text: str | None
+    opt_in_reply: str | None
+    opt_out_words: list[str]
+    opt_in_words: list[str]
+    help_words: list[str]
+    auto_reply_limit: AutoReplyLimitOut
+    created_at: datetime
+
+
+def agent_out(agent: Agent) -> AgentOut:
+    return AgentOut(str(agent.id), agent.email, agent.name, agent.role.value)
+
+
+def account_out(account: Account, admin: Agent | None = None) -> AccountOut:
+    return AccountOut(
+        id=str(account.id),
+        name=account.name,
+        slug=account.slug,
+        operator=account.operator,
+        suspended=account.suspended_reason is not None,
+        suspended_reason=account.suspended_reason,
+        suspended_at=account.suspended_at,
+        created_at=account.created_at,
+        admin=agent_out(admin) if admin is not None else None,
+    )
+
+
+def number_out(n: Number, owner: Account | None) -> OperatorNumberOut:
+    words = words_for(n, owner)
+    limit = auto_reply_limit(n)
+    return OperatorNumberOut(
+        id=str(n.id),
+        e164=n.e164,
+        type=n.type.value,
+        provider=n.provider,
+        label=n.label,
+        account_id=str(n.account_id) if n.account_id else None,
+        account_slug=owner.slug if owner is not None else None,
+        eco_plus=n.eco_plus,
+        default_reply=n.default_reply,
+        help_text=n.help_text,
+        opt_in_reply=n.opt_in_reply,
+        opt_out_words=list(words.opt_out),
+        opt_in_words=list(words.opt_in),
+        help_words=list(words.help),
+        auto_reply_limit=AutoReplyLimitOut(
+            limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
+        ),
+        created_at=n.created_at,
+    )
+
+
+async def _number_out(n: Number) -> OperatorNumberOut:
+    return number_out(n, await Account.get(n.account_id) if n.account_id else None)
+
+
+def _changes(data: NumberPatch) -> numbers.NumberChanges:
+    changes = numbers.NumberChanges()
+    for field in msgspec.structs.fields(data):
+        value = getattr(data, field.name)
+        if value is msgspec.UNSET:
+            continue
+        if field.name == "auto_reply_limit":
+            value = (
+                None
+                if value == "default"
+                else AutoReplyLimit(max_count=value.max_count, window_s=value.window_s)
+            )
+        setattr(changes, field.name, value)
+    return changes
+
+
+class OperatorController(Controller):
+    path = "/api/operator"
+    dependencies = {
+        "hub": Provide(provide_hub, sync_to_thread=False),
+        "principal": Provide(provide_operator),
+    }
+    tags = ["operator"]
+
+    @get("/accounts")
+    async def list_accounts(self, principal: NamedDependency[Principal]) -> list[AccountOut]:
+        """Every account on the hub, by slug."""
+        return [account_out(a) for a in await accounts.list_accounts()]
+
+    @post("/accounts", status_code=201)
+    async def create_account(
+        self, principal: NamedDependency[Principal], data: JSONBody[AccountIn]
+    ) -> AccountOut:
+        """A new account, and (with `admin`) its first admin agent; 409 for a taken slug or e-mail."""
+        admin = (
+            accounts.NewAgent(data.admin.email, data.admin.name, data.admin.password, Role(data.admin.role))
+            if data.admin is not None
+            else None
+        )
+        account, agent = await accounts.create_account(data.name, data.slug, admin)
+        return account_out(account, agent)
+
+    @get("/accounts/{account_id:str}")
+    async def get_account(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> AccountOut:
+        return account_out(await accounts.get_account(account_id))
+
+    @patch("/accounts/{account_id:str}")
+    async def rename_account(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[AccountPatch]
+    ) -> AccountOut:
+        account = await accounts.get_account(account_id)
+        return account_out(await accounts.rename(account, data.name))
+
+    @post("/accounts/{account_id:str}/suspend", status_code=200)
+    async def suspend_account(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[Suspension]
+    ) -> AccountOut:
+        """Inbound texts are still stored and shown; replies, automatic replies and forwards are
+        refused (409, `code: account_suspended`) with the reason."""
+        account = await accounts.get_account(account_id)
+        return account_out(await accounts.suspend(account, data.reason))
+
+    @post("/accounts/{account_id:str}/reactivate", status_code=200)
+    async def reactivate_account(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> AccountOut:
+        account = await accounts.get_account(account_id)
+        return account_out(await accounts.reactivate(account))
+
+    @post("/accounts/{account_id:str}/agents", status_code=201)
+    async def add_agent(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[AgentIn]
+    ) -> AgentOut:
+        """An agent (by default an admin) of the account; 409 for a taken e-mail."""
+        account = await accounts.get_account(account_id)
+        assert account.id is not None
+        agent = await accounts.add_agent(
+            account.id, accounts.NewAgent(data.email, data.name, data.password, Role(data.role))
+        )
+        return agent_out(agent)
+
+    @get("/numbers")
+    async def list_numbers(
+        self, principal: NamedDependency[Principal], account: FromQuery[str | None] = None
+    ) -> list[OperatorNumberOut]:
+        """Every number on the hub, or (`account`: id or slug) one account's."""
+        owner = await accounts.account_by_ref(account) if account else None
+        owners = {a.id: a for a in await accounts.list_accounts()}
+        return [number_out(n, owners.get(n.account_id)) for n in await numbers.list_numbers(owner)]
+
+    @post("/numbers", status_code=201)
+    async def create_number(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        data: JSONBody[NumberIn],
+    ) -> OperatorNumberOut:
+        """Add a number; 409 when it is already configured."""
+        owner = await accounts.account_by_ref(data.account) if data.account else None
+        number = await numbers.create_number(
+            data.number,
+            NumberType(data.type),
+            owner,
+            data.provider,
+            hub.providers,
+            label=data.label,
+            eco_plus=data.eco_plus,
+        )
+        await setup_sync.announce(hub)
+        return number_out(number, owner)
+
+    @get("/numbers/{number_id:str}")
+    async def get_number(
+        self, principal: NamedDependency[Principal], number_id: FromPath[str]
+    ) -> OperatorNumberOut:
+        return await _number_out(await numbers.get_number(number_id))
+
+    @patch("/numbers/{number_id:str}")
+    async def edit_number(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        number_id: FromPath[str],
+        data: JSONBody[NumberPatch],
+    ) -> OperatorNumberOut:
+        """Change the gateway, label, ECO+ flag, and a shared or 2WAY number's texts, words and
+        automatic-reply limit. Seen by every hub process at once."""
+        number = await numbers.get_number(number_id)
+        edited = await numbers.edit(number, _changes(data), hub.providers)
+        await setup_sync.announce(hub)
+        return await _number_out(edited)
+
+    @post("/numbers/{number_id:str}/assign", status_code=200)
+    async def assign_number(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        number_id: FromPath[str],
+        data: JSONBody[Assignment],
+    ) -> OperatorNumberOut:
+        """Give an individual number (NDI, SCI, OWN) to an account, or move it to another. Past
+        conversations stay with the account that had them; 409 while keywords, autoresponders or
+        surveys are set up on the number."""
+        number = await numbers.get_number(number_id)
+        owner = await accounts.account_by_ref(data.account)
+        assigned = await numbers.assign(number, owner)
+        await setup_sync.announce(hub)
+        return number_out(assigned, owner)
+
+    @delete("/numbers/{number_id:str}")
+    async def remove_number(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        number_id: FromPath[str],
+    ) -> None:
+        """Release a number from the hub: texts to it are no longer received. Past conversations stay
+        with their account; 409 while keywords, autoresponders or surveys are set up on it."""
+        await numbers.remove(await numbers.get_number(number_id))
+        await setup_sync.announce(hub)

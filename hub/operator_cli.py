@@ -1,0 +1,174 @@
+"""The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
+`remove-number`, `set-number`, `suspend-account`, `reactivate-account`): the same services as
+`/api/operator/…`, for scripts. A refused input exits with status 1 and says why on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from hub import bootstrap
+from hub.context import HubContext
+from hub.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, None]]
+
+
+def _open(settings: Settings) -> contextlib.AbstractAsyncContextManager[HubContext]:
+    """The hub's database and fan-out for one command. No jobs: none of these commands queues any."""
+    return bootstrap.open_hub(settings, {}, start_local_worker=False)
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
+    """Declare the commands on `sub`; the answer maps each name to what runs it."""
+    p = sub.add_parser("create-account", help="create an account, optionally with its first admin")
+    p.add_argument("--slug", required=True, help="lowercase letters, digits and hyphens")
+    p.add_argument("--name", required=True)
+    p.add_argument("--admin-email")
+    p.add_argument("--admin-name")
+    p.add_argument("--admin-password")
+
+    p = sub.add_parser("create-number", help="add a number (ND, SC, NDI, SCI, 2WAY, OWN)")
+    p.add_argument("--number", required=True, help="in any common form; a short code as digits")
+    p.add_argument("--type", required=True, help="ND, SC, NDI, SCI, 2WAY or OWN")
+    p.add_argument("--account", help="the owning account's slug (NDI, SCI, OWN only)")
+    p.add_argument("--provider", default="simulator", help="the gateway: simulator or twilio")
+    p.add_argument("--label", default="")
+    p.add_argument("--eco-plus", action="store_true", help="a 2WAY number of the ECO+ pool")
+
+    p = sub.add_parser("list-numbers", help="list the hub's numbers (tab-separated)")
+    p.add_argument("--account", help="only this account's numbers (slug)")
+
+    p = sub.add_parser("assign-number", help="give an individual number to an account, or move it")
+    p.add_argument("--number", required=True)
+    p.add_argument("--account", required=True, help="slug")
+
+    p = sub.add_parser("remove-number", help="release a number: texts to it are no longer received")
+    p.add_argument("--number", required=True)
+
+    p = sub.add_parser("set-number", help="change a number's gateway, label or shared-number texts")
+    p.add_argument("--number", required=True)
+    p.add_argument("--provider")
+    p.add_argument("--label")
+    p.add_argument("--default-reply", help="a shared number's answer to a text no keyword matches")
+    p.add_argument("--help-text")
+    p.add_argument("--opt-in-reply")
+
+    p = sub.add_parser("suspend-account", help="stop an account's sending, with a reason")
+    p.add_argument("--account", required=True, help="slug")
+    p.add_argument("--reason", required=True)
+
+    p = sub.add_parser("reactivate-account", help="lift an account's suspension")
+    p.add_argument("--account", required=True, help="slug")
+    return {
+        "create-account": _create_account,
+        "create-number": _create_number,
+        "list-numbers": _list_numbers,
+        "assign-number": _assign_number,
+        "remove-number": _remove_number,
+        "set-number": _set_number,
+        "suspend-account": _suspend,
+        "reactivate-account": _reactivate,
+    }
+
+
+async def _create_account(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_accounts as accounts
+    from hub.services.errors import Invalid
+
+    admin_args = (args.admin_email, args.admin_name, args.admin_password)
+    if any(admin_args) and not all(admin_args):
+        raise Invalid("an admin needs --admin-email, --admin-name and --admin-password", field="admin")
+    admin = accounts.NewAgent(*admin_args) if all(admin_args) else None
+    async with _open(settings):
+        account, agent = await accounts.create_account(args.name, args.slug, admin)
+    print(f"account {account.slug} ({account.name}), id {account.id}")
+    if agent is not None:
+        print(f"admin {agent.email}")
+
+
+async def _create_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_accounts as accounts
+    from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
+
+    kind = numbers.number_type(args.type)
+    async with _open(settings) as hub:
+        owner = await accounts.account_by_slug(args.account) if args.account else None
+        number = await numbers.create_number(
+            args.number, kind, owner, args.provider, hub.providers, label=args.label, eco_plus=args.eco_plus
+        )
+        await setup_sync.announce(hub)
+    owner_text = f"account {owner.slug}" if owner is not None else "shared"
+    print(f"number {number.e164} ({number.type.value}, {number.provider}, {owner_text}), id {number.id}")
+
+
+async def _list_numbers(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_accounts as accounts
+    from hub.services import operator_numbers as numbers
+
+    async with _open(settings):
+        owner = await accounts.account_by_slug(args.account) if args.account else None
+        slugs = {a.id: a.slug for a in await accounts.list_accounts()}
+        rows = await numbers.list_numbers(owner)
+    for n in rows:
+        flags = " eco+" if n.eco_plus else ""
+        print(f"{n.e164}\t{n.type.value}\t{n.provider}\t{slugs.get(n.account_id, '-')}\t{n.label}{flags}")
+
+
+async def _assign_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_accounts as accounts
+    from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
+
+    async with _open(settings) as hub:
+        number = await numbers.number_by_ref(args.number)
+        owner = await accounts.account_by_slug(args.account)
+        await numbers.assign(number, owner)
+        await setup_sync.announce(hub)
+    print(f"number {number.e164} now belongs to account {owner.slug}")
+
+
+async def _remove_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
+
+    async with _open(settings) as hub:
+        number = await numbers.number_by_ref(args.number)
+        await numbers.remove(number)
+        await setup_sync.announce(hub)
+    print(f"number {number.e164} removed")
+
+
+async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_numbers as numbers
+    from hub.services import setup_sync
+
+    changes = numbers.NumberChanges()
+    for field in ("provider", "label", "default_reply", "help_text", "opt_in_reply"):
+        value = getattr(args, field)
+        if value is not None:
+            setattr(changes, field, value)
+    async with _open(settings) as hub:
+        number = await numbers.number_by_ref(args.number)
+        await numbers.edit(number, changes, hub.providers)
+        await setup_sync.announce(hub)
+    print(f"number {number.e164} changed")
+
+
+async def _suspend(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_accounts as accounts
+
+    async with _open(settings):
+        account = await accounts.suspend(await accounts.account_by_slug(args.account), args.reason)
+    print(f"account {account.slug} suspended: {account.suspended_reason}")
+
+
+async def _reactivate(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import operator_accounts as accounts
+
+    async with _open(settings):
+        account = await accounts.reactivate(await accounts.account_by_slug(args.account))
+    print(f"account {account.slug} is active again")
