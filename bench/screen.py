@@ -72,12 +72,12 @@ async def make_screen(stack: Stack, database: str, tenant: Tenant, items: int) -
     """A post-moderated billboard on the tenant's number, holding `items` shown items."""
     from beanie import PydanticObjectId
 
-    from hub.context import open_hub
     from hub.domain import display_events as dev
     from hub.services import displays as svc
     from hub.settings import MongoSettings, ServerSettings, Settings
     from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem
     from hub.store.numbers import Number
+    from workers.run import open_hub
 
     settings = Settings(
         server=ServerSettings(data_dir=stack.tmp / "seed"),
