@@ -22,7 +22,7 @@ from hub.store.messages import Message
 from hubclient import BotClient, MessageCreated
 from tests.conftest import RunningHub, Tenant, login, make_tenant, post_generic, serve
 from tests.e2e.bot_helpers import bot_token, faq_bot, running_bot
-from tests.e2e.keywords_helpers import add_number, phone
+from tests.e2e.keywords_helpers import add_number, admin_client, phone
 from tests.panel import Panel
 from workers.run import open_hub
 
@@ -82,7 +82,8 @@ async def test_agent_hands_over_and_the_bot_stops_receiving_until_handback(
         await customer.text(tenant_a.number, "CENA")
         seen = await panel.next("message.created", direction="in", text="CENA")
         assert seen["conversation"]["handover"] is True
-        await customer.no_sms(1.5)
+        async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as admin:
+            await customer.no_sms(admin)
         assert "CENA" not in bot.texts.values()
         # An agent gives it back: the next message reaches the bot again.
         r = await api.post(f"/api/conversations/{conversation}/handback")

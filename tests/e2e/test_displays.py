@@ -7,7 +7,6 @@ its link, shows what it may show; the panel page moderates it live.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -171,8 +170,12 @@ async def test_pre_moderated_message_shows_only_after_approval_in_the_panel(
         await expect(queued).to_have_count(1)
         await expect(panel.locator("#queue .mod-item")).to_contain_text(TEXTER)
         await screenshot(panel, "displays-panel-queue")
-        await asyncio.sleep(0.5)
-        await expect(wall(screen).filter(has_text="Czekam na zatwierdzenie")).to_have_count(0)
+        # Marker: a later text approved first must be the only thing the screen shows.
+        await text(admin, alpha.number, "Znacznik kolejności")
+        marker = panel.locator("#queue .mod-item").filter(has_text="Znacznik kolejności")
+        await marker.locator('[data-action="approve"]').click()
+        await expect(wall(screen).filter(has_text="Znacznik kolejności")).to_have_count(1)
+        await expect(wall(screen)).to_have_count(1)
         await queued.locator('[data-action="approve"]').click()
         await expect(wall(screen).filter(has_text="Czekam na zatwierdzenie")).to_have_count(1)
         await expect(panel.locator("#queue .mod-item[data-status]")).to_have_count(0)
@@ -228,11 +231,18 @@ async def test_the_screen_token_reads_nothing_else(running: RunningHub, alpha: T
             await text(admin, alpha.number, "Do kolejki, nie na ekran", media=image)
             # The second billboard (post-moderation) shows it; this one's socket gets nothing of it,
             # nor of the moderation queue.
-            with contextlib.suppress(TimeoutError):
-                got = await asyncio.wait_for(sock.recv(), 1.5)
-                raise AssertionError(f"the screen was sent {got}")
+            # Marker: a later text approved at once must be the first thing this socket is sent.
+            await text(admin, alpha.number, "Znacznik kolejności")
+            pending = (await admin.get(f"/api/displays/{mine['id']}/items?status=pending")).json()
+            marker = next(i for i in pending if i["text"] == "Znacznik kolejności")
+            r = await admin.post(f"/api/displays/{mine['id']}/items/{marker['id']}/approve")
+            assert r.status_code == 200, r.text
+            got = await asyncio.wait_for(sock.recv(), 10)
+            assert "Znacznik kolejności" in json.dumps(json.loads(got), ensure_ascii=False), (
+                f"the screen was sent {got}"
+            )
         items = (await admin.get(f"/api/displays/{second['id']}/items?status=shown")).json()
-        assert [i["text"] for i in items] == ["Do kolejki, nie na ekran"]
+        assert sorted(i["text"] for i in items) == ["Do kolejki, nie na ekran", "Znacznik kolejności"]
         queued = (await admin.get(f"/api/displays/{mine['id']}/items?status=pending")).json()
         assert len(queued) == 1
         # A queued item's image is unreachable with the token; moderators see it.
@@ -240,9 +250,10 @@ async def test_the_screen_token_reads_nothing_else(running: RunningHub, alpha: T
         assert r.status_code == 404
         assert (await admin.get(queued[0]["media"][0])).content == tiny_png(6, 6)
         # Another screen's shown image is unreachable with this screen's token.
-        r = await admin.get(f"/api/screen/media/{items[0]['id']}/0", params={"token": token})
+        pictured = next(i["id"] for i in items if i["text"] == "Do kolejki, nie na ekran")
+        r = await admin.get(f"/api/screen/media/{pictured}/0", params={"token": token})
         assert r.status_code == 404
-        r = await admin.get(f"/api/screen/media/{items[0]['id']}/0", params={"token": second["token"]})
+        r = await admin.get(f"/api/screen/media/{pictured}/0", params={"token": second["token"]})
         assert r.status_code == 200 and r.content == tiny_png(6, 6)
 
         async with httpx.AsyncClient(base_url=running.base) as anon:

@@ -286,11 +286,11 @@ async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, te
             conv = await Conversation.find_one({"contact_phone": CUSTOMER, "number": SCI})
             assert conv is not None
             await p.text(SCI, "STOP")
-            await p.no_sms()
+            await p.no_sms(a)
             # No autoresponder, no help text, no agent reply, no campaign.
             await p.text(SCI, "Halo?")
             await p.text(SCI, "POMOC")
-            await p.no_sms()
+            await p.no_sms(a)
             refused = await a.post(
                 f"/api/conversations/{conv.id}/messages", json={"text": "Czy możemy pomóc?"}
             )
@@ -310,7 +310,7 @@ async def test_opt_out_is_honoured_by_every_kind_of_send(running: RunningHub, te
             blocked = await a.patch(f"/api/contacts/{contact_id}", json={"blocked": True})
             assert blocked.json()["blocked"] is True
             await p.text(SCI, "Jeszcze raz")
-            await p.no_sms()
+            await p.no_sms(a)
 
 
 async def test_eco_plus_reply_is_matched_best_effort_to_the_last_message_sent(
@@ -384,7 +384,7 @@ async def test_words_and_help_text_are_the_accounts_own(running: RunningHub, ten
             await p.text(tenant_a.number, "STOP")  # not this account's word any more: an ordinary message
             await p.text(tenant_a.number, "Koniec.")
             await p.text(tenant_a.number, "info")
-            await p.no_sms()
+            await p.no_sms(a)
             await p.text(tenant_a.number, "start")
             assert (await p.next_sms())["text"] == "Witamy z powrotem"
 
@@ -402,7 +402,7 @@ async def test_autoreplies_are_rate_limited_per_contact(running: RunningHub, ten
             for i in range(4):
                 await robot.text(tenant_a.number, f"Auto-odpowiedź {i}")
             assert [(await robot.next_sms())["text"] for _ in range(2)] == ["Jestem robotem"] * 2
-            await robot.no_sms()
+            await robot.no_sms(a)
 
 
 async def test_statistics_count_messages_segments_and_first_response(
@@ -446,4 +446,4 @@ async def test_stop_to_a_campaign_stops_the_accounts_campaigns(running: RunningH
             "/api/campaigns/messages", json={**body, "number_id": str(second.id), "campaign_id": "c2"}
         )
         assert refused.status_code == 409, refused.text
-        await p.no_sms()
+        await p.no_sms(a)

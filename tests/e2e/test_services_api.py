@@ -56,4 +56,4 @@ async def test_deleting_an_autoresponder_leaves_its_keywords_editable(
         assert edited.status_code == 200, edited.text
         async with phone(running, "+48601234567") as p:
             await p.text(tenant_a.number, "kwiaty")
-            await p.no_sms()
+            await p.no_sms(a)
