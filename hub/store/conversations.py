@@ -109,7 +109,8 @@ async def rename_contact(account_id: PydanticObjectId, phone: str, name: str | N
 
 async def index_for_search() -> int:
     """Give the conversations stored before the search keys existed their keys; returns how
-    many it updated. Cheap when there are none: one read."""
+    many it updated. It reads every conversation lacking keys (a scan on SecantusDB), so it runs
+    once per database, as the migration `conversation-search-keys` (`hub.store.migrations`)."""
     coll = Conversation.get_pymongo_collection()
     updated = 0
     cursor = coll.find(
