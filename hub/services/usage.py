@@ -108,11 +108,7 @@ async def _take(account_id: PydanticObjectId, month: str, units: int) -> None:
         if not took_balance:
             now = await UsageLimits.get(account_id)
             if now is not None and now.balance_units is not None:
-                raise UsageRefused(
-                    f"not sent: the account's prepaid balance is too low ({units} units needed, "
-                    f"{now.balance_units} left)",
-                    limit="prepaid balance",
-                )
+                raise _low_balance(units, now.balance_units)
     month_id = await _month_doc(account_id, month)
     months = UsageMonth.get_pymongo_collection()
     cap = limits.monthly_segments if limits is not None else None
@@ -126,7 +122,32 @@ async def _take(account_id: PydanticObjectId, month: str, units: int) -> None:
         return
     if took_balance:
         await limits_coll.update_one({"_id": account_id}, {"$inc": {"balance_units": units}})
-    raise UsageRefused(
+    raise _over_month(cap, units)
+
+
+async def check_affordable(account_id: PydanticObjectId, units: int) -> None:
+    """Raise UsageRefused when the account's limits leave less than `units` now: a check before
+    storing anything that comes with a send (a 2WAY binding). Not a reservation: `reserve` is."""
+    limits = await UsageLimits.get(account_id)
+    if limits is None:
+        return
+    if limits.balance_units is not None and limits.balance_units < units:
+        raise _low_balance(units, limits.balance_units)
+    if limits.monthly_segments is not None:
+        used = await UsageMonth.get(f"{account_id}:{month_of(utcnow())}")
+        if (used.units if used else 0) + units > limits.monthly_segments:
+            raise _over_month(limits.monthly_segments, units)
+
+
+def _low_balance(units: int, left: int) -> UsageRefused:
+    return UsageRefused(
+        f"not sent: the account's prepaid balance is too low ({units} units needed, {left} left)",
+        limit="prepaid balance",
+    )
+
+
+def _over_month(cap: int, units: int) -> UsageRefused:
+    return UsageRefused(
         f"not sent: the account's monthly limit of {cap} segments would be exceeded ({units} needed)",
         limit=f"monthly limit {cap}",
     )
