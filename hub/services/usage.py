@@ -15,6 +15,7 @@ failing), and is released — units given back — when it fails before reaching
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,8 @@ from zoneinfo import ZoneInfo
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
+from hub.domain import routing as core
+from hub.domain.segments import count_segments
 from hub.services.errors import Conflict, Invalid
 from hub.store.accounts import Account, utcnow
 from hub.store.messages import Message
@@ -265,6 +268,31 @@ def charge_for_message(message: Message, mms_units: int) -> Charge:
         units=units,
         message_id=message.id,
     )
+
+
+async def withhold_over_limit(account_id: PydanticObjectId, decision: core.Decision) -> core.Decision:
+    """The decision with the automatic replies the account's limits leave no room for moved to its
+    `withheld` (`usage_limit`), so the inbound text is stored, and shown at once, saying why.
+
+    A read, not a reservation: each reply still reserves its units when it is queued, and one that
+    a concurrent send left no room for is recorded as withheld then (hub.services.routing).
+    """
+    if not any(isinstance(a, core.SEND_ACTIONS) for a in decision.actions):
+        return decision
+    kept: list[core.Action] = []
+    withheld = list(decision.withheld)
+    needed = 0
+    for action in decision.actions:
+        if isinstance(action, core.SEND_ACTIONS):
+            units = count_segments(action.text).segments
+            try:
+                await check_affordable(account_id, needed + units)
+            except UsageRefused as exc:
+                withheld.append(core.Withheld(type(action).__name__, action.text, "usage_limit", exc.limit))
+                continue
+            needed += units
+        kept.append(action)
+    return dataclasses.replace(decision, actions=tuple(kept), withheld=tuple(withheld))
 
 
 # ---------------------------------------------------------------- limits

@@ -22,8 +22,9 @@ from hub.store.audience import CampaignRecipient
 from hub.store.forwarding import DeliveryStatus, ForwardDelivery, ForwardKind
 from hub.store.messages import Message
 from hub.store.usage import UsageEntry
-from tests.conftest import RunningHub, Tenant
+from tests.conftest import RunningHub, Tenant, login
 from tests.e2e.keywords_helpers import add_number, admin_client, created, number_id, phone
+from tests.panel import Panel
 
 
 async def make_operator(tenant: Tenant) -> None:
@@ -215,14 +216,11 @@ async def test_usage_equals_the_sends_in_the_store_and_limits_refuse(
 
         # An automatic reply over the limit is not sent, and the inbound text says why; the forward
         # to the phone is refused with the reason.
-        asked = await customer.text(tenant_b.number, "CENA")
-        await until(lambda: settled(b_id), "the second text's forwards finished")
-        inbound = await Message.get(PydanticObjectId(asked["message_id"]))
-        assert inbound is not None and inbound.routing is not None
-        await until(lambda: _withheld(inbound.id), "the keyword reply recorded as withheld")
-        messages = (await b.get(f"/api/conversations/{conv['id']}/messages")).json()
-        shown = next(m for m in messages if m["id"] == asked["message_id"])
-        assert shown["withheld"] == [
+        agent = await login(running.base, tenant_b.agent_email, tenant_b.agent_password)
+        async with Panel(running.ws_base, agent) as panel:
+            asked = await customer.text(tenant_b.number, "CENA")
+            event = await panel.next("message.created", id=asked["message_id"])
+        withheld = [
             {
                 "send": "SendAutoreply",
                 "text": "Cena: 10 zł za kilogram",
@@ -230,6 +228,14 @@ async def test_usage_equals_the_sends_in_the_store_and_limits_refuse(
                 "limit": f"monthly limit {row['units']}",
             }
         ]
+        # The inbox is told at once, with the text itself, and shows it again after a reload.
+        assert event["data"]["withheld"] == withheld
+        await until(lambda: settled(b_id), "the second text's forwards finished")
+        inbound = await Message.get(PydanticObjectId(asked["message_id"]))
+        assert inbound is not None
+        messages = (await b.get(f"/api/conversations/{conv['id']}/messages")).json()
+        shown = next(m for m in messages if m["id"] == asked["message_id"])
+        assert shown["withheld"] == withheld
         over = await ForwardDelivery.find(
             {"account_id": b_id, "message_id": inbound.id, "target": boss.phone}
         ).to_list()
@@ -255,11 +261,6 @@ async def test_usage_equals_the_sends_in_the_store_and_limits_refuse(
                 else:
                     expected = "" if value is None else str(value)
                 assert csv_row[key] == expected, (key, csv_row, json_row)
-
-
-async def _withheld(message_id: Any) -> bool:
-    message = await Message.get(message_id)
-    return message is not None and message.routing is not None and bool(message.routing.withheld)
 
 
 async def test_a_prepaid_balance_runs_down_never_below_zero_and_a_retried_send_bills_once(
