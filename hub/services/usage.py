@@ -88,13 +88,16 @@ def message_charge(message: Message, mms_units: int) -> tuple[str, int]:
 # ---------------------------------------------------------------- reserve, bill, release
 
 
-async def _month_doc(account_id: PydanticObjectId, month: str) -> str:
+async def _count_units(account_id: PydanticObjectId, month: str, units: int) -> str:
+    """Add `units` to the month's counter, creating it; returns its id."""
     month_id = f"{account_id}:{month}"
-    await UsageMonth.get_pymongo_collection().update_one(
-        {"_id": month_id},
-        {"$setOnInsert": {"account_id": account_id, "month": month, "units": 0}},
-        upsert=True,
-    )
+    query = {"_id": month_id}
+    update = {"$setOnInsert": {"account_id": account_id, "month": month}, "$inc": {"units": units}}
+    try:
+        await UsageMonth.get_pymongo_collection().update_one(query, update, upsert=True)
+    except DuplicateKeyError:
+        # Two first sends of the month at once: the other one created it.
+        await UsageMonth.get_pymongo_collection().update_one(query, update)
     return month_id
 
 
@@ -112,12 +115,12 @@ async def _take(account_id: PydanticObjectId, month: str, units: int) -> None:
             now = await UsageLimits.get(account_id)
             if now is not None and now.balance_units is not None:
                 raise _low_balance(units, now.balance_units)
-    month_id = await _month_doc(account_id, month)
     months = UsageMonth.get_pymongo_collection()
     cap = limits.monthly_segments if limits is not None else None
     if cap is None:
-        await months.update_one({"_id": month_id}, {"$inc": {"units": units}})
+        await _count_units(account_id, month, units)
         return
+    month_id = await _count_units(account_id, month, 0)
     result = await months.update_one(
         {"_id": month_id, "units": {"$lte": cap - units}}, {"$inc": {"units": units}}
     )
@@ -223,8 +226,7 @@ async def bill(charge: Charge) -> None:
         return
     # Queued before its account had a ledger (an upgrade): billed without a limit check.
     month = month_of(utcnow())
-    month_id = await _month_doc(charge.account_id, month)
-    await UsageMonth.get_pymongo_collection().update_one({"_id": month_id}, {"$inc": {"units": charge.units}})
+    month_id = await _count_units(charge.account_id, month, charge.units)
     try:
         await UsageEntry(
             id=charge.key,
