@@ -22,7 +22,7 @@ from hub.store.audience import CampaignRecipient
 from hub.store.forwarding import DeliveryStatus, ForwardDelivery, ForwardKind
 from hub.store.messages import Message
 from hub.store.usage import UsageEntry
-from tests.conftest import RunningHub, Tenant, login
+from tests.conftest import RunningHub, Tenant, login, make_tenant
 from tests.e2e.keywords_helpers import add_number, admin_client, created, number_id, phone
 from tests.panel import Panel
 
@@ -352,3 +352,37 @@ async def test_a_prepaid_balance_runs_down_never_below_zero_and_a_retried_send_b
         r = await b.post(f"/api/conversations/{conv_id}/messages", json={"text": "Już działa"})
         assert r.status_code == 201, r.text
         assert (await row_of(op, tenant_b.account_id))["balance_units"] == 1
+
+
+async def test_a_send_that_never_reached_the_gateway_is_not_billed(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    await make_operator(tenant_a)
+    # The number's gateway is not configured: the send job fails before any gateway has the message.
+    gamma = await make_tenant("gamma", "+48500100400", provider="nosuch")
+    async with (
+        admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as op,
+        admin_client(running, gamma.admin_email, gamma.admin_password) as g,
+        phone(running, "+48601222333") as customer,
+    ):
+        r = await op.post(f"/api/operator/accounts/{gamma.account_id}/top-up", json={"units": 1})
+        assert r.json()["balance_units"] == 1, r.text
+        await customer.text(gamma.number, "Halo")
+        conv_id = (await g.get("/api/conversations")).json()[0]["id"]
+        r = await g.post(f"/api/conversations/{conv_id}/messages", json={"text": "Odpowiedź"})
+        assert r.status_code == 201, r.text
+        reply_id = PydanticObjectId(r.json()["id"])
+
+        async def failed() -> bool:
+            reply = await Message.get(reply_id)
+            return reply is not None and reply.status == MessageStatus.FAILED
+
+        await until(failed, "the reply failed at the gateway look-up")
+        # The unit taken when it was queued is back, and nothing is billed.
+        await until(lambda: _balance_is(op, gamma.account_id, 1), "the unit given back when the send failed")
+        row = await row_of(op, gamma.account_id)
+        assert row["sms_messages"] == 0 and row["units"] == 0 and row["by_kind"] == {}
+
+
+async def _balance_is(op: httpx.AsyncClient, account_id: str, units: int) -> bool:
+    return (await row_of(op, account_id))["balance_units"] == units
