@@ -30,6 +30,7 @@ from hub.api.operator import OperatorController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
+from hub.api.usage import OperatorUsageController, UsageController
 from hub.api.webhooks import WebhookController
 from hub.context import HubContext
 from hub.realtime.agent_route import agent_socket
@@ -207,6 +208,8 @@ def create_app(
             ContactController,
             NumberController,
             OperatorController,
+            OperatorUsageController,
+            UsageController,
             WebhookController,
             ForwardRuleController,
             ForwardDeliveryController,

@@ -161,6 +161,12 @@ class ForwardingSettings:
 
 
 @dataclass(frozen=True)
+class UsageSettings:
+    mms_units: int = 1
+    """Units one MMS costs (an SMS segment, sent or forwarded, costs one): docs/operations.md."""
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     host: str = ""
     """SMTP server for e-mail forwarding; empty turns e-mail forwarding off (deliveries wait, then die)."""
@@ -212,6 +218,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
+    usage: UsageSettings = field(default_factory=UsageSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
     run_worker: bool = True
@@ -280,6 +287,7 @@ def load_settings() -> Settings:
             first_retry_s=_env_float("HUB_FORWARD_FIRST_RETRY", 10.0),
             max_retry_s=_env_float("HUB_FORWARD_MAX_RETRY", 3600.0),
         ),
+        usage=UsageSettings(mms_units=max(_env_int("HUB_USAGE_MMS_UNITS", 1), 0)),
         smtp=SmtpSettings(
             host=_env("HUB_SMTP_HOST"),
             port=_env_int("HUB_SMTP_PORT", 587),

@@ -16,7 +16,7 @@ from hub.domain.forwarding import EVENT_RECEIVED, render_json, render_xml, reply
 from hub.domain.messages import Direction
 from hub.domain.segments import count_segments
 from hub.outbound.base import OutboundRequest, ProviderError
-from hub.services import suspension
+from hub.services import suspension, usage
 from hub.services.forwarding import send_refusal
 from hub.store.accounts import utcnow
 from hub.store.forwarding import ForwardDelivery, ForwardFormat, ForwardKind, ForwardRule
@@ -182,14 +182,31 @@ async def to_phone(
         provider = hub.provider(number.provider)
     except LookupError as exc:
         return Outcome(False, error=str(exc), permanent=True)
+    key = usage.forward_key(delivery.id, delivery.replays)
     if interrupted and not provider.idempotent:
         # A paid SMS that may already have gone out is not sent a second time (as workers/send.py).
+        # Not billed, as the delivery's `billable_segments` says.
+        await usage.release(key)
         return Outcome(False, error=UNKNOWN_OUTCOME, permanent=True)
     if delivery.event == EVENT_RECEIVED:
         text = sms_text(message.sender, message.text)
     else:
         text = f"Reply to {message.recipient}: {delivery.payload.get('status', {}).get('status', '?')}"
     segments = count_segments(text).segments
+    charge = usage.Charge(
+        key=key,
+        account_id=delivery.account_id,
+        kind="forward",
+        channel="forward",
+        segments=segments,
+        units=segments,
+        message_id=message.id,
+    )
+    try:
+        # Once per delivery and replay: a retried attempt finds its reservation and takes nothing more.
+        await usage.reserve(charge)
+    except usage.UsageRefused as exc:
+        return Outcome(False, error=exc.message, permanent=True, refused=True)
     request = OutboundRequest(
         message_id=f"fwd-{delivery.id}", sender=number.e164, recipient=delivery.target, text=text
     )
@@ -197,10 +214,13 @@ async def to_phone(
         result = await provider.send(request)
     except ProviderError as exc:
         if exc.maybe_sent and not provider.idempotent:
+            await usage.bill(charge)
             return Outcome(
                 False, error=f"{UNKNOWN_OUTCOME} ({exc})", permanent=True, billable_segments=segments
             )
+        await usage.release(key)
         return Outcome(False, error=str(exc)[:MAX_ERROR], permanent=exc.permanent)
+    await usage.bill(charge)
     return Outcome(
         True,
         billable_segments=segments,

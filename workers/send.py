@@ -8,9 +8,11 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from hub.context import HubContext
 from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.outbound.simulator import report_key
+from hub.services import usage
 from hub.services.delivery import apply_report, get_message, set_status
 from hub.services.forwarding import apply_forwarded_sms_report
 from hub.services.outbound import finish_reply, is_suppressed
@@ -54,6 +56,16 @@ async def _release(message: Message) -> None:
     )
 
 
+def _charge(hub: HubContext, message: Message) -> usage.Charge:
+    return usage.charge_for_message(message, hub.settings.usage.mms_units)
+
+
+async def _fail(hub: HubContext, message: Message, reason: str) -> None:
+    """Not sent: the gateway never took it, so its reserved units go back to the account."""
+    await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), reason)
+    await usage.release(usage.message_key(message.id))
+
+
 async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
     """Send a queued reply once.
 
@@ -70,11 +82,11 @@ async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
     try:
         provider = hub.provider(message.provider)
     except LookupError as exc:
-        await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), str(exc))
+        await _fail(hub, message, str(exc))
         return {"failed": str(exc)}
     # Checked again here, not only when queued: an opt-out may arrive while a reply waits.
     if await is_suppressed(message.recipient, message.sender, message.account_id):
-        await set_status(hub, message, MessageStatus.FAILED, datetime.now(UTC), SUPPRESSED)
+        await _fail(hub, message, SUPPRESSED)
         return {"failed": SUPPRESSED}
     claimed = await _claim(message)
     if claimed is None:
@@ -85,6 +97,7 @@ async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
             if datetime.now(UTC) - current.send_claimed_at < STALE_CLAIM:
                 raise ClaimedElsewhere(message_id)
             await set_status(hub, current, MessageStatus.FAILED, datetime.now(UTC), UNKNOWN_OUTCOME)
+            await usage.bill(_charge(hub, current))  # the gateway may have it: billed, as sent
             return {"failed": UNKNOWN_OUTCOME}
         claimed = current  # the provider de-duplicates by message id: sending again is safe
     base = hub.settings.server.public_url
@@ -104,14 +117,17 @@ async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
             await set_status(
                 hub, claimed, MessageStatus.FAILED, datetime.now(UTC), f"{UNKNOWN_OUTCOME} ({exc})"
             )
+            await usage.bill(_charge(hub, claimed))
             return {"failed": str(exc)}
         if exc.permanent or ctx["attempt"] >= ctx["max_attempts"]:
-            await set_status(hub, claimed, MessageStatus.FAILED, datetime.now(UTC), str(exc))
+            await _fail(hub, claimed, str(exc))
             return {"failed": str(exc)}
         await _release(claimed)
         raise
     status = MessageStatus.SENT if result.status == "sent" else MessageStatus.SENDING
     await set_status(hub, claimed, status, datetime.now(UTC), provider_message_id=result.provider_message_id)
+    # Billed once the gateway took it (the ledger entry is keyed by the message: a retry bills nothing).
+    await usage.bill(_charge(hub, claimed))
     return {"provider_message_id": result.provider_message_id}
 
 

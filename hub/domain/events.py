@@ -43,9 +43,10 @@ class WithheldReply(msgspec.Struct, frozen=True):
     send: str
     """"SendAutoreply", "SendSurveyMessage", "SendHelp", "SendOptInConfirmation" or "DefaultReply"."""
     text: str
-    reason: Literal["opted_out", "blocked", "auto_reply_limit"]
+    reason: Literal["opted_out", "blocked", "auto_reply_limit", "usage_limit"]
     limit: str | None = None
-    """For "auto_reply_limit": "<count>/<seconds>s"."""
+    """For "auto_reply_limit": "<count>/<seconds>s"; for "usage_limit" (the account's usage limits,
+    docs/operations.md): "prepaid balance" or "monthly limit <units>"."""
 
 
 class MessagePayload(msgspec.Struct, frozen=True):

@@ -51,7 +51,7 @@ _LIMITED_SURVEY_REPLIES: Final = frozenset(
 # Far above any sensible limit: used to find the autoresponders only their own limit held back.
 _UNLIMITED: Final = RateLimit(max_count=1_000_000, window=timedelta(seconds=1))
 
-WithheldReason: TypeAlias = Literal["opted_out", "blocked", "auto_reply_limit"]
+WithheldReason: TypeAlias = Literal["opted_out", "blocked", "auto_reply_limit", "usage_limit"]
 
 
 @dataclass(frozen=True)
@@ -289,9 +289,11 @@ class Withheld:
         send: what it was: the send action's type ("SendAutoreply", "SendSurveyMessage",
             "SendHelp", "SendOptInConfirmation") or "DefaultReply".
         text: the text it would have sent.
-        reason: "opted_out", "blocked", or "auto_reply_limit" (the number's limit, or an
-            autoresponder's own).
-        limit: for "auto_reply_limit", the limit as "<count>/<seconds>s".
+        reason: "opted_out", "blocked", "auto_reply_limit" (the number's limit, or an
+            autoresponder's own), or "usage_limit" (the account's monthly limit or prepaid
+            balance, found when sending: hub.services.usage).
+        limit: for "auto_reply_limit", the limit as "<count>/<seconds>s"; for "usage_limit",
+            "prepaid balance" or "monthly limit <units>".
     """
 
     send: str

@@ -12,6 +12,7 @@ from hub.context import HubContext
 from hub.domain.messages import Direction, MessageStatus
 from hub.domain.segments import count_segments
 from hub.jobs.spec import QueueUnavailable
+from hub.services import usage
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.suspension import check_may_send, refusal
 from hub.services.threads import finish_message
@@ -122,9 +123,15 @@ async def _queue(
         seq=await next_seq(account_id),
         created_at=now,
     )
+    message.id = PydanticObjectId()
+    # Units are taken before the message is stored: over a limit, nothing is stored or sent
+    # (`usage.UsageRefused`, 409); the send job bills the reservation or gives it back.
+    charge = usage.charge_for_message(message, hub.settings.usage.mms_units)
+    await usage.reserve(charge)
     try:
         await message.insert()
     except DuplicateKeyError:
+        await usage.release(charge.key)
         stored = await Message.find_one({"client_id": client_id, "account_id": account_id})
         assert stored is not None
         return await finish_reply(hub, stored)
@@ -134,7 +141,8 @@ async def _queue(
 async def send_automatic(hub: HubContext, inbound: Message, text: str, name: str, key: str) -> bool:
     """Queue an automatic reply to an inbound message in its conversation, once per `key`.
 
-    Returns False when nothing was queued: the contact may not be sent anything.
+    Returns False when nothing was queued: the contact may not be sent anything. Raises
+    `usage.UsageRefused` when the account's limits do not allow it (routing records it as withheld).
     """
     existing = await Message.find_one({"client_id": key, "account_id": inbound.account_id})
     if existing is not None:

@@ -28,6 +28,7 @@ from hub.domain.autoresponders import DEFAULT_LIMIT, RateLimit
 from hub.domain.numbers import NumberType, is_shared
 from hub.domain.optout import DEFAULT_WORDS, OptWords, Scope, lifts
 from hub.domain.surveys import SurveyProgress
+from hub.services import usage
 from hub.services.live import publish_survey_results
 from hub.store import from_doc
 from hub.store.accounts import Account, utcnow
@@ -540,7 +541,16 @@ async def apply(
                 key = f"auto:{(message or unmatched).id}:{sends}"  # type: ignore[union-attr]
                 sends += 1
                 if message is not None:
-                    sent = await send_automatic(hub, message, action.text, SENDER_NAMES[type(action)], key)
+                    try:
+                        sent = await send_automatic(
+                            hub, message, action.text, SENDER_NAMES[type(action)], key
+                        )
+                    except usage.UsageRefused as exc:
+                        sent = False
+                        await _withhold(
+                            message,
+                            core.Withheld(type(action).__name__, action.text, "usage_limit", exc.limit),
+                        )
                 elif unmatched is not None:
                     sent = await _send_direct(hub, number, unmatched, action.text, key)
                 else:
@@ -560,6 +570,17 @@ async def apply(
         if message is not None:
             await publish_survey_results(hub, message.account_id, survey_id)
     return forward_ids
+
+
+async def _withhold(message: Message, withheld: core.Withheld) -> None:
+    """Record an automatic reply the account's usage limits did not allow, for the inbox, as routing
+    records the ones it held back itself (once: a retried apply adds the same record)."""
+    record = encode_withheld([withheld])[0]
+    await Message.get_pymongo_collection().update_one(
+        {"_id": message.id}, {"$addToSet": {"routing.withheld": record}}
+    )
+    if message.routing is not None and record not in message.routing.withheld:
+        message.routing.withheld.append(record)
 
 
 async def _send_direct(

@@ -19,6 +19,7 @@ from hub.store.messages import Message
 from hub.store.numbers import Number, NumberVerification
 from hub.store.presence import PresenceRecord
 from hub.store.surveys import ContestDraw, ContestEntry, ContestTally, SurveyAnswer, SurveyTally
+from hub.store.usage import UsageEntry, UsageLimits, UsageMonth
 
 ALL_DOCUMENTS: list[type[Document]] = [
     Account,
@@ -54,6 +55,9 @@ ALL_DOCUMENTS: list[type[Document]] = [
     DisplayItem,
     DisplayNick,
     DisplayEventRecord,
+    UsageEntry,
+    UsageLimits,
+    UsageMonth,
 ]
 
 D = TypeVar("D", bound=Document)

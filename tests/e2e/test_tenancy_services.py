@@ -49,6 +49,9 @@ COVERED_ELSEWHERE = {
     "/api/operator/accounts/{account_id}/suspend",
     "/api/operator/accounts/{account_id}/reactivate",
     "/api/operator/accounts/{account_id}/agents",
+    "/api/operator/accounts/{account_id}/usage",
+    "/api/operator/accounts/{account_id}/limits",
+    "/api/operator/accounts/{account_id}/top-up",
     "/api/operator/numbers/{number_id}",
     "/api/operator/numbers/{number_id}/assign",
 }

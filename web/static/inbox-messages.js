@@ -36,6 +36,7 @@ const WITHHELD_REASON = {
   opted_out: "the contact opted out",
   blocked: "the contact is blocked",
   auto_reply_limit: "automatic-reply limit reached",
+  usage_limit: "the account's usage limit is reached",
 };
 const WITHHELD_SEND = {
   SendAutoreply: "Autoresponder",
