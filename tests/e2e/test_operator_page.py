@@ -6,6 +6,8 @@ account's inbox, an agent answers it, and the operator's usage section counts th
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 
 import httpx
@@ -214,6 +216,9 @@ async def test_operator_sets_up_an_account_that_then_answers_a_text(
     await operator_sets_up(op, base)
     nd_id = await number_row(op, ND).get_attribute("data-number-id")
     assert nd_id
+    saved = await op.evaluate("(id) => fetch(`/api/operator/numbers/${id}`).then((r) => r.json())", nd_id)
+    assert saved["default_reply"] == "Nie znamy tego hasła." and saved["opt_out_words"] == ["STOP", "KONIEC"]
+    assert saved["auto_reply_limit"] == {"max_count": 3, "window_s": 7200, "default": False}
 
     _, admin = await new_page(browser, problems)
     await admin_sets_up_keyword(admin, base, nd_id)
@@ -233,6 +238,16 @@ async def test_operator_sets_up_an_account_that_then_answers_a_text(
         await expect(admin.locator("#thread .msg-out .message-status").last).to_have_text("delivered")
         got = await customer.next_sms()
         assert got["text"] == REPLY and got["sender"] == ND
+        # A text that is nobody's keyword gets the shared number's default reply, and the operator
+        # sees it among the unmatched texts.
+        await sim_send(base, CUSTOMER, "Czy macie <b>kebab</b>?", to=ND)
+        assert (await customer.next_sms())["text"] == "Nie znamy tego hasła."
+    await op.click("#op-unmatched-refresh")
+    unmatched = op.locator("#op-unmatched-list .unmatched-row")
+    await expect(unmatched).to_have_count(1)
+    await expect(unmatched.locator(".unmatched-text")).to_have_text("Czy macie <b>kebab</b>?")
+    await expect(unmatched.locator(".unmatched-number")).to_have_text(ND)
+    await expect(unmatched.locator(".unmatched-sender")).to_have_text(CUSTOMER)
 
     # Someone else's admin is told the page is the operator's; the API refuses them.
     await admin.goto(f"{base}/operator")
@@ -249,10 +264,36 @@ async def test_operator_sets_up_an_account_that_then_answers_a_text(
     await op.reload()
     await expect(op.locator("body")).to_have_attribute("data-state", "ready")
     usage = op.locator('#usage-list .usage-row[data-slug="pizza"]')
-    if await op.locator("#usage-unavailable").is_visible():
-        problems.check()
-        pytest.skip("the usage API is not on this branch yet")  # pragma: no cover
     await expect(usage.locator(".usage-total")).to_have_text("2")
+    await expect(usage.locator(".usage-sms")).to_have_text("2")
+    await expect(usage.locator(".usage-kinds")).to_have_text("agent 1 · autoreply 1")
+    await expect(account_row(op, "pizza").locator(".account-usage")).to_have_text("2")
+    # Limits: a monthly cap and a prepaid balance, then a top-up.
+    await usage.get_by_role("button", name="Limits of Pizza Kraków").click()
+    await op.fill("#limit-segments", "-5")
+    await op.click("#limits-submit")
+    await expect(op.locator("#limits-error")).to_be_visible()
+    await op.fill("#limit-segments", "1000")
+    await op.fill("#limit-balance", "50")
+    await op.click("#limits-submit")
+    await expect(usage.locator(".usage-limit")).to_have_text("1000")
+    await expect(usage.locator(".usage-balance")).to_have_text("50")
+    await expect(account_row(op, "pizza").locator(".account-usage")).to_have_text("2 / 1000")
+    await op.fill("#topup-units", "25")
+    await op.click("#topup-submit")
+    await expect(usage.locator(".usage-balance")).to_have_text("75")
+    # The month as CSV, as the link downloads it.
+    month = await op.locator("#usage-month").input_value()
+    href = await op.locator("#usage-csv").get_attribute("href")
+    assert href == f"/api/operator/usage.csv?month={month}"
+    download = await op.context.request.get(base + href)
+    rows = list(csv.DictReader(io.StringIO((await download.text()).lstrip("\ufeff"))))
+    pizza = next(r for r in rows if r["slug"] == "pizza")
+    assert pizza["total_segments"] == "2", pizza
+    # An earlier month has none.
+    await op.fill("#usage-month", "2020-01")
+    await expect(op.locator("body")).to_have_attribute("data-usage-month", "2020-01")
+    await expect(usage.locator(".usage-total")).to_have_text("0")
     await screenshot(op, "operator-usage")
     problems.check()
 

@@ -137,13 +137,16 @@ function settingsBody(n) {
   const body = { label: $("ns-label").value.trim(), provider: $("ns-provider").value.trim() };
   if (n.type === "2WAY") body.eco_plus = $("ns-eco").checked;
   if (INDIVIDUAL.has(n.type)) return body;
+  // The word lists are shown with the hub's defaults filled in: only a list the operator changed
+  // is sent, so an untouched one keeps following the defaults.
+  for (const field of ["opt_out_words", "opt_in_words", "help_words"]) {
+    const input = $(`ns-${field.replaceAll("_", "-")}`);
+    if (input.value.trim() !== words(n[field])) body[field] = wordList(input);
+  }
   Object.assign(body, {
     default_reply: $("ns-default-reply").value.trim() || null,
     help_text: $("ns-help-text").value.trim() || null,
     opt_in_reply: $("ns-opt-in-reply").value.trim() || null,
-    opt_out_words: wordList($("ns-opt-out-words")),
-    opt_in_words: wordList($("ns-opt-in-words")),
-    help_words: wordList($("ns-help-words")),
     auto_reply_limit: $("ns-limit-default").checked
       ? "default"
       : { max_count: optionalInt($("ns-limit-count")) ?? 0, window_s: (optionalInt($("ns-limit-window")) ?? 0) * 60 },

@@ -8,9 +8,11 @@ import { labelCells, optionalInt, showError, submitting } from "/static/operator
 
 const state = { rows: [], editing: null, onChange: () => {} };
 
-/** This month as YYYY-MM (the hub counts months in UTC). */
+/** This month as YYYY-MM, in Warsaw time as the hub counts months. */
 export function currentMonth() {
-  return new Date().toISOString().slice(0, 7);
+  const parts = new Intl.DateTimeFormat("en", { timeZone: "Europe/Warsaw", year: "numeric", month: "2-digit" }).formatToParts(new Date());
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part("year")}-${part("month")}`;
 }
 
 /** A month's usage rows, or null when this hub has no usage figures (an older hub: 404). */
@@ -25,21 +27,23 @@ export async function fetchUsage(month) {
 
 const orNone = (value, none) => (value === null || value === undefined ? none : String(value));
 
-function kindsTitle(u) {
-  const kinds = Object.entries(u.by_kind || {});
-  return kinds.length ? kinds.map(([kind, n]) => `${kind}: ${n}`).join(", ") : "";
+function kinds(u) {
+  const list = Object.entries(u.by_kind || {}).sort(([a], [b]) => a.localeCompare(b));
+  return list.length ? list.map(([kind, n]) => `${kind} ${n}`).join(" · ") : "—";
 }
 
 function usageRow(u) {
   return h(
     "tr",
     { class: "usage-row", dataset: { accountId: u.account_id, slug: u.slug } },
-    h("td", null, h("strong", { text: u.name }), " ", h("code", { text: u.slug })),
+    h("td", { class: "usage-account" }, h("strong", { text: u.name }), h("code", { class: "op-slug", text: u.slug })),
     h("td", { class: "usage-sms", text: String(u.sms_messages) }),
-    h("td", { class: "usage-sms-segments", title: kindsTitle(u), text: String(u.sms_segments) }),
+    h("td", { class: "usage-sms-segments", text: String(u.sms_segments) }),
     h("td", { class: "usage-mms", text: String(u.mms) }),
     h("td", { class: "usage-forward", text: String(u.forward_segments) }),
     h("td", { class: "usage-total" }, h("strong", { text: String(u.total_segments) })),
+    h("td", { class: "usage-units", text: String(u.units) }),
+    h("td", { class: "usage-kinds", text: kinds(u) }),
     h("td", { class: "usage-limit", text: orNone(u.limit_monthly_segments, "none") }),
     h("td", { class: "usage-balance", text: orNone(u.balance_units, "—") }),
     h(
