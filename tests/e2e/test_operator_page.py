@@ -222,6 +222,11 @@ async def test_operator_sets_up_an_account_that_then_answers_a_text(
 
     _, admin = await new_page(browser, problems)
     await admin_sets_up_keyword(admin, base, nd_id)
+    # A shared number with a reserved keyword cannot be released: the hub's reason is shown.
+    op.once("dialog", lambda dialog: dialog.accept())
+    await op.click("#remove-submit")
+    await expect(op.locator("#remove-error")).to_contain_text("1 keywords are still set up on it")
+    await expect(number_row(op, ND)).to_be_visible()
 
     # A customer texts the keyword from the simulator: the autoresponder answers, the text is in
     # the pizzeria's inbox, and its admin replies from there.
@@ -267,7 +272,7 @@ async def test_operator_sets_up_an_account_that_then_answers_a_text(
     await expect(usage.locator(".usage-total")).to_have_text("2")
     await expect(usage.locator(".usage-sms")).to_have_text("2")
     await expect(usage.locator(".usage-kinds")).to_have_text("agent 1 · autoreply 1")
-    await expect(account_row(op, "pizza").locator(".account-usage")).to_have_text("2")
+    await expect(account_row(op, "pizza").locator(".account-usage")).to_have_text("2 segments")
     # Limits: a monthly cap and a prepaid balance, then a top-up.
     await usage.get_by_role("button", name="Limits of Pizza Kraków").click()
     await op.fill("#limit-segments", "-5")
@@ -278,7 +283,9 @@ async def test_operator_sets_up_an_account_that_then_answers_a_text(
     await op.click("#limits-submit")
     await expect(usage.locator(".usage-limit")).to_have_text("1000")
     await expect(usage.locator(".usage-balance")).to_have_text("50")
-    await expect(account_row(op, "pizza").locator(".account-usage")).to_have_text("2 / 1000")
+    await expect(account_row(op, "pizza").locator(".account-usage")).to_have_text(
+        "2 segments · limit 1000 units · balance 50"
+    )
     await op.fill("#topup-units", "25")
     await op.click("#topup-submit")
     await expect(usage.locator(".usage-balance")).to_have_text("75")

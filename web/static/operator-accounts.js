@@ -24,15 +24,19 @@ function statusCell(a) {
 
 function accountRow(a, usage) {
   const used = usage ? usage.get(a.id) : undefined;
-  const segments = used === undefined ? "—" : String(used.total_segments);
-  const limit = used && used.limit_monthly_segments != null ? ` / ${used.limit_monthly_segments}` : "";
+  let shown = "—";
+  if (used) {
+    shown = `${used.total_segments} segment${used.total_segments === 1 ? "" : "s"}`;
+    if (used.limit_monthly_segments != null) shown += ` · limit ${used.limit_monthly_segments} units`;
+    if (used.balance_units != null) shown += ` · balance ${used.balance_units}`;
+  }
   return h(
     "tr",
     { class: "account-row", dataset: { accountId: a.id, slug: a.slug, suspended: String(a.suspended) } },
     h("td", { class: "account-name", text: a.name }),
     h("td", null, h("code", { text: a.slug })),
     statusCell(a),
-    h("td", { class: "account-usage", text: segments + limit }),
+    h("td", { class: "account-usage", text: shown }),
     h(
       "td",
       { class: "cell-actions" },
