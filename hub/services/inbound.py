@@ -15,7 +15,7 @@ from hub.domain.numbers import NumberType
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, OptOut, SendHelp
 from hub.domain.segments import count_segments
-from hub.services import displays, routing
+from hub.services import displays, routing, usage
 from hub.services.errors import Invalid, NotFound
 from hub.services.forwarding import forward
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
@@ -101,6 +101,7 @@ async def receive(
     assign = next((a for a in decision.actions if isinstance(a, AssignToAccount)), None)
     if assign is None:
         return await _receive_unmatched(hub, number, sender, msg, decision)
+    decision = await usage.withhold_over_limit(PydanticObjectId(assign.account_id), decision)
 
     media = await hub.media.ingest(msg.media, media_auth)
     try:

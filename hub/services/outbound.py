@@ -187,6 +187,8 @@ async def send_campaign_message(
     await check_may_send(account_id)
     if await is_suppressed(recipient, number.e164, account_id):
         raise Conflict(f"{recipient} opted out of this account's messages", field="to")
+    # Before the binding is stored: a send over the account's limits leaves nothing behind.
+    await usage.check_affordable(account_id, count_segments(text).segments)
     contact = await upsert_contact(account_id, recipient)
     conv = await upsert_conversation(account_id, number, contact)
     assert conv.id is not None

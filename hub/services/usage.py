@@ -15,6 +15,7 @@ failing), and is released — units given back — when it fails before reaching
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,8 @@ from zoneinfo import ZoneInfo
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
+from hub.domain import routing as core
+from hub.domain.segments import count_segments
 from hub.services.errors import Conflict, Invalid
 from hub.store.accounts import Account, utcnow
 from hub.store.messages import Message
@@ -85,13 +88,16 @@ def message_charge(message: Message, mms_units: int) -> tuple[str, int]:
 # ---------------------------------------------------------------- reserve, bill, release
 
 
-async def _month_doc(account_id: PydanticObjectId, month: str) -> str:
+async def _count_units(account_id: PydanticObjectId, month: str, units: int) -> str:
+    """Add `units` to the month's counter, creating it; returns its id."""
     month_id = f"{account_id}:{month}"
-    await UsageMonth.get_pymongo_collection().update_one(
-        {"_id": month_id},
-        {"$setOnInsert": {"account_id": account_id, "month": month, "units": 0}},
-        upsert=True,
-    )
+    query = {"_id": month_id}
+    update = {"$setOnInsert": {"account_id": account_id, "month": month}, "$inc": {"units": units}}
+    try:
+        await UsageMonth.get_pymongo_collection().update_one(query, update, upsert=True)
+    except DuplicateKeyError:
+        # Two first sends of the month at once: the other one created it.
+        await UsageMonth.get_pymongo_collection().update_one(query, update)
     return month_id
 
 
@@ -108,17 +114,13 @@ async def _take(account_id: PydanticObjectId, month: str, units: int) -> None:
         if not took_balance:
             now = await UsageLimits.get(account_id)
             if now is not None and now.balance_units is not None:
-                raise UsageRefused(
-                    f"not sent: the account's prepaid balance is too low ({units} units needed, "
-                    f"{now.balance_units} left)",
-                    limit="prepaid balance",
-                )
-    month_id = await _month_doc(account_id, month)
+                raise _low_balance(units, now.balance_units)
     months = UsageMonth.get_pymongo_collection()
     cap = limits.monthly_segments if limits is not None else None
     if cap is None:
-        await months.update_one({"_id": month_id}, {"$inc": {"units": units}})
+        await _count_units(account_id, month, units)
         return
+    month_id = await _count_units(account_id, month, 0)
     result = await months.update_one(
         {"_id": month_id, "units": {"$lte": cap - units}}, {"$inc": {"units": units}}
     )
@@ -126,7 +128,32 @@ async def _take(account_id: PydanticObjectId, month: str, units: int) -> None:
         return
     if took_balance:
         await limits_coll.update_one({"_id": account_id}, {"$inc": {"balance_units": units}})
-    raise UsageRefused(
+    raise _over_month(cap, units)
+
+
+async def check_affordable(account_id: PydanticObjectId, units: int) -> None:
+    """Raise UsageRefused when the account's limits leave less than `units` now: a check before
+    storing anything that comes with a send (a 2WAY binding). Not a reservation: `reserve` is."""
+    limits = await UsageLimits.get(account_id)
+    if limits is None:
+        return
+    if limits.balance_units is not None and limits.balance_units < units:
+        raise _low_balance(units, limits.balance_units)
+    if limits.monthly_segments is not None:
+        used = await UsageMonth.get(f"{account_id}:{month_of(utcnow())}")
+        if (used.units if used else 0) + units > limits.monthly_segments:
+            raise _over_month(limits.monthly_segments, units)
+
+
+def _low_balance(units: int, left: int) -> UsageRefused:
+    return UsageRefused(
+        f"not sent: the account's prepaid balance is too low ({units} units needed, {left} left)",
+        limit="prepaid balance",
+    )
+
+
+def _over_month(cap: int, units: int) -> UsageRefused:
+    return UsageRefused(
         f"not sent: the account's monthly limit of {cap} segments would be exceeded ({units} needed)",
         limit=f"monthly limit {cap}",
     )
@@ -199,8 +226,7 @@ async def bill(charge: Charge) -> None:
         return
     # Queued before its account had a ledger (an upgrade): billed without a limit check.
     month = month_of(utcnow())
-    month_id = await _month_doc(charge.account_id, month)
-    await UsageMonth.get_pymongo_collection().update_one({"_id": month_id}, {"$inc": {"units": charge.units}})
+    month_id = await _count_units(charge.account_id, month, charge.units)
     try:
         await UsageEntry(
             id=charge.key,
@@ -244,6 +270,31 @@ def charge_for_message(message: Message, mms_units: int) -> Charge:
         units=units,
         message_id=message.id,
     )
+
+
+async def withhold_over_limit(account_id: PydanticObjectId, decision: core.Decision) -> core.Decision:
+    """The decision with the automatic replies the account's limits leave no room for moved to its
+    `withheld` (`usage_limit`), so the inbound text is stored, and shown at once, saying why.
+
+    A read, not a reservation: each reply still reserves its units when it is queued, and one that
+    a concurrent send left no room for is recorded as withheld then (hub.services.routing).
+    """
+    if not any(isinstance(a, core.SEND_ACTIONS) for a in decision.actions):
+        return decision
+    kept: list[core.Action] = []
+    withheld = list(decision.withheld)
+    needed = 0
+    for action in decision.actions:
+        if isinstance(action, core.SEND_ACTIONS):
+            units = count_segments(action.text).segments
+            try:
+                await check_affordable(account_id, needed + units)
+            except UsageRefused as exc:
+                withheld.append(core.Withheld(type(action).__name__, action.text, "usage_limit", exc.limit))
+                continue
+            needed += units
+        kept.append(action)
+    return dataclasses.replace(decision, actions=tuple(kept), withheld=tuple(withheld))
 
 
 # ---------------------------------------------------------------- limits

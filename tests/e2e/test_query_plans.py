@@ -32,8 +32,11 @@ from typing import Any
 
 import httpx
 import websockets
+from beanie import PydanticObjectId
 
 from hub.jobs.saq_queue import SaqJobQueue
+from hub.store.accounts import Account
+from hub.store.usage import UsageLimits
 from tests.conftest import RunningHub, Tenant, login, post_generic
 from tests.panel import Panel
 
@@ -54,6 +57,8 @@ GROWING = {
     "display_items",
     "display_events",
     "mail_records",
+    "usage_entries",
+    "usage_months",
 }
 # Fields many documents share. SecantusDB picks the index of the first field of a filter that
 # leads one; led by one of these, it reads every document of the account (or number, screen,
@@ -193,11 +198,17 @@ async def test_the_message_path_scans_no_growing_collection(running: RunningHub,
     assert any(c == "messages" and op == "find" for c, op, _ in queries), "the profiler saw no message reads"
     assert any(op == "aggregate" for _, op, _ in queries), "the profiler saw no aggregation"
     assert any("search_keys" in q for c, _, q in queries if c == "conversations"), "no search seen"
+    assert any(c == "usage_entries" and op == "aggregate" for c, op, _ in queries), "no usage totals seen"
+    assert any(c == "usage_months" and op == "update" for c, op, _ in queries), "no usage taken"
     problems = await _problems(db, queries)
     assert not problems, "\n".join(problems)
 
 
 async def _message_path(running: RunningHub, tenant_a: Tenant) -> None:
+    account_id = PydanticObjectId(tenant_a.account_id)
+    await Account.find_one({"_id": account_id}).set({"operator": True})  # type: ignore[union-attr]
+    # Limits make every send take its units with conditional updates (hub.services.usage).
+    await UsageLimits(id=account_id, monthly_segments=1000, balance_units=100).insert()
     token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
     auth = {"Authorization": f"Bearer {token}"}
     async with Panel(running.ws_base, token) as panel, httpx.AsyncClient(base_url=running.base) as client:
@@ -225,6 +236,12 @@ async def _message_path(running: RunningHub, tenant_a: Tenant) -> None:
         # The statistics are aggregations over the messages of the account.
         for stats in ("keywords", "numbers", "first-response"):
             r = await client.get(f"/api/stats/{stats}", headers=auth)
+            assert r.status_code == 200, r.text
+        # Usage: one account's month and every account's month are aggregations of the ledger.
+        admin_token = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+        admin = {"Authorization": f"Bearer {admin_token}"}
+        for path in ("/api/usage", "/api/operator/usage", "/api/operator/usage.csv"):
+            r = await client.get(path, headers=admin)
             assert r.status_code == 200, r.text
 
     # A panel that saw everything up to the head but two events: it asks for them as holes.

@@ -8,18 +8,23 @@ import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from beanie import PydanticObjectId
 
 from hub.domain.messages import MessageStatus
+from hub.domain.numbers import NumberType
 from hub.domain.segments import count_segments
-from hub.store.accounts import Account
+from hub.store.accounts import Account, utcnow
+from hub.store.audience import CampaignRecipient
 from hub.store.forwarding import DeliveryStatus, ForwardDelivery, ForwardKind
 from hub.store.messages import Message
-from tests.conftest import RunningHub, Tenant
-from tests.e2e.keywords_helpers import admin_client, created, number_id, phone
+from hub.store.usage import UsageEntry
+from tests.conftest import RunningHub, Tenant, login
+from tests.e2e.keywords_helpers import add_number, admin_client, created, number_id, phone
+from tests.panel import Panel
 
 
 async def make_operator(tenant: Tenant) -> None:
@@ -123,7 +128,9 @@ async def store_figures(account_id: PydanticObjectId) -> dict[str, Any]:
     ]
     kinds: dict[str, int] = {}
     for m in sent:
+        # The kinds docs/operations.md names: an autoresponder's answer, a campaign's 2WAY send.
         kind = {"Autoresponder": "autoreply"}.get(m.author.name or "", m.author.kind)
+        kind = "campaign" if kind == "system" else kind
         kinds[kind] = kinds.get(kind, 0) + m.segments
     forwards = [
         d
@@ -209,14 +216,11 @@ async def test_usage_equals_the_sends_in_the_store_and_limits_refuse(
 
         # An automatic reply over the limit is not sent, and the inbound text says why; the forward
         # to the phone is refused with the reason.
-        asked = await customer.text(tenant_b.number, "CENA")
-        await until(lambda: settled(b_id), "the second text's forwards finished")
-        inbound = await Message.get(PydanticObjectId(asked["message_id"]))
-        assert inbound is not None and inbound.routing is not None
-        await until(lambda: _withheld(inbound.id), "the keyword reply recorded as withheld")
-        messages = (await b.get(f"/api/conversations/{conv['id']}/messages")).json()
-        shown = next(m for m in messages if m["id"] == asked["message_id"])
-        assert shown["withheld"] == [
+        agent = await login(running.base, tenant_b.agent_email, tenant_b.agent_password)
+        async with Panel(running.ws_base, agent) as panel:
+            asked = await customer.text(tenant_b.number, "CENA")
+            event = await panel.next("message.created", id=asked["message_id"])
+        withheld = [
             {
                 "send": "SendAutoreply",
                 "text": "Cena: 10 zł za kilogram",
@@ -224,6 +228,14 @@ async def test_usage_equals_the_sends_in_the_store_and_limits_refuse(
                 "limit": f"monthly limit {row['units']}",
             }
         ]
+        # The inbox is told at once, with the text itself, and shows it again after a reload.
+        assert event["data"]["withheld"] == withheld
+        await until(lambda: settled(b_id), "the second text's forwards finished")
+        inbound = await Message.get(PydanticObjectId(asked["message_id"]))
+        assert inbound is not None
+        messages = (await b.get(f"/api/conversations/{conv['id']}/messages")).json()
+        shown = next(m for m in messages if m["id"] == asked["message_id"])
+        assert shown["withheld"] == withheld
         over = await ForwardDelivery.find(
             {"account_id": b_id, "message_id": inbound.id, "target": boss.phone}
         ).to_list()
@@ -251,6 +263,92 @@ async def test_usage_equals_the_sends_in_the_store_and_limits_refuse(
                 assert csv_row[key] == expected, (key, csv_row, json_row)
 
 
-async def _withheld(message_id: Any) -> bool:
-    message = await Message.get(message_id)
-    return message is not None and message.routing is not None and bool(message.routing.withheld)
+async def test_a_prepaid_balance_runs_down_never_below_zero_and_a_retried_send_bills_once(
+    running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    await make_operator(tenant_a)
+    b_id = PydanticObjectId(tenant_b.account_id)
+    virtual = await add_number("+48500900900", NumberType.TWO_WAY)
+    async with (
+        admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as op,
+        admin_client(running, tenant_b.admin_email, tenant_b.admin_password) as b,
+        phone(running, "+48601222333") as customer,
+    ):
+        r = await op.post(f"/api/operator/accounts/{tenant_b.account_id}/top-up", json={"units": 4})
+        assert r.json()["balance_units"] == 4, r.text
+        r = await b.post(
+            "/api/campaigns/messages",
+            json={
+                "number_id": str(virtual.id),
+                "to": "+48601444555",
+                "text": "Promocja!",
+                "campaign_id": "wiosna",
+            },
+        )
+        assert r.status_code == 201, r.text
+        await customer.text(tenant_b.number, "Dzień dobry")
+        conv = (await b.get("/api/conversations?status=open")).json()
+        conv_id = next(c["id"] for c in conv if c["contact"]["phone"] == customer.phone)
+
+        # Six replies at once against three units left: three go, three are refused, none overdraws.
+        answers = await asyncio.gather(
+            *(
+                b.post(f"/api/conversations/{conv_id}/messages", json={"text": f"Odpowiedź {i}"})
+                for i in range(6)
+            )
+        )
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [201, 201, 201, 409, 409, 409], [a.text for a in answers]
+        refusal = next(a.json() for a in answers if a.status_code == 409)
+        assert refusal["code"] == "usage_limit" and "prepaid balance" in refusal["error"], refusal
+        assert (await row_of(op, tenant_b.account_id))["balance_units"] == 0
+
+        # A 2WAY send at zero is refused before the campaign's binding is stored.
+        r = await b.post(
+            "/api/campaigns/messages",
+            json={
+                "number_id": str(virtual.id),
+                "to": "+48601666777",
+                "text": "Promocja!",
+                "campaign_id": "wiosna",
+            },
+        )
+        assert r.status_code == 409 and r.json()["code"] == "usage_limit", r.text
+        assert await CampaignRecipient.find_one({"phone": "+48601666777"}) is None
+
+        await until(lambda: settled(b_id), "the four accepted sends made")
+        figures = await store_figures(b_id)
+        assert figures["sms_messages"] == 4 and figures["by_kind"] == {"campaign": 1, "agent": 3}
+        row = await row_of(op, tenant_b.account_id)
+        assert {k: row[k] for k in figures} == figures and row["balance_units"] == 0
+
+        # A send job retried after the gateway took the message (its first run died before it
+        # recorded that): the gateway de-duplicates, the ledger bills it once.
+        sent = await Message.find_one({"account_id": b_id, "author.kind": "agent"})
+        assert sent is not None
+        await Message.get_pymongo_collection().update_one(
+            {"_id": sent.id},
+            {
+                "$set": {
+                    "status": MessageStatus.QUEUED.value,
+                    "send_claimed_at": utcnow() - timedelta(minutes=5),
+                }
+            },
+        )
+        await running.hub.jobs.enqueue("send_message", key=f"retry:{sent.id}", message_id=str(sent.id))
+        # The gateway was called again: the phone sees the same message id a second time.
+        seen = 0
+        while seen < 2:
+            seen += (await customer.next_sms())["id"] == f"sim-{sent.id}"
+        await until(lambda: settled(b_id), "the retried send finished")
+        again = await Message.get(sent.id)
+        assert again is not None and again.status != MessageStatus.FAILED
+        assert await row_of(op, tenant_b.account_id) == row
+        assert await UsageEntry.find({"message_id": sent.id}).count() == 1
+
+        # Topped up, the account sends again.
+        r = await op.post(f"/api/operator/accounts/{tenant_b.account_id}/top-up", json={"units": 2})
+        assert r.json()["balance_units"] == 2
+        r = await b.post(f"/api/conversations/{conv_id}/messages", json={"text": "Już działa"})
+        assert r.status_code == 201, r.text
+        assert (await row_of(op, tenant_b.account_id))["balance_units"] == 1
