@@ -348,6 +348,15 @@ async def test_operator_page_fits_the_window(
     await number_row(page, ND).get_by_role("button", name=f"Edit {ND}").click()
     await account_row(page, "pizzeria-krakow-stare-miasto").get_by_role("button").click()
     await fits(page, f"/operator editors {width}")
+    # A pool number made on the page: ECO+ is a 2WAY number of the cheaper pool.
+    await add_number(page, "+48 799 100 200", "ECO+")
+    eco = number_row(page, "+48799100200")
+    await expect(eco.locator(".type-badge")).to_have_text("ECO+")
+    await expect(eco.locator(".number-owner")).to_have_text("operator's pool")
+    usage = page.locator('#usage-list .usage-row[data-slug="pizzeria-krakow-stare-miasto"]')
+    await usage.get_by_role("button").click()
+    await expect(page.locator("#limits-form")).to_be_visible()
+    await fits(page, f"/operator limits {width}")
     await screenshot(page, f"layout-operator-{width}")
     for path in ("/inbox", "/services", "/displays", "/forwarding"):
         await page.goto(base + path)
