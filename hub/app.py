@@ -92,6 +92,10 @@ def _page_routes(settings: Settings) -> list[Any]:
     async def displays_page() -> Response[bytes]:
         return _page(web, "displays.html")
 
+    @get("/operator", include_in_schema=False)
+    async def operator_page() -> Response[bytes]:
+        return _page(web, "operator.html")
+
     @get("/screen", include_in_schema=False)
     async def screen_page() -> Response[bytes]:
         return _page(web, "screen.html")
@@ -103,6 +107,7 @@ def _page_routes(settings: Settings) -> list[Any]:
         services_page,
         forwarding_page,
         displays_page,
+        operator_page,
         screen_page,
     ]
     if settings.simulator:

@@ -16,6 +16,7 @@ from hub.api.deps import provide_admin, provide_hub, provide_principal
 from hub.context import HubContext
 from hub.domain.numbers import NumberType
 from hub.domain.optout import OptWords
+from hub.domain.phones import InvalidPhoneNumber, to_e164
 from hub.services import config, own_numbers, stats
 from hub.services.auth import Principal
 from hub.services.errors import Invalid
@@ -135,6 +136,15 @@ def number_out(n: Number, account: Account | None, account_id: Any) -> NumberOut
             limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
         ),
     )
+
+
+def _stored_form(number: str) -> str:
+    """A number as the hub stores it (E.164, or a short code's digits), so that `503 340 503`
+    finds the texts to +48503340503; what is not a phone number is looked up as it is."""
+    try:
+        return to_e164(number)
+    except InvalidPhoneNumber:
+        return number.strip()
 
 
 def _period(days: int, timezone: str) -> tuple[datetime, datetime]:
@@ -289,7 +299,7 @@ class NumberController(Controller):
         account = await Account.get(principal.account_id)
         if account is None or not account.operator:
             raise PermissionDeniedException("only the platform operator sees unmatched messages")
-        query: dict[str, Any] = {"number": number} if number else {}
+        query: dict[str, Any] = {"number": _stored_form(number)} if number else {}
         rows = await UnmatchedMessage.find(query).sort("-received_at").limit(limit).to_list()
         return [UnmatchedOut(str(u.id), u.number, u.sender, u.text, u.reason, u.received_at) for u in rows]
 

@@ -1,8 +1,8 @@
 /*
  * The top bar every agent page shares (inbox, services, displays, forwarding): the page links,
  * who is logged in, and Log out. The markup is the same on each page; this marks the current
- * page, fills in the account and the agent, hides links marked data-admin-only from agents,
- * and logs out.
+ * page, fills in the account and the agent, hides links marked data-admin-only from agents
+ * (and data-operator-only from all but the platform operator's admins), and logs out.
  */
 import { $, api } from "/static/common.js";
 
@@ -22,6 +22,8 @@ async function showWho() {
   }
   const admin = me.kind !== "token" && me.role === "admin";
   for (const link of document.querySelectorAll(".topbar [data-admin-only]")) link.hidden = !admin;
+  // The operator's page is for the platform operator's admins only (its API refuses anyone else).
+  for (const link of document.querySelectorAll(".topbar [data-operator-only]")) link.hidden = !(admin && me.operator);
   if ($("account-name")) $("account-name").textContent = me.account_name || "";
   if ($("agent-name")) $("agent-name").textContent = me.name || "";
   if ($("agent-avatar")) $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
