@@ -19,6 +19,7 @@ from typing import Any, Final
 from beanie import Document, PydanticObjectId, SortDirection
 
 from hub.services.auth import Principal
+from hub.services.errors import Invalid
 from hub.store.accounts import Account, Agent, ApiToken
 from hub.store.audience import Suppression, SuppressionKind
 from hub.store.audit import AuditEntry
@@ -192,7 +193,11 @@ def _query(
     if account_id is not None:
         query["account_id"] = account_id
     if actor:
-        query["$or"] = [{"actor_id": actor}, {"actor_email": actor.strip().lower()}]
+        # No `$or`: the embedded database scans the whole collection for one.
+        if "@" in actor:
+            query["actor_email"] = actor.strip().lower()
+        else:
+            query["actor_id"] = actor
     if action:
         # `keyword.*` (or `keyword.`) names every change of one kind of target.
         if action.endswith("*") or action.endswith("."):
@@ -221,14 +226,24 @@ async def entries(
 ) -> list[AuditEntry]:
     """Newest first; `before` (an entry's id) pages on to the entries older than it."""
     query = _query(account_id, actor, action, since, until)
-    if before is not None and PydanticObjectId.is_valid(before):
-        last = await AuditEntry.get(PydanticObjectId(before))
-        if last is not None:
-            older = {"$or": [{"at": {"$lt": last.at}}, {"at": last.at, "_id": {"$lt": last.id}}]}
-            query = {"$and": [query, older]} if query else older
-    return (
-        await AuditEntry.find(query)
-        .sort([("at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-        .limit(limit)
-        .to_list()
+    last = (
+        await AuditEntry.get(PydanticObjectId(before))
+        if before and PydanticObjectId.is_valid(before)
+        else None
     )
+    if before is None:
+        return await _newest(query, limit)
+    if last is None:
+        raise Invalid("before is not the id of an entry of the log", field="before")
+    # Entries as old as the last one shown are read again and dropped here, rather than asking for
+    # (older, or as old with a lower id) with an `$or`, which the embedded database answers by a scan.
+    same = await AuditEntry.find({**query, "at": last.at}).count()
+    at: dict[str, datetime] = {**query.get("at", {}), "$lte": last.at}
+    rows = await _newest({**query, "at": at}, limit + same)
+    assert last.id is not None
+    return [e for e in rows if e.at < last.at or (e.id is not None and e.id < last.id)][:limit]
+
+
+async def _newest(query: dict[str, Any], limit: int) -> list[AuditEntry]:
+    order = [("at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
+    return await AuditEntry.find(query).sort(order).limit(limit).to_list()

@@ -41,6 +41,7 @@ class AuditEntry(Document):
         indexes = [
             IndexModel([("account_id", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("actor_id", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("actor_email", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("action", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("at", DESCENDING)]),
         ]

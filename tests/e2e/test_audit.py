@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from beanie import PydanticObjectId
 
+from hub.context import HubContext
 from hub.store.accounts import Account
 from hub.store.audit import AuditEntry
 from tests.conftest import RunningHub, Tenant
@@ -274,3 +275,24 @@ async def test_commands_are_recorded_as_the_cli(running: RunningHub, tenant_a: T
     ]
     assert entries[0].after is not None and entries[0].after["e164"] == "4301"
     assert entries[1].after is not None and entries[1].after["suspended_reason"] == "zaległości"
+
+
+async def test_pages_keep_entries_of_the_same_instant_apart(hub: HubContext) -> None:
+    from hub.services import audit
+
+    at = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    for n in range(5):
+        await AuditEntry(at=at, actor_kind="cli", action=f"number.edit{n}", target_type="number").insert()
+    await AuditEntry(
+        at=at - timedelta(seconds=1), actor_kind="cli", action="older", target_type="number"
+    ).insert()
+    pages: list[list[str]] = []
+    before: str | None = None
+    while True:
+        page = await audit.entries(limit=2, before=before)
+        if not page:
+            break
+        pages.append([e.action for e in page])
+        before = str(page[-1].id)
+    assert sorted(a for p in pages for a in p) == sorted([f"number.edit{n}" for n in range(5)] + ["older"])
+    assert [len(p) for p in pages] == [2, 2, 2] and pages[-1][-1] == "older"
