@@ -268,11 +268,19 @@ async def test_commands_are_recorded_as_the_cli(running: RunningHub, tenant_a: T
         hub_command, running, "suspend-account", "--account", "alpha", "--reason", "zaległości"
     )
     assert done.returncode == 0, done.stderr
+    done = await asyncio.to_thread(
+        hub_command, running, "create-token", "--account", "alpha", "--name", "skrypt"
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
     entries = await AuditEntry.find().sort("at").to_list()
     assert [(e.action, e.actor_kind, e.actor_id) for e in entries] == [
         ("number.create", "cli", getpass.getuser()),
         ("account.suspend", "cli", getpass.getuser()),
+        ("token.create", "cli", getpass.getuser()),
     ]
+    assert entries[2].after is not None and entries[2].after["token_hash"] == "changed"
+    assert token not in json.dumps([e.model_dump(mode="json") for e in entries])
     assert entries[0].after is not None and entries[0].after["e164"] == "4301"
     assert entries[1].after is not None and entries[1].after["suspended_reason"] == "zaległości"
 
