@@ -86,7 +86,7 @@ def cmd_demo(settings: Settings) -> None:
 
 
 async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
-    from hub.services import auth
+    from hub.services import audit, auth
     from hub.store.accounts import Account, Role
     from workers.run import open_hub
 
@@ -95,7 +95,9 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
         if account is None or account.id is None:
             account = await auth.create_account(args.account_name or args.account, args.account)
         assert account.id is not None
-        agent = await auth.create_agent(account.id, args.email, args.name, args.password, Role(args.role))
+        async with audit.change(audit.cli_actor(), "agent.create", "agent") as done:
+            agent = await auth.create_agent(account.id, args.email, args.name, args.password, Role(args.role))
+            done.target_id = str(agent.id)
         if args.operator and not account.operator:
             # This field only: a running hub may be taking event numbers from the account meanwhile.
             await account.set({"operator": True})
@@ -104,7 +106,7 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _create_token(args: argparse.Namespace, settings: Settings) -> None:
-    from hub.services import auth
+    from hub.services import audit, auth
     from hub.store.accounts import Account
     from hub.store.numbers import Number
     from workers.run import open_hub
@@ -120,7 +122,9 @@ async def _create_token(args: argparse.Namespace, settings: Settings) -> None:
                 {"e164": wanted.replace(" ", ""), "account_id": {"$in": [account.id, None]}}
             )
             ids.append(str(number.id) if number is not None else wanted)
-        doc, token = await auth.create_api_token(account.id, args.name, None, ids)
+        async with audit.change(audit.cli_actor(), "token.create", "token") as done:
+            doc, token = await auth.create_api_token(account.id, args.name, None, ids)
+            done.target_id = str(doc.id)
         scope = ", ".join(str(n) for n in doc.numbers) or "all numbers"
         print(f"token {doc.name!r} for account {account.slug} ({scope}); shown once, keep it:")
         print(token)

@@ -16,6 +16,7 @@ from litestar.openapi import ResponseSpec
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
+from hub.api.audit import AccountAuditController, OperatorAuditController
 from hub.api.bots import BOT_ROUTES
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
@@ -210,6 +211,8 @@ def create_app(
             OperatorController,
             OperatorUsageController,
             UsageController,
+            OperatorAuditController,
+            AccountAuditController,
             WebhookController,
             ForwardRuleController,
             ForwardDeliveryController,

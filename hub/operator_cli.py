@@ -75,6 +75,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
 
 
 async def _create_account(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit
     from hub.services import operator_accounts as accounts
     from hub.services.errors import Invalid
 
@@ -82,24 +83,33 @@ async def _create_account(args: argparse.Namespace, settings: Settings) -> None:
     if any(admin_args) and not all(admin_args):
         raise Invalid("an admin needs --admin-email, --admin-name and --admin-password", field="admin")
     admin = accounts.NewAgent(*admin_args) if all(admin_args) else None
-    async with _open(settings):
+    async with _open(settings), audit.change(audit.cli_actor(), "account.create", "account") as done:
         account, agent = await accounts.create_account(args.name, args.slug, admin)
+        done.target_id = str(account.id)
     print(f"account {account.slug} ({account.name}), id {account.id}")
     if agent is not None:
         print(f"admin {agent.email}")
 
 
 async def _create_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, setup_sync
     from hub.services import operator_accounts as accounts
     from hub.services import operator_numbers as numbers
-    from hub.services import setup_sync
 
     kind = numbers.number_type(args.type)
     async with _open(settings) as hub:
         owner = await accounts.account_by_slug(args.account) if args.account else None
-        number = await numbers.create_number(
-            args.number, kind, owner, args.provider, hub.providers, label=args.label, eco_plus=args.eco_plus
-        )
+        async with audit.change(audit.cli_actor(), "number.create", "number") as done:
+            number = await numbers.create_number(
+                args.number,
+                kind,
+                owner,
+                args.provider,
+                hub.providers,
+                label=args.label,
+                eco_plus=args.eco_plus,
+            )
+            done.target_id = str(number.id)
         await setup_sync.announce(hub)
     owner_text = f"account {owner.slug}" if owner is not None else "shared"
     print(f"number {number.e164} ({number.type.value}, {number.provider}, {owner_text}), id {number.id}")
@@ -119,32 +129,34 @@ async def _list_numbers(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _assign_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, setup_sync
     from hub.services import operator_accounts as accounts
     from hub.services import operator_numbers as numbers
-    from hub.services import setup_sync
 
     async with _open(settings) as hub:
         number = await numbers.number_by_ref(args.number)
         owner = await accounts.account_by_slug(args.account)
-        await numbers.assign(number, owner)
+        async with audit.change(audit.cli_actor(), "number.assign", "number", str(number.id)):
+            await numbers.assign(number, owner)
         await setup_sync.announce(hub)
     print(f"number {number.e164} now belongs to account {owner.slug}")
 
 
 async def _remove_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, setup_sync
     from hub.services import operator_numbers as numbers
-    from hub.services import setup_sync
 
     async with _open(settings) as hub:
         number = await numbers.number_by_ref(args.number)
-        await numbers.remove(number)
+        async with audit.change(audit.cli_actor(), "number.delete", "number", str(number.id)):
+            await numbers.remove(number)
         await setup_sync.announce(hub)
     print(f"number {number.e164} removed")
 
 
 async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, setup_sync
     from hub.services import operator_numbers as numbers
-    from hub.services import setup_sync
 
     changes = numbers.NumberChanges()
     for field in ("provider", "label", "default_reply", "help_text", "opt_in_reply"):
@@ -153,22 +165,29 @@ async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
             setattr(changes, field, value)
     async with _open(settings) as hub:
         number = await numbers.number_by_ref(args.number)
-        await numbers.edit(number, changes, hub.providers)
+        async with audit.change(audit.cli_actor(), "number.edit", "number", str(number.id)):
+            await numbers.edit(number, changes, hub.providers)
         await setup_sync.announce(hub)
     print(f"number {number.e164} changed")
 
 
 async def _suspend(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit
     from hub.services import operator_accounts as accounts
 
     async with _open(settings):
-        account = await accounts.suspend(await accounts.account_by_slug(args.account), args.reason)
+        account = await accounts.account_by_slug(args.account)
+        async with audit.change(audit.cli_actor(), "account.suspend", "account", str(account.id)):
+            await accounts.suspend(account, args.reason)
     print(f"account {account.slug} suspended: {account.suspended_reason}")
 
 
 async def _reactivate(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit
     from hub.services import operator_accounts as accounts
 
     async with _open(settings):
-        account = await accounts.reactivate(await accounts.account_by_slug(args.account))
+        account = await accounts.account_by_slug(args.account)
+        async with audit.change(audit.cli_actor(), "account.reactivate", "account", str(account.id)):
+            await accounts.reactivate(account)
     print(f"account {account.slug} is active again")

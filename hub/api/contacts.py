@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pymongo.errors import DuplicateKeyError
 
+from hub.api.audited import audited
 from hub.api.deps import provide_admin, provide_principal
 from hub.services import config
 from hub.services.auth import Principal
@@ -115,6 +116,7 @@ class ContactController(Controller):
         ]
 
     @post("/groups", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("group.create", "group")
     async def create_group(
         self, principal: NamedDependency[Principal], data: JSONBody[GroupBody]
     ) -> GroupOut:
@@ -128,6 +130,7 @@ class ContactController(Controller):
         return GroupOut(str(group.id), group.name, 0)
 
     @delete("/groups/{group_id:str}", status_code=204, dependencies={"principal": Provide(provide_admin)})
+    @audited("group.delete", "group", "group_id")
     async def delete_group(self, principal: NamedDependency[Principal], group_id: FromPath[str]) -> None:
         group = await config.owned(ContactGroup, principal.account_id, group_id, "group_id")
         if await KeywordDoc.find({"group_ids": group.id}).count():
@@ -162,6 +165,7 @@ class ContactController(Controller):
         return [await contact_out(c) for c in await Contact.find(query).sort("phone").limit(limit).to_list()]
 
     @post("/contacts", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("contact.create", "contact")
     async def create_contact(
         self, principal: NamedDependency[Principal], data: JSONBody[ContactBody]
     ) -> ContactOut:
@@ -179,6 +183,7 @@ class ContactController(Controller):
         return await contact_out(contact)
 
     @patch("/contacts/{contact_id:str}", dependencies={"principal": Provide(provide_admin)})
+    @audited("contact.update", "contact", "contact_id")
     async def update_contact(
         self, principal: NamedDependency[Principal], contact_id: FromPath[str], data: JSONBody[ContactPatch]
     ) -> ContactOut:

@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from hub.api.audited import audited
 from hub.api.deps import provide_admin, provide_hub, provide_principal
 from hub.api.media import ANY_MEDIA, SAFE_HEADERS
 from hub.api.openapi import SCREEN_SECURITY
@@ -285,6 +286,7 @@ class DisplayController(Controller):
         return DefaultWords(pl=list(core.DEFAULT_WORDS_PL), en=list(core.DEFAULT_WORDS_EN))
 
     @post("/", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("display.create", "display", announce=True)
     async def create_display(
         self, principal: NamedDependency[Principal], data: JSONBody[DisplayBody]
     ) -> DisplayOut:
@@ -316,6 +318,7 @@ class DisplayController(Controller):
         return display_out(d, await DisplayItem.find({"display_id": d.id, "status": svc.PENDING}).count())
 
     @patch("/{display_id:str}", dependencies={"principal": Provide(provide_admin)})
+    @audited("display.update", "display", "display_id", announce=True)
     async def update_display(
         self,
         hub: NamedDependency[HubContext],
@@ -333,6 +336,7 @@ class DisplayController(Controller):
         return display_out(d)
 
     @delete("/{display_id:str}", status_code=204, dependencies={"principal": Provide(provide_admin)})
+    @audited("display.delete", "display", "display_id", announce=True)
     async def delete_display(
         self,
         hub: NamedDependency[HubContext],
@@ -349,6 +353,7 @@ class DisplayController(Controller):
         await svc.closed(hub, d.id)
 
     @post("/{display_id:str}/link", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("display.link", "display", "display_id")
     async def new_link(
         self,
         hub: NamedDependency[HubContext],
@@ -364,6 +369,7 @@ class DisplayController(Controller):
         return display_out(d, 0, token)
 
     @put("/{display_id:str}/logo", dependencies={"principal": Provide(provide_admin)})
+    @audited("display.logo", "display", "display_id")
     async def upload_logo(
         self,
         hub: NamedDependency[HubContext],
@@ -467,6 +473,7 @@ class DisplayController(Controller):
         return (await _items_out(d, [item]))[0]
 
     @post("/{display_id:str}/block", status_code=200, dependencies=ANY_AGENT)
+    @audited("display.block", "display", "display_id")
     async def block(
         self,
         hub: NamedDependency[HubContext],
@@ -481,6 +488,7 @@ class DisplayController(Controller):
         return display_out(await svc.owned(principal.account_id, display_id))
 
     @delete("/{display_id:str}/block/{phone:str}", status_code=204, dependencies=ANY_AGENT)
+    @audited("display.unblock", "display", "display_id")
     async def unblock(
         self, principal: NamedDependency[Principal], display_id: FromPath[str], phone: FromPath[str]
     ) -> None:

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from hub.api.audited import audited
 from hub.api.deps import provide_hub, provide_principal
 from hub.context import HubContext
 from hub.services import forward_rules as rules
@@ -189,12 +190,14 @@ class ForwardRuleController(Controller):
         return rule_out(await rules.get_rule(principal.account_id, rule_id), _is_admin(principal))
 
     @post("/", status_code=201)
+    @audited("forward_rule.create", "forward_rule")
     async def create_rule(self, principal: NamedDependency[Principal], data: JSONBody[RuleBody]) -> RuleOut:
         """Add a rule (admins). A URL rule without a secret gets a generated one."""
         _require_admin(principal)
         return rule_out(await rules.create_rule(principal.account_id, _input(data)), True)
 
     @put("/{rule_id:str}")
+    @audited("forward_rule.update", "forward_rule", "rule_id")
     async def update_rule(
         self, principal: NamedDependency[Principal], rule_id: FromPath[str], data: JSONBody[RuleBody]
     ) -> RuleOut:
@@ -203,6 +206,7 @@ class ForwardRuleController(Controller):
         return rule_out(await rules.update_rule(principal.account_id, rule_id, _input(data)), True)
 
     @delete("/{rule_id:str}", status_code=204)
+    @audited("forward_rule.delete", "forward_rule", "rule_id")
     async def delete_rule(self, principal: NamedDependency[Principal], rule_id: FromPath[str]) -> None:
         _require_admin(principal)
         await rules.delete_rule(principal.account_id, rule_id)

@@ -14,6 +14,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import ValidationError
 
+from hub.api.audited import audited
 from hub.api.deps import provide_admin, provide_principal
 from hub.domain import events as ev
 from hub.domain.autoresponders import placeholders
@@ -106,6 +107,7 @@ class KeywordController(Controller):
         return [keyword_out(k) for k in await KeywordDoc.find(query).sort("normalised").to_list()]
 
     @post("/", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("keyword.create", "keyword", announce=True)
     async def create_keyword(
         self, principal: NamedDependency[Principal], data: JSONBody[KeywordBody]
     ) -> KeywordOut:
@@ -124,12 +126,14 @@ class KeywordController(Controller):
         return Validation(ok=True, normalised=doc.normalised)
 
     @patch("/{keyword_id:str}", dependencies={"principal": Provide(provide_admin)})
+    @audited("keyword.update", "keyword", "keyword_id", announce=True)
     async def update_keyword(
         self, principal: NamedDependency[Principal], keyword_id: FromPath[str], data: JSONBody[KeywordBody]
     ) -> KeywordOut:
         return keyword_out(await _save(principal, data, keyword_id, dry_run=False))
 
     @delete("/{keyword_id:str}", status_code=204, dependencies={"principal": Provide(provide_admin)})
+    @audited("keyword.delete", "keyword", "keyword_id", announce=True)
     async def delete_keyword(self, principal: NamedDependency[Principal], keyword_id: FromPath[str]) -> None:
         await config.delete_keyword(principal.account_id, keyword_id)
 
@@ -228,12 +232,14 @@ class AutoresponderController(Controller):
         return [autoresponder_out(a) for a in docs]
 
     @post("/", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("autoresponder.create", "autoresponder", announce=True)
     async def create_autoresponder(
         self, principal: NamedDependency[Principal], data: JSONBody[AutoresponderBody]
     ) -> AutoresponderOut:
         return autoresponder_out(await _autoresponder(principal, data, None))
 
     @patch("/{autoresponder_id:str}", dependencies={"principal": Provide(provide_admin)})
+    @audited("autoresponder.update", "autoresponder", "autoresponder_id", announce=True)
     async def update_autoresponder(
         self,
         principal: NamedDependency[Principal],
@@ -244,6 +250,7 @@ class AutoresponderController(Controller):
         return autoresponder_out(await _autoresponder(principal, data, doc))
 
     @delete("/{autoresponder_id:str}", status_code=204, dependencies={"principal": Provide(provide_admin)})
+    @audited("autoresponder.delete", "autoresponder", "autoresponder_id", announce=True)
     async def delete_autoresponder(
         self, principal: NamedDependency[Principal], autoresponder_id: FromPath[str]
     ) -> None:
@@ -357,6 +364,7 @@ class SurveyController(Controller):
         return [survey_out(s) for s in await SurveyDoc.find({"account_id": principal.account_id}).to_list()]
 
     @post("/", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("survey.create", "survey", announce=True)
     async def create_survey(
         self, principal: NamedDependency[Principal], data: JSONBody[SurveyBody]
     ) -> SurveyOut:
@@ -366,6 +374,7 @@ class SurveyController(Controller):
         return survey_out(await _survey(principal, data, None))
 
     @patch("/{survey_id:str}", dependencies={"principal": Provide(provide_admin)})
+    @audited("survey.update", "survey", "survey_id", announce=True)
     async def update_survey(
         self, principal: NamedDependency[Principal], survey_id: FromPath[str], data: JSONBody[SurveyBody]
     ) -> SurveyOut:
@@ -373,6 +382,7 @@ class SurveyController(Controller):
         return survey_out(await _survey(principal, data, doc))
 
     @delete("/{survey_id:str}", status_code=204, dependencies={"principal": Provide(provide_admin)})
+    @audited("survey.delete", "survey", "survey_id", announce=True)
     async def delete_survey(self, principal: NamedDependency[Principal], survey_id: FromPath[str]) -> None:
         doc = await config.owned(SurveyDoc, principal.account_id, survey_id, "survey_id")
         if await KeywordDoc.find({"$or": [{"survey_id": doc.id}, {"contest_id": doc.id}]}).count():
@@ -406,6 +416,7 @@ class SurveyController(Controller):
         return Response(out.getvalue(), media_type="text/csv")
 
     @post("/{survey_id:str}/draws", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("draw.create", "draw")
     async def draw(
         self, principal: NamedDependency[Principal], survey_id: FromPath[str], data: JSONBody[DrawBody]
     ) -> DrawOut:

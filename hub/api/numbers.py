@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from hub.api.audited import audited, own_account
 from hub.api.deps import provide_admin, provide_hub, provide_principal
 from hub.context import HubContext
 from hub.domain.numbers import NumberType
@@ -182,6 +183,7 @@ class NumberController(Controller):
         return [number_out(n, account, principal.account_id) for n in rows]
 
     @patch("/numbers/{number_id:str}", dependencies={"principal": Provide(provide_admin)})
+    @audited("number.update", "number", "number_id", announce=True)
     async def update_number(
         self, principal: NamedDependency[Principal], number_id: FromPath[str], data: JSONBody[NumberPatch]
     ) -> NumberOut:
@@ -215,6 +217,7 @@ class NumberController(Controller):
         )
 
     @post("/settings/messaging", status_code=200, dependencies={"principal": Provide(provide_admin)})
+    @audited("account.messaging", "account", own_account, announce=True)
     async def set_messaging(
         self, principal: NamedDependency[Principal], data: JSONBody[MessagingSettings]
     ) -> MessagingSettings:
@@ -278,6 +281,7 @@ class NumberController(Controller):
         status_code=201,
         dependencies={"principal": Provide(provide_admin)},
     )
+    @audited("number.create", "number", announce=True)
     async def confirm_own_number(
         self,
         principal: NamedDependency[Principal],

@@ -15,6 +15,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from hub.api.audited import audited
 from hub.api.deps import provide_hub, provide_operator
 from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut
 from hub.context import HubContext
@@ -209,6 +210,7 @@ class OperatorController(Controller):
         return [account_out(a) for a in await accounts.list_accounts()]
 
     @post("/accounts", status_code=201)
+    @audited("account.create", "account")
     async def create_account(
         self, principal: NamedDependency[Principal], data: JSONBody[AccountIn]
     ) -> AccountOut:
@@ -228,6 +230,7 @@ class OperatorController(Controller):
         return account_out(await accounts.get_account(account_id))
 
     @patch("/accounts/{account_id:str}")
+    @audited("account.rename", "account", "account_id")
     async def rename_account(
         self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[AccountPatch]
     ) -> AccountOut:
@@ -235,6 +238,7 @@ class OperatorController(Controller):
         return account_out(await accounts.rename(account, data.name))
 
     @post("/accounts/{account_id:str}/suspend", status_code=200)
+    @audited("account.suspend", "account", "account_id")
     async def suspend_account(
         self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[Suspension]
     ) -> AccountOut:
@@ -244,6 +248,7 @@ class OperatorController(Controller):
         return account_out(await accounts.suspend(account, data.reason))
 
     @post("/accounts/{account_id:str}/reactivate", status_code=200)
+    @audited("account.reactivate", "account", "account_id")
     async def reactivate_account(
         self, principal: NamedDependency[Principal], account_id: FromPath[str]
     ) -> AccountOut:
@@ -251,6 +256,7 @@ class OperatorController(Controller):
         return account_out(await accounts.reactivate(account))
 
     @post("/accounts/{account_id:str}/agents", status_code=201)
+    @audited("agent.create", "agent")
     async def add_agent(
         self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[AgentIn]
     ) -> AgentOut:
@@ -272,6 +278,7 @@ class OperatorController(Controller):
         return [number_out(n, owners.get(n.account_id)) for n in await numbers.list_numbers(owner)]
 
     @post("/numbers", status_code=201)
+    @audited("number.create", "number")
     async def create_number(
         self,
         hub: NamedDependency[HubContext],
@@ -299,6 +306,7 @@ class OperatorController(Controller):
         return await _number_out(await numbers.get_number(number_id))
 
     @patch("/numbers/{number_id:str}")
+    @audited("number.edit", "number", "number_id")
     async def edit_number(
         self,
         hub: NamedDependency[HubContext],
@@ -314,6 +322,7 @@ class OperatorController(Controller):
         return await _number_out(edited)
 
     @post("/numbers/{number_id:str}/assign", status_code=200)
+    @audited("number.assign", "number", "number_id")
     async def assign_number(
         self,
         hub: NamedDependency[HubContext],
@@ -331,6 +340,7 @@ class OperatorController(Controller):
         return number_out(assigned, owner)
 
     @delete("/numbers/{number_id:str}")
+    @audited("number.delete", "number", "number_id")
     async def remove_number(
         self,
         hub: NamedDependency[HubContext],

@@ -11,6 +11,7 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
+from hub.api.audited import audited
 from hub.api.deps import provide_admin
 from hub.services import auth
 from hub.services.errors import NotFound
@@ -65,6 +66,7 @@ class TokenController(Controller):
         return [token_out(t) for t in rows]
 
     @post("/", status_code=201)
+    @audited("token.create", "token")
     async def create(
         self, principal: NamedDependency[auth.Principal], data: JSONBody[TokenBody]
     ) -> NewTokenOut:
@@ -74,6 +76,7 @@ class TokenController(Controller):
         return NewTokenOut(token=token, info=token_out(doc))
 
     @delete("/{token_id:str}", status_code=204)
+    @audited("token.delete", "token", "token_id")
     async def revoke(self, principal: NamedDependency[auth.Principal], token_id: FromPath[str]) -> None:
         if not PydanticObjectId.is_valid(token_id):
             raise NotFound("no such token")

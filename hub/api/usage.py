@@ -14,6 +14,7 @@ from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from hub.api.audited import audited
 from hub.api.deps import provide_admin, provide_operator
 from hub.services import operator_accounts as accounts
 from hub.services import usage
@@ -109,6 +110,7 @@ class OperatorUsageController(Controller):
         return usage_out(await usage.account_usage(account, usage.parse_month(month)))
 
     @patch("/accounts/{account_id:str}/limits")
+    @audited("usage.limits", "usage_limits", "account_id")
     async def set_limits(
         self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[LimitsPatch]
     ) -> LimitsOut:
@@ -124,6 +126,7 @@ class OperatorUsageController(Controller):
         return limits_out(await usage.set_limits(account.id, changes))
 
     @post("/accounts/{account_id:str}/top-up", status_code=200)
+    @audited("usage.top_up", "usage_limits", "account_id")
     async def top_up(
         self, principal: NamedDependency[Principal], account_id: FromPath[str], data: JSONBody[TopUp]
     ) -> LimitsOut:

@@ -2,8 +2,10 @@
 
 Each process caches what is configured on its numbers (`hub.services.routing.SetupCache`) for a
 couple of seconds. A change made by the operator (a number added, moved, removed, a shared number's
-texts, an account suspended) is announced on a Redis channel of its own, from the API or from a
-command run in another process; every `hub serve` process listens and forgets its cache. Without
+texts, an account suspended) or by an account's admin (keywords, autoresponders, surveys, its
+numbers' settings, screens: `@audited(..., announce=True)` in hub.api.audited) is announced on a
+Redis channel of its own, from the API or from a command run in another process; every `hub serve`
+process listens and forgets its cache. Without
 Redis the announcement stays in its process, and other processes see the change within the
 cache's TTL.
 """

@@ -22,7 +22,7 @@ from workers.run import open_hub
 
 
 @contextmanager
-def hub_process(settings: Settings, port: int, log: Path) -> Iterator[str]:
+def hub_process(settings: Settings, port: int, log: Path, command: list[str] | None = None) -> Iterator[str]:
     env = {
         **os.environ,
         "MONGODB_URI": settings.mongo.uri,
@@ -36,7 +36,7 @@ def hub_process(settings: Settings, port: int, log: Path) -> Iterator[str]:
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+            command or [sys.executable, "-m", "hub", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -150,11 +150,27 @@ async def test_admin_of_a_reaches_nothing_of_b(
             r = await a.post("/api/keywords", json=payload)
             assert r.status_code in (404, 422), (payload, r.text)
         # Lists and exports show nothing of B.
-        for path in ["/api/keywords", "/api/autoresponders", "/api/surveys", "/api/groups", "/api/contacts"]:
+        for path in [
+            "/api/keywords",
+            "/api/autoresponders",
+            "/api/surveys",
+            "/api/groups",
+            "/api/contacts",
+            "/api/audit",
+        ]:
             assert (await a.get(path)).json() == [], path
         assert "+48601111222" not in (await a.get("/api/contacts/export.csv")).text
         assert (await a.get("/api/stats/keywords")).json() == []
         assert (await a.get("/api/operator/unmatched")).status_code == 403
+        # B's log has B's own changes only (A's refused attempts left none); filtering by B's account
+        # or admin does not reach them from A.
+        assert sorted(e["action"] for e in (await b.get("/api/audit")).json()) == [
+            "autoresponder.create", "contact.create", "draw.create", "group.create", "keyword.create",
+            "survey.create",
+        ]  # fmt: skip
+        for query in ({"account_id": tenant_b.account_id}, {"actor": tenant_b.admin_email}):
+            assert (await a.get("/api/audit", params=query)).json() == []
+        assert (await a.get("/api/operator/audit")).status_code == 403
         # B's things are untouched.
         assert [k["text"] for k in (await b.get("/api/keywords")).json()] == ["SEKRET"]
         assert (await b.get("/api/contacts")).json()[0]["blocked"] is False
