@@ -56,6 +56,14 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
         printed = log.read_text()
         assert f"{base}/inbox" in printed and "admin@demo.example / demo-admin-pass" in printed
         assert "admin@roza.example / roza-admin-pass" in printed
+        # The seeds' examples to try from the simulator, next to its address.
+        simulator = printed[printed.index(f"{base}/simulator") :]
+        for line in (
+            "Demo Shop's own numbers: NDI +48 500 100 200, SCI 7126",
+            "Shared ND +48 503 340 503: OGRODNIK (Demo Shop), KWIATY (Kwiaciarnia Róża)",
+            "Shared SC 4301: PROMOCJA (Demo Shop)",
+        ):
+            assert line in simulator.split("API schema")[0], printed
         assert "embedded SecantusDB" in printed
         assert (tmp_path / "var" / "mongo").is_dir()
         children = secantus_children(proc.pid)
