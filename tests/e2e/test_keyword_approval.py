@@ -8,8 +8,9 @@ from playwright.async_api import expect
 
 from hub.store.audience import UnmatchedMessage
 from tests.conftest import RunningHub, Tenant
-from tests.e2e.browser import PageProblems, launch, log_in, new_page, screenshot
+from tests.e2e.browser import PHONE, PageProblems, launch, log_in, new_page, screenshot
 from tests.e2e.keywords_helpers import created, operator_and_admin, phone
+from tests.e2e.test_admin_pages import fits
 from tests.panel import Panel
 
 ND = "+48503340503"
@@ -172,5 +173,18 @@ async def test_the_services_page_shows_a_reservation_s_status_and_refusal(
             await expect(page.locator("#kw-kind-hint")).to_contain_text(
                 "at most 3 per account; each needs the operator's approval"
             )
+            # A reservation made on the page says it waits for the operator.
+            await page.locator("#kw-text").press_sequentially("Róże")
+            await expect(page.locator("#kw-validation")).to_have_attribute("data-state", "ok")
+            await page.click("#kw-submit")
+            await expect(page.locator("#toast")).to_have_text(
+                "Keyword created: waiting for the operator's approval"
+            )
+            await expect(group.locator(".keyword-group-head")).to_contain_text("2 of 3 reserved")
             await screenshot(page, "services-keyword-requests")
+            # The statuses and the reason fit a phone's width.
+            for size in (PHONE, {"width": 1366, "height": 768}):
+                await page.set_viewport_size(size)
+                await fits(page, f"keywords at {size['width']} px")
+                await screenshot(page, f"services-keyword-requests-{size['width']}")
     assert problems.errors == []

@@ -569,13 +569,11 @@ async function submitKeyword(e) {
   const submit = $("kw-submit");
   submit.disabled = true;
   try {
-    if (state.editKeyword) {
-      await api("PATCH", `/api/keywords/${encodeURIComponent(state.editKeyword.id)}`, keywordBody());
-      toast("Keyword saved", "ok");
-    } else {
-      await api("POST", "/api/keywords", keywordBody());
-      toast("Keyword created", "ok");
-    }
+    const saved = state.editKeyword
+      ? await api("PATCH", `/api/keywords/${encodeURIComponent(state.editKeyword.id)}`, keywordBody())
+      : await api("POST", "/api/keywords", keywordBody());
+    const done = state.editKeyword ? "Keyword saved" : "Keyword created";
+    toast(saved && saved.status === "pending" ? `${done}: waiting for the operator's approval` : done, "ok");
     resetKeywordForm();
     await loadKeywords();
   } catch (err) {
