@@ -68,6 +68,8 @@ async def test_reservations_wait_for_approval_and_respect_the_cap(
             assert await UnmatchedMessage.find_one({"sender": CUSTOMER, "text": "Ogród"}) is not None
             assert (await b.get("/api/conversations")).json() == []
 
+            r = await op.get("/api/operator/keyword-requests?status=maybe")
+            assert r.status_code == 422 and r.json()["field"] == "status", r.text
             pending = (await op.get("/api/operator/keyword-requests?status=pending")).json()
             assert [(p["id"], p["account_slug"], p["number"], p["text"]) for p in pending] == [
                 (ogrod["id"], "beta", ND, "OGRÓD")
