@@ -58,7 +58,7 @@ def _demo_secret(data_dir: Path) -> str:
 
 def cmd_demo(settings: Settings) -> None:
     from hub.context import HubContext
-    from hub.demo import DEMO_LOGINS, DEMO_NUMBER, DEMO_SHORT_CODE, seed_demo
+    from hub.demo import DEMO_LOGINS, number_guide, seed_demo
 
     secret = settings.security.webhook_secret or _demo_secret(settings.server.data_dir)
     settings = dataclasses.replace(
@@ -72,7 +72,8 @@ def cmd_demo(settings: Settings) -> None:
             "",
             "SMS hub demo is running.",
             f"  Agent inbox:     {base}/inbox",
-            f"  Phone simulator: {base}/simulator  (text {DEMO_NUMBER} or {DEMO_SHORT_CODE})",
+            f"  Phone simulator: {base}/simulator  (text these numbers; on a shared one, a keyword):",
+            *(f"                   {line}" for line in await number_guide()),
             f"  API schema:      {base}/schema",
             *(f"  Login:           {d.email} / {d.password}  ({d.role.value})" for d in DEMO_LOGINS),
             f"  Webhook secret:  {secret}  (generic JSON webhook, see docs/webhooks.md)",

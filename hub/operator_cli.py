@@ -55,6 +55,16 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
     p.add_argument("--default-reply", help="a shared number's answer to a text no keyword matches")
     p.add_argument("--help-text")
     p.add_argument("--opt-in-reply")
+    p.add_argument(
+        "--max-keywords-per-account",
+        metavar="N|none",
+        help="how many keywords one account may reserve on a shared number; none: no cap",
+    )
+    p.add_argument(
+        "--keyword-approval",
+        action=argparse.BooleanOptionalAction,
+        help="whether a shared number's keyword reservations wait for the operator's approval",
+    )
 
     p = sub.add_parser("suspend-account", help="stop an account's sending, with a reason")
     p.add_argument("--account", required=True, help="slug")
@@ -154,6 +164,20 @@ async def _remove_number(args: argparse.Namespace, settings: Settings) -> None:
     print(f"number {number.e164} removed")
 
 
+def _cap(raw: str) -> int | None:
+    from hub.services.errors import Invalid
+
+    if raw.strip().lower() in ("none", "null", "unlimited"):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(
+            f"--max-keywords-per-account takes a whole number or none, not {raw!r}",
+            field="max_keywords_per_account",
+        ) from None
+
+
 async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
     from hub.services import audit, setup_sync
     from hub.services import operator_numbers as numbers
@@ -163,6 +187,10 @@ async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
         value = getattr(args, field)
         if value is not None:
             setattr(changes, field, value)
+    if args.max_keywords_per_account is not None:
+        changes.max_keywords_per_account = _cap(args.max_keywords_per_account)
+    if args.keyword_approval is not None:
+        changes.keyword_approval = args.keyword_approval
     async with _open(settings) as hub:
         number = await numbers.number_by_ref(args.number)
         async with audit.change(audit.cli_actor(), "number.edit", "number", str(number.id)):

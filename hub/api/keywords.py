@@ -55,6 +55,10 @@ class KeywordOut(msgspec.Struct):
     contest_id: str | None
     autoresponder_ids: list[str]
     active: bool
+    status: str = "approved"
+    """On a shared number whose operator approves reservations: `pending` until approved (it does
+    not route yet), `approved`, or `refused` (see `status_reason`; its word is free again)."""
+    status_reason: str | None = None
 
 
 class Validation(msgspec.Struct):
@@ -74,6 +78,8 @@ def keyword_out(k: KeywordDoc) -> KeywordOut:
         contest_id=str(k.contest_id) if k.contest_id else None,
         autoresponder_ids=[str(a) for a in k.autoresponder_ids],
         active=k.active,
+        status=k.status.value,
+        status_reason=k.status_reason,
     )
 
 

@@ -56,6 +56,14 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
         printed = log.read_text()
         assert f"{base}/inbox" in printed and "admin@demo.example / demo-admin-pass" in printed
         assert "admin@roza.example / roza-admin-pass" in printed
+        # The seeds' examples to try from the simulator, next to its address.
+        simulator = printed[printed.index(f"{base}/simulator") :]
+        for line in (
+            "Demo Shop's own numbers: NDI +48 500 100 200, SCI 7126",
+            "Shared ND +48 503 340 503: OGRODNIK (Demo Shop), KWIATY (Kwiaciarnia Róża)",
+            "Shared SC 4301: PROMOCJA (Demo Shop)",
+        ):
+            assert line in simulator.split("API schema")[0], printed
         assert "embedded SecantusDB" in printed
         assert (tmp_path / "var" / "mongo").is_dir()
         children = secantus_children(proc.pid)
@@ -183,7 +191,10 @@ async def test_operator_commands_set_up_a_working_account(running: RunningHub) -
     out = await hub("create-number", "--number", "500 600 700", "--type", "ndi", "--account", "pizza")
     assert "number +48500600700 (NDI, simulator, account pizza)" in out.stdout
     await hub("create-number", "--number", "+48 503-340-503", "--type", "ND", "--provider", "simulator")
-    await hub("set-number", "--number", "503340503", "--default-reply", "Nie znamy hasła.")
+    await hub(
+        "set-number", "--number", "503340503", "--default-reply", "Nie znamy hasła.",
+        "--max-keywords-per-account", "1",
+    )  # fmt: skip
     listed = (await hub("list-numbers")).stdout.splitlines()
     assert listed == ["+48500600700\tNDI\tsimulator\tpizza\t", "+48503340503\tND\tsimulator\t-\t"]
 
@@ -206,6 +217,8 @@ async def test_operator_commands_set_up_a_working_account(running: RunningHub) -
         (("create-account", "--slug", "pizza", "--name", "X"), "already exists"),
         (("assign-number", "--number", "503340503", "--account", "pizza"), "shared"),
         (("remove-number", "--number", "500999999"), "no number +48500999999"),
+        (("set-number", "--number", "503340503", "--max-keywords-per-account", "dużo"), "whole number"),
+        (("set-number", "--number", "500600700", "--keyword-approval"), "shared number"),
     ]:
         done = await hub(*args, ok=False)
         assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
@@ -219,6 +232,9 @@ async def test_operator_commands_set_up_a_working_account(running: RunningHub) -
         assert (
             await pizza.post("/api/keywords", json={"number_id": nd["id"], "text": "PIZZA"})
         ).status_code == 201
+        # The number's cap, set by the command: one keyword per account.
+        r = await pizza.post("/api/keywords", json={"number_id": nd["id"], "text": "CALZONE"})
+        assert r.status_code == 409 and r.json()["code"] == "limit", r.text
         async with phone(running, "+48601222333") as customer:
             await customer.text("500600700", "Dzień dobry")
             await customer.text("+48503340503", "pizza")

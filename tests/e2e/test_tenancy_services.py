@@ -54,6 +54,8 @@ COVERED_ELSEWHERE = {
     "/api/operator/accounts/{account_id}/top-up",
     "/api/operator/numbers/{number_id}",
     "/api/operator/numbers/{number_id}/assign",
+    "/api/operator/keyword-requests/{request_id}/approve",
+    "/api/operator/keyword-requests/{request_id}/refuse",
 }
 
 
