@@ -1,12 +1,14 @@
 """The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
-`remove-number`, `set-number`, `suspend-account`, `reactivate-account`): the same services as
-`/api/operator/…`, for scripts. A refused input exits with status 1 and says why on stderr."""
+`remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`): the same
+services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
+stderr; a wrong call (a missing file) with status 2."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from hub import bootstrap
@@ -14,6 +16,18 @@ from hub.context import HubContext
 from hub.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, None]]
+
+
+class UsageError(Exception):
+    """The command was called wrongly (exit status 2, as for a wrong option)."""
+
+
+class SetupFileError(Exception):
+    """A set-up file `hub apply` refused, every problem with its path in the file (exit status 1)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
 def _open(settings: Settings) -> contextlib.AbstractAsyncContextManager[HubContext]:
@@ -62,6 +76,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
 
     p = sub.add_parser("reactivate-account", help="lift an account's suspension")
     p.add_argument("--account", required=True, help="slug")
+
+    p = sub.add_parser("apply", help="set up accounts, numbers and keywords as a YAML or TOML file says")
+    p.add_argument("file", help="the set-up file (.yaml, .yml or .toml); see docs/examples/setup.yaml")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove numbers and shared-number keyword reservations the file does not list",
+    )
     return {
         "create-account": _create_account,
         "create-number": _create_number,
@@ -71,6 +94,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
         "set-number": _set_number,
         "suspend-account": _suspend,
         "reactivate-account": _reactivate,
+        "apply": _apply,
     }
 
 
@@ -172,3 +196,43 @@ async def _reactivate(args: argparse.Namespace, settings: Settings) -> None:
     async with _open(settings):
         account = await accounts.reactivate(await accounts.account_by_slug(args.account))
     print(f"account {account.slug} is active again")
+
+
+def _read_setup_file(path: Path) -> Any:
+    """The file's content as plain data; the format follows the extension."""
+    import tomllib
+
+    import yaml
+
+    if path.suffix.lower() not in {".yaml", ".yml", ".toml"}:
+        raise UsageError(f"{path}: a set-up file ends in .yaml, .yml or .toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise SetupFileError([f"(file): not valid {path.suffix.lstrip('.').upper()}: {exc}"]) from None
+
+
+async def _apply(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import setup_apply, setup_spec, setup_sync
+
+    raw = _read_setup_file(Path(args.file))
+    async with _open(settings) as hub:
+        spec, errors = setup_spec.parse(raw, set(hub.providers))
+        plan, more = await setup_apply.plan(spec, hub.providers, prune=args.prune)
+        errors.lines += more.lines
+        if errors:
+            raise SetupFileError(errors.lines)
+        for line in plan.render(args.prune):
+            print(line)
+        if not plan.changes:
+            print("no changes")
+        elif args.dry_run:
+            print(f"dry run: {plan.changes} changes planned, nothing changed")
+        else:
+            await plan.run()
+            await setup_sync.announce(hub)
+            print(f"applied {plan.changes} changes")
