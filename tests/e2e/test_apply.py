@@ -178,6 +178,12 @@ async def test_apply_takes_an_empty_hub_to_a_working_account(
     sc = await Number.find_one({"e164": "4301"})
     assert sc is not None and await AutoresponderDoc.find({"number_id": sc.id}).count() == 0
     assert (await apply(running, setup, "--prune")).stdout.splitlines()[-1] == "no changes"
+    # A number left out goes the same way.
+    setup.write_text(setup.read_text(encoding="utf-8").replace('  - number: "4301"\n    type: SC\n', ""))
+    assert "number 4301 (SC): not in file, kept (--prune removes it)" in (await apply(running, setup)).stdout
+    assert await Number.find_one({"e164": "4301"}) is not None
+    assert "number 4301 (SC): not in file, removed" in (await apply(running, setup, "--prune")).stdout
+    assert await Number.find_one({"e164": "4301"}) is None
 
 
 async def test_a_wrong_file_is_refused_whole_with_the_path_of_each_error(
