@@ -1,11 +1,13 @@
 """The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
-`remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`): the same
+`remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`, `export-account`,
+`delete-account`): the same
 services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
 stderr; a wrong call (a missing file) with status 2."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -85,6 +87,16 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
         action="store_true",
         help="remove numbers and shared-number keyword reservations the file does not list",
     )
+
+    p = sub.add_parser(
+        "export-account", help="write all of an account's data to FILE (.json, or .zip of CSV)"
+    )
+    p.add_argument("slug")
+    p.add_argument("file")
+
+    p = sub.add_parser("delete-account", help="delete an account and all of its data, after an export")
+    p.add_argument("slug")
+    p.add_argument("--confirm", required=True, help="the account's slug again")
     return {
         "create-account": _create_account,
         "create-number": _create_number,
@@ -95,6 +107,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
         "suspend-account": _suspend,
         "reactivate-account": _reactivate,
         "apply": _apply,
+        "export-account": _export_account,
+        "delete-account": _delete_account,
     }
 
 
@@ -236,3 +250,32 @@ async def _apply(args: argparse.Namespace, settings: Settings) -> None:
             await plan.run()
             await setup_sync.announce(hub)
             print(f"applied {plan.changes} changes")
+
+
+async def _export_account(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import account_data
+    from hub.services import operator_accounts as accounts
+
+    path = Path(args.file)
+    if path.suffix.lower() not in {".json", ".zip"}:
+        raise UsageError(f"{path}: an export is written as .json, or as .zip of CSV files")
+    async with _open(settings):
+        account = await accounts.account_by_slug(args.slug)
+        if path.suffix.lower() == ".zip":
+            body = await account_data.export_csv(account)
+        else:
+            body = await account_data.export_json(account)
+    await asyncio.to_thread(path.write_bytes, body)
+    print(f"account {account.slug} exported to {path} ({len(body)} bytes)")
+
+
+async def _delete_account(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import account_data, setup_sync
+    from hub.services import operator_accounts as accounts
+
+    async with _open(settings) as hub:
+        account = await accounts.account_by_slug(args.slug)
+        deleted = await account_data.delete_account(account, args.confirm, hub.media)
+        await setup_sync.announce(hub)
+    counts = ", ".join(f"{name} {n}" for name, n in sorted(deleted.items()))
+    print(f"account {account.slug} deleted ({counts})")

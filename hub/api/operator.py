@@ -15,6 +15,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from hub.api.account_data import AccountDataRoutes
 from hub.api.deps import provide_hub, provide_operator
 from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut
 from hub.context import HubContext
@@ -195,7 +196,7 @@ def _changes(data: NumberPatch) -> numbers.NumberChanges:
     return changes
 
 
-class OperatorController(Controller):
+class OperatorController(AccountDataRoutes, Controller):
     path = "/api/operator"
     dependencies = {
         "hub": Provide(provide_hub, sync_to_thread=False),
