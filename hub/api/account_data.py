@@ -7,13 +7,14 @@ dependencies): one path may have one controller.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from litestar import Response, delete, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
+from hub.api.media import ANY_MEDIA
 from hub.context import HubContext
 from hub.services import account_data, setup_sync
 from hub.services import operator_accounts as accounts
@@ -27,17 +28,18 @@ class Deleted(msgspec.Struct):
 
 
 class AccountDataRoutes:
-    @get("/accounts/{account_id:str}/export", media_type="application/octet-stream")
+    @get("/accounts/{account_id:str}/export", media_type=ANY_MEDIA)
     async def export_account(
         self,
         principal: NamedDependency[Principal],
         account_id: FromPath[str],
         format: FromQuery[Literal["json", "csv"]] = "json",
-    ) -> Response[bytes]:
+    ) -> Response[Any]:
         """All of the account's data: one JSON document (`format=json`: the account, its agents
         without password hashes, numbers, keywords, autoresponders, surveys and answers, contacts,
         groups, conversations with their messages, forwarding rules …), or a zip of UTF-8 CSV files,
-        one per collection (`format=csv`). Recorded on the account: it may be deleted afterwards."""
+        one per collection (`format=csv`). Recorded on the account: it may be deleted afterwards.
+        The body is `application/json` or `application/zip`, as a file to save."""
         account = await accounts.get_account(account_id)
         if format == "csv":
             body, media, ext = await account_data.export_csv(account), "application/zip", "zip"
