@@ -49,6 +49,7 @@ COVERED_ELSEWHERE = {
     "/api/operator/accounts/{account_id}/suspend",
     "/api/operator/accounts/{account_id}/reactivate",
     "/api/operator/accounts/{account_id}/agents",
+    "/api/operator/accounts/{account_id}/export",
     "/api/operator/numbers/{number_id}",
     "/api/operator/numbers/{number_id}/assign",
 }
