@@ -240,7 +240,7 @@ async def _apply(args: argparse.Namespace, settings: Settings) -> None:
         errors.lines += more.lines
         if errors:
             raise SetupFileError(errors.lines)
-        for line in plan.render(args.prune):
+        for line in plan.render(args.prune, args.dry_run):
             print(line)
         if not plan.changes:
             print("no changes")

@@ -41,7 +41,7 @@ CREATED = "created"
 CHANGED = "changed"
 UNCHANGED = "unchanged"
 NOT_IN_FILE = "not in file"
-REMOVED = "removed"
+NEVER_PRUNED = "not in file, kept (accounts are never pruned)"
 
 
 @dataclass
@@ -50,10 +50,11 @@ class Line:
     status: str
     details: list[str] = field(default_factory=list)
 
-    def render(self, prune: bool) -> list[str]:
+    def render(self, prune: bool, dry_run: bool = False) -> list[str]:
         status = self.status
         if status == NOT_IN_FILE:
-            status = "not in file, removed" if prune else "not in file, kept (--prune removes it)"
+            removed = "to be removed" if dry_run else "removed"
+            status = f"not in file, {removed}" if prune else "not in file, kept (--prune removes it)"
         return [f"{self.what}: {status}", *(f"    {d}" for d in self.details)]
 
 
@@ -67,8 +68,8 @@ class Plan:
     def changes(self) -> int:
         return len(self.steps)
 
-    def render(self, prune: bool) -> list[str]:
-        return [out for line in self.lines for out in line.render(prune)]
+    def render(self, prune: bool, dry_run: bool = False) -> list[str]:
+        return [out for line in self.lines for out in line.render(prune, dry_run)]
 
     async def run(self) -> None:
         for step in self.steps:
@@ -172,9 +173,7 @@ async def _plan_accounts(spec: SetupSpec, hub: _Hub, plan: Plan, errors: Errors)
     for slug, account in sorted(hub.accounts.items()):
         if slug not in listed and not account.operator:
             # Accounts are never pruned: deleting one is `hub delete-account`, after an export.
-            plan.lines.append(
-                Line(f"account {slug}", UNCHANGED, ["not in file, kept (accounts are never pruned)"])
-            )
+            plan.lines.append(Line(f"account {slug}", NEVER_PRUNED))
 
 
 def _new_agent(a: AccountSpec) -> operator_accounts.NewAgent | None:
