@@ -242,3 +242,21 @@ keywords = [
     await apply(running, tmp_path / "missing.yaml", status=2)
     (tmp_path / "setup.txt").write_text("accounts: []", encoding="utf-8")
     await apply(running, tmp_path / "setup.txt", status=2)
+
+
+async def test_the_example_file_applies_and_then_has_nothing_to_change(
+    running: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = Path(__file__).parents[2] / "docs" / "examples" / "setup.yaml"
+    monkeypatch.delenv("OGRODNIK_ADMIN_PASSWORD", raising=False)
+    missing = await apply(running, example, status=1)
+    assert "accounts[0].admin.password_env: the environment variable OGRODNIK_ADMIN_PASSWORD is not set" in (
+        missing.stderr
+    )
+    monkeypatch.setenv("OGRODNIK_ADMIN_PASSWORD", "ogrodnik-password")
+    done = await apply(running, example)
+    assert "applied 6 changes" in done.stdout, done.stdout
+    nd = await Number.find_one({"e164": "+48503340503"})
+    assert nd is not None and nd.opt_out_words == ["STOP", "NIE"]
+    assert nd.auto_reply_limit is not None and nd.auto_reply_limit.max_count == 3
+    assert (await apply(running, example)).stdout.splitlines()[-1] == "no changes"
