@@ -242,14 +242,15 @@ async def _apply(args: argparse.Namespace, settings: Settings) -> None:
             raise SetupFileError(errors.lines)
         for line in plan.render(args.prune, args.dry_run):
             print(line)
+        changes = f"{plan.changes} change{'' if plan.changes == 1 else 's'}"
         if not plan.changes:
             print("no changes")
         elif args.dry_run:
-            print(f"dry run: {plan.changes} changes planned, nothing changed")
+            print(f"dry run: {changes} planned, nothing changed")
         else:
             await plan.run()
             await setup_sync.announce(hub)
-            print(f"applied {plan.changes} changes")
+            print(f"applied {changes}")
 
 
 async def _export_account(args: argparse.Namespace, settings: Settings) -> None:

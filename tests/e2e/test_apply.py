@@ -171,6 +171,10 @@ async def test_apply_takes_an_empty_hub_to_a_working_account(
     assert "keyword ŻÓŁW on 4301 (account pizza): not in file, kept (--prune removes it)" in kept
     assert kept.splitlines()[-1] == "applied 2 changes"  # the texts changed back; the keyword stays
     assert await KeywordDoc.find({"normalised": "zolw"}).count() == 1
+    planned = (await apply(running, setup, "--prune", "--dry-run")).stdout
+    assert "keyword ŻÓŁW on 4301 (account pizza): not in file, to be removed" in planned
+    assert planned.splitlines()[-1] == "dry run: 1 change planned, nothing changed"
+    assert await KeywordDoc.find({"normalised": "zolw"}).count() == 1
     pruned = (await apply(running, setup, "--prune")).stdout
     assert "keyword ŻÓŁW on 4301 (account pizza): not in file, removed" in pruned
     assert await KeywordDoc.find({"normalised": "zolw"}).count() == 0
