@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from hub.operator_cli import add_commands
+from hub.operator_cli import SetupFileError, UsageError, add_commands
 from hub.services.errors import ServiceError
 from hub.settings import Settings, load_settings
 
@@ -189,6 +189,12 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(operator_commands[args.command](args, settings))
         except ServiceError as exc:
             sys.exit(f"{args.command}: {exc.message}")
+        except SetupFileError as exc:
+            print("\n".join(exc.lines), file=sys.stderr)
+            sys.exit(f"{args.command}: the file has {len(exc.lines)} errors; nothing was changed")
+        except UsageError as exc:
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from hub.api.account_data import AccountDataRoutes
 from hub.api.audited import audited
 from hub.api.deps import provide_hub, provide_operator
 from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut
@@ -242,7 +243,7 @@ def _changes(data: NumberPatch) -> numbers.NumberChanges:
     return changes
 
 
-class OperatorController(Controller):
+class OperatorController(AccountDataRoutes, Controller):
     path = "/api/operator"
     dependencies = {
         "hub": Provide(provide_hub, sync_to_thread=False),
@@ -408,6 +409,7 @@ class OperatorController(Controller):
         return [keyword_request_out(r) for r in found]
 
     @post("/keyword-requests/{request_id:str}/approve", status_code=200)
+    @audited("keyword.approve", "keyword", "request_id")
     async def approve_keyword_request(
         self,
         hub: NamedDependency[HubContext],
@@ -420,6 +422,7 @@ class OperatorController(Controller):
         return keyword_request_out(approved)
 
     @post("/keyword-requests/{request_id:str}/refuse", status_code=200)
+    @audited("keyword.refuse", "keyword", "request_id")
     async def refuse_keyword_request(
         self,
         hub: NamedDependency[HubContext],
