@@ -91,7 +91,7 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
     from hub.store.accounts import Account, Role
     from workers.run import open_hub
 
-    async with open_hub(settings, start_local_worker=False):
+    async with open_hub(settings, start_local_worker=False, join_running_database=True):
         account = await Account.find_one({"slug": args.account})
         if account is None or account.id is None:
             account = await auth.create_account(args.account_name or args.account, args.account)
@@ -112,7 +112,7 @@ async def _create_token(args: argparse.Namespace, settings: Settings) -> None:
     from hub.store.numbers import Number
     from workers.run import open_hub
 
-    async with open_hub(settings, start_local_worker=False):
+    async with open_hub(settings, start_local_worker=False, join_running_database=True):
         account = await Account.find_one({"slug": args.account})
         if account is None or account.id is None:
             raise SystemExit(f"no account {args.account!r}")

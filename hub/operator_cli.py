@@ -34,7 +34,7 @@ class SetupFileError(Exception):
 
 def _open(settings: Settings) -> contextlib.AbstractAsyncContextManager[HubContext]:
     """The hub's database and fan-out for one command. No jobs: none of these commands queues any."""
-    return bootstrap.open_hub(settings, {}, start_local_worker=False)
+    return bootstrap.open_hub(settings, {}, start_local_worker=False, join_running_database=True)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
