@@ -461,14 +461,19 @@ CSV_COLUMNS = [
 ]
 
 
-def usage_csv(rows: list[UsageRow]) -> str:
-    """The rows as CSV for a spreadsheet: a BOM so Excel reads the Polish names as UTF-8; `by_kind`
-    as `kind=segments` pairs joined by `;`."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+def usage_table(rows: list[UsageRow]) -> list[list[str]]:
+    """The rows as text cells under a header of `CSV_COLUMNS`: no limit is empty; `by_kind` as
+    `kind=segments` pairs joined by `;`."""
+    table = [list(CSV_COLUMNS)]
     for row in rows:
         values = dict(row.__dict__)
         values["by_kind"] = ";".join(f"{k}={v}" for k, v in sorted(row.by_kind.items()))
-        writer.writerow(["" if values[c] is None else values[c] for c in CSV_COLUMNS])
-    return "\ufeff" + out.getvalue()
+        table.append(["" if values[c] is None else str(values[c]) for c in CSV_COLUMNS])
+    return table
+
+
+def usage_csv(rows: list[UsageRow], bom: bool = True) -> str:
+    """The rows as CSV for a spreadsheet: a BOM so Excel reads the Polish names as UTF-8."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(usage_table(rows))
+    return ("\ufeff" if bom else "") + out.getvalue()
