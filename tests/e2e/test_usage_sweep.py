@@ -16,7 +16,8 @@ from hub.services import usage
 from hub.store.accounts import Account, utcnow
 from hub.store.messages import Message, MessageAuthor, StatusEntry
 from hub.store.usage import UsageEntry, UsageLimits, UsageMonth, UsageState
-from tests.conftest import Tenant
+from tests.conftest import Tenant, serve
+from tests.e2e.test_usage import until
 from workers.send import UNKNOWN_OUTCOME
 from workers.usage_sweep import sweep_reservations
 
@@ -163,3 +164,17 @@ async def test_two_sweeps_at_once_act_once(hub: HubContext, tenant_a: Tenant) ->
     assert await figures(tenant_a) == (7, 3)
     assert {await state_of(k) for k in lost} == {UsageState.RELEASED}
     assert {await state_of(k) for k in sent} == {UsageState.BILLED}
+
+
+async def test_the_hub_sweeps_at_start_up(hub: HubContext, tenant_a: Tenant) -> None:
+    """A hub starting after a process died with a reservation outstanding gives its units back."""
+    await limited(tenant_a)
+    lost = await reserved_for(hub, a_reply(tenant_a, MessageStatus.QUEUED), stored=False)
+    assert await figures(tenant_a) == (9, 1)
+
+    async def released() -> bool:
+        return await state_of(lost) == UsageState.RELEASED
+
+    async with serve(hub):
+        await until(released, "the start-up sweep released the reservation")
+    assert await figures(tenant_a) == (10, 0)
