@@ -1,6 +1,6 @@
 """The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
 `remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`, `export-account`,
-`delete-account`): the same
+`delete-account`, `usage`, `set-limits`, `top-up`): the same
 services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
 stderr; a wrong call (a missing file) with status 2."""
 
@@ -107,6 +107,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
     p = sub.add_parser("delete-account", help="delete an account and all of its data, after an export")
     p.add_argument("slug")
     p.add_argument("--confirm", required=True, help="the account's slug again")
+
+    p = sub.add_parser("usage", help="each account's billed sends and limits in a month (tab-separated)")
+    p.add_argument("--month", help="YYYY-MM (Europe/Warsaw); the current month when left out")
+    p.add_argument("--account", help="only this account (slug)")
+    p.add_argument("--csv", action="store_true", help="CSV, as /api/operator/usage.csv")
+
+    p = sub.add_parser("set-limits", help="set an account's monthly limit and prepaid balance (units)")
+    p.add_argument("slug")
+    p.add_argument("--monthly-segments", metavar="N|none", help="units a month; none: no limit")
+    p.add_argument("--balance-units", metavar="N|none", help="the prepaid balance; none: no balance")
+
+    p = sub.add_parser("top-up", help="add units to an account's prepaid balance")
+    p.add_argument("slug")
+    p.add_argument("units", type=int)
     return {
         "create-account": _create_account,
         "create-number": _create_number,
@@ -119,6 +133,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
         "apply": _apply,
         "export-account": _export_account,
         "delete-account": _delete_account,
+        "usage": _usage,
+        "set-limits": _set_limits,
+        "top-up": _top_up,
     }
 
 
@@ -327,3 +344,68 @@ async def _delete_account(args: argparse.Namespace, settings: Settings) -> None:
         await setup_sync.announce(hub)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(deleted.items()))
     print(f"account {account.slug} deleted ({counts})")
+
+
+async def _usage(args: argparse.Namespace, settings: Settings) -> None:
+    import sys
+
+    from hub.services import operator_accounts as accounts
+    from hub.services import usage
+
+    month = usage.parse_month(args.month)
+    async with _open(settings):
+        if args.account:
+            rows = [await usage.account_usage(await accounts.account_by_slug(args.account), month)]
+        else:
+            rows = await usage.all_usage(month)
+    if args.csv:
+        sys.stdout.write(usage.usage_csv(rows, bom=False))
+    else:
+        print("\n".join("\t".join(cells) for cells in usage.usage_table(rows)))
+
+
+def _units_or_none(raw: str | None, option: str) -> int | None:
+    from hub.services.errors import Invalid
+
+    if raw is None or raw.strip().lower() in ("none", "null"):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"--{option} takes a whole number or none, not {raw!r}", field=option) from None
+
+
+async def _set_limits(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, usage
+    from hub.services import operator_accounts as accounts
+
+    changes = {
+        name: _units_or_none(raw, name.replace("_", "-"))
+        for name, raw in (("monthly_segments", args.monthly_segments), ("balance_units", args.balance_units))
+        if raw is not None
+    }
+    if not changes:
+        raise UsageError("give --monthly-segments, --balance-units or both")
+    async with _open(settings):
+        account = await accounts.account_by_slug(args.slug)
+        assert account.id is not None
+        async with audit.change(audit.cli_actor(), "usage.limits", "usage_limits", str(account.id)):
+            limits = await usage.set_limits(account.id, changes)
+    print(f"account {account.slug}: {_limits_text(limits.monthly_segments, limits.balance_units)}")
+
+
+async def _top_up(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, usage
+    from hub.services import operator_accounts as accounts
+
+    async with _open(settings):
+        account = await accounts.account_by_slug(args.slug)
+        assert account.id is not None
+        async with audit.change(audit.cli_actor(), "usage.top_up", "usage_limits", str(account.id)):
+            limits = await usage.top_up(account.id, args.units)
+    print(f"account {account.slug}: {_limits_text(limits.monthly_segments, limits.balance_units)}")
+
+
+def _limits_text(monthly: int | None, balance: int | None) -> str:
+    monthly_text = "no monthly limit" if monthly is None else f"monthly limit {monthly} units"
+    return f"{monthly_text}, " + ("no prepaid balance" if balance is None else f"balance {balance} units")

@@ -13,6 +13,7 @@ from workers.send import (
     sweep_queued,
     sweep_simulated_reports,
 )
+from workers.usage_sweep import sweep_reservations
 
 JOB_SPECS: dict[str, JobSpec] = {
     spec.name: spec
@@ -43,5 +44,6 @@ JOB_SPECS: dict[str, JobSpec] = {
             timeout_s=90,
         ),
         JobSpec("forward_sweep", forward_sweep, max_attempts=3, timeout_s=120),
+        JobSpec("sweep_reservations", sweep_reservations, max_attempts=3, timeout_s=120),
     )
 }

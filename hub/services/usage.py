@@ -209,7 +209,15 @@ async def reserve(charge: Charge) -> None:
         return
     result = await coll.update_one(
         {"_id": charge.key, "state": UsageState.RELEASED.value},
-        {"$set": {"state": UsageState.RESERVED.value, "month": month, "units": charge.units}},
+        # `created_at` moves too: the stale-reservation sweep reads it as when units were taken.
+        {
+            "$set": {
+                "state": UsageState.RESERVED.value,
+                "month": month,
+                "units": charge.units,
+                "created_at": utcnow(),
+            }
+        },
     )
     if result.modified_count == 0:
         await _give_back(charge.account_id, month, charge.units)
@@ -246,17 +254,36 @@ async def bill(charge: Charge) -> None:
         )
 
 
-async def release(key: str) -> None:
-    """The send failed before the gateway took it: give its units back (once)."""
+async def release(key: str) -> bool:
+    """The send failed before the gateway took it: give its units back (once). True when this call
+    released it; a billed entry is never released."""
     coll = UsageEntry.get_pymongo_collection()
     entry = await coll.find_one({"_id": key})
     if entry is None:
-        return
+        return False
     result = await coll.update_one(
         {"_id": key, "state": UsageState.RESERVED.value}, {"$set": {"state": UsageState.RELEASED.value}}
     )
     if result.modified_count == 1:
         await _give_back(entry["account_id"], entry["month"], int(entry["units"]))
+    return result.modified_count == 1
+
+
+async def bill_reserved(key: str) -> bool:
+    """Bill a reservation as it was taken (its units are already counted); True when this call
+    billed it. A conditional update on the state: of two callers, one bills; a released entry stays
+    released."""
+    result = await UsageEntry.get_pymongo_collection().update_one(
+        {"_id": key, "state": UsageState.RESERVED.value},
+        {"$set": {"state": UsageState.BILLED.value, "billed_at": utcnow()}},
+    )
+    return result.modified_count == 1
+
+
+async def stale_reservations(older_than: datetime) -> list[UsageEntry]:
+    """Entries still `reserved` since before `older_than`: sends whose process may have died."""
+    query = {"state": UsageState.RESERVED.value, "created_at": {"$lt": older_than}}
+    return await UsageEntry.find(query).sort("created_at").to_list()
 
 
 def charge_for_message(message: Message, mms_units: int) -> Charge:
@@ -434,14 +461,19 @@ CSV_COLUMNS = [
 ]
 
 
-def usage_csv(rows: list[UsageRow]) -> str:
-    """The rows as CSV for a spreadsheet: a BOM so Excel reads the Polish names as UTF-8; `by_kind`
-    as `kind=segments` pairs joined by `;`."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+def usage_table(rows: list[UsageRow]) -> list[list[str]]:
+    """The rows as text cells under a header of `CSV_COLUMNS`: no limit is empty; `by_kind` as
+    `kind=segments` pairs joined by `;`."""
+    table = [list(CSV_COLUMNS)]
     for row in rows:
         values = dict(row.__dict__)
         values["by_kind"] = ";".join(f"{k}={v}" for k, v in sorted(row.by_kind.items()))
-        writer.writerow(["" if values[c] is None else values[c] for c in CSV_COLUMNS])
-    return "\ufeff" + out.getvalue()
+        table.append(["" if values[c] is None else str(values[c]) for c in CSV_COLUMNS])
+    return table
+
+
+def usage_csv(rows: list[UsageRow], bom: bool = True) -> str:
+    """The rows as CSV for a spreadsheet: a BOM so Excel reads the Polish names as UTF-8."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(usage_table(rows))
+    return ("\ufeff" if bom else "") + out.getvalue()

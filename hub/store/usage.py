@@ -40,6 +40,7 @@ class UsageEntry(Document):
     state: UsageState = UsageState.RESERVED
     message_id: PydanticObjectId | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    """When the units were (last) reserved."""
     billed_at: datetime | None = None
 
     class Settings:
@@ -48,6 +49,8 @@ class UsageEntry(Document):
             # Monthly totals: one account's month, and every account's month.
             IndexModel([("account_id", ASCENDING), ("month", ASCENDING)], name="account_month"),
             IndexModel([("month", ASCENDING), ("account_id", ASCENDING)], name="month_account"),
+            # The sweep of reservations left by a process that died (workers/usage_sweep.py).
+            IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state_created"),
         ]
 
 
