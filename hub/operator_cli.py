@@ -1,6 +1,6 @@
 """The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
 `remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`, `export-account`,
-`delete-account`): the same
+`delete-account`, `keyword-requests`, `approve-keyword`, `refuse-keyword`): the same
 services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
 stderr; a wrong call (a missing file) with status 2."""
 
@@ -107,6 +107,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
     p = sub.add_parser("delete-account", help="delete an account and all of its data, after an export")
     p.add_argument("slug")
     p.add_argument("--confirm", required=True, help="the account's slug again")
+
+    p = sub.add_parser("keyword-requests", help="list keyword reservations on shared numbers with approval")
+    p.add_argument("--status", choices=["pending", "approved", "refused"], help="only these (default: all)")
+    p = sub.add_parser("approve-keyword", help="approve a pending keyword reservation: it routes from now on")
+    p.add_argument("id", help="the reservation's id (hub keyword-requests)")
+    p = sub.add_parser("refuse-keyword", help="refuse a pending keyword reservation; its word is free again")
+    p.add_argument("id", help="the reservation's id (hub keyword-requests)")
+    p.add_argument("--reason", required=True, help="shown to the account")
     return {
         "create-account": _create_account,
         "create-number": _create_number,
@@ -119,6 +127,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
         "apply": _apply,
         "export-account": _export_account,
         "delete-account": _delete_account,
+        "keyword-requests": _keyword_requests,
+        "approve-keyword": _decide_keyword,
+        "refuse-keyword": _decide_keyword,
     }
 
 
@@ -278,7 +289,8 @@ def _read_setup_file(path: Path) -> Any:
 
 
 async def _apply(args: argparse.Namespace, settings: Settings) -> None:
-    from hub.services import setup_apply, setup_spec, setup_sync
+    from hub.services import audit, setup_apply, setup_spec, setup_sync
+    from hub.services.setup_plan import Applying
 
     raw = _read_setup_file(Path(args.file))
     async with _open(settings) as hub:
@@ -295,7 +307,7 @@ async def _apply(args: argparse.Namespace, settings: Settings) -> None:
         elif args.dry_run:
             print(f"dry run: {changes} planned, nothing changed")
         else:
-            await plan.run()
+            await plan.run(Applying(hub, audit.cli_actor()))
             await setup_sync.announce(hub)
             print(f"applied {changes}")
 
@@ -327,3 +339,39 @@ async def _delete_account(args: argparse.Namespace, settings: Settings) -> None:
         await setup_sync.announce(hub)
     counts = ", ".join(f"{name} {n}" for name, n in sorted(deleted.items()))
     print(f"account {account.slug} deleted ({counts})")
+
+
+async def _keyword_requests(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import keyword_requests as requests
+
+    async with _open(settings):
+        found = await requests.list_requests(requests.parse_status(args.status))
+    rows = [("ID", "STATUS", "ACCOUNT", "NUMBER", "KEYWORD", "ASKED", "REASON")]
+    for r in found:
+        k = r.keyword
+        account = r.account.slug if r.account else "?"
+        number = r.number.e164 if r.number else "?"
+        asked = k.created_at.strftime("%Y-%m-%d %H:%M")
+        rows.append((str(k.id), k.status.value, account, number, k.text, asked, k.status_reason or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip())
+
+
+async def _decide_keyword(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, setup_sync
+    from hub.services import keyword_requests as requests
+
+    refuse = args.command == "refuse-keyword"
+    action = "keyword.refuse" if refuse else "keyword.approve"
+    async with _open(settings) as hub:
+        async with audit.change(audit.cli_actor(), action, "keyword", args.id):
+            if refuse:
+                decided = await requests.refuse(hub, args.id, args.reason)
+            else:
+                decided = await requests.approve(hub, args.id)
+        await setup_sync.announce(hub)
+    k = decided.keyword
+    account = decided.account.slug if decided.account else "?"
+    number = decided.number.e164 if decided.number else "?"
+    print(f"keyword {k.text} on {number} (account {account}) {k.status.value}")
