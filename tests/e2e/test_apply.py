@@ -261,9 +261,16 @@ async def test_the_example_file_applies_and_then_has_nothing_to_change(
     )
     monkeypatch.setenv("OGRODNIK_ADMIN_PASSWORD", "ogrodnik-password")
     done = await apply(running, example)
-    assert "applied 6 changes" in done.stdout, done.stdout
+    assert "applied 7 changes" in done.stdout, done.stdout
     nd = await Number.find_one({"e164": "+48503340503"})
     assert nd is not None and nd.opt_out_words == ["STOP", "NIE"]
+    assert (nd.keyword_approval, nd.max_keywords_per_account) == (True, 5)
+    ogrodnik = await KeywordDoc.find_one({"normalised": "ogrodnik"})
+    assert ogrodnik is not None and ogrodnik.status is KeywordStatus.APPROVED
+    account = await Account.find_one({"slug": "ogrodnik"})
+    assert account is not None and account.id is not None
+    limits = await UsageLimits.get(account.id)
+    assert limits is not None and (limits.monthly_segments, limits.balance_units) == (5000, 2000)
     assert nd.auto_reply_limit is not None and nd.auto_reply_limit.max_count == 3
     assert (await apply(running, example)).stdout.splitlines()[-1] == "no changes"
 
