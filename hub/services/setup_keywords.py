@@ -10,6 +10,8 @@ pruned."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 from beanie import PydanticObjectId
 
 from hub.domain.keywords import Keyword, KeywordError, KeywordKind, normalise, validate_keyword
@@ -255,9 +257,7 @@ def _save_keyword(
                 if k.reply is None:
                     await _drop_unused(by, reply, existing)
             if k.reply is not None:
-                action = "autoresponder.update" if reply is not None else "autoresponder.create"
-                target = str(reply.id) if reply is not None else None
-                async with audit.change(by.actor, action, "autoresponder", target) as done:
+                async with _saved(by, "autoresponder", str(reply.id) if reply is not None else None) as done:
                     saved = await autoresponders.save(
                         account.id,
                         str(number.id),
@@ -268,9 +268,8 @@ def _save_keyword(
                     )
                     done.target_id = str(saved.id)
                 responder_ids.insert(0, str(saved.id))
-        action = "keyword.update" if existing is not None else "keyword.create"
         target = str(existing.id) if existing is not None else None
-        async with audit.change(by.actor, action, "keyword", target) as done:
+        async with _saved(by, "keyword", target) as done:
             saved_keyword = await config.save_keyword(
                 account.id,
                 str(number.id),
@@ -285,6 +284,14 @@ def _save_keyword(
             done.target_id = str(saved_keyword.id)
 
     return step
+
+
+def _saved(
+    by: Applying, target_type: str, target_id: str | None
+) -> AbstractAsyncContextManager[audit.Change]:
+    """Record a save as `TYPE.create` when there was none to update, else as `TYPE.update`."""
+    action = f"{target_type}.{'update' if target_id is not None else 'create'}"
+    return audit.change(by.actor, action, target_type, target_id)
 
 
 async def _group_ids(by: Applying, account_id: PydanticObjectId, name: str | None) -> list[str]:
