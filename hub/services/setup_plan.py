@@ -73,6 +73,8 @@ def show(value: Any) -> str:
     """A value as the plan prints it."""
     if value is None or value == []:
         return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the file writes it
     if isinstance(value, AutoReplyLimit):
         return f"{value.max_count} per {value.window_s} s"
     if isinstance(value, list):

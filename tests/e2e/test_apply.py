@@ -305,6 +305,10 @@ async def test_apply_sets_keyword_approval_caps_and_limits_and_records_each_chan
     setup.write_text(APPROVAL_YAML, encoding="utf-8")
     done = (await apply(running, setup)).stdout
     assert "account pizza: created\n    monthly_segments: 500\n    balance_units: 100" in done, done
+    assert (
+        "number +48503340503 (ND): created\n    max_keywords_per_account: 2\n    keyword_approval: true\n"
+        in done
+    ), done
     nd = await Number.find_one({"e164": "+48503340503"})
     assert nd is not None and (nd.keyword_approval, nd.max_keywords_per_account) == (True, 2)
     pizza = await Account.find_one({"slug": "pizza"})
