@@ -1,7 +1,7 @@
 """The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
 `remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`, `export-account`,
-`delete-account`, `usage`, `set-limits`, `top-up`): the same
-services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
+`delete-account`, `usage`, `set-limits`, `top-up`, `keyword-requests`, `approve-keyword`,
+`refuse-keyword`): the same services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
 stderr; a wrong call (a missing file) with status 2."""
 
 from __future__ import annotations
@@ -121,6 +121,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
     p = sub.add_parser("top-up", help="add units to an account's prepaid balance")
     p.add_argument("slug")
     p.add_argument("units", type=int)
+
+    p = sub.add_parser("keyword-requests", help="list keyword reservations on shared numbers with approval")
+    p.add_argument("--status", choices=["pending", "approved", "refused"], help="only these (default: all)")
+    p = sub.add_parser("approve-keyword", help="approve a pending keyword reservation: it routes from now on")
+    p.add_argument("id", help="the reservation's id (hub keyword-requests)")
+    p = sub.add_parser("refuse-keyword", help="refuse a pending keyword reservation; its word is free again")
+    p.add_argument("id", help="the reservation's id (hub keyword-requests)")
+    p.add_argument("--reason", required=True, help="shown to the account")
     return {
         "create-account": _create_account,
         "create-number": _create_number,
@@ -136,6 +144,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
         "usage": _usage,
         "set-limits": _set_limits,
         "top-up": _top_up,
+        "keyword-requests": _keyword_requests,
+        "approve-keyword": _decide_keyword,
+        "refuse-keyword": _decide_keyword,
     }
 
 
@@ -295,7 +306,8 @@ def _read_setup_file(path: Path) -> Any:
 
 
 async def _apply(args: argparse.Namespace, settings: Settings) -> None:
-    from hub.services import setup_apply, setup_spec, setup_sync
+    from hub.services import audit, setup_apply, setup_spec, setup_sync
+    from hub.services.setup_plan import Applying
 
     raw = _read_setup_file(Path(args.file))
     async with _open(settings) as hub:
@@ -312,7 +324,7 @@ async def _apply(args: argparse.Namespace, settings: Settings) -> None:
         elif args.dry_run:
             print(f"dry run: {changes} planned, nothing changed")
         else:
-            await plan.run()
+            await plan.run(Applying(hub, audit.cli_actor()))
             await setup_sync.announce(hub)
             print(f"applied {changes}")
 
@@ -409,3 +421,39 @@ async def _top_up(args: argparse.Namespace, settings: Settings) -> None:
 def _limits_text(monthly: int | None, balance: int | None) -> str:
     monthly_text = "no monthly limit" if monthly is None else f"monthly limit {monthly} units"
     return f"{monthly_text}, " + ("no prepaid balance" if balance is None else f"balance {balance} units")
+
+
+async def _keyword_requests(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import keyword_requests as requests
+
+    async with _open(settings):
+        found = await requests.list_requests(requests.parse_status(args.status))
+    rows = [("ID", "STATUS", "ACCOUNT", "NUMBER", "KEYWORD", "ASKED", "REASON")]
+    for r in found:
+        k = r.keyword
+        account = r.account.slug if r.account else "?"
+        number = r.number.e164 if r.number else "?"
+        asked = k.created_at.strftime("%Y-%m-%d %H:%M")
+        rows.append((str(k.id), k.status.value, account, number, k.text, asked, k.status_reason or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip())
+
+
+async def _decide_keyword(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import audit, setup_sync
+    from hub.services import keyword_requests as requests
+
+    refuse = args.command == "refuse-keyword"
+    action = "keyword.refuse" if refuse else "keyword.approve"
+    async with _open(settings) as hub:
+        async with audit.change(audit.cli_actor(), action, "keyword", args.id):
+            if refuse:
+                decided = await requests.refuse(hub, args.id, args.reason)
+            else:
+                decided = await requests.approve(hub, args.id)
+        await setup_sync.announce(hub)
+    k = decided.keyword
+    account = decided.account.slug if decided.account else "?"
+    number = decided.number.e164 if decided.number else "?"
+    print(f"keyword {k.text} on {number} (account {account}) {k.status.value}")

@@ -79,10 +79,13 @@ async def _check_refs(
     return groups, survey, contest, responders
 
 
-def _reservation_status(number: Number, existing: KeywordDoc | None, norm: str) -> KeywordStatus:
+def _reservation_status(
+    number: Number, existing: KeywordDoc | None, norm: str, approved: bool
+) -> KeywordStatus:
     """A new reservation on a shared number with approval waits for the operator; so does a changed
-    word. Other edits keep the status (a refused keyword stays refused until its word changes)."""
-    if not is_shared(number.type):
+    word. Other edits keep the status (a refused keyword stays refused until its word changes).
+    The operator's own (`approved`: `hub apply`) needs no one's approval."""
+    if not is_shared(number.type) or approved:
         return KeywordStatus.APPROVED
     if existing is None or existing.normalised != norm:
         return KeywordStatus.PENDING if number.keyword_approval else KeywordStatus.APPROVED
@@ -102,6 +105,7 @@ async def save_keyword(
     active: bool = True,
     keyword_id: str | None = None,
     dry_run: bool = False,
+    approved: bool = False,
 ) -> KeywordDoc:
     """Create (or, with `keyword_id`, change) a keyword, after every rule of `validate_keyword`."""
     number = await usable_number(account_id, number_id)
@@ -146,7 +150,7 @@ async def save_keyword(
         slot="",
         kind=kind,
     )
-    doc.status = _reservation_status(number, existing_doc, norm)
+    doc.status = _reservation_status(number, existing_doc, norm, approved)
     if doc.status is not KeywordStatus.REFUSED:
         doc.status_reason = None
     doc.text = text.strip()

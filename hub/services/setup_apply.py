@@ -7,6 +7,9 @@ nothing. A second run of the same file finds nothing to do.
 What the hub has and the file does not list is reported as "not in file". With `prune`, numbers
 (except an account's own verified OWN numbers) and keyword reservations on shared numbers are
 removed; keywords an account's admin set up on its own numbers, and accounts, never are.
+
+Each change is recorded in the audit log as the actor's (the command's: `audit.cli_actor()`), one
+entry per account, agent, limits, number, keyword, answer or group, with its fields before → after.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from hub.domain.numbers import NumberType
-from hub.services import operator_accounts, operator_numbers
+from hub.services import audit, operator_accounts, operator_numbers, usage
 from hub.services.setup_keywords import plan_keywords, pruned_keywords, replies_of, reply_of
 from hub.services.setup_plan import (
     CHANGED,
@@ -23,6 +26,7 @@ from hub.services.setup_plan import (
     NOT_IN_FILE,
     UNCHANGED,
     Action,
+    Applying,
     HubState,
     Line,
     Plan,
@@ -75,8 +79,11 @@ async def _plan_accounts(spec: SetupSpec, hub: HubState, plan: Plan, errors: Err
                 continue
         if existing is None:
             details = [f"admin: {a.admin.email}"] if a.admin else []
+            details += [f"{k}: {show(v)}" for k, v in a.limits.items()]
             plan.lines.append(Line(f"account {a.slug}", CREATED, details))
             plan.steps.append(_create_account(a, hub))
+            if a.limits:
+                plan.steps.append(_set_limits(a.slug, a.limits, hub))
             continue
         details = []
         steps: list[Action] = []
@@ -85,6 +92,8 @@ async def _plan_accounts(spec: SetupSpec, hub: HubState, plan: Plan, errors: Err
         if a.admin is not None and agent is None:
             details.append(f"admin: (none) → {a.admin.email}")
             steps.append(_add_admin(existing, a))
+        if limits := await _limit_changes(existing, a, details):
+            steps.append(_set_limits(a.slug, limits, hub))
         plan.lines.append(Line(f"account {a.slug}", CHANGED if steps else UNCHANGED, details))
         plan.steps.extend(steps)
     listed = {a.slug for a in spec.accounts}
@@ -100,26 +109,58 @@ def _new_agent(a: AccountSpec) -> operator_accounts.NewAgent | None:
     return operator_accounts.NewAgent(a.admin.email, a.admin.name, a.admin.password)
 
 
+async def _limit_changes(account: Account, a: AccountSpec, details: list[str]) -> dict[str, int | None]:
+    """The limits to set. The monthly limit is the file's; the prepaid balance is a running figure
+    (each send takes from it, each top-up adds), so the file's `balance_units` only opens one for
+    an account without a balance, and `null` closes it; a balance the account has is left alone."""
+    assert account.id is not None
+    now = await usage.get_limits(account.id)
+    out: dict[str, int | None] = {}
+    monthly = a.limits.get("monthly_segments", now.monthly_segments)
+    if change(details, "monthly_segments", now.monthly_segments, monthly):
+        out["monthly_segments"] = monthly
+    if "balance_units" in a.limits:
+        wanted = a.limits["balance_units"]
+        if (wanted is None) != (now.balance_units is None):
+            change(details, "balance_units", now.balance_units, wanted)
+            out["balance_units"] = wanted
+    return out
+
+
 def _create_account(a: AccountSpec, hub: HubState) -> Action:
-    async def step() -> None:
-        account, _ = await operator_accounts.create_account(a.name, a.slug, _new_agent(a))
+    async def step(by: Applying) -> None:
+        async with audit.change(by.actor, "account.create", "account") as done:
+            account, _ = await operator_accounts.create_account(a.name, a.slug, _new_agent(a))
+            done.target_id = str(account.id)
         hub.accounts[a.slug] = account
 
     return step
 
 
+def _set_limits(slug: str, limits: dict[str, int | None], hub: HubState) -> Action:
+    async def step(by: Applying) -> None:
+        account_id = hub.account(slug).id
+        assert account_id is not None
+        async with audit.change(by.actor, "usage.limits", "usage_limits", str(account_id)):
+            await usage.set_limits(account_id, limits)
+
+    return step
+
+
 def _rename(account: Account, name: str) -> Action:
-    async def step() -> None:
-        await operator_accounts.rename(account, name)
+    async def step(by: Applying) -> None:
+        async with audit.change(by.actor, "account.rename", "account", str(account.id)):
+            await operator_accounts.rename(account, name)
 
     return step
 
 
 def _add_admin(account: Account, a: AccountSpec) -> Action:
-    async def step() -> None:
+    async def step(by: Applying) -> None:
         new = _new_agent(a)
         assert new is not None and account.id is not None
-        await operator_accounts.add_agent(account.id, new)
+        async with audit.change(by.actor, "agent.create", "agent") as done:
+            done.target_id = str((await operator_accounts.add_agent(account.id, new)).id)
 
     return step
 
@@ -194,29 +235,34 @@ def _number_changes(
 
 
 def _create_number(n: NumberSpec, hub: HubState, providers: Collection[str]) -> Action:
-    async def step() -> None:
+    async def step(by: Applying) -> None:
         owner = hub.account(n.account) if n.account is not None else None
-        number = await operator_numbers.create_number(
-            n.raw, n.type, owner, n.provider, providers, label=n.label, eco_plus=n.eco_plus
-        )
-        if n.settings:
-            await operator_numbers.edit(number, operator_numbers.NumberChanges(**n.settings), providers)
+        # One entry: the number as the file sets it up, its settings included.
+        async with audit.change(by.actor, "number.create", "number") as done:
+            number = await operator_numbers.create_number(
+                n.raw, n.type, owner, n.provider, providers, label=n.label, eco_plus=n.eco_plus
+            )
+            done.target_id = str(number.id)
+            if n.settings:
+                await operator_numbers.edit(number, operator_numbers.NumberChanges(**n.settings), providers)
         hub.numbers[n.e164] = number
 
     return step
 
 
 def _assign(number: Number, n: NumberSpec, hub: HubState) -> Action:
-    async def step() -> None:
+    async def step(by: Applying) -> None:
         assert n.account is not None
-        await operator_numbers.assign(number, hub.account(n.account))
+        async with audit.change(by.actor, "number.assign", "number", str(number.id)):
+            await operator_numbers.assign(number, hub.account(n.account))
 
     return step
 
 
 def _edit(number: Number, changes: operator_numbers.NumberChanges, providers: Collection[str]) -> Action:
-    async def step() -> None:
-        await operator_numbers.edit(number, changes, providers)
+    async def step(by: Applying) -> None:
+        async with audit.change(by.actor, "number.edit", "number", str(number.id)):
+            await operator_numbers.edit(number, changes, providers)
 
     return step
 
@@ -257,7 +303,8 @@ async def _plan_pruned_numbers(
 
 
 def _remove_number(number: Number) -> Action:
-    async def step() -> None:
-        await operator_numbers.remove(number)
+    async def step(by: Applying) -> None:
+        async with audit.change(by.actor, "number.delete", "number", str(number.id)):
+            await operator_numbers.remove(number)
 
     return step

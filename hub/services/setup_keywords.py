@@ -1,14 +1,22 @@
 """`hub apply`'s keyword reservations: each checked by the keyword rules against the number as
 the plan leaves it, saved with its answer (an autoresponder it fires) and its group through the
-keyword services; reservations on shared numbers that the file does not list are pruned."""
+keyword services; reservations on shared numbers that the file does not list are pruned.
+
+The file is the operator's: its reservations are approved as they are saved, also on a number
+whose reservations wait for the operator's approval, and an account's pending request the file
+lists is approved by it. Pending requests the file does not list are left for the operator to
+decide (`hub keyword-requests`), and refused ones are the account's record of why: neither is
+pruned."""
 
 from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
 
 from beanie import PydanticObjectId
 
 from hub.domain.keywords import Keyword, KeywordError, KeywordKind, normalise, validate_keyword
 from hub.domain.numbers import NumberType, is_shared
-from hub.services import autoresponders, config
+from hub.services import audit, autoresponders, config, keyword_requests
 from hub.services.routing import words_for
 from hub.services.setup_plan import (
     CHANGED,
@@ -16,6 +24,7 @@ from hub.services.setup_plan import (
     NOT_IN_FILE,
     UNCHANGED,
     Action,
+    Applying,
     HubState,
     Line,
     Plan,
@@ -26,8 +35,10 @@ from hub.services.setup_plan import (
     show,
 )
 from hub.services.setup_spec import NUMBER_WORDS, UNSET, Errors, KeywordSpec, SetupSpec
-from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc
+from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, KeywordStatus
 from hub.store.numbers import Number
+
+PENDING = "pending the operator's decision, kept (hub approve-keyword {id}, or refuse-keyword {id})"
 
 
 def _slot(number_type: NumberType, text: str, kind: KeywordKind) -> str:
@@ -44,16 +55,26 @@ def _file_slots(spec: SetupSpec, hub: HubState) -> set[tuple[str, str]]:
     return slots
 
 
-def pruned_keywords(spec: SetupSpec, hub: HubState, errors: Errors) -> list[KeywordDoc]:
-    """The reservations on shared numbers that the file does not list."""
+def _unlisted(spec: SetupSpec, hub: HubState, status: KeywordStatus) -> list[KeywordDoc]:
+    """The reservations of `status` on shared numbers that the file does not list."""
     in_file = _file_slots(spec, hub)
     by_id = {n.id: n for n in hub.numbers.values()}
     out = []
     for k in hub.keywords:
         number = by_id.get(k.number_id)
-        if number is not None and is_shared(number.type) and (number.e164, k.slot) not in in_file:
+        if (
+            number is not None
+            and is_shared(number.type)
+            and k.status is status
+            and (number.e164, k.slot) not in in_file
+        ):
             out.append(k)
     return out
+
+
+def pruned_keywords(spec: SetupSpec, hub: HubState, errors: Errors) -> list[KeywordDoc]:
+    """The routing reservations on shared numbers that the file does not list."""
+    return _unlisted(spec, hub, KeywordStatus.APPROVED)
 
 
 async def replies_of(keywords: list[KeywordDoc]) -> dict[PydanticObjectId, AutoresponderDoc]:
@@ -77,10 +98,9 @@ def _number_as_planned(spec: SetupSpec, hub: HubState, e164: str) -> Number | No
     existing = hub.numbers.get(e164)
     if n is None:
         return existing
-    number = Number(
-        e164=e164, type=n.type, **(existing.model_dump(include=set(NUMBER_WORDS)) if existing else {})
-    )
-    for key in NUMBER_WORDS:
+    kept = {*NUMBER_WORDS, "max_keywords_per_account"}
+    number = Number(e164=e164, type=n.type, **(existing.model_dump(include=kept) if existing else {}))
+    for key in kept:
         if key in n.settings:
             setattr(number, key, n.settings[key])
     return number
@@ -142,11 +162,30 @@ async def plan_keywords(
         reply_doc = reply_of(existing, replies) if existing is not None else None
         before_groups = [groups.get(g, str(g)) for g in existing.group_ids] if existing is not None else []
         after_groups = before_groups if k.group is UNSET else ([k.group] if k.group else [])
+        what = f"keyword {k.text} on {e164} (account {k.account})"
+        details: list[str] = []
+        if existing is None:
+            details = [f"kind: {k.kind.value}"]
+            details += [f"reply: {show(k.reply)}"] if k.reply is not UNSET and k.reply else []
+            details += [f"group: {show(k.group)}"] if k.group is not UNSET and k.group else []
+        changed = existing is None or change(details, "text", existing.text, k.text)
+        if existing is not None:
+            changed |= change(details, "active", existing.active, k.active)
+            changed |= change(details, "group", before_groups, after_groups)
+            if k.reply is not UNSET:
+                changed |= change(details, "reply", reply_doc.template if reply_doc else None, k.reply)
+        # Planned keywords replace the hub's of the same id; refused ones hold no word.
+        in_plan = planned.get(e164, [])
+        ids = {p.id for p in in_plan}
         others = [
             d.to_domain()
             for d in hub.keywords
-            if hub_number is not None and d.number_id == hub_number.id and d.id not in pruned_ids
-        ] + planned.get(e164, [])
+            if hub_number is not None
+            and d.number_id == hub_number.id
+            and d.id not in pruned_ids
+            and str(d.id) not in ids
+            and d.status is not KeywordStatus.REFUSED
+        ] + in_plan
         candidate = Keyword(
             id=str(existing.id) if existing is not None else f"file:{k.path}",
             account_id=account_key,
@@ -163,26 +202,21 @@ async def plan_keywords(
                 others,
                 reserved_words=words.all_words(),
                 stop_words=words.opt_out if is_shared(number.type) else (),
+                # As when saving: only a keyword saved is held to the cap (one kept is not).
+                shared_limit=number.max_keywords_per_account if changed else None,
             )
         except KeywordError as exc:
             errors.add(f"{k.path}.keyword", str(exc))
             continue
         planned.setdefault(e164, []).append(candidate)
-        what = f"keyword {k.text} on {e164} (account {k.account})"
-        if existing is None:
-            details = [f"kind: {k.kind.value}"]
-            details += [f"reply: {show(k.reply)}"] if k.reply is not UNSET and k.reply else []
-            details += [f"group: {show(k.group)}"] if k.group is not UNSET and k.group else []
-            plan.lines.append(Line(what, CREATED, details))
-            steps.append(_save_keyword(k, e164, hub, None, None))
-            continue
-        details = []
-        changed = change(details, "text", existing.text, k.text)
-        changed |= change(details, "active", existing.active, k.active)
-        changed |= change(details, "group", before_groups, after_groups)
-        if k.reply is not UNSET:
-            changed |= change(details, "reply", reply_doc.template if reply_doc else None, k.reply)
-        plan.lines.append(Line(what, CHANGED if changed else UNCHANGED, details))
+        approve = existing is not None and existing.status is KeywordStatus.PENDING
+        if approve:
+            details.insert(0, "status: pending → approved")
+        status = CREATED if existing is None else CHANGED if changed or approve else UNCHANGED
+        plan.lines.append(Line(what, status, details))
+        if approve:
+            assert existing is not None
+            steps.append(_approve(existing))
         if changed:
             steps.append(_save_keyword(k, e164, hub, existing, reply_doc))
     for d in pruned:
@@ -191,65 +225,101 @@ async def plan_keywords(
         plan.lines.append(Line(what, NOT_IN_FILE))
         if prune:
             plan.steps.append(_remove_keyword(d, replies))
+    for d in _unlisted(spec, hub, KeywordStatus.PENDING):
+        number = next(n for n in hub.numbers.values() if n.id == d.number_id)
+        what = f"keyword {d.text} on {number.e164} (account {hub.slugs.get(d.account_id, '?')})"
+        plan.lines.append(Line(what, PENDING.format(id=d.id)))
     plan.steps.extend(steps)
+
+
+def _approve(keyword: KeywordDoc) -> Action:
+    async def step(by: Applying) -> None:
+        async with audit.change(by.actor, "keyword.approve", "keyword", str(keyword.id)):
+            await keyword_requests.approve(by.hub, str(keyword.id))
+
+    return step
 
 
 def _save_keyword(
     k: KeywordSpec, e164: str, hub: HubState, existing: KeywordDoc | None, reply: AutoresponderDoc | None
 ) -> Action:
-    async def step() -> None:
+    async def step(by: Applying) -> None:
         account = hub.account(k.account)
         number = hub.number(e164)
         assert account.id is not None and number.id is not None
         group_ids = [str(g) for g in existing.group_ids] if existing is not None else []
         if k.group is not UNSET:
-            group_ids = [
-                str(g) for g in await config.group_ids_by_name(account.id, [k.group] if k.group else [])
-            ]
+            group_ids = await _group_ids(by, account.id, k.group)
         responder_ids = [str(a) for a in existing.autoresponder_ids] if existing is not None else []
         if k.reply is not UNSET:
             if reply is not None:
                 responder_ids.remove(str(reply.id))
                 if k.reply is None:
-                    await _drop_unused(reply, existing)
+                    await _drop_unused(by, reply, existing)
             if k.reply is not None:
-                saved = await autoresponders.save(
-                    account.id,
-                    str(number.id),
-                    k.reply,
-                    name=reply.name if reply is not None else f"{k.text} (reply)",
-                    on_keyword=True,
-                    doc=reply,
-                )
+                async with _saved(by, "autoresponder", str(reply.id) if reply is not None else None) as done:
+                    saved = await autoresponders.save(
+                        account.id,
+                        str(number.id),
+                        k.reply,
+                        name=reply.name if reply is not None else f"{k.text} (reply)",
+                        on_keyword=True,
+                        doc=reply,
+                    )
+                    done.target_id = str(saved.id)
                 responder_ids.insert(0, str(saved.id))
-        await config.save_keyword(
-            account.id,
-            str(number.id),
-            k.text,
-            k.kind,
-            group_ids=group_ids,
-            autoresponder_ids=responder_ids,
-            active=k.active,
-            keyword_id=str(existing.id) if existing is not None else None,
-        )
+        target = str(existing.id) if existing is not None else None
+        async with _saved(by, "keyword", target) as done:
+            saved_keyword = await config.save_keyword(
+                account.id,
+                str(number.id),
+                k.text,
+                k.kind,
+                group_ids=group_ids,
+                autoresponder_ids=responder_ids,
+                active=k.active,
+                keyword_id=target,
+                approved=True,
+            )
+            done.target_id = str(saved_keyword.id)
 
     return step
 
 
-async def _drop_unused(reply: AutoresponderDoc, keyword: KeywordDoc | None) -> None:
+def _saved(
+    by: Applying, target_type: str, target_id: str | None
+) -> AbstractAsyncContextManager[audit.Change]:
+    """Record a save as `TYPE.create` when there was none to update, else as `TYPE.update`."""
+    action = f"{target_type}.{'update' if target_id is not None else 'create'}"
+    return audit.change(by.actor, action, target_type, target_id)
+
+
+async def _group_ids(by: Applying, account_id: PydanticObjectId, name: str | None) -> list[str]:
+    """The named group's id, the group created (and recorded) when the account has none of that name."""
+    if name and (found := await ContactGroup.find_one({"account_id": account_id, "name": name.strip()})):
+        return [str(found.id)]
+    async with audit.change(by.actor, "group.create", "group") as done:
+        ids = await config.group_ids_by_name(account_id, [name] if name else [])
+        done.target_id = str(ids[0]) if ids else None
+    return [str(i) for i in ids]
+
+
+async def _drop_unused(by: Applying, reply: AutoresponderDoc, keyword: KeywordDoc | None) -> None:
     """Delete a keyword's answer that no other keyword fires (it would never be sent)."""
     others = await KeywordDoc.find(
         {"autoresponder_ids": reply.id, "_id": {"$ne": keyword.id if keyword else None}}
     ).count()
     if not others:
-        await autoresponders.delete(reply)
+        async with audit.change(by.actor, "autoresponder.delete", "autoresponder", str(reply.id)):
+            await autoresponders.delete(reply)
 
 
 def _remove_keyword(keyword: KeywordDoc, replies: dict[PydanticObjectId, AutoresponderDoc]) -> Action:
-    async def step() -> None:
+    async def step(by: Applying) -> None:
         reply = reply_of(keyword, replies)
-        await config.delete_keyword(keyword.account_id, str(keyword.id))
+        async with audit.change(by.actor, "keyword.delete", "keyword", str(keyword.id)):
+            await config.delete_keyword(keyword.account_id, str(keyword.id))
         if reply is not None:
-            await _drop_unused(reply, keyword)
+            await _drop_unused(by, reply, keyword)
 
     return step

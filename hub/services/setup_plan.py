@@ -9,14 +9,26 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from hub.context import HubContext
 from hub.domain.numbers import NumberType
 from hub.domain.phones import InvalidPhoneNumber, to_e164
+from hub.services.audit import Actor
 from hub.services.setup_spec import SetupSpec
 from hub.store.accounts import Account
 from hub.store.keywords import KeywordDoc
 from hub.store.numbers import AutoReplyLimit, Number
 
-Action = Callable[[], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Applying:
+    """Who carries the plan out, each change recorded in the audit log as theirs, and in which hub
+    (an approved reservation is told to its account's panels)."""
+
+    hub: HubContext
+    actor: Actor
+
+
+Action = Callable[[Applying], Awaitable[None]]
 
 CREATED = "created"
 CHANGED = "changed"
@@ -52,15 +64,17 @@ class Plan:
     def render(self, prune: bool, dry_run: bool = False) -> list[str]:
         return [out for line in self.lines for out in line.render(prune, dry_run)]
 
-    async def run(self) -> None:
+    async def run(self, by: Applying) -> None:
         for step in self.steps:
-            await step()
+            await step(by)
 
 
 def show(value: Any) -> str:
     """A value as the plan prints it."""
     if value is None or value == []:
         return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the file writes it
     if isinstance(value, AutoReplyLimit):
         return f"{value.max_count} per {value.window_s} s"
     if isinstance(value, list):

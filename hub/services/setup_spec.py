@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hub.domain.keywords import KeywordKind
-from hub.domain.numbers import NumberType
-from hub.services import operator_accounts, operator_numbers
+from hub.domain.numbers import NumberType, is_shared
+from hub.services import operator_accounts, operator_numbers, usage
 from hub.services.errors import ServiceError
 from hub.store.numbers import AutoReplyLimit
 
@@ -22,7 +22,8 @@ ECO_PLUS: Final = "ECO+"
 NUMBER_TEXTS: Final = ("default_reply", "help_text", "opt_in_reply")
 NUMBER_WORDS: Final = ("opt_out_words", "opt_in_words", "help_words")
 TOP_KEYS: Final = ("accounts", "numbers", "keywords")
-ACCOUNT_KEYS: Final = ("slug", "name", "admin")
+ACCOUNT_KEYS: Final = ("slug", "name", "admin", "limits")
+LIMIT_KEYS: Final = ("monthly_segments", "balance_units")
 ADMIN_KEYS: Final = ("email", "name", "password", "password_env")
 NUMBER_KEYS: Final = (
     "number",
@@ -33,6 +34,7 @@ NUMBER_KEYS: Final = (
     *NUMBER_TEXTS,
     *NUMBER_WORDS,
     "auto_reply_limit",
+    *operator_numbers.KEYWORD_SETTINGS,
 )
 KEYWORD_KEYS: Final = ("number", "keyword", "account", "kind", "reply", "group", "active")
 UNSET: Final[Any] = operator_numbers.UNSET
@@ -51,6 +53,9 @@ class AccountSpec:
     slug: str
     name: str
     admin: AdminSpec | None
+    limits: dict[str, int | None] = field(default_factory=dict)
+    """The usage limits the file sets (`monthly_segments`; `balance_units`, only as an opening
+    balance: see hub.services.setup_apply); None: no such limit."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class NumberSpec:
     provider: str
     label: str
     settings: dict[str, Any] = field(default_factory=dict)
-    """The shared-number texts, words and auto-reply limit the file sets (None: clear)."""
+    """The shared-number texts, words, auto-reply limit and keyword cap and approval the file sets
+    (None: clear)."""
 
 
 @dataclass(frozen=True)
@@ -185,9 +191,28 @@ def _account(
     if raw_name is not None:
         name = _checked(f"{path}.name", errors, lambda: operator_accounts.check_name(raw_name))
     admin = _admin(entry["admin"], f"{path}.admin", errors, env) if entry.get("admin") is not None else None
+    limits = _limits(entry["limits"], f"{path}.limits", errors) if "limits" in entry else {}
     if slug is None or name is None:
         return None
-    return AccountSpec(path, slug, name, admin)
+    return AccountSpec(path, slug, name, admin, limits)
+
+
+def _limits(value: Any, path: str, errors: Errors) -> dict[str, int | None]:
+    if not isinstance(value, Mapping):
+        errors.add(path, f"must be a mapping ({', '.join(LIMIT_KEYS)})")
+        return {}
+    _unknown_keys(value, LIMIT_KEYS, path, errors)
+    out: dict[str, int | None] = {}
+    for key in LIMIT_KEYS:
+        if key not in value:
+            continue
+        units = value[key]
+        whole = isinstance(units, int) and not isinstance(units, bool)
+        if units is not None and not (whole and 0 <= units <= usage.MAX_UNITS):
+            errors.add(f"{path}.{key}", f"must be units from 0 to {usage.MAX_UNITS}, or null for no limit")
+            continue
+        out[key] = units
+    return out
 
 
 def _limit(value: Any, path: str, errors: Errors) -> AutoReplyLimit | None:
@@ -253,6 +278,7 @@ def _number(path: str, entry: Mapping[str, Any], errors: Errors, providers: set[
             settings[key] = _words(entry[key], f"{path}.{key}", errors)
     if "auto_reply_limit" in entry:
         settings["auto_reply_limit"] = _limit(entry["auto_reply_limit"], f"{path}.auto_reply_limit", errors)
+    _keyword_settings(entry, path, kind, errors, settings)
     if kind in operator_numbers.INDIVIDUAL:
         for key in settings:
             if key in operator_numbers.SHARED_ONLY:
@@ -260,6 +286,32 @@ def _number(path: str, entry: Mapping[str, Any], errors: Errors, providers: set[
     if raw is None or kind is None or e164 is None:
         return None
     return NumberSpec(path, raw, e164, kind, eco_plus, account, provider, label.strip(), settings)
+
+
+def _keyword_settings(
+    entry: Mapping[str, Any], path: str, kind: NumberType | None, errors: Errors, settings: dict[str, Any]
+) -> None:
+    """A shared number's cap on one account's keywords (null: no cap) and whether the operator
+    approves each reservation."""
+    for key in operator_numbers.KEYWORD_SETTINGS:
+        if key in entry and kind is not None and not is_shared(kind):
+            errors.add(f"{path}.{key}", f"a shared number's (ND, SC) setting, not a {kind.value} number's")
+            return
+    if "max_keywords_per_account" in entry:
+        cap = entry["max_keywords_per_account"]
+        whole = isinstance(cap, int) and not isinstance(cap, bool)
+        if cap is None or (whole and 0 <= cap <= operator_numbers.MAX_KEYWORD_CAP):
+            settings["max_keywords_per_account"] = cap
+        else:
+            errors.add(
+                f"{path}.max_keywords_per_account",
+                f"must be a whole number from 0 to {operator_numbers.MAX_KEYWORD_CAP}, or null for no cap",
+            )
+    if "keyword_approval" in entry:
+        if isinstance(entry["keyword_approval"], bool):
+            settings["keyword_approval"] = entry["keyword_approval"]
+        else:
+            errors.add(f"{path}.keyword_approval", "must be true or false")
 
 
 def _keyword(path: str, entry: Mapping[str, Any], errors: Errors) -> KeywordSpec | None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from hub.services import setup_sync
+from hub.services import setup_sync, usage
 from hub.store.accounts import Account, Agent
-from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc
+from hub.store.audit import AuditEntry
+from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, KeywordStatus
 from hub.store.numbers import Number
+from hub.store.usage import UsageLimits
 from tests.conftest import RunningHub
 from tests.e2e.keywords_helpers import admin_client, phone
 from tests.e2e.test_operator_api import hub_command
@@ -259,8 +261,174 @@ async def test_the_example_file_applies_and_then_has_nothing_to_change(
     )
     monkeypatch.setenv("OGRODNIK_ADMIN_PASSWORD", "ogrodnik-password")
     done = await apply(running, example)
-    assert "applied 6 changes" in done.stdout, done.stdout
+    assert "applied 7 changes" in done.stdout, done.stdout
     nd = await Number.find_one({"e164": "+48503340503"})
     assert nd is not None and nd.opt_out_words == ["STOP", "NIE"]
+    assert (nd.keyword_approval, nd.max_keywords_per_account) == (True, 5)
+    ogrodnik = await KeywordDoc.find_one({"normalised": "ogrodnik"})
+    assert ogrodnik is not None and ogrodnik.status is KeywordStatus.APPROVED
+    account = await Account.find_one({"slug": "ogrodnik"})
+    assert account is not None and account.id is not None
+    limits = await UsageLimits.get(account.id)
+    assert limits is not None and (limits.monthly_segments, limits.balance_units) == (5000, 2000)
     assert nd.auto_reply_limit is not None and nd.auto_reply_limit.max_count == 3
     assert (await apply(running, example)).stdout.splitlines()[-1] == "no changes"
+
+
+APPROVAL_YAML = """
+accounts:
+  - slug: pizza
+    name: Pizza Kraków
+    limits: {monthly_segments: 500, balance_units: 100}
+  - slug: kebab
+    name: Kebab Łódź
+    admin: {email: szef@kebab.test, name: Szef, password: kebab-password}
+numbers:
+  - number: 503 340 503
+    type: ND
+    keyword_approval: true
+    max_keywords_per_account: 2
+keywords:
+  - {number: 503340503, keyword: PIZZA, account: pizza, reply: Zamów pizzę}
+"""
+
+
+async def cli_entries() -> list[AuditEntry]:
+    return await AuditEntry.find({"actor_kind": "cli"}).sort("_id").to_list()
+
+
+@pytest.mark.parametrize("redis_mode", [True], indirect=True)
+async def test_apply_sets_keyword_approval_caps_and_limits_and_records_each_change(
+    running: RunningHub, tmp_path: Path
+) -> None:
+    setup = tmp_path / "setup.yaml"
+    setup.write_text(APPROVAL_YAML, encoding="utf-8")
+    done = (await apply(running, setup)).stdout
+    assert "account pizza: created\n    monthly_segments: 500\n    balance_units: 100" in done, done
+    assert (
+        "number +48503340503 (ND): created\n    max_keywords_per_account: 2\n    keyword_approval: true\n"
+        in done
+    ), done
+    nd = await Number.find_one({"e164": "+48503340503"})
+    assert nd is not None and (nd.keyword_approval, nd.max_keywords_per_account) == (True, 2)
+    pizza = await Account.find_one({"slug": "pizza"})
+    assert pizza is not None and pizza.id is not None
+    limits = await UsageLimits.get(pizza.id)
+    assert limits is not None and (limits.monthly_segments, limits.balance_units) == (500, 100)
+    # The operator's file approves its own reservations: PIZZA routes at once.
+    pizza_keyword = await KeywordDoc.find_one({"normalised": "pizza"})
+    assert pizza_keyword is not None and pizza_keyword.status is KeywordStatus.APPROVED
+    async with phone(running, "+48601222333") as customer:
+        await customer.text("503 340 503", "pizza")
+        assert (await customer.next_sms())["text"] == "Zamów pizzę"
+
+    # Each change is in the audit log as the command's, with what it set.
+    entries = await cli_entries()
+    assert sorted(e.action for e in entries) == [
+        "account.create",
+        "account.create",
+        "autoresponder.create",
+        "keyword.create",
+        "number.create",
+        "usage.limits",
+    ]
+    assert all(e.actor_name.startswith("cli") for e in entries)
+    created = next(e for e in entries if e.action == "number.create")
+    assert created.before is None and created.after is not None
+    assert (created.after["keyword_approval"], created.after["max_keywords_per_account"]) == (True, 2)
+    set_limits = next(e for e in entries if e.action == "usage.limits")
+    assert set_limits.account_id == pizza.id and set_limits.before is None
+    assert set_limits.after == {"monthly_segments": 500, "balance_units": 100}
+
+    # The balance is a running figure: sends took from it, and the file's opening balance is not
+    # applied again, nor a higher one; the monthly limit is the file's.
+    await usage.set_limits(pizza.id, {"balance_units": 40})
+    assert (await apply(running, setup)).stdout.splitlines()[-1] == "no changes"
+    setup.write_text(
+        APPROVAL_YAML.replace(
+            "monthly_segments: 500, balance_units: 100", "monthly_segments: 800, balance_units: 900"
+        ).replace("max_keywords_per_account: 2", "max_keywords_per_account: 3"),
+        encoding="utf-8",
+    )
+    changed = (await apply(running, setup)).stdout
+    assert "account pizza: changed\n    monthly_segments: 500 → 800\n" in changed, changed
+    assert "number +48503340503 (ND): changed\n    max_keywords_per_account: 2 → 3\n" in changed
+    assert "balance_units" not in changed
+    limits = await UsageLimits.get(pizza.id)
+    assert limits is not None and (limits.monthly_segments, limits.balance_units) == (800, 40)
+    last = (await cli_entries())[-2:]
+    assert [(e.action, e.before, e.after) for e in last] == [
+        ("usage.limits", {"monthly_segments": 500}, {"monthly_segments": 800}),
+        ("number.edit", {"max_keywords_per_account": 2}, {"max_keywords_per_account": 3}),
+    ]
+    recorded = len(await cli_entries())
+    assert (await apply(running, setup, "--dry-run")).stdout.splitlines()[-1] == "no changes"
+    assert len(await cli_entries()) == recorded
+
+    # An account's requests wait for the operator: the file neither approves nor prunes what it
+    # does not list, and approves what it does.
+    async with admin_client(running, "szef@kebab.test", "kebab-password") as kebab:
+        for word in ("KEBAB", "DÖNER"):
+            r = await kebab.post("/api/keywords", json={"number_id": str(nd.id), "text": word})
+            assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+    kebab_keyword = await KeywordDoc.find_one({"normalised": "kebab"})
+    assert kebab_keyword is not None
+    kept = (await apply(running, setup, "--prune")).stdout
+    assert (
+        f"keyword KEBAB on +48503340503 (account kebab): pending the operator's decision, kept "
+        f"(hub approve-keyword {kebab_keyword.id}, or refuse-keyword {kebab_keyword.id})"
+    ) in kept, kept
+    assert kept.splitlines()[-1] == "no changes"
+    assert await KeywordDoc.find({"status": "pending"}).count() == 2
+    setup.write_text(
+        setup.read_text(encoding="utf-8") + "  - {number: 503340503, keyword: KEBAB, account: kebab}\n",
+        encoding="utf-8",
+    )
+    approved = (await apply(running, setup)).stdout
+    assert (
+        "keyword KEBAB on +48503340503 (account kebab): changed\n    status: pending → approved\n" in approved
+    )
+    assert "text: " not in approved
+    after = await KeywordDoc.get(kebab_keyword.id)
+    assert after is not None and after.status is KeywordStatus.APPROVED
+    approval = (await cli_entries())[-1]
+    assert (approval.action, approval.target_id) == ("keyword.approve", str(kebab_keyword.id))
+    assert approval.before is not None and approval.before["status"] == "pending"
+    assert approval.after is not None and approval.after["status"] == "approved"
+
+    # The cap holds the file too: a third word of one account (DÖNER, pending, counts) is refused.
+    over = setup.read_text(encoding="utf-8").replace(
+        "max_keywords_per_account: 3", "max_keywords_per_account: 2"
+    )
+    setup.write_text(over + "  - {number: 503340503, keyword: LAWASZ, account: kebab}\n", encoding="utf-8")
+    refused = await apply(running, setup, status=1)
+    assert "keywords[2].keyword: an account may hold at most 2 keywords on a shared number" in refused.stderr
+    assert await KeywordDoc.find({"normalised": "lawasz"}).count() == 0
+
+
+async def test_keyword_settings_and_limits_are_checked_in_the_file(
+    running: RunningHub, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        """
+accounts:
+  - {slug: pizza, name: Pizza, limits: {monthly_segments: -1, balance: 5}}
+  - {slug: kebab, name: Kebab, limits: 100}
+numbers:
+  - {number: 500 600 700, type: NDI, account: pizza, keyword_approval: true}
+  - {number: 503 340 503, type: ND, max_keywords_per_account: lots, keyword_approval: "tak"}
+""",
+        encoding="utf-8",
+    )
+    errors = (await apply(running, bad, status=1)).stderr
+    for line in (
+        "accounts[0].limits.balance: unknown key (expected one of monthly_segments, balance_units)",
+        "accounts[0].limits.monthly_segments: must be units from 0 to 1000000000, or null for no limit",
+        "accounts[1].limits: must be a mapping (monthly_segments, balance_units)",
+        "numbers[0].keyword_approval: a shared number's (ND, SC) setting, not a NDI number's",
+        "numbers[1].max_keywords_per_account: must be a whole number from 0 to 10000, or null for no cap",
+        "numbers[1].keyword_approval: must be true or false",
+    ):
+        assert line in errors, (line, errors)
+    assert await Account.find({"slug": "pizza"}).count() == 0
