@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import connections, e2e, fanout, ingest, scaleout, screen
+from bench import connections, e2e, fanout, ingest, scaleout, screen, tvvote
 from bench.children import run_loop
 from bench.machine import machine_info
 from bench.procfs import loadavg, raise_nofile
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, Bench] = {
     "connections": connections.run,
     "scaleout": scaleout.run,
     "screen": screen.run,
+    "tvvote": tvvote.run,
 }
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 

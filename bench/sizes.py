@@ -55,6 +55,30 @@ class Sizes:
     screen_rate: float = 10.0
     screen_window_s: float = 20.0
     screen_opens: int = 20
+    tvvote_rates: tuple[int, ...] = (
+        10,
+        20,
+        30,
+        40,
+        50,
+        65,
+        80,
+        100,
+        130,
+        160,
+        200,
+        250,
+        320,
+        400,
+        500,
+        650,
+        800,
+        1000,
+    )
+    """Offered texts/s of the TV vote's ladder (and of its HTTP floor), about 1.25x apart."""
+    tvvote_window_s: float = 4.0
+    tvvote_phones: int = 20_000
+    tvvote_panels: int = 20
     bench_timeout_s: float = 420.0
 
     def burst(self, subscribers: int) -> int:
@@ -83,6 +107,10 @@ TINY = Sizes(
     screen_items=200,
     screen_window_s=1.0,
     screen_opens=3,
+    tvvote_rates=(10, 20),
+    tvvote_window_s=1.0,
+    tvvote_phones=200,
+    tvvote_panels=2,
     bench_timeout_s=60.0,
 )
 
