@@ -76,9 +76,13 @@ class Sizes:
         1250,
         1600,
         2000,
+        2500,
+        3200,
+        4000,
+        5000,
     )
     """Offered texts/s of the TV vote's ladder (and of its HTTP floor): finer where the hub is now,
-    about 1.25x apart above, and past 1,000 so that the floor is measured, not the ladder's top."""
+    about 1.25x apart above, and far past 1,000 so that the floor is measured, not the ladder's top."""
     tvvote_window_s: float = 4.0
     tvvote_phones: int = 20_000
     tvvote_panels: int = 20
