@@ -37,7 +37,7 @@ from pymongo import AsyncMongoClient
 
 from bench import tvvote_watch
 from bench.children import Child
-from bench.load import Sent, WebhookSender, open_loop
+from bench.load import Payload, Sent, WebhookSender, open_loop
 from bench.procfs import cpu_seconds
 from bench.report import Result, Row
 from bench.sizes import Sizes
@@ -56,6 +56,15 @@ SESSION_TTL_S = 6 * 3600
 
 def phone(key: int, phones: int) -> str:
     return f"{PHONE_PREFIX}{key % phones:07d}"
+
+
+def votes(phones: int) -> Payload:
+    """Each key's phone and text: `GLOS A`, `GLOS B`, `GLOS C` in turn."""
+
+    def payload(key: int, sent_at: float) -> tuple[str, str]:
+        return phone(key, phones), f"{KEYWORD} {CHOICES[key % len(CHOICES)]}"
+
+    return payload
 
 
 @dataclasses.dataclass
@@ -212,10 +221,7 @@ async def hub_step(
     sizes: Sizes,
     database: str,
 ) -> dict[str, Any]:
-    def payload(key: int, sent_at: float) -> tuple[str, str]:
-        return phone(key, sizes.tvvote_phones), f"{KEYWORD} {CHOICES[key % len(CHOICES)]}"
-
-    clock = Clock(WebhookSender([hub.port], vote.tenant, NAME, payload=payload))
+    clock = Clock(WebhookSender([hub.port], vote.tenant, NAME, payload=votes(sizes.tvvote_phones)))
     await watch.call("reset", 10)
     hub_cpu = cpu_seconds(hub.pid)
     mongo = stack.mongo_pid
@@ -324,11 +330,7 @@ async def floor_ladder(stack: Stack, sizes: Sizes) -> list[dict[str, Any]]:
     try:
         for rate in sizes.tvvote_rates:
             count = max(2, round(rate * sizes.tvvote_window_s))
-
-            def payload(key: int, sent_at: float) -> tuple[str, str]:
-                return phone(key, sizes.tvvote_phones), f"{KEYWORD} {CHOICES[key % len(CHOICES)]}"
-
-            sender = WebhookSender([server.port], tenant, f"{NAME}-floor", payload=payload)
+            sender = WebhookSender([server.port], tenant, f"{NAME}-floor", payload=votes(sizes.tvvote_phones))
             cpu = cpu_seconds(server.pid)
             try:
                 sent = await open_loop(sender, rate, count, drain_s=30, first_key=first_key)
