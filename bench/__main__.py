@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import connections, e2e, fanout, ingest, scaleout, screen
+from bench import connections, fanout, ingest, scaleout, screen, tvvote
 from bench.children import run_loop
 from bench.machine import machine_info
 from bench.procfs import loadavg, raise_nofile
@@ -31,10 +31,10 @@ Bench = Callable[[Stack, Sizes], Awaitable[Result]]
 BENCHMARKS: dict[str, Bench] = {
     "fanout": fanout.run,
     "ingest": ingest.run,
-    "e2e": e2e.run,
     "connections": connections.run,
     "scaleout": scaleout.run,
     "screen": screen.run,
+    "tvvote": tvvote.run,
 }
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 

@@ -20,6 +20,8 @@ from bench.stack import WEBHOOK_SECRET, Tenant
 from bench.subscribers import KEY, bench_text
 
 Send = Callable[[int, float], Awaitable[None]]
+Payload = Callable[[int, float], tuple[str, str]]
+"""A webhook's sender phone and text for a key and its scheduled send time."""
 WEBHOOK_PATH = "/webhooks/generic/inbound"
 PLACEHOLDER = "@@BENCH_TEXT@@"
 # Used only if the hub delivered nothing to copy: an event of the hub's shape and size.
@@ -42,25 +44,33 @@ def sender_phone(key: int) -> str:
     return f"+48600{700000 + key % 500}"
 
 
+def bench_payload(key: int, sent_at: float) -> tuple[str, str]:
+    return sender_phone(key), bench_text(key, sent_at)
+
+
 class WebhookSender:
     """Signed generic webhooks, spread round-robin over hub processes."""
 
-    def __init__(self, ports: list[int], tenant: Tenant, tag: str, connections: int = 256) -> None:
+    def __init__(
+        self,
+        ports: list[int],
+        tenant: Tenant,
+        tag: str,
+        connections: int = 256,
+        payload: Payload = bench_payload,
+    ) -> None:
         self.pools = [HttpPool("127.0.0.1", port, limit=connections) for port in ports]
         self.tenant = tenant
         self.tag = tag
+        self.payload = payload
         # Keys the hub answered as already stored, or as reaching no account: neither is pushed.
         self.not_created: list[int] = []
 
     async def __call__(self, key: int, sent_at: float) -> None:
+        phone, text = self.payload(key, sent_at)
         body, headers = signed_webhook(
             WEBHOOK_SECRET,
-            {
-                "id": f"{self.tag}-{key}",
-                "from": sender_phone(key),
-                "to": self.tenant.number,
-                "text": bench_text(key, sent_at),
-            },
+            {"id": f"{self.tag}-{key}", "from": phone, "to": self.tenant.number, "text": text},
         )
         status, answer = await self.pools[key % len(self.pools)].request("POST", WEBHOOK_PATH, body, headers)
         if status != 200:

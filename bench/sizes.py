@@ -37,10 +37,6 @@ class Sizes:
     ingest_prefill: int = 20_000
     """Messages (and as many events) already stored, of another account, for the second ladder."""
     baseline_window_s: float = 3.0
-    e2e_subscribers: int = 1000
-    e2e_rate: int = 200
-    e2e_window_s: float = 1.0
-    """200 messages: enough to see the queue build; a longer window only lengthens the drain."""
     idle_connections: int = 5000
     idle_window_s: float = 15.0
     ping_speedup: float = 4.0
@@ -55,6 +51,41 @@ class Sizes:
     screen_rate: float = 10.0
     screen_window_s: float = 20.0
     screen_opens: int = 20
+    tvvote_rates: tuple[int, ...] = (
+        5,
+        10,
+        15,
+        20,
+        25,
+        30,
+        40,
+        50,
+        65,
+        80,
+        100,
+        130,
+        160,
+        200,
+        250,
+        320,
+        400,
+        500,
+        650,
+        800,
+        1000,
+        1250,
+        1600,
+        2000,
+        2500,
+        3200,
+        4000,
+        5000,
+    )
+    """Offered texts/s of the TV vote's ladder (and of its HTTP floor): finer where the hub is now,
+    about 1.25x apart above, and far past 1,000 so that the floor is measured, not the ladder's top."""
+    tvvote_window_s: float = 4.0
+    tvvote_phones: int = 20_000
+    tvvote_panels: int = 20
     bench_timeout_s: float = 420.0
 
     def burst(self, subscribers: int) -> int:
@@ -72,8 +103,6 @@ TINY = Sizes(
     ingest_window_s=1.0,
     ingest_prefill=200,
     baseline_window_s=1.0,
-    e2e_subscribers=20,
-    e2e_window_s=0.2,
     idle_connections=20,
     idle_window_s=1.0,
     settle_s=0.5,
@@ -83,6 +112,10 @@ TINY = Sizes(
     screen_items=200,
     screen_window_s=1.0,
     screen_opens=3,
+    tvvote_rates=(10, 20),
+    tvvote_window_s=1.0,
+    tvvote_phones=200,
+    tvvote_panels=2,
     bench_timeout_s=60.0,
 )
 

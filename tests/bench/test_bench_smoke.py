@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = {"fanout", "ingest", "e2e", "connections", "scaleout", "screen"}
+BENCHMARKS = {"fanout", "ingest", "connections", "scaleout", "screen", "tvvote"}
 
 
 @pytest.mark.timeout(240)
