@@ -1,8 +1,8 @@
 """The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
 `remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`, `export-account`,
 `delete-account`, `usage`, `set-limits`, `top-up`, `keyword-requests`, `approve-keyword`,
-`refuse-keyword`): the same services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
-stderr; a wrong call (a missing file) with status 2."""
+`refuse-keyword`): the same services as `/api/operator/…`, for scripts. A refused input exits with
+status 1 and says why on stderr; a wrong call (a missing file) with status 2."""
 
 from __future__ import annotations
 
