@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from hub.operator_cli import add_commands
+from hub.operator_cli import SetupFileError, UsageError, add_commands
 from hub.services.errors import ServiceError
 from hub.settings import Settings, load_settings
 
@@ -58,7 +58,7 @@ def _demo_secret(data_dir: Path) -> str:
 
 def cmd_demo(settings: Settings) -> None:
     from hub.context import HubContext
-    from hub.demo import DEMO_LOGINS, DEMO_NUMBER, DEMO_SHORT_CODE, seed_demo
+    from hub.demo import DEMO_LOGINS, number_guide, seed_demo
 
     secret = settings.security.webhook_secret or _demo_secret(settings.server.data_dir)
     settings = dataclasses.replace(
@@ -72,7 +72,8 @@ def cmd_demo(settings: Settings) -> None:
             "",
             "SMS hub demo is running.",
             f"  Agent inbox:     {base}/inbox",
-            f"  Phone simulator: {base}/simulator  (text {DEMO_NUMBER} or {DEMO_SHORT_CODE})",
+            f"  Phone simulator: {base}/simulator  (text these numbers; on a shared one, a keyword):",
+            *(f"                   {line}" for line in await number_guide()),
             f"  API schema:      {base}/schema",
             *(f"  Login:           {d.email} / {d.password}  ({d.role.value})" for d in DEMO_LOGINS),
             f"  Webhook secret:  {secret}  (generic JSON webhook, see docs/webhooks.md)",
@@ -90,7 +91,7 @@ async def _create_agent(args: argparse.Namespace, settings: Settings) -> None:
     from hub.store.accounts import Account, Role
     from workers.run import open_hub
 
-    async with open_hub(settings, start_local_worker=False):
+    async with open_hub(settings, start_local_worker=False, join_running_database=True):
         account = await Account.find_one({"slug": args.account})
         if account is None or account.id is None:
             account = await auth.create_account(args.account_name or args.account, args.account)
@@ -111,7 +112,7 @@ async def _create_token(args: argparse.Namespace, settings: Settings) -> None:
     from hub.store.numbers import Number
     from workers.run import open_hub
 
-    async with open_hub(settings, start_local_worker=False):
+    async with open_hub(settings, start_local_worker=False, join_running_database=True):
         account = await Account.find_one({"slug": args.account})
         if account is None or account.id is None:
             raise SystemExit(f"no account {args.account!r}")
@@ -188,6 +189,12 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(operator_commands[args.command](args, settings))
         except ServiceError as exc:
             sys.exit(f"{args.command}: {exc.message}")
+        except SetupFileError as exc:
+            print("\n".join(exc.lines), file=sys.stderr)
+            sys.exit(f"{args.command}: the file has {len(exc.lines)} errors; nothing was changed")
+        except UsageError as exc:
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 
 import httpx
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from hub.context import HubContext
@@ -93,25 +96,75 @@ class RedisBackends:
                 await client.aclose()
 
 
+EMBEDDED_URI_FILE = "mongo.uri"
+"""Under the data folder, while a process runs the embedded database: where it listens."""
+
+
+async def _answers(uri: str) -> bool:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=1500)
+    try:
+        await client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def embedded_database(data_dir: Path, *, join_running: bool) -> AsyncIterator[str]:
+    """The URI of the embedded SecantusDB whose files are under `data_dir`.
+
+    One process at a time can open the files (the storage engine locks them). So that the commands
+    (`hub create-account` …) work beside a running `hub serve`, the process that starts the server
+    writes its address to `mongo.uri`, and a command (`join_running`) uses that server while it
+    answers instead of starting its own.
+    """
+    uri_file = data_dir / EMBEDDED_URI_FILE
+    if join_running and uri_file.exists():
+        running = uri_file.read_text(encoding="utf-8").strip()
+        if running and await _answers(running):
+            log.debug("using the running embedded SecantusDB at %s", running)
+            yield running
+            return
+    data = data_dir / "mongo"
+    data.mkdir(parents=True, exist_ok=True)
+    embedded = EmbeddedMongo(storage_path=str(data))
+    await embedded.start()
+    try:
+        uri = embedded.uri
+        uri_file.write_text(uri + "\n", encoding="utf-8")
+        log.info("embedded SecantusDB at %s (data in %s)", uri, data)
+        try:
+            yield uri
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                if uri_file.read_text(encoding="utf-8").strip() == uri:
+                    uri_file.unlink()
+    finally:
+        await embedded.stop()
+
+
 @contextlib.asynccontextmanager
 async def open_hub(
-    settings: Settings, specs: Mapping[str, JobSpec], *, start_local_worker: bool = True
+    settings: Settings,
+    specs: Mapping[str, JobSpec],
+    *,
+    start_local_worker: bool = True,
+    join_running_database: bool = False,
 ) -> AsyncIterator[HubContext]:
     """Open the database, fan-out, job queue (running `specs`) and providers.
 
     With no MONGODB_URI an embedded SecantusDB is started under the data folder and stopped on
-    exit; with no REDIS_URL events fan out and jobs run in this process.
+    exit (a command, `join_running_database`, uses the one a running hub started); with no
+    REDIS_URL events fan out and jobs run in this process.
     """
     async with contextlib.AsyncExitStack() as stack:
         uri = settings.mongo.uri
         if not uri:
-            data = settings.server.data_dir / "mongo"
-            data.mkdir(parents=True, exist_ok=True)
-            embedded = EmbeddedMongo(storage_path=str(data))
-            await embedded.start()
-            stack.push_async_callback(embedded.stop)
-            uri = embedded.uri
-            log.info("embedded SecantusDB at %s (data in %s)", uri, data)
+            uri = await stack.enter_async_context(
+                embedded_database(settings.server.data_dir, join_running=join_running_database)
+            )
         client, db = await connect(
             uri, database_name(uri, settings.mongo.database), settings.mongo.server_selection_timeout_ms
         )

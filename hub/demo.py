@@ -249,3 +249,43 @@ async def _reserve(account_id: PydanticObjectId, r: Reservation) -> None:
         group_ids=[str(g) for g in group_ids],
         autoresponder_ids=[str(responder.id)],
     )
+
+
+def _spaced(e164: str) -> str:
+    """A Polish number as it is printed on posters (+48 503 340 503); a short code as it is."""
+    if e164.startswith("+48") and len(e164) == 12:
+        return f"+48 {e164[3:6]} {e164[6:9]} {e164[9:]}"
+    return e164
+
+
+async def number_guide() -> list[str]:
+    """What to text from the phone simulator: the demo shop's own numbers, and each shared number
+    with the keywords reserved on it and whose they are (read from the database, so an admin's
+    later changes show too)."""
+    accounts = {a.id: a for a in await Account.find({"slug": {"$in": list(ACCOUNTS)}}).to_list()}
+    demo = next((a for a in accounts.values() if a.slug == "demo"), None)
+    lines: list[str] = []
+    if demo is not None:
+        own = await Number.find(
+            {"account_id": demo.id, "e164": {"$in": [DEMO_NUMBER, DEMO_SHORT_CODE]}}
+        ).to_list()
+        if own:
+            listed = ", ".join(
+                f"{n.type.value} {_spaced(n.e164)}" for n in sorted(own, key=lambda n: n.type.value)
+            )
+            lines.append(f"{demo.name}'s own numbers: {listed}")
+    for spec in SHARED_NUMBERS:
+        number = await Number.find_one({"e164": spec.e164, "account_id": None})
+        if number is None:
+            continue
+        keywords = (
+            await KeywordDoc.find(KeywordDoc.routing_query(number.id)).sort("created_at", "_id").to_list()
+        )
+        reserved = ", ".join(
+            f"{k.text} ({accounts[k.account_id].name if k.account_id in accounts else 'another account'})"
+            for k in keywords
+        )
+        lines.append(
+            f"Shared {number.type.value} {_spaced(number.e164)}: {reserved or 'no keywords reserved'}"
+        )
+    return lines

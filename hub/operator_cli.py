@@ -1,12 +1,16 @@
 """The operator's commands (`hub create-account`, `create-number`, `list-numbers`, `assign-number`,
-`remove-number`, `set-number`, `suspend-account`, `reactivate-account`): the same services as
-`/api/operator/…`, for scripts. A refused input exits with status 1 and says why on stderr."""
+`remove-number`, `set-number`, `suspend-account`, `reactivate-account`, `apply`, `export-account`,
+`delete-account`): the same
+services as `/api/operator/…`, for scripts. A refused input exits with status 1 and says why on
+stderr; a wrong call (a missing file) with status 2."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from hub import bootstrap
@@ -16,9 +20,21 @@ from hub.settings import Settings
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, None]]
 
 
+class UsageError(Exception):
+    """The command was called wrongly (exit status 2, as for a wrong option)."""
+
+
+class SetupFileError(Exception):
+    """A set-up file `hub apply` refused, every problem with its path in the file (exit status 1)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
 def _open(settings: Settings) -> contextlib.AbstractAsyncContextManager[HubContext]:
     """The hub's database and fan-out for one command. No jobs: none of these commands queues any."""
-    return bootstrap.open_hub(settings, {}, start_local_worker=False)
+    return bootstrap.open_hub(settings, {}, start_local_worker=False, join_running_database=True)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
@@ -55,6 +71,16 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
     p.add_argument("--default-reply", help="a shared number's answer to a text no keyword matches")
     p.add_argument("--help-text")
     p.add_argument("--opt-in-reply")
+    p.add_argument(
+        "--max-keywords-per-account",
+        metavar="N|none",
+        help="how many keywords one account may reserve on a shared number; none: no cap",
+    )
+    p.add_argument(
+        "--keyword-approval",
+        action=argparse.BooleanOptionalAction,
+        help="whether a shared number's keyword reservations wait for the operator's approval",
+    )
 
     p = sub.add_parser("suspend-account", help="stop an account's sending, with a reason")
     p.add_argument("--account", required=True, help="slug")
@@ -62,6 +88,25 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
 
     p = sub.add_parser("reactivate-account", help="lift an account's suspension")
     p.add_argument("--account", required=True, help="slug")
+
+    p = sub.add_parser("apply", help="set up accounts, numbers and keywords as a YAML or TOML file says")
+    p.add_argument("file", help="the set-up file (.yaml, .yml or .toml); see docs/examples/setup.yaml")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove numbers and shared-number keyword reservations the file does not list",
+    )
+
+    p = sub.add_parser(
+        "export-account", help="write all of an account's data to FILE (.json, or .zip of CSV)"
+    )
+    p.add_argument("slug")
+    p.add_argument("file")
+
+    p = sub.add_parser("delete-account", help="delete an account and all of its data, after an export")
+    p.add_argument("slug")
+    p.add_argument("--confirm", required=True, help="the account's slug again")
     return {
         "create-account": _create_account,
         "create-number": _create_number,
@@ -71,6 +116,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
         "set-number": _set_number,
         "suspend-account": _suspend,
         "reactivate-account": _reactivate,
+        "apply": _apply,
+        "export-account": _export_account,
+        "delete-account": _delete_account,
     }
 
 
@@ -154,6 +202,20 @@ async def _remove_number(args: argparse.Namespace, settings: Settings) -> None:
     print(f"number {number.e164} removed")
 
 
+def _cap(raw: str) -> int | None:
+    from hub.services.errors import Invalid
+
+    if raw.strip().lower() in ("none", "null", "unlimited"):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(
+            f"--max-keywords-per-account takes a whole number or none, not {raw!r}",
+            field="max_keywords_per_account",
+        ) from None
+
+
 async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
     from hub.services import audit, setup_sync
     from hub.services import operator_numbers as numbers
@@ -163,6 +225,10 @@ async def _set_number(args: argparse.Namespace, settings: Settings) -> None:
         value = getattr(args, field)
         if value is not None:
             setattr(changes, field, value)
+    if args.max_keywords_per_account is not None:
+        changes.max_keywords_per_account = _cap(args.max_keywords_per_account)
+    if args.keyword_approval is not None:
+        changes.keyword_approval = args.keyword_approval
     async with _open(settings) as hub:
         number = await numbers.number_by_ref(args.number)
         async with audit.change(audit.cli_actor(), "number.edit", "number", str(number.id)):
@@ -191,3 +257,73 @@ async def _reactivate(args: argparse.Namespace, settings: Settings) -> None:
         async with audit.change(audit.cli_actor(), "account.reactivate", "account", str(account.id)):
             await accounts.reactivate(account)
     print(f"account {account.slug} is active again")
+
+
+def _read_setup_file(path: Path) -> Any:
+    """The file's content as plain data; the format follows the extension."""
+    import tomllib
+
+    import yaml
+
+    if path.suffix.lower() not in {".yaml", ".yml", ".toml"}:
+        raise UsageError(f"{path}: a set-up file ends in .yaml, .yml or .toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise SetupFileError([f"(file): not valid {path.suffix.lstrip('.').upper()}: {exc}"]) from None
+
+
+async def _apply(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import setup_apply, setup_spec, setup_sync
+
+    raw = _read_setup_file(Path(args.file))
+    async with _open(settings) as hub:
+        spec, errors = setup_spec.parse(raw, set(hub.providers))
+        plan, more = await setup_apply.plan(spec, hub.providers, prune=args.prune)
+        errors.lines += more.lines
+        if errors:
+            raise SetupFileError(errors.lines)
+        for line in plan.render(args.prune, args.dry_run):
+            print(line)
+        changes = f"{plan.changes} change{'' if plan.changes == 1 else 's'}"
+        if not plan.changes:
+            print("no changes")
+        elif args.dry_run:
+            print(f"dry run: {changes} planned, nothing changed")
+        else:
+            await plan.run()
+            await setup_sync.announce(hub)
+            print(f"applied {changes}")
+
+
+async def _export_account(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import account_data
+    from hub.services import operator_accounts as accounts
+
+    path = Path(args.file)
+    if path.suffix.lower() not in {".json", ".zip"}:
+        raise UsageError(f"{path}: an export is written as .json, or as .zip of CSV files")
+    async with _open(settings):
+        account = await accounts.account_by_slug(args.slug)
+        if path.suffix.lower() == ".zip":
+            body = await account_data.export_csv(account)
+        else:
+            body = await account_data.export_json(account)
+    await asyncio.to_thread(path.write_bytes, body)
+    print(f"account {account.slug} exported to {path} ({len(body)} bytes)")
+
+
+async def _delete_account(args: argparse.Namespace, settings: Settings) -> None:
+    from hub.services import account_data, setup_sync
+    from hub.services import operator_accounts as accounts
+
+    async with _open(settings) as hub:
+        account = await accounts.account_by_slug(args.slug)
+        deleted = await account_data.delete_account(account, args.confirm, hub.media)
+        await setup_sync.announce(hub)
+    counts = ", ".join(f"{name} {n}" for name, n in sorted(deleted.items()))
+    print(f"account {account.slug} deleted ({counts})")

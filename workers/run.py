@@ -25,10 +25,15 @@ log = logging.getLogger(__name__)
 
 
 def open_hub(
-    settings: Settings, *, start_local_worker: bool = True
+    settings: Settings, *, start_local_worker: bool = True, join_running_database: bool = False
 ) -> contextlib.AbstractAsyncContextManager[HubContext]:
     """The hub with every job of `workers.registry` registered on its queue."""
-    return bootstrap.open_hub(settings, JOB_SPECS, start_local_worker=start_local_worker)
+    return bootstrap.open_hub(
+        settings,
+        JOB_SPECS,
+        start_local_worker=start_local_worker,
+        join_running_database=join_running_database,
+    )
 
 
 async def enqueue_start_up_sweeps(jobs: JobQueue) -> None:

@@ -21,7 +21,7 @@ from hub.domain.autoresponders import placeholders
 from hub.domain.keywords import KeywordKind
 from hub.domain.numbers import NumberType
 from hub.domain.surveys import AnswerType, VoteLimit, draw_winners
-from hub.services import config
+from hub.services import autoresponders, config
 from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.live import survey_results
@@ -55,6 +55,10 @@ class KeywordOut(msgspec.Struct):
     contest_id: str | None
     autoresponder_ids: list[str]
     active: bool
+    status: str = "approved"
+    """On a shared number whose operator approves reservations: `pending` until approved (it does
+    not route yet), `approved`, or `refused` (see `status_reason`; its word is free again)."""
+    status_reason: str | None = None
 
 
 class Validation(msgspec.Struct):
@@ -74,6 +78,8 @@ def keyword_out(k: KeywordDoc) -> KeywordOut:
         contest_id=str(k.contest_id) if k.contest_id else None,
         autoresponder_ids=[str(a) for a in k.autoresponder_ids],
         active=k.active,
+        status=k.status.value,
+        status_reason=k.status_reason,
     )
 
 
@@ -183,38 +189,25 @@ def autoresponder_out(a: AutoresponderDoc) -> AutoresponderOut:
 async def _autoresponder(
     principal: Principal, data: AutoresponderBody, doc: AutoresponderDoc | None
 ) -> AutoresponderDoc:
-    number = await config.usable_number(principal.account_id, data.number_id)
     hours = None
     if data.outside_hours is not None:
         hours = HoursModel(
             timezone=data.outside_hours.timezone, week=data.outside_hours.week or [[] for _ in range(7)]
         )
-        try:
-            hours.to_domain()
-        except ValueError as exc:
-            raise Invalid(f"outside_hours: {exc}", field="outside_hours") from None
-    fields = {
-        "account_id": principal.account_id,
-        "number_id": number.id,
-        "template": data.template,
-        "name": data.name,
-        "on_keyword": data.on_keyword,
-        "first_message": data.first_message,
-        "outside_hours": hours,
-        "limit_count": data.limit_count,
-        "limit_window_s": data.limit_window_s,
-        "position": data.position,
-        "active": data.active,
-    }
-    if doc is None:
-        doc = AutoresponderDoc(**fields)
-    else:
-        for key, value in fields.items():
-            setattr(doc, key, value)
-    doc.to_domain()
-    await doc.save()
-    setup_changed()
-    return doc
+    return await autoresponders.save(
+        principal.account_id,
+        data.number_id,
+        data.template,
+        name=data.name,
+        on_keyword=data.on_keyword,
+        first_message=data.first_message,
+        outside_hours=hours,
+        limit_count=data.limit_count,
+        limit_window_s=data.limit_window_s,
+        position=data.position,
+        active=data.active,
+        doc=doc,
+    )
 
 
 class AutoresponderController(Controller):
@@ -255,13 +248,7 @@ class AutoresponderController(Controller):
         self, principal: NamedDependency[Principal], autoresponder_id: FromPath[str]
     ) -> None:
         doc = await config.owned(AutoresponderDoc, principal.account_id, autoresponder_id, "autoresponder_id")
-        # Keywords that listed it stop naming it, or they could not be saved again.
-        await KeywordDoc.get_pymongo_collection().update_many(
-            {"account_id": principal.account_id, "autoresponder_ids": doc.id},
-            {"$pull": {"autoresponder_ids": doc.id}},
-        )
-        await doc.delete()
-        setup_changed()
+        await autoresponders.delete(doc)
 
 
 class QuestionBody(msgspec.Struct):

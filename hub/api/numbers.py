@@ -61,6 +61,10 @@ class NumberOut(msgspec.Struct):
     auto_reply_limit: AutoReplyLimitOut
     """Limits the default reply and survey hints/refusals to messages that were not the survey's
     keyword; help texts, opt-in confirmations and answers to a keyword are not limited."""
+    max_keywords_per_account: int | None = None
+    """A shared number's cap on one account's keywords (pending ones count); null: no cap."""
+    keyword_approval: bool = False
+    """A shared number's reservations wait for the operator's approval before they route."""
 
 
 class NumberPatch(msgspec.Struct):
@@ -136,6 +140,8 @@ def number_out(n: Number, account: Account | None, account_id: Any) -> NumberOut
         auto_reply_limit=AutoReplyLimitOut(
             limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
         ),
+        max_keywords_per_account=n.max_keywords_per_account,
+        keyword_approval=n.keyword_approval,
     )
 
 

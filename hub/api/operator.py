@@ -15,14 +15,15 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from hub.api.account_data import AccountDataRoutes
 from hub.api.audited import audited
 from hub.api.deps import provide_hub, provide_operator
 from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut
 from hub.context import HubContext
 from hub.domain.numbers import NumberType
+from hub.services import keyword_requests, setup_sync
 from hub.services import operator_accounts as accounts
 from hub.services import operator_numbers as numbers
-from hub.services import setup_sync
 from hub.services.auth import Principal
 from hub.services.routing import auto_reply_limit, words_for
 from hub.store.accounts import Account, Agent, Role
@@ -106,6 +107,10 @@ class NumberPatch(msgspec.Struct, omit_defaults=True):
     help_words: Words | msgspec.UnsetType | None = msgspec.UNSET
     auto_reply_limit: AutoReplyLimitIn | Literal["default"] | msgspec.UnsetType = msgspec.UNSET
     """A new limit, or "default" to go back to the hub's default (5 per hour)."""
+    max_keywords_per_account: Annotated[int, msgspec.Meta(ge=0)] | msgspec.UnsetType | None = msgspec.UNSET
+    """A shared number's cap on the keywords one account may reserve on it; `null`: no cap."""
+    keyword_approval: bool | msgspec.UnsetType = msgspec.UNSET
+    """A shared number's reservations wait (`pending`) for the operator's approval before they route."""
 
 
 class Assignment(msgspec.Struct):
@@ -130,7 +135,30 @@ class OperatorNumberOut(msgspec.Struct):
     opt_in_words: list[str]
     help_words: list[str]
     auto_reply_limit: AutoReplyLimitOut
+    max_keywords_per_account: int | None
+    keyword_approval: bool
     created_at: datetime
+
+
+class KeywordRequestOut(msgspec.Struct):
+    id: str
+    """The keyword's id."""
+    account_id: str
+    account_slug: str | None
+    number_id: str
+    number: str | None
+    text: str
+    normalised: str
+    status: str
+    """pending, approved or refused."""
+    status_reason: str | None
+    status_at: datetime | None
+    created_at: datetime
+
+
+class Refusal(msgspec.Struct):
+    reason: Annotated[str, msgspec.Meta(max_length=500)]
+    """Shown to the account in its keyword list."""
 
 
 def agent_out(agent: Agent) -> AgentOut:
@@ -179,7 +207,26 @@ def number_out(n: Number, owner: Account | None) -> OperatorNumberOut:
         auto_reply_limit=AutoReplyLimitOut(
             limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
         ),
+        max_keywords_per_account=n.max_keywords_per_account,
+        keyword_approval=n.keyword_approval,
         created_at=n.created_at,
+    )
+
+
+def keyword_request_out(r: keyword_requests.KeywordRequest) -> KeywordRequestOut:
+    k = r.keyword
+    return KeywordRequestOut(
+        id=str(k.id),
+        account_id=str(k.account_id),
+        account_slug=r.account.slug if r.account is not None else None,
+        number_id=str(k.number_id),
+        number=r.number.e164 if r.number is not None else None,
+        text=k.text,
+        normalised=k.normalised,
+        status=k.status.value,
+        status_reason=k.status_reason,
+        status_at=k.status_at,
+        created_at=k.created_at,
     )
 
 
@@ -203,7 +250,7 @@ def _changes(data: NumberPatch) -> numbers.NumberChanges:
     return changes
 
 
-class OperatorController(Controller):
+class OperatorController(AccountDataRoutes, Controller):
     path = "/api/operator"
     dependencies = {
         "hub": Provide(provide_hub, sync_to_thread=False),
@@ -365,3 +412,39 @@ class OperatorController(Controller):
         with their account; 409 while keywords, autoresponders or surveys are set up on it."""
         await numbers.remove(await numbers.get_number(number_id))
         await setup_sync.announce(hub)
+
+    @get("/keyword-requests")
+    async def list_keyword_requests(
+        self, principal: NamedDependency[Principal], status: FromQuery[str | None] = None
+    ) -> list[KeywordRequestOut]:
+        """Keyword reservations of every account, oldest first: by `status` (`pending` to decide
+        on), or all that needed a decision."""
+        found = await keyword_requests.list_requests(keyword_requests.parse_status(status))
+        return [keyword_request_out(r) for r in found]
+
+    @post("/keyword-requests/{request_id:str}/approve", status_code=200)
+    @audited("keyword.approve", "keyword", "request_id")
+    async def approve_keyword_request(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[str],
+    ) -> KeywordRequestOut:
+        """The pending reservation routes from now on, in every hub process; 409 if not pending."""
+        approved = await keyword_requests.approve(hub, request_id)
+        await setup_sync.announce(hub)
+        return keyword_request_out(approved)
+
+    @post("/keyword-requests/{request_id:str}/refuse", status_code=200)
+    @audited("keyword.refuse", "keyword", "request_id")
+    async def refuse_keyword_request(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[str],
+        data: JSONBody[Refusal],
+    ) -> KeywordRequestOut:
+        """The pending reservation gives its word back; the account sees the reason; 409 if not pending."""
+        refused = await keyword_requests.refuse(hub, request_id, data.reason)
+        await setup_sync.announce(hub)
+        return keyword_request_out(refused)

@@ -156,6 +156,17 @@ class SurveyResultsPayload(msgspec.Struct, frozen=True):
     """Contest entrants (every answer correct); 0 for a survey."""
 
 
+class KeywordStatusPayload(msgspec.Struct, frozen=True):
+    """The operator's decision on a keyword reservation of a shared number."""
+
+    keyword_id: str
+    number_id: str
+    text: str
+    status: Literal["approved", "pending", "refused"]
+    reason: str | None = None
+    """Why it was refused."""
+
+
 class AccountEvent(msgspec.Struct, frozen=True, tag_field="type"):
     """What every event of an account's log carries besides its own fields."""
 
@@ -192,12 +203,28 @@ class SurveyResults(AccountEvent, frozen=True, tag="survey.results"):
     data: SurveyResultsPayload
 
 
-DurableEvent = MessageCreated | MessageStatusChanged | ConversationUpdated | SurveyResults
+class KeywordStatusChanged(AccountEvent, frozen=True, tag="keyword.status"):
+    """The operator approved or refused one of the account's keyword reservations."""
+
+    data: KeywordStatusPayload
+
+
+DurableEvent = (
+    MessageCreated | MessageStatusChanged | ConversationUpdated | SurveyResults | KeywordStatusChanged
+)
 EphemeralEvent = Typing | Presence
-Event = MessageCreated | MessageStatusChanged | ConversationUpdated | SurveyResults | Typing | Presence
+Event = (
+    MessageCreated
+    | MessageStatusChanged
+    | ConversationUpdated
+    | SurveyResults
+    | KeywordStatusChanged
+    | Typing
+    | Presence
+)
 
 DURABLE_TYPES: frozenset[str] = frozenset(
-    {"message.created", "message.status", "conversation.updated", "survey.results"}
+    {"message.created", "message.status", "conversation.updated", "survey.results", "keyword.status"}
 )
 
 _encoder = msgspec.json.Encoder()

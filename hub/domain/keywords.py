@@ -252,7 +252,7 @@ def validate_keyword(
     *,
     reserved_words: Collection[str] = (),
     stop_words: Collection[str] = (),
-    shared_limit: int = MAX_SHARED_KEYWORDS_PER_ACCOUNT,
+    shared_limit: int | None = MAX_SHARED_KEYWORDS_PER_ACCOUNT,
 ) -> None:
     """Check that a keyword may be created (or changed) on a number.
 
@@ -266,7 +266,7 @@ def validate_keyword(
             force on the number.
         stop_words: on a shared number, the opt-out words; a keyword may not start with one,
             since "<stop word> <keyword>" is the implicit removing keyword (`shared_removals`).
-        shared_limit: how many keywords one account may hold on one shared number.
+        shared_limit: how many keywords one account may hold on one shared number (None: no cap).
 
     Raises:
         KeywordError: naming the broken rule.
@@ -298,5 +298,6 @@ def validate_keyword(
         if _is_duplicate(keyword, other, shared):
             whose = "another account" if other.account_id != keyword.account_id else "this account"
             raise KeywordError("duplicate", f"{keyword.text!r} is already taken on this number by {whose}")
-    if shared and sum(kw.account_id == keyword.account_id for kw in others) >= shared_limit:
+    mine = sum(kw.account_id == keyword.account_id for kw in others)
+    if shared and shared_limit is not None and mine >= shared_limit:
         raise KeywordError("limit", f"an account may hold at most {shared_limit} keywords on a shared number")

@@ -18,7 +18,7 @@ from hub.services.routing import setup_changed, words_for
 from hub.store.accounts import Account
 from hub.store.audience import Suppression, SuppressionKind
 from hub.store.conversations import Contact, rename_contact
-from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
+from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, KeywordStatus, SurveyDoc
 from hub.store.numbers import Number
 
 
@@ -79,6 +79,16 @@ async def _check_refs(
     return groups, survey, contest, responders
 
 
+def _reservation_status(number: Number, existing: KeywordDoc | None, norm: str) -> KeywordStatus:
+    """A new reservation on a shared number with approval waits for the operator; so does a changed
+    word. Other edits keep the status (a refused keyword stays refused until its word changes)."""
+    if not is_shared(number.type):
+        return KeywordStatus.APPROVED
+    if existing is None or existing.normalised != norm:
+        return KeywordStatus.PENDING if number.keyword_approval else KeywordStatus.APPROVED
+    return existing.status
+
+
 async def save_keyword(
     account_id: PydanticObjectId,
     number_id: str,
@@ -99,7 +109,8 @@ async def save_keyword(
     groups, survey, contest, responders = await _check_refs(
         account_id, group_ids, survey_id, contest_id, autoresponder_ids
     )
-    others = await KeywordDoc.find({"number_id": number.id}).to_list()
+    # A pending reservation holds its word (first come); a refused one has given it back.
+    others = await KeywordDoc.find(KeywordDoc.holding_query(number.id)).to_list()
     account = await Account.get(number.account_id or account_id)
     words = words_for(number, account)
     candidate = Keyword(
@@ -120,9 +131,12 @@ async def save_keyword(
             [k.to_domain() for k in others],
             reserved_words=words.all_words(),
             stop_words=words.opt_out if is_shared(number.type) else (),
+            shared_limit=number.max_keywords_per_account,
         )
     except KeywordError as exc:
-        raise Invalid(str(exc), field="text", code=exc.code) from None
+        # Over the operator's cap is a conflict with what the account already holds, not bad input.
+        error = Conflict if exc.code == "limit" else Invalid
+        raise error(str(exc), field="text", code=exc.code) from None
     norm = normalise(text)
     doc = existing_doc or KeywordDoc(
         account_id=account_id,
@@ -132,10 +146,17 @@ async def save_keyword(
         slot="",
         kind=kind,
     )
+    doc.status = _reservation_status(number, existing_doc, norm)
+    if doc.status is not KeywordStatus.REFUSED:
+        doc.status_reason = None
     doc.text = text.strip()
     doc.normalised = norm
     doc.kind = kind
-    doc.slot = KeywordDoc.slot_for(norm, kind, is_shared(number.type))
+    doc.slot = (
+        doc.refused_slot()
+        if doc.status is KeywordStatus.REFUSED
+        else KeywordDoc.slot_for(norm, kind, is_shared(number.type))
+    )
     doc.group_ids = groups
     doc.survey_id = survey
     doc.contest_id = contest

@@ -41,6 +41,10 @@ def _name(value: str, field: str = "name") -> str:
     return name
 
 
+def check_name(value: str) -> str:
+    return _name(value)
+
+
 def check_slug(slug: str) -> str:
     if SLUG.fullmatch(slug) is None:
         raise Invalid(
@@ -76,7 +80,8 @@ async def account_by_ref(ref: str, field: str = "account") -> Account:
     return await account_by_slug(ref, field)
 
 
-def _check_agent(agent: NewAgent) -> None:
+def check_agent(agent: NewAgent) -> None:
+    """Refuse an agent's e-mail, name or password before anything is stored."""
     if EMAIL.fullmatch(agent.email.strip()) is None:
         raise Invalid("email is not an e-mail address", field="email")
     _name(agent.name)
@@ -88,7 +93,7 @@ async def create_account(name: str, slug: str, admin: NewAgent | None = None) ->
     name = _name(name)
     check_slug(slug)
     if admin is not None:
-        _check_agent(admin)
+        check_agent(admin)
         if await Agent.find_one({"email": admin.email.strip().lower()}) is not None:
             raise Conflict(f"an agent {admin.email!r} already exists", field="email", code="duplicate")
     try:
@@ -101,7 +106,7 @@ async def create_account(name: str, slug: str, admin: NewAgent | None = None) ->
 
 
 async def add_agent(account_id: PydanticObjectId, new: NewAgent) -> Agent:
-    _check_agent(new)
+    check_agent(new)
     try:
         return await auth.create_agent(account_id, new.email, new.name.strip(), new.password, new.role)
     except DuplicateKeyError:

@@ -194,9 +194,41 @@ class NumberChanges:
     help_words: Any = UNSET
     auto_reply_limit: Any = UNSET
     """An AutoReplyLimit, or None for the hub's default."""
+    max_keywords_per_account: Any = UNSET
+    """An int, or None for no cap."""
+    keyword_approval: Any = UNSET
 
 
 SHARED_ONLY = ("default_reply", "help_text", "opt_in_reply", "opt_out_words", "opt_in_words", "help_words")
+KEYWORD_SETTINGS = ("max_keywords_per_account", "keyword_approval")
+MAX_KEYWORD_CAP = 10_000
+
+
+def _keyword_settings(number: Number, changes: NumberChanges) -> dict[str, Any]:
+    """How many words one account may reserve, and whether the operator approves each: only
+    shared numbers (ND, SC) have reservations."""
+    sent = [f for f in KEYWORD_SETTINGS if getattr(changes, f) is not UNSET]
+    if not sent:
+        return {}
+    if not is_shared(number.type):
+        raise Invalid(
+            f"{sent[0]} is a shared number's (ND, SC) setting, not a {number.type.value} number's",
+            field=sent[0],
+        )
+    update: dict[str, Any] = {}
+    cap = changes.max_keywords_per_account
+    if cap is not UNSET:
+        whole = isinstance(cap, int) and not isinstance(cap, bool)
+        if cap is not None and not (whole and 0 <= cap <= MAX_KEYWORD_CAP):
+            raise Invalid(
+                f"max_keywords_per_account must be a whole number from 0 to {MAX_KEYWORD_CAP}, "
+                "or null for no cap",
+                field="max_keywords_per_account",
+            )
+        update["max_keywords_per_account"] = cap
+    if changes.keyword_approval is not UNSET:
+        update["keyword_approval"] = bool(changes.keyword_approval)
+    return update
 
 
 def _text(value: str | None, field: str) -> str | None:
@@ -260,6 +292,7 @@ async def edit(number: Number, changes: NumberChanges, providers: Collection[str
                     f"{clash[0]!r} is a keyword reserved on this number", field="words", code="in_use"
                 )
         update.update(words)
+    update.update(_keyword_settings(number, changes))
     if changes.auto_reply_limit is not UNSET:
         limit = changes.auto_reply_limit
         update["auto_reply_limit"] = limit.model_dump() if isinstance(limit, AutoReplyLimit) else None

@@ -182,7 +182,8 @@ async def _load_setup(number: Number, owner_id: PydanticObjectId | None) -> _Set
     owner_rules = (await _number_rules([owner_id], number)).get(owner_id, ()) if owner_id is not None else ()
     if kind is NumberType.TWO_WAY:
         return _Setup((), (), (), account, owner_rules)
-    docs = await KeywordDoc.find({"number_id": number.id}).to_list()
+    # Reservations waiting for (or refused by) the operator are no account's keyword yet.
+    docs = await KeywordDoc.find(KeywordDoc.routing_query(number.id)).to_list()
     keyword_rules: dict[Any, tuple[str, ...]] = {}
     for rule in await _rules({"keyword_id": {"$in": [k.id for k in docs]}}) if docs else []:
         keyword_rules[rule.keyword_id] = (*keyword_rules.get(rule.keyword_id, ()), str(rule.id))

@@ -45,6 +45,8 @@ class Account(HoldsACounter, Document):
     """Set while the operator has suspended the account: inbound is still stored, but nothing is
     sent for it (replies, automatic replies, forwards) and every refusal names this reason."""
     suspended_at: datetime | None = None
+    exported_at: datetime | None = None
+    """When the account's data was last exported: it may only be deleted after an export."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

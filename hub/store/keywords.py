@@ -7,6 +7,7 @@ core never sees a document.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
@@ -20,6 +21,16 @@ from hub.store.accounts import utcnow
 
 def _ids(values: list[PydanticObjectId]) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
+
+
+class KeywordStatus(StrEnum):
+    """A reservation on a shared number whose operator approves them: only approved ones route."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    """Waiting for the operator; it already holds its word (first come), but does not route."""
+    REFUSED = "refused"
+    """Refused by the operator (see `status_reason`); its word is free for others."""
 
 
 class KeywordDoc(Document):
@@ -36,6 +47,11 @@ class KeywordDoc(Document):
     contest_id: PydanticObjectId | None = None
     autoresponder_ids: list[PydanticObjectId] = Field(default_factory=list)
     active: bool = True
+    status: KeywordStatus = KeywordStatus.APPROVED
+    status_reason: str | None = None
+    """Why the operator refused the reservation (shown to the account)."""
+    status_at: datetime | None = None
+    """When the operator last approved or refused it."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
@@ -44,7 +60,26 @@ class KeywordDoc(Document):
             # The last line of defence when two accounts reserve one word at the same moment.
             IndexModel([("number_id", ASCENDING), ("slot", ASCENDING)], unique=True),
             IndexModel([("account_id", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
         ]
+
+    @staticmethod
+    def routing_query(number_id: PydanticObjectId | None) -> dict[str, object]:
+        """The number's keywords that route: pending and refused reservations do not (documents
+        stored before reservations had a status are approved)."""
+        return {
+            "number_id": number_id,
+            "status": {"$nin": [KeywordStatus.PENDING.value, KeywordStatus.REFUSED.value]},
+        }
+
+    @staticmethod
+    def holding_query(number_id: PydanticObjectId | None) -> dict[str, object]:
+        """The number's keywords that hold their word: every one but a refused reservation."""
+        return {"number_id": number_id, "status": {"$ne": KeywordStatus.REFUSED.value}}
+
+    def refused_slot(self) -> str:
+        # A refused reservation gives its word back, but stays listed for its account to see why.
+        return f"{self.normalised}|refused|{self.id}"
 
     @staticmethod
     def slot_for(normalised: str, kind: KeywordKind, shared: bool) -> str:

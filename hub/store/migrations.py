@@ -31,5 +31,6 @@ async def run_once(
     await markers.update_one(
         {"_id": name}, {"$set": {"done_at": datetime.now(UTC), "changed": changed}}, upsert=True
     )
-    log.info("migration %s changed %d documents", name, changed)
+    if changed:
+        log.info("migration %s changed %d documents", name, changed)
     return True

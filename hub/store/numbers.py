@@ -8,6 +8,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
+from hub.domain.keywords import MAX_SHARED_KEYWORDS_PER_ACCOUNT
 from hub.domain.numbers import NumberType
 from hub.store.accounts import utcnow
 
@@ -43,6 +44,10 @@ class Number(Document):
     auto_reply_limit: AutoReplyLimit | None = None
     """The number's limit on automatic replies nobody asked for (default reply, survey hints and
     refusals to a non-keyword); None: 5 per hour (`hub.domain.autoresponders.DEFAULT_LIMIT`)."""
+    max_keywords_per_account: int | None = MAX_SHARED_KEYWORDS_PER_ACCOUNT
+    """A shared number's cap on the keywords one account may reserve on it; None: no cap."""
+    keyword_approval: bool = False
+    """On a shared number: a reservation waits (pending) until the operator approves it."""
     eco_plus: bool = False
     """A 2WAY number of the provider's ECO+ pool: replies are matched best-effort to the last
     message sent to the replying phone from any pool number, not to a recorded campaign."""

@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+from beanie import PydanticObjectId
 
 from hub.context import HubContext
 from hub.domain.numbers import NumberType
 from hub.outbound.simulator import phone_channel
+from hub.store.accounts import Account
 from hub.store.numbers import Number
 from hub.tasks import cancel_and_wait
-from tests.conftest import RunningHub, login, post_generic
+from tests.conftest import RunningHub, Tenant, login, post_generic
 
 _ids = itertools.count(1)
 
@@ -85,6 +87,21 @@ async def admin_client(running: RunningHub, email: str, password: str) -> AsyncI
     ) as client:
         client.headers["X-Token"] = token
         yield client
+
+
+@contextlib.asynccontextmanager
+async def operator_and_admin(
+    running: RunningHub, operator: Tenant, other: Tenant
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """`operator`'s account made the platform operator: API clients of its admin and of `other`'s."""
+    account = await Account.get(PydanticObjectId(operator.account_id))
+    assert account is not None
+    await account.set({"operator": True})
+    async with (
+        admin_client(running, operator.admin_email, operator.admin_password) as op,
+        admin_client(running, other.admin_email, other.admin_password) as admin,
+    ):
+        yield op, admin
 
 
 async def created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:

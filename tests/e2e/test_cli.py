@@ -56,6 +56,14 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
         printed = log.read_text()
         assert f"{base}/inbox" in printed and "admin@demo.example / demo-admin-pass" in printed
         assert "admin@roza.example / roza-admin-pass" in printed
+        # The seeds' examples to try from the simulator, next to its address.
+        simulator = printed[printed.index(f"{base}/simulator") :]
+        for line in (
+            "Demo Shop's own numbers: NDI +48 500 100 200, SCI 7126",
+            "Shared ND +48 503 340 503: OGRODNIK (Demo Shop), KWIATY (Kwiaciarnia Róża)",
+            "Shared SC 4301: PROMOCJA (Demo Shop)",
+        ):
+            assert line in simulator.split("API schema")[0], printed
         assert "embedded SecantusDB" in printed
         assert (tmp_path / "var" / "mongo").is_dir()
         children = secantus_children(proc.pid)
@@ -127,6 +135,55 @@ def test_demo_runs_with_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> N
         proc.wait(30)
 
 
+def test_commands_work_beside_a_running_hub_serve_on_the_embedded_database(tmp_path: Path) -> None:
+    """The production path with the defaults: `hub serve` holds the embedded database's files, and
+    the operator's commands, run beside it, use that server instead of failing on its lock."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "REDIS_URL", "HUB_WEBHOOK_SECRET"}}
+    env.update({"HUB_PORT": str(port), "HUB_DATA_DIR": str(tmp_path / "var"), "HUB_SIMULATOR": "1"})
+    log = tmp_path / "serve.log"
+    base = f"http://127.0.0.1:{port}"
+
+    def hub(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "hub", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, (args, done.stdout, done.stderr[-3000:])
+        return done.stdout
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_healthy(base, proc, log)
+        hub("create-agent", "--account", "operator", "--email", "ops@op.test", "--name", "Ops",
+            "--password", "ops-haslo-123", "--role", "admin", "--operator")  # fmt: skip
+        hub("create-account", "--slug", "pizza", "--name", "Pizza Kraków", "--admin-email", "szef@pizza.test",
+            "--admin-name", "Szef", "--admin-password", "pizza-haslo-1")  # fmt: skip
+        hub("create-number", "--number", "+48 500 600 700", "--type", "NDI", "--account", "pizza",
+            "--provider", "simulator")  # fmt: skip
+        # Only the server that `hub serve` started runs: no command started a second one.
+        assert len(secantus_children(proc.pid)) == 1
+        sent = httpx.post(
+            f"{base}/simulator/api/messages",
+            json={"from": "+48600700800", "to": "500 600 700", "text": "Dzień dobry"},
+        )
+        assert sent.status_code == 201, sent.text
+        token = httpx.post(
+            f"{base}/api/auth/login", json={"email": "szef@pizza.test", "password": "pizza-haslo-1"}
+        ).json()["token"]
+        convs = httpx.get(f"{base}/api/conversations", headers={"Authorization": f"Bearer {token}"}).json()
+        assert [(c["contact"]["phone"], c["number"]) for c in convs] == [("+48600700800", "+48500600700")]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    # Stopped, the hub leaves no address behind; a command now starts the database itself.
+    assert not (tmp_path / "var" / "mongo.uri").exists()
+    assert "pizza" in hub("list-numbers")
+
+
 def test_create_agent_makes_the_account_and_marks_the_operator(mongo_uri: str, tmp_path: Path) -> None:
     from pymongo import MongoClient
 
@@ -183,7 +240,10 @@ async def test_operator_commands_set_up_a_working_account(running: RunningHub) -
     out = await hub("create-number", "--number", "500 600 700", "--type", "ndi", "--account", "pizza")
     assert "number +48500600700 (NDI, simulator, account pizza)" in out.stdout
     await hub("create-number", "--number", "+48 503-340-503", "--type", "ND", "--provider", "simulator")
-    await hub("set-number", "--number", "503340503", "--default-reply", "Nie znamy hasła.")
+    await hub(
+        "set-number", "--number", "503340503", "--default-reply", "Nie znamy hasła.",
+        "--max-keywords-per-account", "1",
+    )  # fmt: skip
     listed = (await hub("list-numbers")).stdout.splitlines()
     assert listed == ["+48500600700\tNDI\tsimulator\tpizza\t", "+48503340503\tND\tsimulator\t-\t"]
 
@@ -206,6 +266,8 @@ async def test_operator_commands_set_up_a_working_account(running: RunningHub) -
         (("create-account", "--slug", "pizza", "--name", "X"), "already exists"),
         (("assign-number", "--number", "503340503", "--account", "pizza"), "shared"),
         (("remove-number", "--number", "500999999"), "no number +48500999999"),
+        (("set-number", "--number", "503340503", "--max-keywords-per-account", "dużo"), "whole number"),
+        (("set-number", "--number", "500600700", "--keyword-approval"), "shared number"),
     ]:
         done = await hub(*args, ok=False)
         assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
@@ -219,6 +281,9 @@ async def test_operator_commands_set_up_a_working_account(running: RunningHub) -
         assert (
             await pizza.post("/api/keywords", json={"number_id": nd["id"], "text": "PIZZA"})
         ).status_code == 201
+        # The number's cap, set by the command: one keyword per account.
+        r = await pizza.post("/api/keywords", json={"number_id": nd["id"], "text": "CALZONE"})
+        assert r.status_code == 409 and r.json()["code"] == "limit", r.text
         async with phone(running, "+48601222333") as customer:
             await customer.text("500600700", "Dzień dobry")
             await customer.text("+48503340503", "pizza")

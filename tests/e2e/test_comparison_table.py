@@ -91,7 +91,7 @@ async def test_functionality_table(running: RunningHub, tenant_a: Tenant, kind: 
         elif shared:
             # KLUB already holds one reservation: the account's tenth is its last.
             assert codes.count(201) == MAX_SHARED_KEYWORDS_PER_ACCOUNT - 1
-            assert {r.json()["code"] for r in results if r.status_code == 422} == {"limit"}
+            assert {r.json()["code"] for r in results if r.status_code == 409} == {"limit"}
         else:
             assert set(codes) == {422}
 

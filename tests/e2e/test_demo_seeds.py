@@ -10,13 +10,13 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from hub.context import HubContext
-from hub.demo import DEMO_SHORT_CODE, SHARED_ND, SHARED_SC, seed_demo
+from hub.demo import DEMO_SHORT_CODE, SHARED_ND, SHARED_SC, number_guide, seed_demo
 from hub.domain.numbers import NumberType
 from hub.services import auth
 from hub.store.accounts import Account
 from hub.store.audience import UnmatchedMessage
 from hub.store.conversations import Contact, Conversation
-from hub.store.keywords import ContactGroup
+from hub.store.keywords import ContactGroup, KeywordDoc
 from hub.store.messages import Message
 from hub.store.numbers import Number
 from tests.conftest import RunningHub
@@ -100,6 +100,20 @@ async def test_the_seeds_examples_reach_their_accounts_from_the_demo(running: Ru
     async with admin_client(running, "admin@roza.example", "roza-admin-pass") as r:
         assert (await r.get("/api/operator/unmatched")).status_code == 403
         assert [c["contact"]["phone"] for c in (await r.get("/api/conversations")).json()] == [CUSTOMER]
+
+
+async def test_the_start_up_guide_lists_every_number_and_its_keywords(hub: HubContext) -> None:
+    """What `hub demo` prints under the simulator's address: the seeds' examples to try."""
+    await seed_demo()
+    assert await number_guide() == [
+        "Demo Shop's own numbers: NDI +48 500 100 200, SCI 7126",
+        "Shared ND +48 503 340 503: OGRODNIK (Demo Shop), KWIATY (Kwiaciarnia Róża)",
+        "Shared SC 4301: PROMOCJA (Demo Shop)",
+    ]
+    # Read from what is configured: a keyword a shop gives up leaves the guide.
+    roza = await _account("roza")
+    await KeywordDoc.find({"account_id": roza.id}).delete()
+    assert (await number_guide())[1] == "Shared ND +48 503 340 503: OGRODNIK (Demo Shop)"
 
 
 async def test_seeding_again_changes_nothing(hub: HubContext) -> None:

@@ -16,6 +16,7 @@ from hub.store.conversations import Conversation
 from hub.store.events import EventRecord
 from hub.store.messages import Message
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, RunningHub, Tenant, login, make_tenant, post_generic
+from tests.e2e.test_webhooks import post_twilio
 from tests.httpserver import HTTPServer, Recorded
 from tests.panel import Panel
 
@@ -125,36 +126,38 @@ async def test_socket_request_that_fails_unexpectedly_answers_and_stays_open(
         await panel.next("message.status", message_id=ack["message_id"], status="delivered")
 
 
-async def test_repeated_report_records_an_event_a_failed_attempt_left_out(
-    running: RunningHub, tenant_a: Tenant
-) -> None:
-    from hub.domain.messages import DeliveryReport
-    from hub.services.delivery import apply_report
+async def test_repeated_report_records_an_event_a_failed_attempt_left_out(running: RunningHub) -> None:
+    """A reply sent through Twilio; its status callback's event write fails once, so the status is
+    stored without its event. Twilio calls again: nothing changes, but the missing event is published."""
+    tenant = await make_tenant("reports", "+48500100800", provider="twilio")
+    sid = "SM" + "5" * 32
 
-    token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    def fake_twilio(req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        return 201, {"Content-Type": "application/json"}, json.dumps({"sid": sid, "status": "sent"}).encode()
+
+    token = await login(running.base, tenant.agent_email, tenant.agent_password)
     auth = {"Authorization": f"Bearer {token}"}
     async with (
+        HTTPServer(fake_twilio) as api,
         Panel(running.ws_base, token) as panel,
         httpx.AsyncClient(base_url=running.base, headers=auth) as c,
     ):
-        await post_generic(c, {"id": "s-1", "from": "+48600700813", "to": tenant_a.number, "text": "q"})
+        running.hub.providers["twilio"] = TwilioProvider(
+            running.hub.http, TWILIO_SID, TWILIO_TOKEN, api.base, None
+        )
+        await post_generic(c, {"id": "s-1", "from": "+48600700813", "to": tenant.number, "text": "q"})
         conv = (await panel.next("message.created"))["data"]["conversation_id"]
         reply = (await c.post(f"/api/conversations/{conv}/messages", json={"text": "a"})).json()
-        await panel.next("message.status", message_id=reply["id"], status="delivered")
-        # Pretend a generic gateway sent it; its next report's event write fails once.
-        message = await Message.get(reply["id"])
-        assert message is not None
-        await Message.get_pymongo_collection().update_one(
-            {"_id": message.id},
-            {"$set": {"status": "sent", "provider": "generic", "provider_message_id": "gw-out-1"}},
-        )
-        report = DeliveryReport("generic", "gw-out-1", MessageStatus.UNDELIVERED, message.created_at)
+        await panel.next("message.status", message_id=reply["id"], status="sent")
+        status_url = f"{running.base}/webhooks/twilio/status"
+        callback = {"MessageSid": sid, "MessageStatus": "undelivered", "AccountSid": TWILIO_SID}
         fault = FailOnce(running.hub.bus, "record", RuntimeError("event log write failed"))
-        with pytest.raises(RuntimeError):
-            await apply_report(running.hub, report)
+        r = await post_twilio(c, status_url, callback)
+        assert r.status_code == 500, r.text
         fault.restore()
         assert (await Message.get(reply["id"])).status == MessageStatus.UNDELIVERED  # type: ignore[union-attr]
-        assert await apply_report(running.hub, report) is None  # no progress now...
+        r = await post_twilio(c, status_url, callback)
+        assert r.status_code == 200, r.text  # no progress now...
         event = await panel.next(
             "message.status", message_id=reply["id"], status="undelivered"
         )  # ...but published

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from beanie import PydanticObjectId
-
-from hub.store.accounts import Account
 from tests.conftest import RunningHub, Tenant, post_generic
-from tests.e2e.keywords_helpers import admin_client, created, phone
+from tests.e2e.keywords_helpers import created, operator_and_admin, phone
 
 
 async def test_numbers_are_validated_moved_and_removed(
     running: RunningHub, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
-    operator = await Account.get(PydanticObjectId(tenant_a.account_id))
-    assert operator is not None
-    await operator.set({"operator": True})
-    async with (
-        admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as op,
-        admin_client(running, tenant_b.admin_email, tenant_b.admin_password) as b,
-    ):
+    async with operator_and_admin(running, tenant_a, tenant_b) as (op, b):
         for body, status, field in [
             ({"number": "500 100 200", "type": "NDI", "account": "beta"}, 409, "number"),
             ({"number": "500 700 800", "type": "NDI"}, 422, "account"),

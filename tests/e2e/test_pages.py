@@ -555,7 +555,7 @@ async def test_mms_thumbnail_and_inert_svg(
     # Open the SVG's URL itself (as a click-through would): nothing may run.
     viewer = problems.watch(await context.new_page())
     outcome = await goto_maybe_download(viewer, base + svg_url)
-    assert outcome in {"download", "shown"}
+    assert outcome == "download"  # an attachment: saved, never opened as a document
     assert await viewer.evaluate("window.__pwned") is None
     # While the PNG opens inline.
     png_page = problems.watch(await context.new_page())

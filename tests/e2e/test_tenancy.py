@@ -184,7 +184,11 @@ async def test_operator_endpoints_admit_only_the_operators_admins(
     own = await Number.find({"account_id": operator.id}).to_list()
     _, scoped = await auth.create_api_token(operator.id, "bot", None, [str(n.id) for n in own])
     _, unlimited = await auth.create_api_token(operator.id, "provisioning", None)
-    ids = {"account_id": tenant_b.account_id, "number_id": str(number.id)}
+    ids = {
+        "account_id": tenant_b.account_id,
+        "number_id": str(number.id),
+        "request_id": str(PydanticObjectId()),
+    }
     async with httpx.AsyncClient(base_url=running.base) as client:
         schema = (await client.get("/schema/openapi.json")).json()
         operations = [
@@ -193,7 +197,7 @@ async def test_operator_endpoints_admit_only_the_operators_admins(
             if path.startswith("/api/operator/") and path != "/api/operator/unmatched"
             for method in item
         ]
-        assert len(operations) == 21, operations
+        assert len(operations) == 26, operations
         refused = {
             "an agent": await login(running.base, tenant_a.agent_email, tenant_a.agent_password),
             "another account's admin": await login(
@@ -214,7 +218,7 @@ async def test_operator_endpoints_admit_only_the_operators_admins(
                 ), (who, r.text)
         # Nothing was changed by the refused calls.
         b = await Account.get(PydanticObjectId(tenant_b.account_id))
-        assert b is not None and b.suspended_reason is None and b.name == "Beta"
+        assert b is not None and b.suspended_reason is None and b.name == "Beta" and b.exported_at is None
         assert await UsageLimits.get(b.id) is None
         assert await Number.get(number.id) is not None
         admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)

@@ -52,8 +52,11 @@ COVERED_ELSEWHERE = {
     "/api/operator/accounts/{account_id}/usage",
     "/api/operator/accounts/{account_id}/limits",
     "/api/operator/accounts/{account_id}/top-up",
+    "/api/operator/accounts/{account_id}/export",
     "/api/operator/numbers/{number_id}",
     "/api/operator/numbers/{number_id}/assign",
+    "/api/operator/keyword-requests/{request_id}/approve",
+    "/api/operator/keyword-requests/{request_id}/refuse",
 }
 
 

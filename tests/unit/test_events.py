@@ -68,6 +68,18 @@ SAMPLES: list[ev.Event] = [
             entrants=0,
         ),
     ),
+    ev.KeywordStatusChanged(
+        seq=11,
+        account_id="a1",
+        at=AT,
+        data=ev.KeywordStatusPayload(
+            keyword_id="kw1",
+            number_id="n2",
+            text="KWIATY",
+            status="refused",
+            reason="Słowo zarezerwowane dla kwiaciarni.",
+        ),
+    ),
     ev.Typing(
         seq=9,
         account_id="a1",

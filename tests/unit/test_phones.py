@@ -77,7 +77,6 @@ def test_garbage_is_rejected(raw: str) -> None:
     with pytest.raises(InvalidPhoneNumber) as excinfo:
         to_e164(raw)
     assert str(excinfo.value)
-    assert isinstance(excinfo.value, ValueError)
 
 
 def test_rejection_message_names_the_input() -> None:

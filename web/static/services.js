@@ -356,7 +356,18 @@ function surveyName(id) {
   return s ? s.name : "unknown survey";
 }
 
-const SHARED_LIMIT = 10;
+const STATUS_CHIPS = {
+  pending: ["waiting for the operator's approval", "warn"],
+  refused: ["refused by the operator", "danger"],
+};
+
+/** How a shared number's reservations are limited, as the operator set it. */
+function reservationRules(number) {
+  const cap = number.max_keywords_per_account;
+  const parts = [cap === null || cap === undefined ? "no limit per account" : `at most ${cap} per account`];
+  if (number.keyword_approval) parts.push("each needs the operator's approval before it works");
+  return parts.join("; ");
+}
 
 function keywordItem(k, groups, responders) {
   return h(
@@ -367,6 +378,7 @@ function keywordItem(k, groups, responders) {
       { class: "item-head" },
       h("span", { class: "item-title keyword-text" }, k.text),
       chip(k.kind, "kind"),
+      STATUS_CHIPS[k.status] ? chip(...STATUS_CHIPS[k.status]) : null,
       k.active ? null : chip("inactive", "muted"),
       k.normalised !== k.text.toLowerCase() ? h("span", { class: "muted", title: "as messages are compared" }, `matches “${k.normalised}”`) : null,
     ),
@@ -378,6 +390,9 @@ function keywordItem(k, groups, responders) {
       k.contest_id ? chip(`contest: ${surveyName(k.contest_id)}`, "survey") : null,
       k.autoresponder_ids.map((a) => chip(`replies: ${responders.get(a) || "?"}`)),
     ),
+    k.status === "refused" && k.status_reason
+      ? h("p", { class: "item-meta keyword-status-reason" }, `Reason: ${k.status_reason} (change the word to ask again)`)
+      : null,
     state.admin
       ? h(
           "div",
@@ -387,6 +402,13 @@ function keywordItem(k, groups, responders) {
         )
       : null,
   );
+}
+
+/** "2 of 3 reserved": refused reservations hold no word and do not count. */
+function reservedCount(number, keywords) {
+  const held = keywords.filter((k) => k.status !== "refused").length;
+  const cap = number.max_keywords_per_account;
+  return cap === null || cap === undefined ? `${held} reserved` : `${held} of ${cap} reserved`;
 }
 
 /** The keywords, one list per number (the filter narrows it to one). */
@@ -402,7 +424,7 @@ function renderKeywords() {
     numberIds.map((id) => {
       const number = numberById(id);
       const mine = rows.filter((k) => k.number_id === id);
-      const count = number && SHARED.has(number.type) ? `${mine.length} of ${SHARED_LIMIT} reserved` : `${mine.length} ${mine.length === 1 ? "keyword" : "keywords"}`;
+      const count = number && SHARED.has(number.type) ? reservedCount(number, mine) : `${mine.length} ${mine.length === 1 ? "keyword" : "keywords"}`;
       const headId = `kw-head-${id}`;
       return h(
         "section",
@@ -429,7 +451,7 @@ function updateKeywordFormForNumber() {
   const current = kind.value || "exact";
   options(kind, shared ? KINDS.slice(0, 1) : KINDS, shared ? "exact" : current);
   $("kw-kind-hint").textContent = shared
-    ? `Only exact keywords can be reserved on a shared ${number.type} number (at most ${SHARED_LIMIT} per account).`
+    ? `Only exact keywords can be reserved on a shared ${number.type} number (${reservationRules(number)}).`
     : "";
   const numberId = number ? number.id : "";
   const survey = $("kw-survey");
@@ -550,13 +572,11 @@ async function submitKeyword(e) {
   const submit = $("kw-submit");
   submit.disabled = true;
   try {
-    if (state.editKeyword) {
-      await api("PATCH", `/api/keywords/${encodeURIComponent(state.editKeyword.id)}`, keywordBody());
-      toast("Keyword saved", "ok");
-    } else {
-      await api("POST", "/api/keywords", keywordBody());
-      toast("Keyword created", "ok");
-    }
+    const saved = state.editKeyword
+      ? await api("PATCH", `/api/keywords/${encodeURIComponent(state.editKeyword.id)}`, keywordBody())
+      : await api("POST", "/api/keywords", keywordBody());
+    const done = state.editKeyword ? "Keyword saved" : "Keyword created";
+    toast(saved && saved.status === "pending" ? `${done}: waiting for the operator's approval` : done, "ok");
     resetKeywordForm();
     await loadKeywords();
   } catch (err) {
@@ -1551,6 +1571,10 @@ function onSocketMessage(msg) {
       rt.ping = setInterval(() => rt.socket.send({ type: "ping" }), PING_EVERY_MS);
       // Results that changed while the socket was away (or before it first connected).
       for (const s of state.surveys) loadResults(s.id);
+      break;
+    case "keyword.status":
+      // The operator decided on a reservation: show its status (and reason) at once.
+      loadKeywords().catch((err) => toast(err.message));
       break;
     case "survey.results":
       if (msg.data && msg.data.survey_id) {
