@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+import zipfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,6 +36,7 @@ __all__ = ["browser", "problems"]
 GAMMA_ADMIN = ("szef@gamma.test", "gamma-password")
 DELTA_ADMIN = ("szef@delta.test", "delta-password")
 ND = "+48503340503"
+NDI = "+48500600700"
 
 
 def audit_rows(page: Page):  # type: ignore[no-untyped-def]
@@ -194,4 +198,51 @@ async def test_audit_log_and_top_bar_fit_the_window(
     await expect(page.locator("#panel-audit")).to_be_visible()
     await expect(page.locator("#audit-list")).to_have_attribute("data-query", re.compile("^/api/audit[?]"))
     await fits(page, f"/services audit {width}")
+    problems.check()
+
+
+async def test_operator_exports_then_deletes_an_account(
+    running: RunningHub, browser: Browser, problems: PageProblems
+) -> None:
+    base = running.base
+    await create_operator(running)
+    _, op = await new_page(browser, problems)
+    await log_in(op, base, OPERATOR)
+    await open_operator(op, base)
+    await create_account(op, "Epsilon Łódź", "epsilon")
+    await expect(account_row(op, "epsilon")).to_be_visible()
+    await add_number(op, "0048 500 600 700", "NDI", "Epsilon Łódź (epsilon)")
+    await expect(number_row(op, NDI)).to_be_visible()
+    # The operator's own account can be neither exported nor deleted here.
+    await account_row(op, "operator").get_by_role("button").click()
+    await expect(op.locator("#account-data")).to_be_hidden()
+
+    await account_row(op, "epsilon").get_by_role("button").click()
+    await expect(op.locator("#delete-form")).to_be_hidden()
+    await op.click("#delete-open")
+    await expect(op.locator("#delete-slug")).to_have_text("epsilon")
+    # A wrong slug, then the right one before any export: each refusal is the hub's reason.
+    await op.fill("#delete-confirm", "epsilo")
+    await op.click("#delete-submit")
+    await expect(op.locator("#delete-error")).to_contain_text("confirm it with its slug")
+    await op.fill("#delete-confirm", "epsilon")
+    await op.click("#delete-submit")
+    await expect(op.locator("#delete-error")).to_contain_text("export the account's data first")
+    await expect(account_row(op, "epsilon")).to_be_visible()
+
+    async with op.expect_download() as json_download:
+        await op.click("#export-json")
+    exported = json.loads(Path(await (await json_download.value).path()).read_text("utf-8"))
+    assert exported["account"]["name"] == "Epsilon Łódź", exported["account"]
+    assert [n["e164"] for n in exported["numbers"]] == [NDI]
+    async with op.expect_download() as csv_download:
+        await op.click("#export-csv")
+    with zipfile.ZipFile(await (await csv_download.value).path()) as z:
+        assert any(name.startswith("numbers") for name in z.namelist()), z.namelist()
+
+    await op.click("#delete-submit")
+    await expect(account_row(op, "epsilon")).to_have_count(0)
+    await expect(op.locator("#account-editor")).to_be_hidden()
+    await expect(number_row(op, NDI)).to_have_count(0)
+    await expect(audit_rows(op).first).to_have_attribute("data-action", "account.delete")
     problems.check()

@@ -4,6 +4,7 @@
  * and the page says it instead of showing empty tables.
  */
 import { $, api, toast } from "/static/common.js";
+import { initAccountData } from "/static/operator-account-data.js";
 import { initAccounts, loadAccounts } from "/static/operator-accounts.js";
 import { initAudit } from "/static/operator-audit.js";
 import { initNumbers, loadNumbers } from "/static/operator-numbers.js";
@@ -24,6 +25,8 @@ async function main() {
     return;
   }
   initAccounts();
+  // A deleted account's individual numbers are released: both tables change.
+  initAccountData(() => Promise.all([loadAccounts(), loadNumbers()]).catch((err) => toast(err.message)));
   initNumbers();
   initUsage(loadAccounts);
   initUnmatched((err) => toast(err.message));
