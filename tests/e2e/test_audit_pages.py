@@ -131,6 +131,7 @@ async def test_operator_and_account_admin_read_the_audit_log(
     await expect(audit_rows(op)).to_have_count(55)
     await expect(audit_rows(op).last.locator(".audit-change")).to_have_text("name: Gamma → Gamma Kraków")
     await expect(op.locator("#audit-older")).to_be_hidden()
+    await op.locator("#audit-table").scroll_into_view_if_needed()
     await screenshot(op, "operator-audit")
 
     # Gamma's admin sees Gamma's changes on the services page, its own too, and none of Delta's.
@@ -193,11 +194,13 @@ async def test_audit_log_and_top_bar_fit_the_window(
     await expect(page.locator("body")).to_have_attribute("data-state", "ready")
     await expect(audit_rows(page).first).to_have_attribute("data-action", "account.suspend")
     await fits(page, f"/operator audit {width}")
+    await page.locator("#audit-table").scroll_into_view_if_needed()
     await screenshot(page, f"layout-operator-audit-{width}")
     await page.goto(base + "/services#audit")
     await expect(page.locator("#panel-audit")).to_be_visible()
     await expect(page.locator("#audit-list")).to_have_attribute("data-query", re.compile("^/api/audit[?]"))
     await fits(page, f"/services audit {width}")
+    await screenshot(page, f"layout-services-audit-{width}")
     problems.check()
 
 

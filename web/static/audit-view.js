@@ -29,7 +29,7 @@ export function changeLines(before, after) {
 }
 
 function actorText(actor) {
-  if (actor.kind === "cli") return actor.name ? `${actor.name} (command line)` : "command line";
+  if (actor.kind === "cli") return actor.name || "command line";
   const who = actor.name || actor.email || actor.id || actor.kind;
   return actor.kind === "token" ? `${who} (API token)` : who;
 }
@@ -43,7 +43,8 @@ function entryRow(e, accountName) {
     h("td", { class: "audit-when", "data-label": "When", text: messageTime(e.at), title: fullTime(e.at) }),
     h("td", { class: "audit-actor", "data-label": "Who", text: actorText(e.actor), title: e.actor.email || "" }),
     h("td", { class: "audit-action", "data-label": "Action" }, h("code", { text: e.action })),
-    h("td", { class: "audit-target", "data-label": "Target", text: e.target_id ? `${e.target_type} ${e.target_id}` : e.target_type }),
+    // The id's tail tells entries apart; the whole id is in the title (and in the CSV).
+    h("td", { class: "audit-target", "data-label": "Target", title: e.target_id || "", text: e.target_id ? `${e.target_type} …${e.target_id.slice(-6)}` : e.target_type }),
     h("td", { class: "audit-account", "data-label": "Account", text: accountName(e.account_id) }),
     h(
       "td",
