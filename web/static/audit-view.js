@@ -4,7 +4,7 @@
  * written compactly (`name: Gamma → Gamma Kraków`), and an "Older" button that fetches the next
  * page by the last entry's id. Values are shown as text, never as markup.
  */
-import { $, api, fullTime, h, messageTime, setChildren } from "/static/common.js";
+import { $, api, fullTime, h, messageTime, setChildren, toast } from "/static/common.js";
 
 export const PAGE_SIZE = 50;
 const LONG = 80;
@@ -74,7 +74,7 @@ export function auditView(ids, path, accountName = (id) => id || "") {
     $(ids.empty).hidden = view.entries.length > 0;
   }
 
-  $(ids.older).addEventListener("click", () => fetchPage(view.last));
+  $(ids.older).addEventListener("click", () => fetchPage(view.last).catch((err) => toast(err.message)));
   return { reload: () => fetchPage(null) };
 }
 
