@@ -179,6 +179,13 @@ def account_out(account: Account, admin: Agent | None = None) -> AccountOut:
     )
 
 
+class GatewayOut(msgspec.Struct):
+    name: str
+    """What a number's `provider` may be."""
+    configured: bool
+    """False when it cannot send yet (twilio without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)."""
+
+
 def number_out(n: Number, owner: Account | None) -> OperatorNumberOut:
     words = words_for(n, owner)
     limit = auto_reply_limit(n)
@@ -314,6 +321,13 @@ class OperatorController(AccountDataRoutes, Controller):
             account.id, accounts.NewAgent(data.email, data.name, data.password, Role(data.role))
         )
         return agent_out(agent)
+
+    @get("/gateways")
+    async def list_gateways(
+        self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal]
+    ) -> list[GatewayOut]:
+        """The gateways a number may use (the names `provider` is checked against)."""
+        return [GatewayOut(name, p.configured) for name, p in sorted(hub.providers.items())]
 
     @get("/numbers")
     async def list_numbers(

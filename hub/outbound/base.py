@@ -43,4 +43,9 @@ class OutboundProvider(Protocol):
     idempotent: bool
     """Sending the same message id twice delivers it once, so an interrupted send may be retried."""
 
+    @property
+    def configured(self) -> bool:
+        """Whether it can send at all (a gateway needing credentials has them)."""
+        ...
+
     async def send(self, request: OutboundRequest) -> SendResult: ...

@@ -42,6 +42,7 @@ def phone_channel(prefix: str, phone: str) -> str:
 class SimulatorProvider:
     name = "simulator"
     idempotent = True
+    configured = True
 
     def __init__(self, hub: HubContext) -> None:
         self._hub = hub

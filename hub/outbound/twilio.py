@@ -27,8 +27,12 @@ class TwilioProvider:
         self._base = api_base.rstrip("/")
         self._status_callback = status_callback
 
+    @property
+    def configured(self) -> bool:
+        return bool(self._sid and self._token)
+
     async def send(self, request: OutboundRequest) -> SendResult:
-        if not self._sid or not self._token:
+        if not self.configured:
             raise ProviderError(
                 "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)", permanent=True
             )

@@ -444,9 +444,11 @@ async def test_operator_admin_sees_unmatched_messages_others_do_not(
     await page.fill("#unmatched-number", "+48500000000")
     await expect(page.locator("#unmatched-empty")).to_be_visible()
     await expect(rows).to_have_count(0)
-    # The keyboard reaches the tab: End goes to it.
+    # The keyboard reaches the tab: End goes to the last one (the audit log), Left to it.
     await page.focus("#tab-numbers")
     await page.keyboard.press("End")
+    await expect(page.locator("#tab-audit")).to_be_focused()
+    await page.keyboard.press("ArrowLeft")
     await expect(page.locator("#tab-unmatched")).to_be_focused()
 
     # The operator's agents and other accounts' admins have no such tab, and the API refuses them.

@@ -103,3 +103,24 @@ async def test_from_an_empty_database_to_a_working_account(running: RunningHub) 
     for stored in (first, by_keyword):
         message = await Message.get(stored["message_id"])
         assert message is not None and str(message.account_id) == account["id"]
+
+
+async def test_gateways_are_the_providers_a_number_may_name(running: RunningHub) -> None:
+    """`/api/operator/gateways` lists what `provider` is checked against, and says whether each can
+    send: Twilio without its credentials cannot."""
+    from hub.outbound.twilio import TwilioProvider
+
+    running.hub.providers["twilio"] = TwilioProvider(running.hub.http, "", "", "http://127.0.0.1:9", None)
+    async with await operator_client(running) as c:
+        r = await c.get("/api/operator/gateways")
+        assert r.status_code == 200, r.text
+        assert r.json() == [
+            {"name": "simulator", "configured": True},
+            {"name": "twilio", "configured": False},
+        ]
+        names = {g["name"] for g in r.json()}
+        r = await c.post(
+            "/api/operator/numbers", json={"number": "+48500600701", "type": "ND", "provider": "smsapi"}
+        )
+        assert r.status_code == 422, r.text
+        assert all(name in r.json()["error"] for name in names), r.json()

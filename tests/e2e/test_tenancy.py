@@ -197,7 +197,7 @@ async def test_operator_endpoints_admit_only_the_operators_admins(
             if path.startswith("/api/operator/") and path != "/api/operator/unmatched"
             for method in item
         ]
-        assert len(operations) == 25, operations
+        assert len(operations) == 26, operations
         refused = {
             "an agent": await login(running.base, tenant_a.agent_email, tenant_a.agent_password),
             "another account's admin": await login(

@@ -1,9 +1,10 @@
 /*
  * The operator page's accounts: the list with each account's status and segments this month;
  * create one with its first admin; rename, suspend (with the reason the account is shown),
- * reactivate, and add an admin or agent.
+ * reactivate, and add an admin or agent (export and deletion: operator-account-data.js).
  */
 import { $, api, h, setChildren, toast } from "/static/common.js";
+import { fillAccountData, resetAccountData } from "/static/operator-account-data.js";
 import { accounts, labelCells, setAccounts, showError, submitting } from "/static/operator-shared.js";
 import { currentMonth, fetchUsage } from "/static/operator-usage.js";
 
@@ -68,6 +69,7 @@ function fillEditor() {
   $("reactivate-box").hidden = !a.suspended;
   $("reactivate-reason").textContent = a.suspended ? `Suspended: ${a.suspended_reason}` : "";
   $("account-editor").dataset.accountId = a.id;
+  fillAccountData(a);
 }
 
 function openEditor(id) {
@@ -75,6 +77,7 @@ function openEditor(id) {
   for (const node of ["rename-error", "suspend-error", "reactivate-error", "agent-error"]) showError($(node), null);
   $("agent-form").reset();
   $("suspend-reason").value = "";
+  resetAccountData();
   fillEditor();
   $("account-editor").hidden = false;
   $("rename-name").focus();

@@ -1,9 +1,11 @@
 /*
  * The operator page's numbers: every number with its type (explained on hover), gateway and
- * owner; add one; edit its gateway, label and (shared and 2WAY numbers) the texts, words and
- * automatic-reply limit; assign or move an individual number; release a number from the hub.
+ * owner; add one (its gateway picked from the hub's); edit its gateway, label and (shared and
+ * 2WAY numbers) the texts, words and automatic-reply limit; assign or move an individual number;
+ * release a number from the hub.
  */
 import { $, api, h, setChildren, toast } from "/static/common.js";
+import { gatewayOptions, loadGateways } from "/static/operator-gateways.js";
 import { accounts, labelCells, onAccounts, optionalInt, showError, submitting } from "/static/operator-shared.js";
 
 /** What each type means, shown as the type's title and under the type picker. */
@@ -52,7 +54,9 @@ function numberRow(n) {
 }
 
 export async function loadNumbers() {
-  state.numbers = await api("GET", "/api/operator/numbers");
+  const [list] = await Promise.all([api("GET", "/api/operator/numbers"), loadGateways()]);
+  state.numbers = list;
+  gatewayOptions($("number-provider"), $("number-provider").value || "simulator");
   renderNumbers();
 }
 
@@ -93,7 +97,7 @@ function fillEditor() {
   $("number-editor").dataset.numberId = n.id;
   $("number-editor-title").textContent = `${n.e164} · ${typeOf(n)} · ${ownerText(n)}`;
   $("ns-label").value = n.label;
-  $("ns-provider").value = n.provider;
+  gatewayOptions($("ns-provider"), n.provider);
   $("ns-eco-field").hidden = n.type !== "2WAY";
   $("ns-eco").checked = n.eco_plus;
   $("ns-shared").hidden = individual;
@@ -134,7 +138,7 @@ function closeEditor() {
 }
 
 function settingsBody(n) {
-  const body = { label: $("ns-label").value.trim(), provider: $("ns-provider").value.trim() };
+  const body = { label: $("ns-label").value.trim(), provider: $("ns-provider").value };
   if (n.type === "2WAY") body.eco_plus = $("ns-eco").checked;
   if (INDIVIDUAL.has(n.type)) return body;
   // The word lists are shown with the hub's defaults filled in: only a list the operator changed
@@ -190,7 +194,7 @@ async function createNumber(event) {
     number: $("number-value").value.trim(),
     type: picked === "ECO+" ? "2WAY" : picked,
     eco_plus: picked === "ECO+",
-    provider: $("number-provider").value.trim() || "simulator",
+    provider: $("number-provider").value || "simulator",
     label: $("number-label").value.trim(),
   };
   if (INDIVIDUAL.has(picked)) body.account = $("number-account").value || null;

@@ -1,10 +1,12 @@
 /*
- * The platform operator's page: accounts, numbers, usage and unmatched texts (each in its own
+ * The platform operator's page: accounts, numbers, usage, unmatched texts and the audit log (each in its own
  * module). Only the operator's admins get its data; anyone else is told so by the API's 403,
  * and the page says it instead of showing empty tables.
  */
 import { $, api, toast } from "/static/common.js";
+import { initAccountData } from "/static/operator-account-data.js";
 import { initAccounts, loadAccounts } from "/static/operator-accounts.js";
+import { initAudit } from "/static/operator-audit.js";
 import { initNumbers, loadNumbers } from "/static/operator-numbers.js";
 import { initUnmatched, loadUnmatched } from "/static/operator-unmatched.js";
 import { initUsage, loadUsage } from "/static/operator-usage.js";
@@ -23,9 +25,12 @@ async function main() {
     return;
   }
   initAccounts();
+  // A deleted account's individual numbers are released: both tables change.
+  initAccountData(() => Promise.all([loadAccounts(), loadNumbers()]).catch((err) => toast(err.message)));
   initNumbers();
   initUsage(loadAccounts);
   initUnmatched((err) => toast(err.message));
+  initAudit((err) => toast(err.message));
   try {
     // The accounts first: the numbers name their owners, and a 403 here means the caller is not
     // the operator's admin.

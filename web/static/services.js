@@ -1,6 +1,6 @@
 /*
  * The services page: numbers, keywords, groups and contacts, autoresponders, surveys and
- * contests, statistics. Admins edit; agents see the same data read-only (the API answers
+ * contests, statistics, and (admins) the audit log. Admins edit; agents see the same data read-only (the API answers
  * their writes with 403, so the page does not offer them).
  *
  * Every value that comes from the API or a user goes into text nodes (`h()`, textContent,
@@ -8,10 +8,12 @@
  * coloured by classes, so the page needs no inline style.
  */
 import { $, api, ApiError, Backoff, fullTime, goToLogin, h, LiveSocket, setChildren, toast } from "/static/common.js";
+import { initAudit, loadAudit } from "/static/services-audit.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 // "unmatched" is shown only to the platform operator's admins (`operator` in /api/me).
-const TABS = ["numbers", "keywords", "contacts", "autoresponders", "surveys", "stats", "unmatched"];
+// "audit" only to the account's admins.
+const TABS = ["numbers", "keywords", "contacts", "autoresponders", "surveys", "stats", "unmatched", "audit"];
 const UNMATCHED_REASONS = {
   no_keyword: "no reserved keyword",
   no_binding: "no campaign",
@@ -180,6 +182,7 @@ function selectTab(name, { focus = false, updateHash = true } = {}) {
   if (!document.body.dataset.loaded) return;
   if (name === "stats") loadStats();
   if (name === "unmatched") loadUnmatched();
+  if (name === "audit") loadAudit().catch((err) => toast(err.message));
   // Inbound messages join groups and add contacts: show the counts as they are now.
   if (name === "contacts") Promise.all([loadGroups(), loadContacts()]).catch((err) => toast(err.message));
 }
@@ -1723,6 +1726,8 @@ async function main() {
   $("agent-name").textContent = me.name;
   $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
   $("tab-unmatched").hidden = !(state.admin && me.operator);
+  $("tab-audit").hidden = !state.admin;
+  if (state.admin) initAudit(me.account_name || "", (err) => toast(err.message));
   applyRole();
   selectTab(location.hash.slice(1), { updateHash: false });
   try {
@@ -1736,6 +1741,7 @@ async function main() {
   document.body.dataset.loaded = "true";
   if (document.body.dataset.tab === "stats") loadStats();
   if (document.body.dataset.tab === "unmatched") loadUnmatched();
+  if (document.body.dataset.tab === "audit") loadAudit().catch((err) => toast(err.message));
   connect();
 }
 
