@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
+from litestar.openapi import ResponseSpec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from hub.api.openapi import error_responses
+from hub.api.errors import ErrorBody
 from hub.context import HubContext
 from hub.jobs.spec import Backlog, QueueUnavailable
 from hub.metrics import COUNTED, WEBHOOK_SECONDS
@@ -85,7 +86,15 @@ def _authorised(request: Request[object, object, State], token: str) -> bool:
     "/metrics",
     tags=["ops"],
     media_type=CONTENT_TYPE_PLAIN_0_0_4,
-    responses=error_responses([401]),
+    description="This process's metrics in Prometheus' text format (docs/operations.md#metrics). Open unless "
+    "HUB_METRICS_TOKEN is set, then only with `Authorization: Bearer <HUB_METRICS_TOKEN>`.",
+    responses={
+        401: ResponseSpec(
+            ErrorBody,
+            description="HUB_METRICS_TOKEN is set and the request does not carry it as a bearer token.",
+            generate_examples=False,
+        )
+    },
 )
 async def metrics(request: Request[object, object, State], state: State) -> Response[bytes]:
     """This process's metrics in Prometheus' text format (docs/operations.md#metrics).

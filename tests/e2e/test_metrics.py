@@ -132,6 +132,16 @@ async def test_the_queue_depth_is_what_waits_for_a_worker(settings: Settings) ->
             await hub.client.drop_database(settings.mongo.database)
 
 
+async def test_the_schema_says_metrics_are_text(running: RunningHub) -> None:
+    async with httpx.AsyncClient(base_url=running.base) as c:
+        schema = (await c.get("/schema/openapi.json")).json()
+    answers = schema["paths"]["/metrics"]["get"]["responses"]
+    assert [t.split(";")[0] for t in answers["200"]["content"]] == ["text/plain"]
+    assert answers["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    health = schema["components"]["schemas"]["HealthOut"]["properties"]
+    assert {"jobs_queued", "oldest_job_age_s"} <= set(health)
+
+
 async def test_metrics_ask_for_the_token_when_one_is_set(settings: Settings) -> None:
     secured = dataclasses.replace(
         settings, security=dataclasses.replace(settings.security, metrics_token="m3trics-token")
