@@ -25,6 +25,7 @@ from hub.api.errors import EXCEPTION_HANDLERS
 from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController, MailController
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
 from hub.api.media import MediaController
+from hub.api.metrics import metrics, read_backlog
 from hub.api.numbers import NumberController
 from hub.api.openapi import document, openapi_config
 from hub.api.operator import OperatorController
@@ -131,6 +132,10 @@ class HealthOut(msgspec.Struct, omit_defaults=True):
     """"ok", or why MongoDB did not answer."""
     subscribers: int | None = None
     """Live sockets subscribed in this process."""
+    jobs_queued: int | None = None
+    """Jobs due and waiting for a worker; absent when the job queue (Redis) does not answer."""
+    oldest_job_age_s: float | None = None
+    """Seconds the longest-waiting of them has waited (0 when none waits); absent with `jobs_queued`."""
 
 
 @get(
@@ -139,13 +144,18 @@ class HealthOut(msgspec.Struct, omit_defaults=True):
     responses={503: ResponseSpec(HealthOut, description="MongoDB does not answer.", generate_examples=False)},
 )
 async def health(state: State) -> Response[HealthOut]:
-    """Liveness and database reachability."""
+    """Liveness, database reachability, and the job queue's backlog (back-pressure)."""
     hub: HubContext = state.hub
     try:
         await hub.db.command("ping")
     except Exception as exc:
         return Response(HealthOut(ok=False, mongo=str(exc)[:200]), status_code=503)
-    return Response(HealthOut(ok=True, mongo="ok", subscribers=hub.fanout.subscriber_count()))
+    out = HealthOut(ok=True, mongo="ok", subscribers=hub.fanout.subscriber_count())
+    backlog = await read_backlog(hub)
+    if backlog is not None:
+        out.jobs_queued = backlog.queued
+        out.oldest_job_age_s = round(backlog.oldest_age_s or 0.0, 3)
+    return Response(out)
 
 
 def create_app(
@@ -199,6 +209,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             health,
+            metrics,
             SessionController,
             ConversationController,
             MediaController,

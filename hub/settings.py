@@ -88,6 +88,8 @@ class SecuritySettings:
     """Lifetime of an agent login session."""
     cookie_secure: bool = False
     """Mark the session cookie Secure (turn on behind HTTPS)."""
+    metrics_token: str = ""
+    """When set, `GET /metrics` answers only `Authorization: Bearer <this>`; empty leaves it open."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,7 @@ def load_settings() -> Settings:
             webhook_max_age_s=_env_int("HUB_WEBHOOK_MAX_AGE", 300),
             session_ttl_s=_env_int("HUB_SESSION_TTL", 7 * 24 * 3600),
             cookie_secure=_env_bool("HUB_COOKIE_SECURE", False),
+            metrics_token=_env("HUB_METRICS_TOKEN"),
         ),
         twilio=TwilioSettings(
             account_sid=_env("TWILIO_ACCOUNT_SID"),

@@ -152,8 +152,9 @@ class RunningHub:
 
 
 @contextlib.asynccontextmanager
-async def serve(hub: HubContext, ws: Any = None) -> AsyncIterator[RunningHub]:
-    """Run the app as `hub serve` does (the hub's WebSocket protocol), or with uvicorn's `ws`."""
+async def serve(hub: HubContext, ws: Any = None, *, worker: bool = True) -> AsyncIterator[RunningHub]:
+    """Run the app as `hub serve` does (the hub's WebSocket protocol), or with uvicorn's `ws`;
+    `worker=False` leaves the jobs to whoever opened `hub` (none: they stay queued)."""
     app = create_app(hub=hub)
     port = hub.settings.server.port
     config = uvicorn.Config(
@@ -166,7 +167,7 @@ async def serve(hub: HubContext, ws: Any = None) -> AsyncIterator[RunningHub]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    async with embedded_worker(hub):
+    async with embedded_worker(hub) if worker else contextlib.nullcontext():
         deadline = time.monotonic() + 15
         while not server.started:
             if task.done():

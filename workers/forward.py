@@ -17,6 +17,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from hub.domain.forwarding import retry_delay
+from hub.metrics import FORWARD_DELIVERIES
 from hub.services.forwarding import enqueue_attempt
 from hub.store import from_doc
 from hub.store.accounts import utcnow
@@ -127,6 +128,7 @@ async def forward_delivery(ctx: JobContext, *, delivery_id: str) -> dict[str, An
                 }
             },
         )
+        FORWARD_DELIVERIES.labels(DeliveryStatus.DEAD.value).inc()
         return {"dead": "retry horizon passed"}
 
     rule = await ForwardRule.get(before.rule_id)
@@ -168,7 +170,9 @@ async def forward_delivery(ctx: JobContext, *, delivery_id: str) -> dict[str, An
     )
     if not stored:
         log.warning("delivery %s: attempt %d outlived its claim; its result was not recorded", delivery_id, n)
+        FORWARD_DELIVERIES.labels("lost_claim").inc()
         return {"lost_claim": n}
+    FORWARD_DELIVERIES.labels(fields.get("status") or "retry").inc()
     if fields.get("status") is None:
         await enqueue_attempt(hub, before, str(n), delay_s=delay)
         return {"attempt": n, "retry_in_s": round(delay, 1), "error": outcome.error}

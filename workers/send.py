@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport, MessageStatus
+from hub.metrics import OUTBOUND_SENDS
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.outbound.simulator import report_key
 from hub.services import usage
@@ -67,6 +68,17 @@ async def _fail(hub: HubContext, message: Message, reason: str) -> None:
 
 
 async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
+    """Send a queued reply once (`_send_once`), counting how the attempt ended."""
+    try:
+        result = await _send_once(ctx, message_id=message_id)
+    except Exception:
+        OUTBOUND_SENDS.labels("retry").inc()  # the queue tries again, or gives up after the last attempt
+        raise
+    OUTBOUND_SENDS.labels(result.get("status") or ("failed" if "failed" in result else "skipped")).inc()
+    return result
+
+
+async def _send_once(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
     """Send a queued reply once.
 
     The message is claimed before the provider is called. A known failure before the provider
@@ -128,7 +140,7 @@ async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
     await set_status(hub, claimed, status, datetime.now(UTC), provider_message_id=result.provider_message_id)
     # Billed once the gateway took it (the ledger entry is keyed by the message: a retry bills nothing).
     await usage.bill(_charge(hub, claimed))
-    return {"provider_message_id": result.provider_message_id}
+    return {"provider_message_id": result.provider_message_id, "status": status.value}
 
 
 async def delivery_report(

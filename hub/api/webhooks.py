@@ -11,6 +11,7 @@ from litestar import Controller, MediaType, Request, Response, post
 from litestar.di import NamedDependency, Provide
 
 from hub.api.deps import provide_hub
+from hub.api.metrics import time_webhooks
 from hub.api.openapi import documented_body
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
@@ -142,6 +143,7 @@ class WebhookController(Controller):
     path = "/webhooks"
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
     tags = ["webhooks"]
+    middleware = [time_webhooks]
 
     @post(
         "/generic/inbound",

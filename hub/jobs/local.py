@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from collections import deque
 from typing import Any
 
-from hub.jobs.spec import JobContext, JobQueue, JobSpec
+from hub.jobs.spec import Backlog, JobContext, JobQueue, JobSpec
 from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,8 @@ class LocalJobQueue(JobQueue):
     def __init__(self, specs: dict[str, JobSpec], concurrency: int = 8) -> None:
         self._specs = specs
         self._queue: asyncio.Queue[tuple[str, dict[str, Any], int]] = asyncio.Queue()
+        self._due_at: deque[float] = deque()
+        """When each job on `_queue` became due (monotonic), in the queue's own order."""
         self._workers: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.Task[None]] = set()
         self._keys: set[str] = set()
@@ -48,16 +52,24 @@ class LocalJobQueue(JobQueue):
 
     def _schedule(self, name: str, kwargs: dict[str, Any], attempt: int, delay_s: float) -> None:
         if delay_s <= 0:
-            self._queue.put_nowait((name, kwargs, attempt))
+            self._put(name, kwargs, attempt)
             return
 
         async def later() -> None:
             await asyncio.sleep(delay_s)
-            self._queue.put_nowait((name, kwargs, attempt))
+            self._put(name, kwargs, attempt)
 
         task = asyncio.create_task(later())
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
+
+    def _put(self, name: str, kwargs: dict[str, Any], attempt: int) -> None:
+        self._due_at.append(time.monotonic())
+        self._queue.put_nowait((name, kwargs, attempt))
+
+    async def backlog(self) -> Backlog:
+        oldest = time.monotonic() - self._due_at[0] if self._due_at else None
+        return Backlog(queue="local", queued=len(self._due_at), oldest_age_s=oldest)
 
     async def start(self) -> None:
         self._workers = [
@@ -87,6 +99,7 @@ class LocalJobQueue(JobQueue):
     async def _work(self) -> None:
         while True:
             name, kwargs, attempt = await self._queue.get()
+            self._due_at.popleft()
             spec = self._specs[name]
             assert self.hub is not None, "LocalJobQueue.hub must be set before start()"
             ctx: JobContext[object] = {"hub": self.hub, "attempt": attempt, "max_attempts": spec.max_attempts}

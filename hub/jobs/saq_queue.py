@@ -19,7 +19,7 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 
 from hub.jobs.redis_watch import RedisWatch
-from hub.jobs.spec import JobContext, JobQueue, JobSpec, QueueUnavailable
+from hub.jobs.spec import Backlog, JobContext, JobQueue, JobSpec, QueueUnavailable
 
 # redis-py gives up reading a reply after READ_TIMEOUT_S. saq's blocking dequeue (BLMOVE) must
 # come back before that: a read abandoned at the moment Redis hands it a job leaves the job's id
@@ -121,6 +121,27 @@ class SaqJobQueue(JobQueue):
             await self.queue.enqueue(name, **options, kwargs=kwargs)
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(f"the job queue cannot reach Redis: {exc}") from exc
+
+    async def backlog(self) -> Backlog:
+        queue = self.queue
+        try:
+            # saq appends due jobs to the right of its `queued` list and workers take them from the left.
+            key = queue.namespace("queued")
+            async with queue.redis.pipeline(transaction=True) as pipe:
+                pipe.llen(key)
+                pipe.lindex(key, 0)
+                queued, first = await pipe.execute()
+            raw = await queue.redis.get(first) if first is not None else None
+        except (RedisError, OSError) as exc:
+            raise QueueUnavailable(f"the job queue cannot reach Redis: {exc}") from exc
+        oldest = None
+        if raw is not None:
+            job = queue.deserialize(raw)
+            if job is not None:
+                # `queued` (ms) is when it was enqueued; a scheduled job (a retry, a delay) is due later.
+                due = max(job.queued / 1000, float(job.scheduled))
+                oldest = max(0.0, time.time() - due)
+        return Backlog(queue=queue.name, queued=int(queued), oldest_age_s=oldest)
 
     async def start(self) -> None:
         await self.queue.connect()

@@ -41,6 +41,18 @@ class JobSpec:
     timeout_s: int = 30
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in a queue: the back-pressure `/health` and `/metrics` show."""
+
+    queue: str
+    """The queue's name (`local` in process; the saq queue's name on Redis)."""
+    queued: int
+    """Jobs due and waiting for a worker (not those running, nor those scheduled for later)."""
+    oldest_age_s: float | None
+    """How long the longest-waiting of them has been due, in seconds; None when none waits."""
+
+
 class QueueUnavailable(Exception):
     """The queue's store (Redis) did not take the job: nothing was enqueued."""
 
@@ -55,6 +67,14 @@ class JobQueue(Protocol):
         self, name: str, *, key: str | None = None, delay_s: float = 0.0, **kwargs: Any
     ) -> None:
         """Queue job `name` with `kwargs`; a `key` still queued makes this a no-op.
+
+        Raises:
+            QueueUnavailable: the queue's store could not be reached.
+        """
+        ...
+
+    async def backlog(self) -> Backlog:
+        """Read what waits now, without taking anything off the queue.
 
         Raises:
             QueueUnavailable: the queue's store could not be reached.

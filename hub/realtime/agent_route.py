@@ -11,6 +11,7 @@ from typing import Any
 from litestar import WebSocket, websocket
 
 from hub.context import HubContext
+from hub.metrics import socket_open
 from hub.realtime.agent_socket import CLOSE_POLICY, AgentSession, open_socket, parse_resume
 from hub.realtime.bot_socket import ScopedSession
 
@@ -27,8 +28,9 @@ async def agent_socket(socket: WebSocket[Any, Any, Any]) -> None:
     except ValueError as exc:
         await socket.close(code=CLOSE_POLICY, reason=f"since/missing: {exc}"[:120])
         return
-    if principal.numbers:
-        # A token scoped to numbers sees only their conversations' events.
-        await ScopedSession(hub, socket, principal, token).run(since, missing)
-        return
-    await AgentSession(hub, socket, principal, token).run(since, missing)
+    async with socket_open("agent"):
+        if principal.numbers:
+            # A token scoped to numbers sees only their conversations' events.
+            await ScopedSession(hub, socket, principal, token).run(since, missing)
+            return
+        await AgentSession(hub, socket, principal, token).run(since, missing)

@@ -30,6 +30,7 @@ import msgspec
 from litestar import WebSocket, websocket
 
 from hub.domain import events as ev
+from hub.metrics import socket_open
 from hub.realtime.agent_socket import (
     CLOSE_POLICY,
     AgentSession,
@@ -253,4 +254,5 @@ async def bot_socket(socket: WebSocket[Any, Any, Any]) -> None:
     except ValueError as exc:
         await socket.close(code=CLOSE_POLICY, reason=f"since/missing: {exc}"[:120])
         return
-    await BotSession(hub, socket, principal, token).run(since, missing)
+    async with socket_open("bot"):
+        await BotSession(hub, socket, principal, token).run(since, missing)

@@ -14,6 +14,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from hub.domain import events as ev
+from hub.metrics import EVENTS_PUBLISHED
 from hub.realtime.fanout import Fanout
 from hub.store.accounts import utcnow
 from hub.store.event_log import holds_after, read_since
@@ -45,11 +46,12 @@ class EventBus:
             request finishing work another attempt began); it is published again then.
         """
         payload = ev.encode_event(event)
+        kind = str(type(event).__struct_config__.tag)
         record = {
             "_id": ObjectId(),
             "account_id": PydanticObjectId(event.account_id),
             "seq": event.seq,
-            "type": str(type(event).__struct_config__.tag),
+            "type": kind,
             "payload": payload,
             "at": utcnow(),
         }
@@ -61,11 +63,13 @@ class EventBus:
             # Sockets and clients skip a seq they have already seen.
             created = False
         await self.fanout.publish(self.account_channel(event.account_id), payload)
+        EVENTS_PUBLISHED.labels(kind).inc()
         return created
 
     async def ephemeral(self, account_id: PydanticObjectId, event: ev.EphemeralEvent) -> None:
         """Publish an event that is not kept (typing, presence)."""
         await self.fanout.publish(self.account_channel(account_id), ev.encode_event(event))
+        EVENTS_PUBLISHED.labels(str(type(event).__struct_config__.tag)).inc()
 
     async def head(self, account_id: PydanticObjectId) -> int:
         return await current_seq(account_id)

@@ -26,6 +26,7 @@ from hub.api.deps import credential
 from hub.api.errors import DATABASE_DOWN
 from hub.context import HubContext
 from hub.domain import display_events as dev
+from hub.metrics import socket_open
 from hub.realtime import agent_socket
 from hub.realtime.agent_socket import (
     CLOSE_INTERNAL,
@@ -130,7 +131,8 @@ async def display_socket(socket: WebSocket[Any, Any, Any]) -> None:
         return
     code, reason = 1000, "bye"
     try:
-        code, reason = await _serve(hub, socket, display, since, missing)
+        async with socket_open("screen"):
+            code, reason = await _serve(hub, socket, display, since, missing)
     except SubscriberClosed as exc:
         code, reason = CLOSE_TRY_LATER, exc.reason
     except _Closed as exc:
@@ -222,7 +224,10 @@ async def moderation_socket(socket: WebSocket[Any, Any, Any]) -> None:
         return
     code, reason = 1000, "bye"
     try:
-        async with hub.fanout.subscribe(svc.moderation_channel(hub, raw_id)) as sub:
+        async with (
+            hub.fanout.subscribe(svc.moderation_channel(hub, raw_id)) as sub,
+            socket_open("moderation"),
+        ):
             await _send(socket, _encode({"type": "ready"}))
             tasks = {
                 asyncio.create_task(_read(socket)),

@@ -24,6 +24,7 @@ from hub.domain import displays as core
 from hub.domain.events import SurveyResultsPayload
 from hub.domain.keywords import normalise
 from hub.domain.messages import Direction
+from hub.metrics import EVENTS_PUBLISHED
 from hub.realtime.bus import now_iso
 from hub.services.auth import digest
 from hub.services.errors import Conflict, Invalid, NotFound
@@ -117,6 +118,7 @@ def log_kept(hub: HubContext) -> int:
 async def record(hub: HubContext, event: dev.DurableDisplayEvent) -> None:
     """Store a screen event in the screen's log, then publish it; a repeat publishes again."""
     payload = dev.encode_display_event(event)
+    kind = str(type(event).__struct_config__.tag)
     display_id = PydanticObjectId(event.display_id)
     # A duplicate: an earlier attempt stored it and may have died before publishing; screens
     # skip repeats.
@@ -124,10 +126,11 @@ async def record(hub: HubContext, event: dev.DurableDisplayEvent) -> None:
         await DisplayEventRecord(
             display_id=display_id,
             seq=event.seq,
-            type=str(type(event).__struct_config__.tag),
+            type=kind,
             payload=payload,
         ).insert()
     await hub.fanout.publish(channel(hub, event.display_id), payload)
+    EVENTS_PUBLISHED.labels(kind).inc()
     if event.seq % LOG_TRIM_EVERY == 0:
         await trim(display_id, event.seq - log_kept(hub))
 
@@ -162,12 +165,14 @@ async def notify_moderators(hub: HubContext, item: DisplayItem) -> None:
     """Tell open panels that an item's moderation state changed (they reload the queue)."""
     notice = {"type": "display.queue", "item_id": str(item.id), "status": item.status}
     await hub.fanout.publish(moderation_channel(hub, item.display_id), msgspec.json.encode(notice))
+    EVENTS_PUBLISHED.labels("display.queue").inc()
 
 
 async def closed(hub: HubContext, display_id: PydanticObjectId) -> None:
     """Close every open screen of a revoked link (sent once, not stored)."""
     event = dev.DisplayClosed(seq=0, display_id=str(display_id), at=now_iso())
     await hub.fanout.publish(channel(hub, display_id), dev.encode_display_event(event))
+    EVENTS_PUBLISHED.labels("display.closed").inc()
 
 
 # ------------------------------------------------------------------------------ payloads

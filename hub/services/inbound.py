@@ -15,6 +15,7 @@ from hub.domain.numbers import NumberType
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, OptOut, SendHelp
 from hub.domain.segments import count_segments
+from hub.metrics import INBOUND_STORED
 from hub.services import displays, routing, usage
 from hub.services.errors import Invalid, NotFound
 from hub.services.forwarding import forward
@@ -122,6 +123,7 @@ async def receive(
         await _discard_unless_stored(hub, msg, media)
         raise
     await _finish(hub, number, message)
+    INBOUND_STORED.labels(msg.provider, "matched").inc()
     return Received(message, created=True)
 
 
@@ -195,6 +197,7 @@ async def _receive_unmatched(
         await _finish_unmatched(hub, number, stored)
         return Received(None, created=False, unmatched=stored)
     await _finish_unmatched(hub, number, lost)
+    INBOUND_STORED.labels(msg.provider, "unmatched").inc()
     return Received(None, created=True, unmatched=lost)
 
 
