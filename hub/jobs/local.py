@@ -105,7 +105,10 @@ class LocalJobQueue(JobQueue):
             ctx: JobContext[object] = {"hub": self.hub, "attempt": attempt, "max_attempts": spec.max_attempts}
             call_kwargs = {k: v for k, v in kwargs.items() if k != "__key"}
             try:
-                await asyncio.wait_for(spec.function(ctx, **call_kwargs), spec.timeout_s)
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
+                # the job finishes, and stop() would then wait for this worker for ever.
+                async with asyncio.timeout(spec.timeout_s):
+                    await spec.function(ctx, **call_kwargs)
             except asyncio.CancelledError:
                 raise
             except Exception:
