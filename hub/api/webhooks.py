@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, post
+from litestar import Controller, HttpMethod, MediaType, Request, Response, post, route
 from litestar.di import NamedDependency, Provide
 
 from hub.api.deps import provide_hub
 from hub.api.openapi import documented_body
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
-from hub.ingest import generic, twilio
+from hub.ingest import generic, kannel, twilio
 from hub.services import delivery, inbound
 from hub.services.errors import ServiceError
 
@@ -138,6 +138,13 @@ async def twilio_params(request: Request[Any, Any, Any], hub: HubContext) -> dic
     return params
 
 
+async def kannel_params(request: Request[Any, Any, Any], hub: HubContext) -> dict[str, bytes]:
+    """The query parameters of a Kannel call, once its `secret` checks out (before anything else)."""
+    params = kannel.query_bytes(request.scope.get("query_string", b""))
+    kannel.verify(hub.settings.kannel.secret, params)
+    return params
+
+
 class WebhookController(Controller):
     path = "/webhooks"
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
@@ -203,3 +210,30 @@ class WebhookController(Controller):
         params = await twilio_params(request, hub)
         await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
+
+    @route("/kannel/inbound", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200)
+    async def kannel_inbound(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> Stored:
+        """A text received by Kannel: smsbox's get-url, or post-url with the text as the body
+        (see docs/gateways.md for the kannel.conf that calls it)."""
+        params = await kannel_params(request, hub)
+        body = await request.body() if request.method == HttpMethod.POST else b""
+        received = await inbound.receive(hub, kannel.parse_inbound(params, body, datetime.now(UTC)))
+        message = received.message
+        return Stored(
+            message_id=received.record_id,
+            created=received.created,
+            seq=message.seq if message is not None else None,
+            matched=message is not None,
+        )
+
+    @route("/kannel/status", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200)
+    async def kannel_status(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> ReportAccepted:
+        """A delivery report through the dlr-url the hub gave Kannel with the message."""
+        params = await kannel_params(request, hub)
+        return ReportAccepted(
+            applied=await _apply_report(hub, kannel.parse_status(params, datetime.now(UTC)))
+        )
