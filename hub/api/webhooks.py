@@ -11,7 +11,7 @@ from litestar import Controller, HttpMethod, MediaType, Request, Response, post,
 from litestar.di import NamedDependency, Provide
 
 from hub.api.deps import provide_hub
-from hub.api.openapi import documented_body
+from hub.api.openapi import documented_body, documented_query, error_responses
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
 from hub.ingest import generic, kannel, twilio
@@ -145,6 +145,26 @@ async def kannel_params(request: Request[Any, Any, Any], hub: HubContext) -> dic
     return params
 
 
+KANNEL_SECRET = {"secret": "HUB_KANNEL_SECRET, compared in constant time: wrong or missing is 403."}
+KANNEL_INBOUND = {
+    **KANNEL_SECRET,
+    "id": "Kannel's message id (%I): the same id twice is stored once.",
+    "from": "The sender (%p).",
+    "to": "The hub's number the text was sent to (%P).",
+    "text": "The text (%a), in `charset`; with post-url it may be the body instead.",
+    "coding": "0 (7-bit), 1 (8-bit) or 2 (UCS-2) (%c).",
+    "charset": "The text's charset (%C): UTF-8, or UTF-16BE for UCS-2 without mo-recode.",
+    "time": "When the SMS centre took the text, Unix seconds (%T).",
+}
+KANNEL_STATUS = {
+    **KANNEL_SECRET,
+    "id": "The hub's message id, as the hub wrote it in the dlr-url.",
+    "status": "Kannel's dlr type (%d): 1 delivered, 2 undelivered, 4 queued, 8 accepted, 16 rejected.",
+    "answer": "The SMSC's answer (%A), kept as the reason of a failure.",
+    "time": "Unix seconds (%T).",
+}
+
+
 class WebhookController(Controller):
     path = "/webhooks"
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
@@ -211,7 +231,13 @@ class WebhookController(Controller):
         await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
 
-    @route("/kannel/inbound", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200)
+    @route(
+        "/kannel/inbound",
+        http_method=[HttpMethod.GET, HttpMethod.POST],
+        status_code=200,
+        operation_class=documented_query(KANNEL_INBOUND, required=("secret", "id", "from", "to")),
+        responses=error_responses((404,)),  # a number this hub does not have
+    )
     async def kannel_inbound(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Stored:
@@ -228,7 +254,12 @@ class WebhookController(Controller):
             matched=message is not None,
         )
 
-    @route("/kannel/status", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200)
+    @route(
+        "/kannel/status",
+        http_method=[HttpMethod.GET, HttpMethod.POST],
+        status_code=200,
+        operation_class=documented_query(KANNEL_STATUS, required=("secret", "id", "status")),
+    )
     async def kannel_status(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> ReportAccepted:

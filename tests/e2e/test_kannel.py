@@ -165,6 +165,19 @@ async def test_one_kannel_id_is_stored_once_and_a_wrong_secret_is_refused(
         ucs2 = await kannel_calls.get(f"/webhooks/kannel/inbound?{query}&text={quote(raw, safe='')}")
         assert ucs2.status_code == 200, ucs2.text
 
+        # post-url: the text is the body, as smsbox sends it.
+        posted = await kannel_calls.post(
+            "/webhooks/kannel/inbound",
+            params={"secret": SECRET, **rest, "id": "post-1"},
+            content=f"Przez post-url: {POLISH}".encode(),
+            headers={"Content-Type": 'text/plain; charset="UTF-8"'},
+        )
+        assert posted.status_code == 200 and posted.json()["created"] is True, posted.text
+        unknown = await kannel_calls.get(
+            "/webhooks/kannel/inbound", params={"secret": SECRET, **params, "id": "nn-1", "to": "48500999999"}
+        )
+        assert unknown.status_code == 404, unknown.text
+
         wrong = await kannel_calls.get("/webhooks/kannel/inbound", params={"secret": "guess", **params})
         assert wrong.status_code == 403, wrong.text
         # Refused before the input is judged: no secret with a broken body is still 403, not 400.
@@ -183,3 +196,4 @@ async def test_one_kannel_id_is_stored_once_and_a_wrong_secret_is_refused(
     assert found is not None
     texts = [m["text"] for m in found[1]]
     assert texts.count(POLISH) == 2, texts  # the repeated id once, the UCS-2 one once
+    assert f"Przez post-url: {POLISH}" in texts
