@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from hub.domain.segments import count_segments
+from hub.outbound.kannel import KannelProvider
 from hub.settings import KannelSettings, Settings
 from tests.conftest import RunningHub, Tenant, login, make_tenant
 from tests.e2e.kannel_stack import (
@@ -197,3 +198,25 @@ async def test_one_kannel_id_is_stored_once_and_a_wrong_secret_is_refused(
     texts = [m["text"] for m in found[1]]
     assert texts.count(POLISH) == 2, texts  # the repeated id once, the UCS-2 one once
     assert f"Przez post-url: {POLISH}" in texts
+
+
+async def test_a_reply_kannel_refuses_fails_with_kannels_answer(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, kannel: Kannel
+) -> None:
+    # The hub as it runs when HUB_KANNEL_PASSWORD does not match the sendsms-user.
+    wrong = dataclasses.replace(running.hub.settings.kannel, password="not-the-password")
+    running.hub.providers["kannel"] = KannelProvider(running.hub.http, wrong, None)
+    kannel.inject(CUSTOMER, "48500100200", "Halo?")
+    conversation = await _received(agent, "Halo?")
+    r = await agent.post(f"/api/conversations/{conversation}/messages", json={"text": "Już odpisuję"})
+    assert r.status_code in (200, 201, 202), r.text
+    reply_id = r.json()["id"]
+
+    async def failed() -> dict[str, Any] | None:
+        found = await _conversation_messages(agent)
+        assert found is not None
+        return next((m for m in found[1] if m["id"] == reply_id and m["status"] == "failed"), None)
+
+    message = await eventually(failed)
+    assert "Kannel refused the message (403)" in message["status_history"][-1]["detail"], message
+    assert kannel.sent() == []
