@@ -25,6 +25,7 @@ from tests.e2e.kannel_stack import (
     kannel_ports,
     run_kannel,
 )
+from tests.e2e.keywords_helpers import operator_and_admin
 from tests.forwarding.helpers import eventually
 
 POLISH = "Zażółć gęślą jaźń"
@@ -42,7 +43,15 @@ def ports() -> dict[str, int]:
 
 
 @pytest.fixture
-def settings(settings: Settings, ports: dict[str, int]) -> Settings:
+def kannel_configured(request: pytest.FixtureRequest) -> bool:
+    """Whether the hub has HUB_KANNEL_* set (parametrise indirectly to leave them unset)."""
+    return bool(getattr(request, "param", True))
+
+
+@pytest.fixture
+def settings(settings: Settings, ports: dict[str, int], kannel_configured: bool) -> Settings:
+    if not kannel_configured:
+        return settings
     base = f"http://127.0.0.1:{settings.server.port}"
     return dataclasses.replace(
         settings,
@@ -219,3 +228,17 @@ async def test_a_reply_kannel_refuses_fails_with_kannels_answer(
     message = await eventually(lambda: _with_status(agent, reply_id, "failed"))
     assert "Kannel refused the message (403)" in message["status_history"][-1]["detail"], message
     assert kannel.sent() == []
+
+
+@pytest.mark.parametrize("kannel_configured", [True, False], ids=["configured", "unset"], indirect=True)
+async def test_the_operator_may_give_a_number_kannel_once_it_is_configured(
+    running: RunningHub, shop: Tenant, tenant_b: Tenant, kannel_configured: bool
+) -> None:
+    async with operator_and_admin(running, shop, tenant_b) as (op, _):
+        r = await op.post(
+            "/api/operator/numbers", json={"number": "500 700 800", "type": "ND", "provider": "kannel"}
+        )
+    if kannel_configured:
+        assert r.status_code == 201 and r.json()["provider"] == "kannel", r.text
+    else:
+        assert r.status_code == 422 and r.json()["field"] == "provider", r.text
