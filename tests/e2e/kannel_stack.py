@@ -107,6 +107,7 @@ class Kannel:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     files: list[BinaryIO] = field(default_factory=list)
     fakesmsc: subprocess.Popen[bytes] | None = None
+    injected: int = 0
 
     @property
     def sendsms_url(self) -> str:
@@ -118,6 +119,29 @@ class Kannel:
         data = quote(text.encode("utf-16-be"), safe="")
         self.fakesmsc.stdin.write(f"{sender} {recipient} ucs2 {data}\n".encode())
         self.fakesmsc.stdin.flush()
+        self._handed_over()
+
+    def inject_part(
+        self, sender: str, recipient: str, reference: int, total: int, seq: int, text: str
+    ) -> None:
+        """One part of a concatenated text (8-bit reference UDH), as fakesmsc's `udh-text` sends it."""
+        assert self.fakesmsc is not None and self.fakesmsc.stdin is not None
+        udh = quote(bytes([5, 0, 3, reference, total, seq]), safe="")
+        self.fakesmsc.stdin.write(f"{sender} {recipient} udh-text {udh} {text}\n".encode())
+        self.fakesmsc.stdin.flush()
+        self._handed_over()
+
+    def _handed_over(self) -> None:
+        """Wait until fakesmsc sent the line just written: it reads its stdin a line per read, so a second
+        line written before it took the first would wait for a third."""
+        self.injected += 1
+        _wait(
+            lambda: (
+                f"sent message {self.injected}" in (self.dir / "fakesmsc.err").read_text(errors="replace")
+            ),
+            f"fakesmsc sending message {self.injected}",
+            self.dir,
+        )
 
     def sent(self) -> list[Sms]:
         """What Kannel handed the SMS centre so far, each part as fakesmsc logged it."""

@@ -242,3 +242,17 @@ async def test_the_operator_may_give_a_number_kannel_once_it_is_configured(
         assert r.status_code == 201 and r.json()["provider"] == "kannel", r.text
     else:
         assert r.status_code == 422 and r.json()["field"] == "provider", r.text
+
+
+async def test_a_concatenated_text_arriving_out_of_order_is_stored_once_whole(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, kannel: Kannel
+) -> None:
+    # bearerbox joins the parts before smsbox calls the hub: the hub gets one text.
+    kannel.inject_part(CUSTOMER, "48500100200", 7, 2, 2, "gęślą jaźń")
+    kannel.inject_part(CUSTOMER, "48500100200", 7, 2, 1, "Zażółć ")
+    await _received(agent, POLISH)
+    kannel.inject(CUSTOMER, "48500100200", "znacznik")  # a later text: nothing else came before it
+    await _received(agent, "znacznik")
+    found = await _conversation_messages(agent)
+    assert found is not None
+    assert sorted(m["text"] for m in found[1]) == sorted([POLISH, "znacznik"])
