@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from litestar.channels.backends.base import ChannelsBackend
@@ -24,6 +25,7 @@ from hub.embedded_mongo import EmbeddedMongo
 from hub.jobs.local import LocalJobQueue
 from hub.jobs.saq_queue import SaqJobQueue
 from hub.jobs.spec import JobQueue, JobSpec
+from hub.outbound.kannel import KannelProvider
 from hub.outbound.simulator import SimulatorProvider
 from hub.outbound.twilio import TwilioProvider
 from hub.realtime.bus import EventBus
@@ -214,6 +216,14 @@ async def open_hub(
             settings.twilio.api_base,
             f"{public}/webhooks/twilio/status" if public else None,
         )
+        if settings.kannel.enabled:
+            # Configured or absent: a number may name `kannel` only when the hub can send through it.
+            secret = quote(settings.kannel.secret, safe="")
+            hub.providers["kannel"] = KannelProvider(
+                http,
+                settings.kannel,
+                f"{public}/webhooks/kannel/status?secret={secret}" if public else None,
+            )
         if isinstance(jobs, LocalJobQueue):
             jobs.hub = hub
             if start_local_worker:

@@ -103,6 +103,26 @@ class TwilioSettings:
 
 
 @dataclass(frozen=True)
+class KannelSettings:
+    sendsms_url: str = ""
+    """URL of smsbox's sendsms interface (http://host:sendsms-port/cgi-bin/sendsms); empty leaves the
+    `kannel` gateway out, so no number can be given it."""
+    username: str = ""
+    """Username of the `sendsms-user` group the hub sends as."""
+    password: str = ""
+    """Password of that `sendsms-user`."""
+    secret: str = ""
+    """Shared secret smsbox's get-url/post-url and the dlr-url carry as `secret=`; empty refuses them all."""
+    dlr_mask: int = 31
+    """Delivery reports asked of Kannel: 1 delivered + 2 undelivered + 4 queued on the SMSC
+    + 8 accepted by the SMSC + 16 rejected by the SMSC."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.sendsms_url)
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     max_bytes: int = 5 * 1024 * 1024
     """Largest accepted MMS attachment."""
@@ -217,6 +237,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    kannel: KannelSettings = field(default_factory=KannelSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
@@ -272,6 +293,13 @@ def load_settings() -> Settings:
             account_sid=_env("TWILIO_ACCOUNT_SID"),
             auth_token=_env("TWILIO_AUTH_TOKEN"),
             api_base=_env("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
+        ),
+        kannel=KannelSettings(
+            sendsms_url=_env("HUB_KANNEL_SENDSMS_URL"),
+            username=_env("HUB_KANNEL_USERNAME"),
+            password=_env("HUB_KANNEL_PASSWORD"),
+            secret=_env("HUB_KANNEL_SECRET"),
+            dlr_mask=_env_int("HUB_KANNEL_DLR_MASK", 31),
         ),
         media=MediaSettings(
             max_bytes=_env_int("HUB_MEDIA_MAX_BYTES", 5 * 1024 * 1024),

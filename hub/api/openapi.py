@@ -15,12 +15,15 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar
+from litestar.enums import ParamType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import (
     Components,
     OpenAPIMediaType,
+    OpenAPIType,
     Operation,
+    Parameter,
     RequestBody,
     Schema,
     SecurityScheme,
@@ -171,3 +174,26 @@ def document(app: Litestar) -> None:
         if "webhooks" in handler.resolve_tags():
             codes.update(WEBHOOK_ERRORS)
         handler.responses = {**error_responses(codes), **(handler.responses or {})}
+
+
+def documented_query(parameters: dict[str, str], required: Iterable[str] = ()) -> type[Operation]:
+    """An operation class that documents query parameters (name → description) its handler reads
+    itself, from the raw query string (a gateway's parameters may hold bytes that are not UTF-8)."""
+    needed = set(required)
+    spec = [
+        Parameter(
+            name=name,
+            param_in=ParamType.QUERY,
+            description=text,
+            required=name in needed,
+            schema=Schema(type=OpenAPIType.STRING),
+        )
+        for name, text in parameters.items()
+    ]
+
+    @dataclass
+    class WithQuery(Operation):
+        def __post_init__(self) -> None:
+            self.parameters = [*(self.parameters or []), *spec]
+
+    return WithQuery

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, post
+from litestar import Controller, HttpMethod, MediaType, Request, Response, post, route
 from litestar.di import NamedDependency, Provide
 
 from hub.api.deps import provide_hub
 from hub.api.metrics import time_webhooks
-from hub.api.openapi import documented_body
+from hub.api.openapi import documented_body, documented_query, error_responses
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
-from hub.ingest import generic, twilio
+from hub.ingest import generic, kannel, twilio
 from hub.services import delivery, inbound
 from hub.services.errors import ServiceError
 
@@ -139,6 +139,33 @@ async def twilio_params(request: Request[Any, Any, Any], hub: HubContext) -> dic
     return params
 
 
+async def kannel_params(request: Request[Any, Any, Any], hub: HubContext) -> dict[str, bytes]:
+    """The query parameters of a Kannel call, once its `secret` checks out (before anything else)."""
+    params = kannel.query_bytes(request.scope.get("query_string", b""))
+    kannel.verify(hub.settings.kannel.secret, params)
+    return params
+
+
+KANNEL_SECRET = {"secret": "HUB_KANNEL_SECRET, compared in constant time: wrong or missing is 403."}
+KANNEL_INBOUND = {
+    **KANNEL_SECRET,
+    "id": "Kannel's message id (%I): the same id twice is stored once.",
+    "from": "The sender (%p).",
+    "to": "The hub's number the text was sent to (%P).",
+    "text": "The text (%a), in `charset`; with post-url it may be the body instead.",
+    "coding": "0 (7-bit), 1 (8-bit) or 2 (UCS-2) (%c).",
+    "charset": "The text's charset (%C): UTF-8, or UTF-16BE for UCS-2 without mo-recode.",
+    "time": "When the SMS centre took the text, Unix seconds (%T).",
+}
+KANNEL_STATUS = {
+    **KANNEL_SECRET,
+    "id": "The hub's message id, as the hub wrote it in the dlr-url.",
+    "status": "Kannel's dlr type (%d): 1 delivered, 2 undelivered, 4 queued, 8 accepted, 16 rejected.",
+    "answer": "The SMSC's answer (%A), kept as the reason of a failure.",
+    "time": "Unix seconds (%T).",
+}
+
+
 class WebhookController(Controller):
     path = "/webhooks"
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
@@ -205,3 +232,41 @@ class WebhookController(Controller):
         params = await twilio_params(request, hub)
         await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
+
+    @route(
+        "/kannel/inbound",
+        http_method=[HttpMethod.GET, HttpMethod.POST],
+        status_code=200,
+        operation_class=documented_query(KANNEL_INBOUND, required=("secret", "id", "from", "to")),
+        responses=error_responses((404,)),  # a number this hub does not have
+    )
+    async def kannel_inbound(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> Stored:
+        """A text received by Kannel: smsbox's get-url, or post-url with the text as the body
+        (see docs/gateways.md for the kannel.conf that calls it)."""
+        params = await kannel_params(request, hub)
+        body = await request.body() if request.method == HttpMethod.POST else b""
+        received = await inbound.receive(hub, kannel.parse_inbound(params, body, datetime.now(UTC)))
+        message = received.message
+        return Stored(
+            message_id=received.record_id,
+            created=received.created,
+            seq=message.seq if message is not None else None,
+            matched=message is not None,
+        )
+
+    @route(
+        "/kannel/status",
+        http_method=[HttpMethod.GET, HttpMethod.POST],
+        status_code=200,
+        operation_class=documented_query(KANNEL_STATUS, required=("secret", "id", "status")),
+    )
+    async def kannel_status(
+        self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
+    ) -> ReportAccepted:
+        """A delivery report through the dlr-url the hub gave Kannel with the message."""
+        params = await kannel_params(request, hub)
+        return ReportAccepted(
+            applied=await _apply_report(hub, kannel.parse_status(params, datetime.now(UTC)))
+        )
