@@ -14,8 +14,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.registry import Collector
+
+# Each counter would otherwise come with a `…_created` timestamp series: noise in the scrape, and
+# the process's start time (`process_start_time_seconds`) already says when counting began.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 WEBHOOK_SECONDS = Histogram(
     "hub_webhook_seconds",
