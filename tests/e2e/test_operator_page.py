@@ -253,6 +253,7 @@ async def test_operator_sets_up_an_account_that_then_answers_a_text(
     await expect(unmatched.locator(".unmatched-text")).to_have_text("Czy macie <b>kebab</b>?")
     await expect(unmatched.locator(".unmatched-number")).to_have_text(ND)
     await expect(unmatched.locator(".unmatched-sender")).to_have_text(CUSTOMER)
+    await expect(unmatched.locator(".unmatched-reason")).to_have_text("no reserved keyword")
     # Filtered by the number, written as people write it.
     await op.fill("#op-unmatched-number", "0048 500 600 700")
     await expect(op.locator("#op-unmatched-empty")).to_be_visible()

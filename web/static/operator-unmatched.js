@@ -4,6 +4,7 @@
  */
 import { $, api, fullTime, h, messageTime, setChildren } from "/static/common.js";
 import { labelCells } from "/static/operator-shared.js";
+import { unmatchedReason } from "/static/unmatched-reasons.js";
 
 function unmatchedRow(u) {
   return h(
@@ -13,7 +14,7 @@ function unmatchedRow(u) {
     h("td", { class: "unmatched-number", text: u.number }),
     h("td", { class: "unmatched-sender", text: u.sender }),
     h("td", { class: "unmatched-text", text: u.text }),
-    h("td", { class: "unmatched-reason", text: u.reason }),
+    h("td", { class: "unmatched-reason", text: unmatchedReason(u.reason), title: u.reason }),
   );
 }
 

@@ -9,18 +9,12 @@
  */
 import { $, api, ApiError, Backoff, fullTime, goToLogin, h, LiveSocket, setChildren, toast } from "/static/common.js";
 import { initAudit, loadAudit } from "/static/services-audit.js";
+import { unmatchedReason } from "/static/unmatched-reasons.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 // "unmatched" is shown only to the platform operator's admins (`operator` in /api/me).
 // "audit" only to the account's admins.
 const TABS = ["numbers", "keywords", "contacts", "autoresponders", "surveys", "stats", "unmatched", "audit"];
-const UNMATCHED_REASONS = {
-  no_keyword: "no reserved keyword",
-  no_binding: "no campaign",
-  opt_out: "opt-out word",
-  opt_in: "opt-in word",
-  help: "help word",
-};
 const SHARED = new Set(["ND", "SC"]);
 const INDIVIDUAL = new Set(["NDI", "SCI", "OWN"]);
 const TYPE_TITLES = {
@@ -1691,7 +1685,7 @@ async function loadUnmatched() {
         h("td", { class: "unmatched-number" }, u.number),
         h("td", { class: "unmatched-sender" }, u.sender),
         h("td", { class: "unmatched-text" }, u.text),
-        h("td", { class: "unmatched-reason" }, UNMATCHED_REASONS[u.reason] || u.reason),
+        h("td", { class: "unmatched-reason" }, unmatchedReason(u.reason)),
       ),
     ),
   );
