@@ -46,7 +46,8 @@ LEASE_RETRY_S = 5.0
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 class ImapError(Exception):
@@ -144,7 +145,8 @@ class MailboxPoller:
             if self.holding:
                 self.holding = False
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.lease.release(), 5)
+                    async with asyncio.timeout(5):
+                        await self.lease.release()
 
     async def _renew(self) -> None:
         if not await self.lease.take():
@@ -176,10 +178,12 @@ class MailboxPoller:
                     await self._idle(client, stop)
                 else:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.settings.poll_s)
+                        async with asyncio.timeout(self.settings.poll_s):
+                            await stop.wait()
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.logout(), 5)
+                async with asyncio.timeout(5):
+                    await client.logout()
 
     @staticmethod
     def _uidvalidity(selected: Response) -> int:
@@ -201,7 +205,8 @@ class MailboxPoller:
                 task.cancel()
             client.idle_done()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(idle, 10)
+                async with asyncio.timeout(10):
+                    await idle
 
     async def _cursor(self, uidvalidity: int) -> int:
         cursor = await MailCursor.get(self.key)

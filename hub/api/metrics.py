@@ -43,7 +43,8 @@ GCCollector(registry=REGISTRY)
 async def read_backlog(hub: HubContext) -> Backlog | None:
     """The job queue's backlog, or None when its store does not answer in time."""
     try:
-        return await asyncio.wait_for(hub.jobs.backlog(), BACKLOG_WAIT_S)
+        async with asyncio.timeout(BACKLOG_WAIT_S):
+            return await hub.jobs.backlog()
     except (QueueUnavailable, TimeoutError) as exc:
         log.warning("the job queue's backlog could not be read: %s", exc)
         return None

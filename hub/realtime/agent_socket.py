@@ -392,7 +392,8 @@ class AgentSession:
             self.live = False
             self.outbox.detach()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.socket.close(code=code, reason=reason[:120]), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.socket.close(code=code, reason=reason[:120])
 
     async def serve(self, sub: Subscription, since: int | None, missing: list[int]) -> tuple[int, str]:
         hub, principal = self.hub, self.principal

@@ -165,7 +165,8 @@ class BotSession(ScopedSession):
             writer = self._ack_writer
             if writer is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(writer), 5)
+                    async with asyncio.timeout(5):
+                        await asyncio.shield(writer)
 
     async def ready_frame(self, head: int, replayed: int) -> dict[str, Any]:
         frame = await super().ready_frame(head, replayed)

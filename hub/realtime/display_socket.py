@@ -65,7 +65,8 @@ class _Closed(Exception):
 
 async def _send(socket: WebSocket[Any, Any, Any], payload: bytes) -> None:
     # A screen that cannot take a frame within the timeout is closed; it resumes from its seq.
-    await asyncio.wait_for(socket.send_text(payload.decode()), SEND_TIMEOUT_S)
+    async with asyncio.timeout(SEND_TIMEOUT_S):
+        await socket.send_text(payload.decode())
 
 
 async def _snapshot(display: DisplayDoc, seq: int) -> bytes:
@@ -143,7 +144,8 @@ async def display_socket(socket: WebSocket[Any, Any, Any]) -> None:
     except (TimeoutError, WebSocketDisconnect):
         code, reason = CLOSE_TRY_LATER, "the screen is not reading"
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), 2.0)
+        async with asyncio.timeout(2.0):
+            await socket.close(code=code, reason=reason[:120])
 
 
 async def _serve(
@@ -247,4 +249,5 @@ async def moderation_socket(socket: WebSocket[Any, Any, Any]) -> None:
     except SubscriberClosed as exc:
         code, reason = CLOSE_TRY_LATER, exc.reason
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), 2.0)
+        async with asyncio.timeout(2.0):
+            await socket.close(code=code, reason=reason[:120])
