@@ -56,6 +56,11 @@ class ServerSettings:
     """Folder holding the static browser pages."""
     data_dir: Path = Path("var")
     """Folder for the embedded database and other local state."""
+    worker_metrics_port: int | None = None
+    """TCP port on which `hub worker` serves its own `/metrics` (the send and forwarding counters it
+    keeps); None serves none. `hub serve` answers `/metrics` on its own port instead."""
+    worker_metrics_host: str = "127.0.0.1"
+    """Interface `hub worker`'s metrics port binds to."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,8 @@ def load_settings() -> Settings:
             public_url=_env("HUB_PUBLIC_URL").rstrip("/"),
             web_dir=Path(_env("HUB_WEB_DIR")) if _env("HUB_WEB_DIR") else _default_web_dir(),
             data_dir=Path(_env("HUB_DATA_DIR", "var")),
+            worker_metrics_port=_env_int("HUB_WORKER_METRICS_PORT", 0) or None,
+            worker_metrics_host=_env("HUB_WORKER_METRICS_HOST", "127.0.0.1"),
         ),
         mongo=MongoSettings(
             uri=_env("MONGODB_URI"),

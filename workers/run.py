@@ -19,6 +19,7 @@ from hub.jobs.saq_queue import SaqJobQueue
 from hub.jobs.spec import JobQueue
 from hub.settings import Settings
 from workers.imap import imap_poller
+from workers.metrics_port import metrics_port
 from workers.registry import JOB_SPECS
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ async def run_worker(settings: Settings) -> None:
         await enqueue_start_up_sweeps(hub.jobs)
         task = asyncio.create_task(worker.start())
         log.info("worker running")
-        async with imap_poller(hub):
+        async with imap_poller(hub), metrics_port(hub):
             await stop.wait()
         await worker.stop()
         task.cancel()

@@ -76,11 +76,16 @@ class _Scrape:
         yield oldest
 
 
-def _authorised(request: Request[object, object, State], token: str) -> bool:
-    header = request.headers.get("authorization", "")
+def authorised(header: str, token: str) -> bool:
+    """Whether an Authorization header carries `token` as a bearer token."""
     if not header.lower().startswith("bearer "):
         return False
     return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+
+
+async def scrape(hub: HubContext) -> bytes:
+    """This process's metrics, with the job queue's figures read now, in Prometheus' text format."""
+    return generate_latest(_Scrape(await read_backlog(hub)))
 
 
 @get(
@@ -105,10 +110,9 @@ async def metrics(request: Request[object, object, State], state: State) -> Resp
     """
     hub: HubContext = state.hub
     token = hub.settings.security.metrics_token
-    if token and not _authorised(request, token):
+    if token and not authorised(request.headers.get("authorization", ""), token):
         raise NotAuthorizedException("send 'Authorization: Bearer <HUB_METRICS_TOKEN>'")
-    body = generate_latest(_Scrape(await read_backlog(hub)))
-    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
+    return Response(await scrape(hub), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 def time_webhooks(app: ASGIApp) -> ASGIApp:

@@ -4,7 +4,9 @@ changed fields before and after; secrets never written; refused changes leave no
 from __future__ import annotations
 
 import asyncio
+import csv
 import getpass
+import io
 import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
@@ -150,8 +152,8 @@ async def test_operator_changes_are_recorded_once_with_before_and_after(
         page = (await op.get("/api/operator/audit", params={"limit": 4})).json()
         rest = await op.get("/api/operator/audit", params={"limit": 4, "before": page[-1]["id"]})
         assert [x["action"] for x in page] + actions(rest) == everything[:8]
-        csv = await op.get("/api/operator/audit.csv", params={"account_id": gamma})
-        assert csv.status_code == 200 and csv.text.count("\n") == 7 and "Gamma Kraków" in csv.text
+        export = await op.get("/api/operator/audit.csv", params={"account_id": gamma})
+        assert export.status_code == 200 and export.text.count("\n") == 7 and "Gamma Kraków" in export.text
         assert (await op.get("/api/operator/audit", params={"limit": 0})).status_code == 400
 
         text = json.dumps([x for x in (await op.get("/api/operator/audit")).json()])
@@ -246,13 +248,26 @@ async def test_admin_changes_are_recorded_and_secrets_never_written(
         assert (await b.get("/api/audit", params={"action": "keyword.*"})).json()[0][
             "action"
         ] == "keyword.delete"
+        # The same entries as CSV, the account's own only, Polish letters as they were typed.
+        got = await b.get("/api/audit.csv")
+        assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(got.text)))
+        assert [r["action"] for r in rows] == [x["action"] for x in mine]
+        assert {r["account_id"] for r in rows} == {tenant_b.account_id}
+        assert "ŻUREK" in got.text and "Dziękujemy!" in got.text
+        kw_rows = list(
+            csv.DictReader(io.StringIO((await b.get("/api/audit.csv", params={"action": "keyword.*"})).text))
+        )
+        assert [r["action"] for r in kw_rows] == ["keyword.delete", "keyword.update", "keyword.create"]
 
     # An agent may not read the log; another account's admin sees none of these entries.
     async with admin_client(running, tenant_b.agent_email, tenant_b.agent_password) as agent:
         assert (await agent.get("/api/audit")).status_code == 403
+        assert (await agent.get("/api/audit.csv")).status_code == 403
     async with admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a:
         assert (await a.get("/api/audit")).json() == []
         assert (await a.get("/api/operator/audit")).status_code == 403
+        assert (await a.get("/api/audit.csv")).text.count("\n") == 1  # the header only
 
 
 async def test_commands_are_recorded_as_the_cli(running: RunningHub, tenant_a: Tenant) -> None:

@@ -149,6 +149,20 @@ async def test_operator_and_account_admin_read_the_audit_log(
     await expect(top.locator(".audit-change")).to_contain_text("name: Stali klienci")
     await filter_action(admin, "account.*")
     await expect(audit_rows(admin)).to_have_count(50)
+    # "Download CSV" carries the filters shown, and downloads this account's entries only.
+    await admin.fill("#audit-since", "2020-01-02")
+    await expect(admin.locator("#audit-list")).to_have_attribute("data-query", re.compile("since="))
+    href = await admin.locator("#audit-csv").get_attribute("href")
+    assert href and href.startswith("/api/audit.csv?"), href
+    query = dict(re.findall(r"([a-z_]+)=([^&]*)", href.split("?", 1)[1]))
+    assert query.get("action") == "account.*", href
+    assert "since" in query and "limit" not in query and "actor" not in query, href
+    async with admin.expect_download() as fetched:
+        await admin.click("#audit-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(await (await fetched.value).path()).read_text("utf-8"))))
+    assert len(rows) == 56 and {r["account_id"] for r in rows} == {gamma_id}, len(rows)
+    assert any("Gamma Kraków" in r["after"] for r in rows)
+    await admin.fill("#audit-since", "")
     await admin.click("#audit-older")
     await expect(audit_rows(admin)).to_have_count(56)  # created, renamed 55 times
     ids = await audit_rows(admin).evaluate_all("(rs) => [...new Set(rs.map((r) => r.dataset.accountId))]")

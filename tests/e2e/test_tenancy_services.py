@@ -163,6 +163,8 @@ async def test_admin_of_a_reaches_nothing_of_b(
         ]:
             assert (await a.get(path)).json() == [], path
         assert "+48601111222" not in (await a.get("/api/contacts/export.csv")).text
+        own_log = (await a.get("/api/audit.csv")).text
+        assert tenant_b.account_id not in own_log and "SEKRET" not in own_log
         assert (await a.get("/api/stats/keywords")).json() == []
         assert (await a.get("/api/operator/unmatched")).status_code == 403
         # B's log has B's own changes only (A's refused attempts left none); filtering by B's account

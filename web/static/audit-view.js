@@ -87,6 +87,11 @@ export function auditQuery(filters, before, limit = PAGE_SIZE) {
   return q.toString();
 }
 
+/** Point a "Download CSV" link at `csvPath` with the filters (every matching entry, no paging). */
+export function setCsvLink(linkId, csvPath, filters) {
+  $(linkId).href = `${csvPath}?${auditQuery(filters, null, 0)}`;
+}
+
 /** A date input's day as an instant: its local midnight (`nextDay`: the following midnight). */
 export function dayStart(value, nextDay = false) {
   if (!value) return null;

@@ -5,7 +5,7 @@
  */
 import { $, h, setChildren } from "/static/common.js";
 import { accounts, onAccounts } from "/static/operator-shared.js";
-import { auditQuery, auditView, dayStart } from "/static/audit-view.js";
+import { auditQuery, auditView, dayStart, setCsvLink } from "/static/audit-view.js";
 
 function filters() {
   return {
@@ -39,7 +39,7 @@ export function initAudit(onError) {
     accountName,
   );
   const reload = () => {
-    $("audit-csv").href = `/api/operator/audit.csv?${auditQuery(filters(), null, 0)}`;
+    setCsvLink("audit-csv", "/api/operator/audit.csv", filters());
     return view.reload().catch(onError);
   };
   let timer = null;

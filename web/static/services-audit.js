@@ -1,9 +1,10 @@
 /*
  * The services page's audit log (account admins): the changes to this account's set-up, by its
- * admins or by the operator, newest first, filtered by actor, action (`keyword.*`) and days.
+ * admins or by the operator, newest first, filtered by actor, action (`keyword.*`) and days; the
+ * CSV link downloads the same filters.
  */
 import { $ } from "/static/common.js";
-import { auditQuery, auditView, dayStart } from "/static/audit-view.js";
+import { auditQuery, auditView, dayStart, setCsvLink } from "/static/audit-view.js";
 
 let view = null;
 let accountName = "";
@@ -35,5 +36,7 @@ export function initAudit(name, onError) {
 }
 
 export function loadAudit() {
-  return view ? view.reload() : Promise.resolve();
+  if (!view) return Promise.resolve();
+  setCsvLink("audit-csv", "/api/audit.csv", filters());
+  return view.reload();
 }
