@@ -6,10 +6,15 @@ import json
 from typing import Any
 
 import httpx
+import pytest
+from playwright.async_api import expect
 
 from hub.outbound.twilio import TwilioProvider
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, RunningHub, Tenant, login, make_tenant
+from tests.e2e.browser import PageProblems, launch, log_in, new_page, screenshot, sim_send
+from tests.e2e.test_admin_pages import fits
 from tests.e2e.test_operator_api import operator_client
+from tests.e2e.test_operator_page import OPERATOR, create_operator, open_operator
 from tests.e2e.test_webhooks import post_twilio, twilio_form
 from tests.httpserver import HTTPServer, Recorded
 from tests.panel import Panel
@@ -96,3 +101,36 @@ async def test_a_webhook_with_a_bad_signature_is_the_last_error(
     assert "X-Twilio-Signature does not match" in health["twilio"]["last_error"], health
     assert health["twilio"]["in_last_minute"] == 0
     assert health["simulator"]["last_error"] is None
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+async def test_the_operator_page_shows_the_gateways_table(running: RunningHub, tenant_a: Tenant) -> None:
+    """Two texts in through the simulator and a refused Twilio webhook, in the numbers section's
+    gateways table of a phone-sized window, without horizontal scrolling."""
+    await create_operator(running)
+    for i in range(2):
+        await sim_send(running.base, "+48600700951", f"Żółw {i}", to=tenant_a.number)
+    async with httpx.AsyncClient(base_url=running.base) as c:
+        r = await c.post(
+            "/webhooks/twilio/inbound",
+            data=twilio_form(tenant_a, "SM" + "3" * 32),
+            headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"},
+        )
+        assert r.status_code == 403, r.text
+    problems = PageProblems()
+    async with launch() as browser:
+        _, page = await new_page(browser, problems, {"width": 390, "height": 844})
+        await log_in(page, running.base, OPERATOR)
+        await open_operator(page, running.base)
+        sim = page.locator('#gateway-list .gateway-row[data-name="simulator"]')
+        await expect(sim.locator(".gateway-configured")).to_have_text("yes")
+        await expect(sim.locator(".gateway-in")).to_have_text("2")
+        await expect(sim.locator(".gateway-out")).to_have_text("0")
+        await expect(sim.locator(".gateway-error")).to_have_text("none")
+        twilio = page.locator('#gateway-list .gateway-row[data-name="twilio"]')
+        await expect(twilio.locator(".gateway-error")).to_contain_text("X-Twilio-Signature does not match")
+        await fits(page, "/operator gateways 390")
+        await page.locator("#gateways-table").scroll_into_view_if_needed()
+        await screenshot(page, "layout-operator-gateways-390")
+    problems.check()
