@@ -31,8 +31,8 @@ def gateway_health(hub: HubContext, name: str) -> GatewayHealthOut:
     f = hub.gateway_health.figures(name)
     return GatewayHealthOut(
         configured=hub.providers[name].configured,
-        in_last_minute=f.in_last_minute,
-        out_last_minute=f.out_last_minute,
+        in_last_minute=len(f.inbound),
+        out_last_minute=len(f.outbound),
         last_error=f.last_error,
         last_error_at=f.last_error_at,
         last_in_at=f.last_in_at,

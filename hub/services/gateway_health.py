@@ -30,20 +30,9 @@ class GatewayStats:
     last_out_at: datetime | None = None
 
 
-def _trim(times: deque[float], now: float) -> int:
+def _trim(times: deque[float], now: float) -> None:
     while times and times[0] <= now - WINDOW_S:
         times.popleft()
-    return len(times)
-
-
-@dataclass(frozen=True)
-class GatewayFigures:
-    in_last_minute: int
-    out_last_minute: int
-    last_error: str | None
-    last_error_at: datetime | None
-    last_in_at: datetime | None
-    last_out_at: datetime | None
 
 
 class GatewayHealth:
@@ -55,34 +44,32 @@ class GatewayHealth:
 
     def received(self, gateway: str) -> None:
         stats = self._of(gateway)
-        now = time.monotonic()
-        _trim(stats.inbound, now)
-        stats.inbound.append(now)
+        self._count(stats.inbound)
         stats.last_in_at = datetime.now(UTC)
 
     def sent(self, gateway: str) -> None:
         stats = self._of(gateway)
-        now = time.monotonic()
-        _trim(stats.outbound, now)
-        stats.outbound.append(now)
+        self._count(stats.outbound)
         stats.last_out_at = datetime.now(UTC)
+
+    @staticmethod
+    def _count(times: deque[float]) -> None:
+        now = time.monotonic()
+        _trim(times, now)
+        times.append(now)
 
     def failed(self, gateway: str, error: str) -> None:
         stats = self._of(gateway)
         stats.last_error = error[:300]
         stats.last_error_at = datetime.now(UTC)
 
-    def figures(self, gateway: str) -> GatewayFigures:
+    def figures(self, gateway: str) -> GatewayStats:
+        """The gateway's figures, its counts (`len` of `inbound` and `outbound`) the last minute's."""
         stats = self._of(gateway)
         now = time.monotonic()
-        return GatewayFigures(
-            in_last_minute=_trim(stats.inbound, now),
-            out_last_minute=_trim(stats.outbound, now),
-            last_error=stats.last_error,
-            last_error_at=stats.last_error_at,
-            last_in_at=stats.last_in_at,
-            last_out_at=stats.last_out_at,
-        )
+        _trim(stats.inbound, now)
+        _trim(stats.outbound, now)
+        return stats
 
     async def send(self, provider: OutboundProvider, request: OutboundRequest) -> SendResult:
         """Hand `request` to `provider`, noting the success or the provider's error."""
