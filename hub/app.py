@@ -23,6 +23,7 @@ from hub.api.conversations import ConversationController
 from hub.api.displays import DisplayController, ScreenController
 from hub.api.errors import EXCEPTION_HANDLERS
 from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController, MailController
+from hub.api.gateway_health import GatewayHealthOut, gateways_health
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
 from hub.api.media import MediaController
 from hub.api.metrics import metrics, read_backlog
@@ -136,6 +137,8 @@ class HealthOut(msgspec.Struct, omit_defaults=True):
     """Jobs due and waiting for a worker; absent when the job queue (Redis) does not answer."""
     oldest_job_age_s: float | None = None
     """Seconds the longest-waiting of them has waited (0 when none waits); absent with `jobs_queued`."""
+    gateways: dict[str, GatewayHealthOut] | None = None
+    """Each gateway's traffic and last error as this process saw them (absent when MongoDB is down)."""
 
 
 @get(
@@ -150,7 +153,9 @@ async def health(state: State) -> Response[HealthOut]:
         await hub.db.command("ping")
     except Exception as exc:
         return Response(HealthOut(ok=False, mongo=str(exc)[:200]), status_code=503)
-    out = HealthOut(ok=True, mongo="ok", subscribers=hub.fanout.subscriber_count())
+    out = HealthOut(
+        ok=True, mongo="ok", subscribers=hub.fanout.subscriber_count(), gateways=gateways_health(hub)
+    )
     backlog = await read_backlog(hub)
     if backlog is not None:
         out.jobs_queued = backlog.queued

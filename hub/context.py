@@ -12,6 +12,7 @@ from hub.jobs.spec import JobQueue
 from hub.outbound.base import OutboundProvider
 from hub.realtime.bus import EventBus
 from hub.realtime.fanout import Fanout
+from hub.services.gateway_health import GatewayHealth
 from hub.services.media import MediaStore
 from hub.settings import Settings
 from hub.store.db import Database
@@ -29,6 +30,8 @@ class HubContext:
     http: httpx.AsyncClient
     providers: dict[str, OutboundProvider] = field(default_factory=dict)
     mongo_uri: str = ""
+    gateway_health: GatewayHealth = field(default_factory=GatewayHealth)
+    """Each gateway's traffic in the last minute and last error, as this process saw them."""
 
     def provider(self, name: str) -> OutboundProvider:
         try:

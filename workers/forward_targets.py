@@ -211,7 +211,7 @@ async def to_phone(
         message_id=f"fwd-{delivery.id}", sender=number.e164, recipient=delivery.target, text=text
     )
     try:
-        result = await provider.send(request)
+        result = await hub.gateway_health.send(provider, request)
     except ProviderError as exc:
         if exc.maybe_sent and not provider.idempotent:
             await usage.bill(charge)

@@ -123,7 +123,7 @@ async def _send_once(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
         ),
     )
     try:
-        result = await provider.send(request)
+        result = await hub.gateway_health.send(provider, request)
     except ProviderError as exc:
         if exc.maybe_sent and not provider.idempotent:
             await set_status(
@@ -245,10 +245,11 @@ async def send_direct(
     if claim.modified_count == 0:
         return {"skipped": "already sent"}
     try:
-        result = await hub.provider(provider).send(
+        result = await hub.gateway_health.send(
+            hub.provider(provider),
             OutboundRequest(
                 message_id=send_key, sender=sender, recipient=recipient, text=text, wants_report=False
-            )
+            ),
         )
     except (ProviderError, LookupError) as exc:
         permanent = isinstance(exc, LookupError) or exc.permanent or exc.maybe_sent
@@ -272,7 +273,8 @@ async def send_code(
         wants_report=False,
     )
     try:
-        result = await ctx["hub"].provider(provider).send(request)
+        hub = ctx["hub"]
+        result = await hub.gateway_health.send(hub.provider(provider), request)
     except ProviderError as exc:
         if exc.permanent or exc.maybe_sent or ctx["attempt"] >= ctx["max_attempts"]:
             return {"failed": str(exc)}

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from hub.api.account_data import AccountDataRoutes
 from hub.api.audited import audited
 from hub.api.deps import provide_hub, provide_operator
+from hub.api.gateway_health import GatewayHealthOut, gateway_health
 from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut
 from hub.context import HubContext
 from hub.domain.numbers import NumberType
@@ -179,11 +180,9 @@ def account_out(account: Account, admin: Agent | None = None) -> AccountOut:
     )
 
 
-class GatewayOut(msgspec.Struct):
+class GatewayOut(GatewayHealthOut):
     name: str
     """What a number's `provider` may be."""
-    configured: bool
-    """False when it cannot send yet (twilio without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)."""
 
 
 def number_out(n: Number, owner: Account | None) -> OperatorNumberOut:
@@ -326,8 +325,12 @@ class OperatorController(AccountDataRoutes, Controller):
     async def list_gateways(
         self, hub: NamedDependency[HubContext], principal: NamedDependency[Principal]
     ) -> list[GatewayOut]:
-        """The gateways a number may use (the names `provider` is checked against)."""
-        return [GatewayOut(name, p.configured) for name, p in sorted(hub.providers.items())]
+        """The gateways a number may use (the names `provider` is checked against), with the
+        traffic and last error this process saw on each (see /health)."""
+        return [
+            GatewayOut(name=name, **msgspec.structs.asdict(gateway_health(hub, name)))
+            for name in sorted(hub.providers)
+        ]
 
     @get("/numbers")
     async def list_numbers(

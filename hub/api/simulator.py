@@ -86,33 +86,8 @@ class SimulatorController(Controller):
     @post("/messages", status_code=201)
     async def send(self, hub: NamedDependency[HubContext], data: JSONBody[SimSend]) -> SimSent:
         """Text a simulator number as the phone `from`."""
-        if not data.from_:
-            raise Invalid("from is required", field="from")
-        number = await find_number(normalise_number(data.to, "to"))
-        if number.provider != "simulator":
-            raise NotFound(f"{number.e164} is not a simulator number", field="to")
-        media: list[IncomingMedia] = []
-        for i, item in enumerate(data.media):
-            try:
-                raw = base64.b64decode(item.data, validate=True)
-            except (binascii.Error, ValueError):
-                raise Invalid(f"media[{i}].data is not base64", field=f"media[{i}].data") from None
-            media.append(IncomingMedia(data=raw, content_type=item.content_type, filename=item.filename))
-        if not data.text and not media:
-            raise Invalid("a message needs text or media", field="text")
-        received = await receive(
-            hub,
-            InboundMessage(
-                provider="simulator",
-                provider_message_id=data.id or f"simin-{uuid.uuid4()}",
-                sender=data.from_,
-                recipient=data.to,
-                text=data.text,
-                received_at=datetime.now(UTC),
-                media=tuple(media),
-            ),
-        )
-        return SimSent(message_id=received.record_id, created=received.created)
+        with hub.gateway_health.inbound("simulator"):
+            return await _receive(hub, data)
 
     @get("/messages")
     async def history(self, phone: FromQuery[str]) -> list[SimMessage]:
@@ -142,6 +117,37 @@ class SimulatorController(Controller):
             )
             for m in reversed(rows)
         ]
+
+
+async def _receive(hub: HubContext, data: SimSend) -> SimSent:
+    """Store the phone's text as received through the simulator gateway."""
+    if not data.from_:
+        raise Invalid("from is required", field="from")
+    number = await find_number(normalise_number(data.to, "to"))
+    if number.provider != "simulator":
+        raise NotFound(f"{number.e164} is not a simulator number", field="to")
+    media: list[IncomingMedia] = []
+    for i, item in enumerate(data.media):
+        try:
+            raw = base64.b64decode(item.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise Invalid(f"media[{i}].data is not base64", field=f"media[{i}].data") from None
+        media.append(IncomingMedia(data=raw, content_type=item.content_type, filename=item.filename))
+    if not data.text and not media:
+        raise Invalid("a message needs text or media", field="text")
+    received = await receive(
+        hub,
+        InboundMessage(
+            provider="simulator",
+            provider_message_id=data.id or f"simin-{uuid.uuid4()}",
+            sender=data.from_,
+            recipient=data.to,
+            text=data.text,
+            received_at=datetime.now(UTC),
+            media=tuple(media),
+        ),
+    )
+    return SimSent(message_id=received.record_id, created=received.created)
 
 
 @websocket("/simulator/ws")

@@ -213,10 +213,11 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:
         """Twilio's incoming-message webhook; answers empty TwiML."""
-        params = await twilio_params(request, hub)
-        tw = hub.settings.twilio
-        auth = (tw.account_sid, tw.auth_token) if tw.account_sid else None
-        await inbound.receive(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
+        with hub.gateway_health.inbound("twilio"):
+            params = await twilio_params(request, hub)
+            tw = hub.settings.twilio
+            auth = (tw.account_sid, tw.auth_token) if tw.account_sid else None
+            await inbound.receive(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
 
     @post(
@@ -229,8 +230,9 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> Response[str]:
         """Twilio's status callback for messages the hub sent."""
-        params = await twilio_params(request, hub)
-        await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
+        with hub.gateway_health.inbound("twilio", message=False):
+            params = await twilio_params(request, hub)
+            await _apply_report(hub, twilio.parse_status(params, datetime.now(UTC)))
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
 
     @route(
@@ -245,9 +247,10 @@ class WebhookController(Controller):
     ) -> Stored:
         """A text received by Kannel: smsbox's get-url, or post-url with the text as the body
         (see docs/gateways.md for the kannel.conf that calls it)."""
-        params = await kannel_params(request, hub)
-        body = await request.body() if request.method == HttpMethod.POST else b""
-        received = await inbound.receive(hub, kannel.parse_inbound(params, body, datetime.now(UTC)))
+        with hub.gateway_health.inbound("kannel"):
+            params = await kannel_params(request, hub)
+            body = await request.body() if request.method == HttpMethod.POST else b""
+            received = await inbound.receive(hub, kannel.parse_inbound(params, body, datetime.now(UTC)))
         message = received.message
         return Stored(
             message_id=received.record_id,
@@ -266,7 +269,7 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
     ) -> ReportAccepted:
         """A delivery report through the dlr-url the hub gave Kannel with the message."""
-        params = await kannel_params(request, hub)
-        return ReportAccepted(
-            applied=await _apply_report(hub, kannel.parse_status(params, datetime.now(UTC)))
-        )
+        with hub.gateway_health.inbound("kannel", message=False):
+            params = await kannel_params(request, hub)
+            applied = await _apply_report(hub, kannel.parse_status(params, datetime.now(UTC)))
+        return ReportAccepted(applied=applied)

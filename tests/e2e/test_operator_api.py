@@ -114,10 +114,7 @@ async def test_gateways_are_the_providers_a_number_may_name(running: RunningHub)
     async with await operator_client(running) as c:
         r = await c.get("/api/operator/gateways")
         assert r.status_code == 200, r.text
-        assert r.json() == [
-            {"name": "simulator", "configured": True},
-            {"name": "twilio", "configured": False},
-        ]
+        assert [(g["name"], g["configured"]) for g in r.json()] == [("simulator", True), ("twilio", False)]
         names = {g["name"] for g in r.json()}
         r = await c.post(
             "/api/operator/numbers", json={"number": "+48500600701", "type": "ND", "provider": "smsapi"}

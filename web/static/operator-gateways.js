@@ -1,13 +1,36 @@
 /*
  * The gateways a number may use (`/api/operator/gateways`), offered in the numbers' Gateway
- * selects; one that cannot send yet (twilio without credentials) says so in its option.
+ * selects; one that cannot send yet (twilio without credentials) says so in its option. The
+ * numbers section's gateways table shows each one's texts per minute and last error.
  */
-import { api, h, setChildren } from "/static/common.js";
+import { $, api, h, messageTime, setChildren } from "/static/common.js";
+import { labelCells } from "/static/operator-shared.js";
 
 let gateways = [];
 
 export async function loadGateways() {
   gateways = await api("GET", "/api/operator/gateways");
+  renderGateways();
+}
+
+function gatewayRow(g) {
+  const error = g.last_error ? `${messageTime(g.last_error_at)}: ${g.last_error}` : "none";
+  return h(
+    "tr",
+    { class: "gateway-row", dataset: { name: g.name } },
+    h("td", { class: "gateway-name", text: g.name }),
+    h("td", { class: "gateway-configured", text: g.configured ? "yes" : "no" }),
+    h("td", { class: "gateway-in", text: String(g.in_last_minute) }),
+    h("td", { class: "gateway-out", text: String(g.out_last_minute) }),
+    h("td", { class: "gateway-error op-reason", text: error }),
+  );
+}
+
+function renderGateways() {
+  const list = $("gateway-list");
+  if (!list) return;
+  setChildren(list, gateways.map(gatewayRow));
+  labelCells(list);
 }
 
 /** Fill `select` with the gateways, `selected` picked (kept as an option even if unknown). */
