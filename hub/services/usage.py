@@ -131,18 +131,29 @@ async def _take(account_id: PydanticObjectId, month: str, units: int) -> None:
     raise _over_month(cap, units)
 
 
-async def check_affordable(account_id: PydanticObjectId, units: int) -> None:
-    """Raise UsageRefused when the account's limits leave less than `units` now: a check before
-    storing anything that comes with a send (a 2WAY binding). Not a reservation: `reserve` is."""
+async def _room(account_id: PydanticObjectId) -> tuple[UsageLimits | None, int]:
+    """The account's limits and the units its current month has taken (read only when capped)."""
     limits = await UsageLimits.get(account_id)
+    if limits is None or limits.monthly_segments is None:
+        return limits, 0
+    used = await UsageMonth.get(f"{account_id}:{month_of(utcnow())}")
+    return limits, used.units if used else 0
+
+
+def _refuse_if_over(limits: UsageLimits | None, used: int, units: int) -> None:
     if limits is None:
         return
     if limits.balance_units is not None and limits.balance_units < units:
         raise _low_balance(units, limits.balance_units)
-    if limits.monthly_segments is not None:
-        used = await UsageMonth.get(f"{account_id}:{month_of(utcnow())}")
-        if (used.units if used else 0) + units > limits.monthly_segments:
-            raise _over_month(limits.monthly_segments, units)
+    if limits.monthly_segments is not None and used + units > limits.monthly_segments:
+        raise _over_month(limits.monthly_segments, units)
+
+
+async def check_affordable(account_id: PydanticObjectId, units: int) -> None:
+    """Raise UsageRefused when the account's limits leave less than `units` now: a check before
+    storing anything that comes with a send (a 2WAY binding). Not a reservation: `reserve` is."""
+    limits, used = await _room(account_id)
+    _refuse_if_over(limits, used, units)
 
 
 def _low_balance(units: int, left: int) -> UsageRefused:
@@ -308,6 +319,9 @@ async def withhold_over_limit(account_id: PydanticObjectId, decision: core.Decis
     """
     if not any(isinstance(a, core.SEND_ACTIONS) for a in decision.actions):
         return decision
+    # Read once for the whole decision: this runs on the inbound path, for every text that
+    # answers automatically.
+    limits, used = await _room(account_id)
     kept: list[core.Action] = []
     withheld = list(decision.withheld)
     needed = 0
@@ -315,7 +329,7 @@ async def withhold_over_limit(account_id: PydanticObjectId, decision: core.Decis
         if isinstance(action, core.SEND_ACTIONS):
             units = count_segments(action.text).segments
             try:
-                await check_affordable(account_id, needed + units)
+                _refuse_if_over(limits, used, needed + units)
             except UsageRefused as exc:
                 withheld.append(core.Withheld(type(action).__name__, action.text, "usage_limit", exc.limit))
                 continue
