@@ -188,6 +188,28 @@ class ForwardingSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """The accept log and the pipeline behind it (docs/architecture.md#ingest)."""
+
+    answer_wait_s: float = 2.0
+    """How long a webhook waits for its text to be routed and stored, to answer with the message's
+    id and sequence number; after that (or at once while the pipeline has a backlog) it answers
+    with the accept-log entry alone. The text is durable either way."""
+    batch: int = 256
+    """Texts routed and stored together at most."""
+    lease_s: float = 30.0
+    """How long a process holds the entries it accepted; an entry whose process died is taken over
+    by another once its lease has run out."""
+    max_lag: int = 20_000
+    """Entries waiting in this process beyond which webhooks are refused with 503 and Retry-After."""
+    max_lag_s: float = 60.0
+    """Age of the oldest waiting entry beyond which webhooks are refused with 503 and Retry-After."""
+    process: bool = True
+    """Route and store accepted texts in this process. Off, the process only accepts: another
+    process (with it on) takes the entries over when their lease runs out."""
+
+
+@dataclass(frozen=True)
 class UsageSettings:
     mms_units: int = 1
     """Units one MMS costs (an SMS segment, sent or forwarded, costs one): docs/operations.md."""
@@ -247,6 +269,7 @@ class Settings:
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
     run_worker: bool = True
@@ -326,6 +349,14 @@ def load_settings() -> Settings:
             max_retry_s=_env_float("HUB_FORWARD_MAX_RETRY", 3600.0),
         ),
         usage=UsageSettings(mms_units=max(_env_int("HUB_USAGE_MMS_UNITS", 1), 0)),
+        ingest=IngestSettings(
+            answer_wait_s=max(_env_float("HUB_INGEST_ANSWER_WAIT", 2.0), 0.0),
+            batch=max(_env_int("HUB_INGEST_BATCH", 256), 1),
+            lease_s=max(_env_float("HUB_INGEST_LEASE", 30.0), 1.0),
+            max_lag=max(_env_int("HUB_INGEST_MAX_LAG", 20_000), 1),
+            max_lag_s=max(_env_float("HUB_INGEST_MAX_LAG_S", 60.0), 1.0),
+            process=_env_bool("HUB_INGEST_PROCESS", True),
+        ),
         smtp=SmtpSettings(
             host=_env("HUB_SMTP_HOST"),
             port=_env_int("HUB_SMTP_PORT", 587),
