@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 
 TAKE_OVER_EVERY_S = 2.0
 """How often a process looks for entries whose process died (a cheap indexed range read)."""
-RETRY_FIRST_S, RETRY_MAX_S = 0.5, 30.0
-"""Backoff of a batch's texts that failed for a passing reason (the database away)."""
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 5.0
+"""How long the pipeline pauses after texts failed for a passing reason (the database away)."""
 
 
 @dataclass(frozen=True)
@@ -238,21 +238,31 @@ class IngestPipeline:
             log.info("ingest: %d accepted texts left to the next process", len(self._held))
 
     async def _run(self) -> None:
+        backoff = RETRY_FIRST_S
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(self._settings.batch, len(self._queue)))]
                 try:
-                    await self._route_batch(batch)
+                    retry = await self._route_batch(batch)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     # Not expected (each text's error is its own); the entries stay held and are retried.
                     log.exception("ingest: a batch of %d failed", len(batch))
-                    self._retry(batch, RETRY_FIRST_S)
+                    retry = batch
+                if not retry:
+                    backoff = RETRY_FIRST_S
+                    continue
+                # A passing failure is the database's, not the text's: the whole pipeline waits and
+                # starts again with these texts, ahead of newer ones, so every sender's order holds.
+                self._queue.extendleft(reversed(retry))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_MAX_S)
 
-    async def _route_batch(self, batch: list[dict[str, Any]]) -> None:
+    async def _route_batch(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Route a batch; returns the texts to route again (a passing failure), in their order."""
         by_sender: dict[str, list[dict[str, Any]]] = {}
         for doc in batch:
             by_sender.setdefault(doc["sender"], []).append(doc)
@@ -299,18 +309,7 @@ class IngestPipeline:
         if retry:
             failed = [o for o in outcomes.values() if _passing(o)]
             log.warning("ingest: %d texts wait for a retry: %s", len(retry), failed[0] if failed else "")
-            attempt = max(doc.get("_attempt", 0) for doc in retry) + 1
-            for doc in retry:
-                doc["_attempt"] = attempt
-            self._retry(retry, min(RETRY_FIRST_S * 2 ** (attempt - 1), RETRY_MAX_S))
-
-    def _retry(self, docs: list[dict[str, Any]], delay_s: float) -> None:
-        def again() -> None:
-            # Ahead of newer texts: a sender's order is kept across the retry.
-            self._queue.extendleft(reversed(docs))
-            self._wake.set()
-
-        asyncio.get_running_loop().call_later(delay_s, again)
+        return retry
 
     async def _keep_leases(self) -> None:
         every = self._settings.lease_s / 3

@@ -204,3 +204,21 @@ async def test_stopping_hands_the_rest_over_at_once(hub: HubContext) -> None:
         assert heir_router.seen == ["p-1"], "not left waiting for a 60 s lease"
     finally:
         await heir.stop()
+
+
+async def test_after_a_passing_failure_a_senders_later_text_still_comes_after(hub: HubContext) -> None:
+    """The failed text is routed again before anything accepted after it, across batches."""
+    router = Router()
+    router.gate.clear()
+    p = pipeline(router, answer_wait_s=0.0, batch=1)
+    await p.start()
+    try:
+        router.fail_next = ConnectionError("database away")
+        await p.accept(text(1))
+        await p.accept(text(2))
+        await p.accept(text(3, sender="+48600100002"))
+        router.gate.set()
+        await until(lambda: len(router.seen) == 3)
+        assert router.seen == ["p-1", "p-2", "p-3"]
+    finally:
+        await p.stop()
