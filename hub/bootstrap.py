@@ -229,7 +229,7 @@ async def open_hub(
             media = hub.media
             hub.providers["serwersms"] = SerwerSmsProvider(
                 SerwerSmsApi(http, settings.serwersms),
-                lambda message_id: message_attachments(media, message_id),  # type: ignore[arg-type,return-value]
+                lambda message_id: message_attachments(media, message_id),
             )
         if isinstance(jobs, LocalJobQueue):
             jobs.hub = hub

@@ -161,7 +161,9 @@ class SerwerSmsSettings:
     def __post_init__(self) -> None:
         unknown = [t for t in self.types if t not in SERWERSMS_TYPES]
         if unknown:
-            raise ValueError(f"HUB_SERWERSMS_TYPES: unknown {', '.join(unknown)} (use {', '.join(SERWERSMS_TYPES)})")
+            raise ValueError(
+                f"HUB_SERWERSMS_TYPES: unknown {', '.join(unknown)} (use {', '.join(SERWERSMS_TYPES)})"
+            )
 
 
 @dataclass(frozen=True)

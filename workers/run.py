@@ -20,8 +20,8 @@ from hub.jobs.spec import JobQueue
 from hub.settings import Settings
 from workers.imap import imap_poller
 from workers.metrics_port import metrics_port
-from workers.serwersms import serwersms_poller
 from workers.registry import JOB_SPECS
+from workers.serwersms import serwersms_poller
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ answers `{"error": {"code", "type", "message"}}`; with `details` a send answers
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -39,12 +39,11 @@ class Unavailable(Exception):
 
 
 class Attachment(Protocol):
-    data: bytes
-    mime: str
-    filename: str | None
+    @property
+    def data(self) -> bytes: ...
 
 
-AttachmentLoader = Callable[[str], Awaitable[list[Attachment]]]
+AttachmentLoader = Callable[[str], Awaitable[Sequence[Attachment]]]
 """The stored attachments of an outbound message, by the hub's message id."""
 
 
@@ -127,7 +126,8 @@ class SerwerSmsProvider:
         return "messages/send_sms", params
 
     async def _mms(self, request: OutboundRequest) -> tuple[str, dict[str, Any]]:
-        files = [base64.b64encode(a.data).decode("ascii") for a in await self._attachments(request.message_id)]
+        stored = await self._attachments(request.message_id)
+        files = [base64.b64encode(a.data).decode("ascii") for a in stored]
         title = request.text.strip()
         if len(title) > MMS_TITLE_MAX:
             # sendMms takes a title and files, no text: a longer text travels as a file of its own.

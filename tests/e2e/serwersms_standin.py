@@ -194,11 +194,7 @@ class SerwerSmsStandIn:
         # Messages.php, reports(): "id" string|array; the items as kept in `sent`.
         ids = params.get("id") or []
         ids = ids if isinstance(ids, list) else [ids]
-        items = [
-            {k: v for k, v in self.sent[i].items() if k != "files"}
-            for i in ids
-            if i in self.sent
-        ]
+        items = [{k: v for k, v in self.sent[i].items() if k != "files"} for i in ids if i in self.sent]
         return _listing(items, params)
 
     def _recived(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.outbound.serwersms import SerwerSmsApi, SerwerSmsProvider
-from hub.settings import Settings, SerwerSmsSettings
+from hub.settings import SerwerSmsSettings, Settings
 from hub.store.gateway_polls import PollCursor
 from tests.conftest import RunningHub, Tenant, login, make_tenant
 from tests.e2e.keywords_helpers import operator_and_admin
@@ -93,7 +93,9 @@ async def _with_status(agent: httpx.AsyncClient, message_id: str, status: str) -
 
 
 def _polls(standin: SerwerSmsStandIn) -> int:
-    return sum(1 for action, params in standin.calls if action == "messages/recived" and not params.get("read"))
+    return sum(
+        1 for action, params in standin.calls if action == "messages/recived" and not params.get("read")
+    )
 
 
 async def _polled_again(standin: SerwerSmsStandIn, times: int = 2) -> None:
@@ -247,10 +249,12 @@ async def test_an_mms_goes_out_with_its_files_in_base64_and_a_refusal_is_permane
         assert message_id == "m-1"
         return [_File(PNG, "image/png", "foto.png")]
 
-    provider = SerwerSmsProvider(SerwerSmsApi(hub.http, settings), files)  # type: ignore[arg-type]
+    provider = SerwerSmsProvider(SerwerSmsApi(hub.http, settings), files)
     long_text = "Zdjęcie z wczorajszego spotkania w Łodzi, jak obiecaliśmy"
     result = await provider.send(
-        OutboundRequest("m-1", OUR_NDI, CUSTOMER, long_text, media_urls=("http://hub/api/messages/m-1/media/0",))
+        OutboundRequest(
+            "m-1", OUR_NDI, CUSTOMER, long_text, media_urls=("http://hub/api/messages/m-1/media/0",)
+        )
     )
     sent = standin.sent[result.provider_message_id]
     assert sent["type"] == "mms" and len(sent["text"]) == 40
@@ -261,13 +265,15 @@ async def test_an_mms_goes_out_with_its_files_in_base64_and_a_refusal_is_permane
     assert refused.value.permanent and "Niepoprawny numer" in str(refused.value)
 
     wrong = SerwerSmsProvider(
-        SerwerSmsApi(hub.http, dataclasses.replace(settings, token="", username="hub", password="zle")), files  # type: ignore[arg-type]
+        SerwerSmsApi(hub.http, dataclasses.replace(settings, token="", username="hub", password="zle")),
+        files,
     )
     with pytest.raises(ProviderError) as denied:
         await wrong.send(OutboundRequest("m-3", OUR_NDI, CUSTOMER, "x"))
     assert denied.value.permanent and denied.value.code == "1001"
     login_ok = SerwerSmsProvider(
-        SerwerSmsApi(hub.http, dataclasses.replace(settings, token="", username="hub", password="hub-pass")), files  # type: ignore[arg-type]
+        SerwerSmsApi(hub.http, dataclasses.replace(settings, token="", username="hub", password="hub-pass")),
+        files,
     )
     assert (await login_ok.send(OutboundRequest("m-4", OUR_NDI, CUSTOMER, "x"))).status == "queued"
     (_, params) = standin.calls[-1]
