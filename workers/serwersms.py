@@ -100,6 +100,7 @@ class SerwerSmsPoller:
         self.key = account_key(settings)
         self.lease = Lease(self.key, max(LEASE_MIN_S, 3 * settings.poll_s + 10), PollLease)
         self.holding = False
+        self.page_size = PAGE_SIZE
         self.polled = asyncio.Event()
         """Set after each complete poll (tests wait for it)."""
 
@@ -158,10 +159,16 @@ class SerwerSmsPoller:
         return f"{self.key}:{listing.type}" + (f":{listing.ndi}" if listing.ndi else "")
 
     async def read(self, listing: Listing) -> int:
-        """Receive every item of a listing after its cursor. Returns how many were new."""
+        """Receive every item of a listing after its cursor. Returns how many were new.
+
+        The first page is asked for from a little before the cursor. After a page that had new
+        items the listing is asked for again from the cursor, page 1: whether SerwerSMS lists read
+        messages too or only unread ones (its libraries do not say), the next page asked for then
+        starts after what was handled, and nothing is skipped by pages that shifted.
+        """
         key = self._cursor_key(listing)
         cursor = await PollCursor.get(key) or PollCursor(id=key)
-        params: dict[str, Any] = {"type": listing.type, "order": "asc", "limit": PAGE_SIZE}
+        params: dict[str, Any] = {"type": listing.type, "order": "asc", "limit": self.page_size}
         if listing.ndi:
             params["ndi"] = listing.ndi
         if cursor.since:
@@ -171,16 +178,15 @@ class SerwerSmsPoller:
         while True:
             if self.holding and self.lease.due() and not await self.lease.take():
                 raise Unavailable("another process took the SerwerSMS lease over", maybe_done=False)
-            page = parse.page_of(await self.api.call("messages/recived", {**params, "page": page_no}))
+            asked = {**params, "page": page_no}
+            page = parse.page_of(await self.api.call("messages/recived", asked))
             handled = [item for item in page.items if self._id(item) not in cursor.recent_ids]
             for item in handled:
                 new += await self._receive(item, listing)
             if handled:
                 # Stored: now SerwerSMS may call them read. What this second answer adds came
                 # in meanwhile; it is received here, as it may not be listed again unread.
-                again = parse.page_of(
-                    await self.api.call("messages/recived", {**params, "page": page_no, "read": True})
-                )
+                again = parse.page_of(await self.api.call("messages/recived", {**asked, "read": True}))
                 seen = {self._id(i) for i in handled}
                 for item in again.items:
                     if self._id(item) not in seen and self._id(item) not in cursor.recent_ids:
@@ -189,7 +195,11 @@ class SerwerSmsPoller:
                 await self._advance(cursor, handled)
             if page_no >= page.count or not page.items:
                 return new
-            page_no += 1
+            if handled:
+                params["date_from"] = cursor.since
+                page_no = 1
+            else:
+                page_no += 1  # a page of items handled before: the next one
 
     @staticmethod
     def _id(item: Mapping[str, Any]) -> str:

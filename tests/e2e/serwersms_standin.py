@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,11 @@ class SerwerSmsStandIn:
     """Answer every call with this HTTP status (an outage behind a working front)."""
     hanging_s: float = 0.0
     """Wait this long before answering (longer than the client's timeout: no answer at all)."""
+    lists_read: bool = True
+    """Whether recived() lists messages already marked read (the libraries do not say; False lists
+    only unread ones, and the hub must not lose any to pages that shift as it marks them)."""
+    before_marking_read: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None
+    """Called with the items a `read` call is about to mark (a test checks the hub stored them)."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     server: HTTPServer | None = None
 
@@ -142,11 +148,18 @@ class SerwerSmsStandIn:
         login = params.get("username") == "hub" and params.get("password") == "hub-pass"
         if not (bearer or login):
             return _error(1001, "InvalidUser", "Niepoprawny login lub hasło")
+        if action == "messages/recived":
+            listing, chosen = self._recived(params)
+            if params.get("read"):
+                if self.before_marking_read is not None:
+                    await self.before_marking_read(chosen)
+                for item in chosen:
+                    item["_read"] = True
+            return _json(listing)
         handler = {
             "messages/send_sms": self._send_sms,
             "messages/send_mms": self._send_mms,
             "messages/reports": self._reports,
-            "messages/recived": self._recived,
         }.get(action)
         if handler is None:
             return _error(1000, "InvalidAction", f"no action {action}")
@@ -197,20 +210,19 @@ class SerwerSmsStandIn:
         items = [{k: v for k, v in self.sent[i].items() if k != "files"} for i in ids if i in self.sent]
         return _listing(items, params)
 
-    def _recived(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _recived(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         # Messages.php, recived($type, params ndi, phone, date_from, date_to, read "Mark as read",
-        # page, limit, order asc|desc).
+        # page, limit, order asc|desc). The answer, and the stand-in's own records it lists.
         chosen = [
             i
             for i in self.received
             if i["type"] == params.get("type")
+            and (self.lists_read or not i["_read"])
             and (not params.get("ndi") or i["_ndi"] == params["ndi"])
             and (not params.get("date_from") or i["recived"] >= params["date_from"])
         ]
         chosen.sort(key=lambda i: (i["recived"], i["id"]), reverse=params.get("order") == "desc")
         listing = _listing(chosen, params)
-        if params.get("read"):
-            for item in listing["items"]:
-                item["_read"] = True
-        listing["items"] = [{k: v for k, v in i.items() if not k.startswith("_")} for i in listing["items"]]
-        return listing
+        records = listing["items"]
+        listing["items"] = [{k: v for k, v in i.items() if not k.startswith("_")} for i in records]
+        return listing, records

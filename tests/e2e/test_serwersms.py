@@ -13,10 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from hub.context import HubContext
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.outbound.serwersms import SerwerSmsApi, SerwerSmsProvider
 from hub.settings import SerwerSmsSettings, Settings
+from hub.store.audience import UnmatchedMessage
 from hub.store.gateway_polls import PollCursor
+from hub.store.messages import Message
 from tests.conftest import RunningHub, Tenant, login, make_tenant
 from tests.e2e.keywords_helpers import operator_and_admin
 from tests.e2e.serwersms_standin import TOKEN, SerwerSmsStandIn
@@ -45,13 +48,25 @@ async def standin() -> AsyncIterator[SerwerSmsStandIn]:
 
 
 @pytest.fixture
-def settings(settings: Settings, standin: SerwerSmsStandIn) -> Settings:
+def serwersms_changes(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Changes to the hub's SerwerSMS settings (parametrise indirectly)."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
+def settings(settings: Settings, standin: SerwerSmsStandIn, serwersms_changes: dict[str, Any]) -> Settings:
+    chosen: dict[str, Any] = {"types": ("ndi", "mms"), "poll_s": 0.2, "timeout_s": TIMEOUT_S}
     return dataclasses.replace(
         settings,
-        serwersms=SerwerSmsSettings(
-            api_url=standin.api_url, token=TOKEN, types=("ndi", "mms"), poll_s=0.2, timeout_s=TIMEOUT_S
-        ),
+        serwersms=SerwerSmsSettings(api_url=standin.api_url, token=TOKEN, **(chosen | serwersms_changes)),
     )
+
+
+async def _stored(provider_ids: list[str]) -> set[str]:
+    """Which of these SerwerSMS ids the hub holds, for an account or as unmatched."""
+    query = {"provider": "serwersms", "provider_message_id": {"$in": provider_ids}}
+    found = {m.provider_message_id for m in await Message.find(query).to_list()}
+    return found | {m.provider_message_id for m in await UnmatchedMessage.find(query).to_list()}
 
 
 @pytest.fixture
@@ -110,16 +125,29 @@ async def _polled_again(standin: SerwerSmsStandIn, times: int = 2) -> None:
 async def test_an_sms_and_an_mms_reach_the_inbox_once_and_are_marked_read_after(
     running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, standin: SerwerSmsStandIn
 ) -> None:
+    marked: list[str] = []
+    unstored: list[str] = []
+
+    async def check_stored(items: list[dict[str, Any]]) -> None:
+        ids = [f"{i['type']}-{i['id']}" for i in items]
+        marked.extend(ids)
+        unstored.extend(set(ids) - await _stored(ids))
+
+    standin.before_marking_read = check_stored
     sms = standin.customer_sms("ndi", CUSTOMER, POLISH, ndi=OUR_NDI.lstrip("+"))
     png = {"name": "foto.png", "content_type": "image/png", "data": base64.b64encode(PNG).decode()}
     mms = standin.customer_mms(CUSTOMER, OUR_NDI, "Zdjęcie", [png])
     await _received(agent, POLISH)
     await _received(agent, "Zdjęcie")
     assert standin.is_read(sms) and standin.is_read(mms)
+    # Marked read only once stored.
+    assert sorted(marked) == sorted([f"ndi-{sms}", f"mms-{mms}"]) and unstored == []
     # The NDI is polled with its own filter, so its texts reach the number they were sent to.
     assert any(p.get("ndi") == "48500100200" for a, p in standin.calls if a == "messages/recived")
 
     await _polled_again(standin)
+    cursors = await PollCursor.find_all().to_list()
+    assert len(cursors) == 2 and all(c.since for c in cursors)
     # A poller that died before it moved its cursors reads everything again (another process, or
     # this one restarted): the provider message ids are already stored.
     await PollCursor.get_pymongo_collection().delete_many({})
@@ -290,3 +318,52 @@ async def test_the_operator_may_give_a_number_serwersms(
             "/api/operator/numbers", json={"number": "500 700 800", "type": "ND", "provider": "serwersms"}
         )
     assert r.status_code == 201 and r.json()["provider"] == "serwersms", r.text
+
+
+@pytest.mark.parametrize("lists_read", [True, False], ids=["lists-read-too", "lists-unread-only"])
+async def test_a_listing_of_many_pages_is_read_whole_once(
+    hub: HubContext, standin: SerwerSmsStandIn, lists_read: bool
+) -> None:
+    await make_tenant("sklep", OUR_NDI, provider="serwersms")
+    standin.lists_read = lists_read
+    ndi = OUR_NDI.lstrip("+")
+    first = [standin.customer_sms("ndi", CUSTOMER, f"tekst {n}", ndi=ndi) for n in range(7)]
+    poller = SerwerSmsPoller(hub, hub.settings.serwersms)
+    poller.page_size = 2
+    (listing,) = [x for x in await poller.listings() if x.type == "ndi"]
+    assert await poller.read(listing) == 7
+    assert await poller.read(listing) == 0
+    later = [standin.customer_sms("ndi", CUSTOMER, f"później {n}", ndi=ndi) for n in range(3)]
+    assert await poller.read(listing) == 3
+    assert all(standin.is_read(i) for i in first + later)
+    texts = [m.text for m in await Message.find({"provider": "serwersms"}).to_list()]
+    assert sorted(texts) == sorted([f"tekst {n}" for n in range(7)] + [f"później {n}" for n in range(3)])
+
+
+@pytest.mark.parametrize("serwersms_changes", [{"eco": True, "types": ("ndi", "eco")}], indirect=True)
+async def test_an_eco_reply_is_answered_into_the_same_conversation(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, standin: SerwerSmsStandIn
+) -> None:
+    standin.customer_sms("ndi", CUSTOMER, "Pytanie", ndi=OUR_NDI.lstrip("+"))
+    conversation = await _received(agent, "Pytanie")
+    r = await agent.post(
+        f"/api/conversations/{conversation}/messages", json={"text": "Odpowiedz TAK lub NIE"}
+    )
+    reply_id = r.json()["id"]
+    await eventually(lambda: _with_status(agent, reply_id, "sending"))
+    (sent,) = standin.sent.values()
+    assert sent["type"] == "eco" and sent["sender"] is None
+    # ECO goes out from SerwerSMS's pool; the answer comes back as type eco naming the message.
+    standin.customer_sms("eco", CUSTOMER, "TAK", message_id=sent["id"])
+    assert await _received(agent, "TAK") == conversation
+
+
+async def test_a_message_the_hub_cannot_take_is_passed_over_and_shown(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, standin: SerwerSmsStandIn
+) -> None:
+    bad = standin.customer_mms(CUSTOMER, "+48500999999", "Do nikogo", [])
+    standin.customer_sms("ndi", CUSTOMER, "po nim", ndi=OUR_NDI.lstrip("+"))
+    await _received(agent, "po nim")
+    await eventually(lambda: _last_error_has(running, f"mms-{bad}"))
+    error = str(running.hub.gateway_health.figures("serwersms").last_error)
+    assert "no number +48500999999" in error, error
