@@ -101,8 +101,6 @@ class SerwerSmsPoller:
         self.lease = Lease(self.key, max(LEASE_MIN_S, 3 * settings.poll_s + 10), PollLease)
         self.holding = False
         self.page_size = PAGE_SIZE
-        self.polled = asyncio.Event()
-        """Set after each complete poll (tests wait for it)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; an error waits with backoff and polls again from the cursors."""
@@ -113,7 +111,6 @@ class SerwerSmsPoller:
                     self.holding = await self.lease.take()
                     if self.holding:
                         await self.poll_once()
-                        self.polled.set()
                     delay = RETRY_MIN_S
                     await _wait(stop, self.settings.poll_s)
                 except (Unavailable, parse.ApiError, PyMongoError, OSError, TimeoutError) as exc:
@@ -151,6 +148,10 @@ class SerwerSmsPoller:
                     for n in ours
                     if n.type in (NumberType.NDI, NumberType.SCI)
                 ]
+            elif kind == "nd" and not shared:
+                # Texts to an ND/SC reach no number of the hub's: left unread at SerwerSMS until
+                # the operator gives the ND or SC number the `serwersms` gateway.
+                continue
             else:
                 found.append(Listing(kind, None, shared if kind == "nd" else ""))
         return found

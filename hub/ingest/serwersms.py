@@ -126,8 +126,8 @@ def page_of(body: Any) -> Page:
     raw_items = answer.get("items") or []
     if not isinstance(raw_items, list):
         raise Invalid("items must be a list", field="items")
-    paging = answer.get("paging") if isinstance(answer.get("paging"), Mapping) else {}
-    assert isinstance(paging, Mapping)
+    raw_paging = answer.get("paging")
+    paging: Mapping[str, Any] = raw_paging if isinstance(raw_paging, Mapping) else {}
     page = int(paging.get("page") or 1)
     count = int(paging.get("count") or 1)
     return Page(tuple(i for i in raw_items if isinstance(i, Mapping)), page, count)
