@@ -4,6 +4,7 @@ sends through send_sms and send_mms."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 from collections.abc import AsyncIterator
@@ -367,3 +368,34 @@ async def test_a_message_the_hub_cannot_take_is_passed_over_and_shown(
     await eventually(lambda: _last_error_has(running, f"mms-{bad}"))
     error = str(running.hub.gateway_health.figures("serwersms").last_error)
     assert "no number +48500999999" in error, error
+
+
+async def test_polling_moves_to_another_process_when_the_first_stops_and_nothing_is_stored_twice(
+    hub: HubContext, standin: SerwerSmsStandIn
+) -> None:
+    await make_tenant("sklep", OUR_NDI, provider="serwersms")
+    ndi = OUR_NDI.lstrip("+")
+    first, second = (SerwerSmsPoller(hub, hub.settings.serwersms) for _ in range(2))
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    running_first = asyncio.create_task(first.run(stop_first))
+    await eventually(lambda: _async(first.holding))
+    running_second = asyncio.create_task(second.run(stop_second))
+    try:
+        early = [standin.customer_sms("ndi", CUSTOMER, f"do pierwszego {n}", ndi=ndi) for n in range(3)]
+        await eventually(lambda: _async(all(standin.is_read(i) for i in early)))
+        assert not second.holding
+        stop_first.set()
+        await running_first  # releases the lease on its way out
+        late = [standin.customer_sms("ndi", CUSTOMER, f"do drugiego {n}", ndi=ndi) for n in range(3)]
+        await eventually(lambda: _async(all(standin.is_read(i) for i in late)))
+        assert second.holding
+    finally:
+        stop_first.set()
+        stop_second.set()
+        await asyncio.gather(running_first, running_second)
+    texts = sorted(m.text for m in await Message.find({"provider": "serwersms"}).to_list())
+    assert texts == sorted([f"do pierwszego {n}" for n in range(3)] + [f"do drugiego {n}" for n in range(3)])
+
+
+async def _async(value: object) -> bool:
+    return bool(value)
