@@ -107,11 +107,6 @@ def parse_date(raw: Any, field: str) -> datetime:
     return local.replace(tzinfo=WARSAW).astimezone(UTC)
 
 
-def format_date(at: datetime) -> str:
-    """A datetime as SerwerSMS's `date_from` wants it: Polish local time."""
-    return at.astimezone(WARSAW).strftime(DATE_FORMAT)
-
-
 @dataclass(frozen=True)
 class Page:
     items: tuple[Mapping[str, Any], ...]

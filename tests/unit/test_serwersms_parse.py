@@ -153,7 +153,3 @@ def test_a_listing_gives_its_items_and_pages() -> None:
     assert serwersms.page_of({"items": []}).count == 1
     with pytest.raises(Invalid):
         serwersms.page_of(["not", "an", "object"])
-
-
-def test_a_cursor_date_is_written_in_polish_time() -> None:
-    assert serwersms.format_date(datetime(2026, 7, 1, 12, 5, 9, tzinfo=UTC)) == "2026-07-01 14:05:09"
