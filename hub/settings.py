@@ -127,6 +127,45 @@ class KannelSettings:
         return bool(self.sendsms_url)
 
 
+SERWERSMS_TYPES = ("nd", "ndi", "eco", "mms")
+"""The kinds of received messages SerwerSMS lists (`messages/recived`'s `type`)."""
+
+
+@dataclass(frozen=True)
+class SerwerSmsSettings:
+    api_url: str = "https://api2.serwersms.pl/"
+    """Base URL of SerwerSMS's HTTPS API v2; each call is `<api_url><action>.json`."""
+    token: str = ""
+    """API token (customer panel → HTTPS API → API tokens), sent as `Authorization: Bearer`; it
+    wins over `username` and `password`."""
+    username: str = ""
+    """API user's login, when no token is given."""
+    password: str = ""
+    """API user's password."""
+    types: tuple[str, ...] = ("nd", "ndi", "mms")
+    """Received messages to poll, any of nd, ndi, eco, mms: the services the account has."""
+    poll_s: float = 15.0
+    """Seconds between two polls of received messages and of delivery reports."""
+    sender: str = ""
+    """Sender name (authorised at SerwerSMS) of FULL SMS; empty sends from the hub's number itself."""
+    eco: bool = False
+    """Send SMS ECO (from SerwerSMS's pool, no sender) instead of FULL."""
+    timeout_s: float = 30.0
+    """How long one API call may take (the libraries' own timeout)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Only with credentials: without them the `serwersms` gateway is left out."""
+        return bool(self.token or (self.username and self.password))
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.types if t not in SERWERSMS_TYPES]
+        if unknown:
+            raise ValueError(
+                f"HUB_SERWERSMS_TYPES: unknown {', '.join(unknown)} (use {', '.join(SERWERSMS_TYPES)})"
+            )
+
+
 @dataclass(frozen=True)
 class MediaSettings:
     max_bytes: int = 5 * 1024 * 1024
@@ -265,6 +304,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     kannel: KannelSettings = field(default_factory=KannelSettings)
+    serwersms: SerwerSmsSettings = field(default_factory=SerwerSmsSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
@@ -330,6 +370,17 @@ def load_settings() -> Settings:
             password=_env("HUB_KANNEL_PASSWORD"),
             secret=_env("HUB_KANNEL_SECRET"),
             dlr_mask=_env_int("HUB_KANNEL_DLR_MASK", 31),
+        ),
+        serwersms=SerwerSmsSettings(
+            api_url=_env("HUB_SERWERSMS_API_URL", "https://api2.serwersms.pl/").rstrip("/") + "/",
+            token=_env("HUB_SERWERSMS_TOKEN"),
+            username=_env("HUB_SERWERSMS_USERNAME"),
+            password=_env("HUB_SERWERSMS_PASSWORD"),
+            types=_env_list("HUB_SERWERSMS_TYPES", SerwerSmsSettings.types),
+            poll_s=_env_float("HUB_SERWERSMS_POLL", 15.0),
+            sender=_env("HUB_SERWERSMS_SENDER"),
+            eco=_env_bool("HUB_SERWERSMS_ECO", False),
+            timeout_s=_env_float("HUB_SERWERSMS_TIMEOUT", 30.0),
         ),
         media=MediaSettings(
             max_bytes=_env_int("HUB_MEDIA_MAX_BYTES", 5 * 1024 * 1024),

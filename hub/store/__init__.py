@@ -14,6 +14,7 @@ from hub.store.conversations import Contact, Conversation
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.events import EventRecord
 from hub.store.forwarding import ForwardDelivery, ForwardRule
+from hub.store.gateway_polls import PollCursor, PollLease
 from hub.store.inbound_log import InboundEntry
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
 from hub.store.mail import MailboxLease, MailCursor, MailRecord
@@ -54,6 +55,8 @@ ALL_DOCUMENTS: list[type[Document]] = [
     MailCursor,
     MailboxLease,
     MailRecord,
+    PollCursor,
+    PollLease,
     DisplayDoc,
     DisplayItem,
     DisplayNick,
