@@ -230,10 +230,11 @@ class ForwardingSettings:
 class IngestSettings:
     """The accept log and the pipeline behind it (docs/architecture.md#ingest)."""
 
-    answer_wait_s: float = 2.0
-    """How long a webhook waits for its text to be routed and stored, to answer with the message's
-    id and sequence number; after that (or at once while the pipeline has a backlog) it answers
-    with the accept-log entry alone. The text is durable either way."""
+    answer_wait_s: float = 0.0
+    """How long a webhook waits for its text to be routed and stored, to answer 200 with the
+    message's id and sequence number; after that (or at once while the pipeline has a backlog) it
+    answers 202 with the accept-log entry alone. The text is durable either way. 0: the append to
+    the log is all a webhook waits for."""
     batch: int = 256
     """Texts routed and stored together at most."""
     lease_s: float = 30.0
@@ -243,6 +244,8 @@ class IngestSettings:
     """Entries waiting in this process beyond which webhooks are refused with 503 and Retry-After."""
     max_lag_s: float = 60.0
     """Age of the oldest waiting entry beyond which webhooks are refused with 503 and Retry-After."""
+    keep_s: float = 86_400.0
+    """How long a routed entry stays in the log, answering a gateway's late retry as a repeat."""
     process: bool = True
     """Route and store accepted texts in this process. Off, the process only accepts: another
     process (with it on) takes the entries over when their lease runs out."""
@@ -401,11 +404,12 @@ def load_settings() -> Settings:
         ),
         usage=UsageSettings(mms_units=max(_env_int("HUB_USAGE_MMS_UNITS", 1), 0)),
         ingest=IngestSettings(
-            answer_wait_s=max(_env_float("HUB_INGEST_ANSWER_WAIT", 2.0), 0.0),
+            answer_wait_s=max(_env_float("HUB_INGEST_ANSWER_WAIT", 0.0), 0.0),
             batch=max(_env_int("HUB_INGEST_BATCH", 256), 1),
             lease_s=max(_env_float("HUB_INGEST_LEASE", 30.0), 1.0),
             max_lag=max(_env_int("HUB_INGEST_MAX_LAG", 20_000), 1),
             max_lag_s=max(_env_float("HUB_INGEST_MAX_LAG_S", 60.0), 1.0),
+            keep_s=max(_env_float("HUB_INGEST_KEEP", 86_400.0), 60.0),
             process=_env_bool("HUB_INGEST_PROCESS", True),
         ),
         smtp=SmtpSettings(

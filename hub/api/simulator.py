@@ -66,6 +66,10 @@ class SimMessage(msgspec.Struct):
     media: int
 
 
+SIMULATOR_WAIT_S = 5.0
+"""The phone page shows the text with its stored id: the simulator waits for routing."""
+
+
 class SimSent(msgspec.Struct):
     message_id: str | None
     """The stored message; None while the text waits in the accept log (`accepted`)."""
@@ -151,6 +155,7 @@ async def _receive(hub: HubContext, data: SimSend) -> SimSent:
             received_at=datetime.now(UTC),
             media=tuple(media),
         ),
+        wait_s=SIMULATOR_WAIT_S,
     )
     if isinstance(result, Accepted):
         return SimSent(message_id=None, created=result.created, accepted=result.entry_id)

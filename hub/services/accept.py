@@ -31,10 +31,15 @@ def outcome_of(received: inbound.Received) -> Outcome:
 
 
 async def accept(
-    hub: HubContext, msg: InboundMessage, media_auth: tuple[str, str] | None = None
+    hub: HubContext,
+    msg: InboundMessage,
+    media_auth: tuple[str, str] | None = None,
+    *,
+    wait_s: float | None = None,
 ) -> Outcome | Accepted:
     """Store `msg` durably and answer with its message, or with its log entry when routing it
-    would keep the gateway waiting (a backlog, or longer than the configured wait).
+    would keep the gateway waiting (a backlog, or longer than `wait_s`: HUB_INGEST_ANSWER_WAIT
+    unless given).
 
     Raises:
         Invalid: a number or the text is not acceptable (nothing stored).
@@ -49,7 +54,7 @@ async def accept(
     sender = inbound.normalise_number(msg.sender, "from")
     recipient = inbound.normalise_number(msg.recipient, "to")
     await inbound.find_number(recipient)
-    return await pipeline.accept(dataclasses.replace(msg, sender=sender, recipient=recipient))
+    return await pipeline.accept(dataclasses.replace(msg, sender=sender, recipient=recipient), wait_s)
 
 
 @contextlib.asynccontextmanager

@@ -5,10 +5,10 @@ one `insert_many`) and is durable from then on: that is all the request needs be
 answered. The pipeline takes what this process accepted in order, in batches, and routes each
 batch: the texts of one sender one after another (their conversation's order), different senders
 together, so the grouped round trips of the message path (`hub.store.grouped`) carry a whole batch
-each. A routed entry is deleted from the log; a text refused for good on the way (its number was
-removed meanwhile) stays in the log with the reason.
+each. A routed entry is marked so in the log, with its message; a text refused for good on the
+way (its number was removed meanwhile) is marked with the reason.
 
-Exactly once: an entry is deleted only after its message is stored, and routing a text twice
+Exactly once: an entry is marked routed only after its message is stored, and routing a text twice
 stores it once (the message's unique provider id). A process that dies leaves its entries in the
 log under a lease that it no longer renews; when the lease runs out another process (or this one,
 restarted) takes them over.
@@ -44,6 +44,8 @@ from hub.store import inbound_log
 
 log = logging.getLogger(__name__)
 
+FORGET_EVERY_S = 600.0
+"""How often a process deletes the accept log's entries older than HUB_INGEST_KEEP."""
 TAKE_OVER_EVERY_S = 2.0
 """How often a process looks for entries whose process died (a cheap indexed range read)."""
 RETRY_FIRST_S, RETRY_MAX_S = 0.5, 5.0
@@ -141,9 +143,9 @@ class IngestPipeline:
                 lag_s=round(lag_s, 1),
             )
 
-    async def accept(self, msg: InboundMessage) -> Outcome | Accepted:
-        """Append `msg` (numbers normalised, already checked) to the log; then wait, within the
-        configured time and while there is no backlog, for it to be routed.
+    async def accept(self, msg: InboundMessage, wait_s: float | None = None) -> Outcome | Accepted:
+        """Append `msg` (numbers normalised, already checked) to the log; then wait, for `wait_s`
+        (the configured time by default) and only while there is no backlog, for it to be routed.
 
         Raises:
             Busy: the backlog is past the limits (nothing was stored).
@@ -175,7 +177,9 @@ class IngestPipeline:
             return Accepted(str(entry_id), created=True)
         future = self._hold(doc, waited=True)
         # With a backlog the answer would only wait behind it: the text is durable, answer now.
-        wait = self._settings.answer_wait_s if len(self._queue) <= self._settings.batch else 0.0
+        wait = self._settings.answer_wait_s if wait_s is None else wait_s
+        if len(self._queue) > self._settings.batch:
+            wait = 0.0
         try:
             return await asyncio.wait_for(asyncio.shield(future), wait)
         except TimeoutError:
@@ -184,8 +188,13 @@ class IngestPipeline:
     async def _repeated(self, msg: InboundMessage) -> Outcome | Accepted:
         existing = await inbound_log.find(msg.provider, msg.provider_message_id)
         if existing is None:
-            # Routed and gone from the log in the meantime: routing it again answers with its message.
+            # Forgotten by the log since (days later): routing it again answers with its message.
             return await self._route(msg)
+        routed = existing.get("routed")
+        if routed is not None:
+            return Outcome(
+                routed["record_id"], created=False, seq=routed.get("seq"), matched=routed["matched"]
+            )
         if existing.get("refused"):
             raise NotFound(existing["refused"], field="to")
         future = self._waiters.get(existing["_id"])
@@ -280,13 +289,17 @@ class IngestPipeline:
                     return
 
         await asyncio.gather(*(one_sender(docs) for docs in by_sender.values()))
-        done = [i for i, o in outcomes.items() if isinstance(o, Outcome)]
+        done = [
+            (i, {"record_id": o.record_id, "seq": o.seq, "matched": o.matched})
+            for i, o in outcomes.items()
+            if isinstance(o, Outcome)
+        ]
         refused = [(i, o.message) for i, o in outcomes.items() if isinstance(o, ServiceError)]
         try:
-            await inbound_log.remove(done, refused)
+            await inbound_log.finish(done, refused, _now())
         except Exception as exc:
-            # Their messages are stored: whoever routes them again finds them and deletes the entries.
-            log.warning("ingest: %d routed entries not removed from the log yet: %s", len(done), exc)
+            # Their messages are stored: whoever routes them again finds them and records it then.
+            log.warning("ingest: %d routed entries not marked in the log yet: %s", len(done), exc)
         INGEST_BATCHES.observe(len(batch))
         retry: list[dict[str, Any]] = []
         for doc in batch:
@@ -323,7 +336,22 @@ class IngestPipeline:
                 log.warning("ingest: the leases of %d texts could not be renewed: %s", len(self._held), exc)
 
     async def _take_over(self) -> None:
+        forgotten_at = 0.0
+        loop = asyncio.get_running_loop()
         while True:
+            if loop.time() - forgotten_at > FORGET_EVERY_S:
+                forgotten_at = loop.time()
+                try:
+                    gone = await inbound_log.forget(_now() - timedelta(seconds=self._settings.keep_s))
+                except Exception as exc:
+                    log.warning("ingest: old entries of the accept log could not be deleted: %s", exc)
+                else:
+                    if gone:
+                        log.info(
+                            "ingest: deleted %d entries routed more than %.0f s ago",
+                            gone,
+                            self._settings.keep_s,
+                        )
             if len(self._queue) <= self._settings.batch:
                 try:
                     now = _now()

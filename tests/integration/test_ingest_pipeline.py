@@ -16,7 +16,7 @@ from hub.domain.messages import InboundMessage
 from hub.services.errors import Busy, NotFound
 from hub.services.ingest_pipeline import Accepted, IngestPipeline, Outcome
 from hub.settings import IngestSettings
-from hub.store.inbound_log import InboundEntry
+from hub.store.inbound_log import WAITING, InboundEntry
 
 
 def text(n: int, sender: str = "+48600100001", body: str | None = None) -> InboundMessage:
@@ -84,7 +84,7 @@ async def test_a_text_is_in_the_log_before_it_is_routed_and_gone_after(hub: HubC
         router.gate.set()
         await until(lambda: p.lag == 0)
         assert router.seen == ["p-1"], "routed once"
-        assert await InboundEntry.find_all().count() == 0
+        assert await InboundEntry.find(WAITING).count() == 0
         assert p.lag == 0 and p.lag_s() == 0.0
     finally:
         await p.stop()
@@ -146,7 +146,7 @@ async def test_a_dead_processs_texts_are_taken_over_once_its_lease_runs_out(hub:
     await heir.start()
     try:
         await until(lambda: len(router.seen) == 5 and heir.lag == 0)
-        assert await InboundEntry.find_all().count() == 0
+        assert await InboundEntry.find(WAITING).count() == 0
         assert router.seen == [f"p-{n}" for n in range(5)], "taken over once each, in order"
         assert heir.taken_over == 5 and dead_router.seen == []
     finally:

@@ -702,7 +702,12 @@ class Store:
     def unrouted(self, provider_ids: set[str]) -> int:
         """How many of these generic provider ids still wait in the accept log to be routed."""
         return self.db["inbound_log"].count_documents(
-            {"provider": "generic", "provider_message_id": {"$in": sorted(provider_ids)}, "refused": None}
+            {
+                "provider": "generic",
+                "provider_message_id": {"$in": sorted(provider_ids)},
+                "routed": None,
+                "refused": None,
+            }
         )
 
     def message_ids(self, provider_ids: set[str]) -> dict[str, str]:
