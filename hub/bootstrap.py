@@ -26,6 +26,7 @@ from hub.jobs.local import LocalJobQueue
 from hub.jobs.saq_queue import SaqJobQueue
 from hub.jobs.spec import JobQueue, JobSpec
 from hub.outbound.kannel import KannelProvider
+from hub.outbound.smpp import SmppProvider
 from hub.outbound.simulator import SimulatorProvider
 from hub.outbound.twilio import TwilioProvider
 from hub.realtime.bus import EventBus
@@ -224,6 +225,9 @@ async def open_hub(
                 settings.kannel,
                 f"{public}/webhooks/kannel/status?secret={secret}" if public else None,
             )
+        if settings.smpp.enabled:
+            # Its binds are kept by the processes that run jobs (workers.smpp), where sends happen.
+            hub.providers["smpp"] = SmppProvider(settings.smpp)
         if isinstance(jobs, LocalJobQueue):
             jobs.hub = hub
             if start_local_worker:
