@@ -26,8 +26,8 @@ from hub.jobs.local import LocalJobQueue
 from hub.jobs.saq_queue import SaqJobQueue
 from hub.jobs.spec import JobQueue, JobSpec
 from hub.outbound.kannel import KannelProvider
-from hub.outbound.smpp import SmppProvider
 from hub.outbound.simulator import SimulatorProvider
+from hub.outbound.smpp import SmppProvider
 from hub.outbound.twilio import TwilioProvider
 from hub.realtime.bus import EventBus
 from hub.realtime.fanout import Fanout

@@ -79,6 +79,7 @@ class Session:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_read = time.monotonic()
         self.closed = asyncio.Event()
+        self._closing = False
         self.system_id = ""
         """The SMSC's name from its bind answer."""
 
@@ -152,7 +153,7 @@ class Session:
                 head, raw = await self._read()
                 self._dispatch(head, raw)
         except (asyncio.IncompleteReadError, ConnectionError, pdu.PduError) as exc:
-            if not self.closed.is_set():
+            if not self.closed.is_set() and not self._closing:
                 log.warning("SMPP session with %s ended: %r", self.system_id or "the SMSC", exc)
         finally:
             keepalive.cancel()
@@ -271,6 +272,7 @@ class Session:
 
     async def close(self) -> None:
         """Unbind (briefly waiting for the answer) and close; deliver_sm in hand are finished first."""
+        self._closing = True
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.options.response_timeout_s)
         if not self.closed.is_set():

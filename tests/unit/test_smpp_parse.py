@@ -218,13 +218,13 @@ def test_a_reply_is_one_submit_or_parts_with_a_header_and_the_receipt_asked_for_
     ("body", "tlvs", "status", "error"),
     [
         (
-            b"id:abc123 sub:001 dlvrd:001 submit date:2612041200 done date:2612041201 stat:DELIVRD err:000 text:x",
+            b"id:abc123 sub:001 dlvrd:001 submit date:2612041200 stat:DELIVRD err:000 text:x",
             {},
             MessageStatus.DELIVERED,
             None,
         ),
         (
-            b"id:abc123 sub:001 dlvrd:000 submit date:2612041200 done date:2612041201 stat:UNDELIV err:034 text:",
+            b"id:abc123 sub:001 dlvrd:000 done date:2612041201 stat:UNDELIV err:034 text:",
             {},
             MessageStatus.UNDELIVERED,
             "034",
