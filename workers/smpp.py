@@ -159,7 +159,11 @@ class SmppClient:
             else:
                 log.info("SMPP: bound as %s to %s (%s:%s)", mode, session.system_id, s.host, s.port)
                 delay = s.reconnect_min_s
-                await self._serve(session, mode, stop)
+                self.hub.gateway_health.bind_changed(GATEWAY, +1)
+                try:
+                    await self._serve(session, mode, stop)
+                finally:
+                    self.hub.gateway_health.bind_changed(GATEWAY, -1)
                 if stop.is_set():
                     return
                 self.hub.gateway_health.failed(GATEWAY, "bind lost")
@@ -199,6 +203,7 @@ async def smpp_client(hub: HubContext) -> AsyncIterator[SmppClient | None]:
         return
     provider = hub.providers.get(GATEWAY)
     client = SmppClient(hub, settings, provider if isinstance(provider, SmppProvider) else None)
+    hub.gateway_health.bind_changed(GATEWAY, 0)  # "not bound" rather than "has no binds"
     stop = asyncio.Event()
     tasks = [asyncio.create_task(client.keep_bound(mode, stop)) for mode in bind_modes(settings)]
     tasks.append(asyncio.create_task(client.reap(stop)))

@@ -108,6 +108,12 @@ async def _messages(agent: httpx.AsyncClient) -> tuple[str, list[dict[str, Any]]
     return str(convs[0]["id"]), body["items"] if isinstance(body, dict) else body
 
 
+async def _health(agent: httpx.AsyncClient) -> dict[str, Any]:
+    r = await agent.get("/health")
+    assert r.status_code == 200, r.text
+    return dict(r.json()["gateways"]["smpp"])
+
+
 async def test_a_text_is_answered_only_once_it_is_in_the_inbox(
     running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, smsc: Smsc
 ) -> None:
@@ -125,6 +131,8 @@ async def test_a_text_is_answered_only_once_it_is_in_the_inbox(
     assert sorted(m["text"] for m in items) == sorted(
         ["Dzien dobry, czy sklep jest otwarty?", "Zażółć gęślą jaźń"]
     )
+    health = await _health(agent)
+    assert (health["binds"], health["in_last_minute"], health["configured"]) == (1, 3, True), health
 
 
 async def test_a_text_to_an_unknown_number_or_in_a_bad_coding_is_refused_and_the_bind_stays(
@@ -241,3 +249,5 @@ async def test_a_bind_dropped_mid_burst_loses_and_duplicates_nothing(
             assert await smsc.deliver(CUSTOMER, OURS, text.encode()) == 0
     _, items = await _messages(agent)
     assert sorted(m["text"] for m in items) == sorted(texts)
+    health = await _health(agent)
+    assert health["binds"] == 1 and health["last_error"] == "bind lost", health
