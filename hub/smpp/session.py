@@ -212,13 +212,17 @@ class Session:
             self._last_read = time.monotonic()
 
     async def _request(self, command: int, body: bytes) -> tuple[int, bytes]:
+        return await self._exchange(lambda seq: pdu.pack(command, seq, body))
+
+    async def _exchange(self, build: Callable[[int], bytes]) -> tuple[int, bytes]:
+        """Write the PDU `build` makes with the next sequence number; its answer's status and body."""
         if self.closed.is_set():
             raise SessionClosed("the session is closed", sent=False)
         seq = self._next_seq()
         waiter: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
         self._pending[seq] = waiter
         try:
-            self._writer.write(pdu.pack(command, seq, body))
+            self._writer.write(build(seq))
             async with asyncio.timeout(self.options.response_timeout_s):
                 return await waiter
         finally:
@@ -247,17 +251,7 @@ class Session:
         """
         async with self._window:
             await self._paced()
-            if self.closed.is_set():
-                raise SessionClosed("the session is closed", sent=False)
-            seq = self._next_seq()
-            waiter: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-            self._pending[seq] = waiter
-            try:
-                self._writer.write(pdu.submit(seq, sm))
-                async with asyncio.timeout(self.options.response_timeout_s):
-                    status, body = await waiter
-            finally:
-                self._pending.pop(seq, None)
+            status, body = await self._exchange(lambda seq: pdu.submit(seq, sm))
         return status, pdu.message_id(body)
 
     def _end(self) -> None:
