@@ -25,6 +25,7 @@ class Submitted:
     registered_delivery: int
     short_message: bytes
     message_id: str
+    tlvs: dict[int, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Smsc:
                         event.registered_delivery,
                         event.short_message,
                         message_id,
+                        {t.tag: t.value for t in event.tlvs},
                     )
                 )
             self._changed.set()

@@ -20,7 +20,7 @@ from hub.domain.segments import count_segments
 from hub.outbound.smpp import encode
 from hub.settings import Settings, SmppSettings
 from hub.smpp import pdu
-from tests.conftest import RunningHub, Tenant, login, make_tenant
+from tests.conftest import RunningHub, Tenant, login, make_tenant, post_generic
 from tests.e2e.smpp_smsc import PASSWORD, SYSTEM_ID, Smsc
 from tests.e2e.tcp_proxy import CuttableProxy
 from tests.forwarding.helpers import eventually
@@ -62,24 +62,35 @@ def through_proxy() -> bool:
 
 
 @pytest.fixture
-def settings(settings: Settings, smsc: Smsc, request: pytest.FixtureRequest) -> Settings:
+def smpp_changes(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Changes to the hub's SMPP settings (parametrise indirectly)."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
+def settings(
+    settings: Settings, smsc: Smsc, smpp_changes: dict[str, Any], request: pytest.FixtureRequest
+) -> Settings:
     port = smsc.port
     if "proxy" in request.fixturenames:
         port = request.getfixturevalue("proxy").port
     return dataclasses.replace(
         settings,
-        smpp=SmppSettings(
-            host="127.0.0.1",
-            port=port,
-            system_id=SYSTEM_ID,
-            password=PASSWORD,
-            enquire_link_s=5.0,
-            response_timeout_s=10.0,
-            throughput=50.0,
-            reconnect_min_s=0.1,
-            reconnect_max_s=0.5,
-            part_hold_s=3.0,
-            reassembly_timeout_s=4.0,
+        smpp=dataclasses.replace(
+            SmppSettings(
+                host="127.0.0.1",
+                port=port,
+                system_id=SYSTEM_ID,
+                password=PASSWORD,
+                enquire_link_s=5.0,
+                response_timeout_s=10.0,
+                throughput=50.0,
+                reconnect_min_s=0.1,
+                reconnect_max_s=0.5,
+                part_hold_s=3.0,
+                reassembly_timeout_s=4.0,
+            ),
+            **smpp_changes,
         ),
     )
 
@@ -251,3 +262,48 @@ async def test_a_bind_dropped_mid_burst_loses_and_duplicates_nothing(
     assert sorted(m["text"] for m in items) == sorted(texts)
     health = await _health(agent)
     assert health["binds"] == 1 and health["last_error"] == "bind lost", health
+
+
+@pytest.mark.parametrize("smpp_changes", [{"bind_mode": "split", "binds": 2}], indirect=True)
+async def test_split_binds_send_on_the_transmitters(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, smsc: Smsc
+) -> None:
+    async def all_bound() -> bool:
+        return smsc.binds == 4 and (await _health(agent))["binds"] == 4
+
+    await eventually(all_bound)
+    # smpp34's server takes no deliver_sm_resp on a receiver bind (its deliver_sm times out with
+    # ESME_RSYSERR), so the customer's text comes through the generic webhook; the replies are the point.
+    async with httpx.AsyncClient(base_url=running.base) as gateway:
+        r = await post_generic(
+            gateway, {"id": "g-1", "from": "+" + CUSTOMER, "to": "+" + OURS, "text": "Halo"}
+        )
+        assert r.status_code == 200, r.text
+    conversation, _ = await _messages(agent)
+    for text in ("Pierwsza", "Druga"):
+        r = await agent.post(f"/api/conversations/{conversation}/messages", json={"text": text})
+        assert r.status_code in (200, 201, 202), r.text
+
+    async def both_sent() -> bool:
+        return len(smsc.submitted) == 2
+
+    await eventually(both_sent)
+    assert sorted(s.short_message for s in smsc.submitted) == [b"Druga", b"Pierwsza"]
+
+
+@pytest.mark.parametrize("smpp_changes", [{"message_payload": True}], indirect=True)
+async def test_a_long_reply_goes_whole_in_message_payload_where_the_smsc_asks_for_it(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, smsc: Smsc
+) -> None:
+    assert await smsc.deliver(CUSTOMER, OURS, b"Halo") == 0
+    conversation, _ = await _messages(agent)
+    r = await agent.post(f"/api/conversations/{conversation}/messages", json={"text": REPLY})
+    assert r.status_code in (200, 201, 202), r.text
+
+    async def sent() -> bool:
+        return len(smsc.submitted) == 1
+
+    await eventually(sent)
+    (sms,) = smsc.submitted
+    assert (sms.short_message, sms.data_coding, sms.esm_class) == (b"", 8, 0)
+    assert sms.tlvs[0x0424].decode("utf-16-be") == REPLY
