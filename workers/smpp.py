@@ -106,6 +106,12 @@ class SmppClient:
             # The SMSC may wait for this answer before it sends the next part: acknowledged, and
             # held in memory until the text is whole or its time is up.
             return pdu.ESME_ROK
+        finally:
+            waiting = self._waiting.get(part.key, [])
+            if waiter in waiting:
+                waiting.remove(waiter)
+            if not waiting:
+                self._waiting.pop(part.key, None)
 
     def _answer(self, key: tuple[str, str, int, int], status: int) -> None:
         for waiter in self._waiting.pop(key, []):
@@ -153,7 +159,8 @@ class SmppClient:
         while not stop.is_set():
             try:
                 session = await Session.open(s.host, s.port, credentials, options, self.on_deliver)
-            except (OSError, TimeoutError, BindError) as exc:
+            except (OSError, TimeoutError, BindError, ValueError) as exc:
+                # ValueError: a system_id or password longer than SMPP allows (fix the settings).
                 log.warning("SMPP: bind as %s to %s:%s failed: %s", mode, s.host, s.port, exc)
                 self.hub.gateway_health.failed(GATEWAY, f"bind: {exc}")
             else:
@@ -173,8 +180,7 @@ class SmppClient:
             delay = min(delay * 2, s.reconnect_max_s)
 
     async def _serve(self, session: Session, mode: str, stop: asyncio.Event) -> None:
-        sends = mode != "receiver" and self.provider is not None
-        if sends and self.provider is not None:
+        if mode != "receiver" and self.provider is not None:
             await self.provider.attach(session)
         reader = asyncio.create_task(session.run())
         stopping = asyncio.create_task(stop.wait())

@@ -151,6 +151,9 @@ class Session:
         try:
             while True:
                 head, raw = await self._read()
+                if head.command == pdu.DELIVER_SM:
+                    # Not read further while a window's worth is being stored: the SMSC waits.
+                    await self._inbound.acquire()
                 self._dispatch(head, raw)
         except (asyncio.IncompleteReadError, ConnectionError, pdu.PduError) as exc:
             if not self.closed.is_set() and not self._closing:
@@ -180,7 +183,7 @@ class Session:
             self._write(pdu.pack(pdu.GENERIC_NACK, head.seq, status=pdu.ESME_RINVCMDID))
 
     async def _deliver(self, head: pdu.Header, raw: bytes) -> None:
-        async with self._inbound:
+        try:
             try:
                 message = pdu.deliver(raw)
             except pdu.PduError as exc:
@@ -188,6 +191,8 @@ class Session:
                 self._write(pdu.pack(pdu.DELIVER_SM_RESP, head.seq, b"\0", pdu.ESME_RINVCMDLEN))
                 return
             status = await self._on_deliver(message)
+        finally:
+            self._inbound.release()
         # Written only now that the handler is done: the message is stored, or refused.
         self._write(pdu.pack(pdu.DELIVER_SM_RESP, head.seq, b"\0", status))
 

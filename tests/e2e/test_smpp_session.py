@@ -198,3 +198,42 @@ def test_the_bind_pdu_is_what_smpp_3_4_says() -> None:
     assert raw[16:] == b"hub\0secret\0\0\x34\x00\x00\0"
     with pytest.raises(ValueError):
         pdu.bind("transceiver", 1, "hub", "password-too-long", "")
+
+
+async def test_no_more_deliver_sm_are_taken_at_once_than_the_window(
+    smsc_with: Callable[[Handler], Awaitable[FaultySmsc]],
+) -> None:
+    answered: list[int] = []
+
+    async def smsc(peer: Peer) -> None:
+        await peer.accept_bind()
+        for seq in range(10, 16):
+            peer.writer.write(
+                smpp34.DeliverSm("48601222333", "48500100200", b"x", sequence_number=seq).encode()
+            )
+        while True:
+            head, _ = await peer.read()
+            if head.command == pdu.UNBIND:
+                peer.send(pdu.UNBIND_RESP, head.seq)
+                return
+            answered.append(head.seq)
+
+    in_hand = 0
+    most = 0
+
+    async def slow_store(message: Deliver) -> int:
+        nonlocal in_hand, most
+        in_hand += 1
+        most = max(most, in_hand)
+        await asyncio.sleep(0.05)
+        in_hand -= 1
+        return pdu.ESME_ROK
+
+    session = await _open((await smsc_with(smsc)).port, slow_store, window=2)
+    runner = asyncio.create_task(session.run())
+    async with asyncio.timeout(5):
+        while len(answered) < 6:
+            await asyncio.sleep(0.01)
+    assert most == 2 and sorted(answered) == list(range(10, 16))
+    await session.close()
+    await runner
