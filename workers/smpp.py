@@ -169,6 +169,8 @@ class SmppClient:
                 self.hub.gateway_health.bind_changed(GATEWAY, +1)
                 try:
                     await self._serve(session, mode, stop)
+                except Exception:  # a bug must cost this session, not the bind for good
+                    log.exception("SMPP: the session as %s failed", mode)
                 finally:
                     self.hub.gateway_health.bind_changed(GATEWAY, -1)
                 if stop.is_set():
