@@ -39,7 +39,8 @@ from hub.context import HubContext
 from hub.realtime.agent_route import agent_socket
 from hub.realtime.agent_socket import REGISTRY_KEY, SocketRegistry
 from hub.realtime.display_socket import display_socket, moderation_socket
-from hub.services import setup_sync
+from hub.services import accept, setup_sync
+from hub.services.ingest_pipeline import waiting_in_log
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,12 @@ class HealthOut(msgspec.Struct, omit_defaults=True):
     """Seconds the longest-waiting of them has waited (0 when none waits); absent with `jobs_queued`."""
     gateways: dict[str, GatewayHealthOut] | None = None
     """Each gateway's traffic and last error as this process saw them (absent when MongoDB is down)."""
+    ingest_lag: int | None = None
+    """Texts this process accepted and has not routed yet (its pipeline's backlog)."""
+    ingest_lag_s: float | None = None
+    """How long the oldest of them has waited; past HUB_INGEST_MAX_LAG(_S) webhooks answer 503."""
+    ingest_waiting: int | None = None
+    """Texts in the accept log not yet routed, in every process."""
 
 
 @get(
@@ -156,6 +163,10 @@ async def health(state: State) -> Response[HealthOut]:
     out = HealthOut(
         ok=True, mongo="ok", subscribers=hub.fanout.subscriber_count(), gateways=gateways_health(hub)
     )
+    if hub.ingest is not None:
+        out.ingest_lag = hub.ingest.lag
+        out.ingest_lag_s = round(hub.ingest.lag_s(), 3)
+    out.ingest_waiting = await waiting_in_log()
     backlog = await read_backlog(hub)
     if backlog is not None:
         out.jobs_queued = backlog.queued
@@ -188,7 +199,7 @@ def create_app(
         registry = SocketRegistry()
         app.state[REGISTRY_KEY] = registry
         try:
-            async with _open(app), setup_sync.listening(app.state.hub):
+            async with _open(app), setup_sync.listening(app.state.hub), accept.running(app.state.hub):
                 yield
         finally:
             await registry.stop()

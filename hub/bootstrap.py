@@ -26,12 +26,13 @@ from hub.jobs.local import LocalJobQueue
 from hub.jobs.saq_queue import SaqJobQueue
 from hub.jobs.spec import JobQueue, JobSpec
 from hub.outbound.kannel import KannelProvider
+from hub.outbound.serwersms import SerwerSmsApi, SerwerSmsProvider
 from hub.outbound.simulator import SimulatorProvider
 from hub.outbound.smpp import SmppProvider
 from hub.outbound.twilio import TwilioProvider
 from hub.realtime.bus import EventBus
 from hub.realtime.fanout import Fanout
-from hub.services.media import MediaStore
+from hub.services.media import MediaStore, message_attachments
 from hub.services.routing import setup_changed
 from hub.settings import Settings
 from hub.store.db import connect, database_name
@@ -224,6 +225,12 @@ async def open_hub(
                 http,
                 settings.kannel,
                 f"{public}/webhooks/kannel/status?secret={secret}" if public else None,
+            )
+        if settings.serwersms.enabled:
+            media = hub.media
+            hub.providers["serwersms"] = SerwerSmsProvider(
+                SerwerSmsApi(http, settings.serwersms),
+                lambda message_id: message_attachments(media, message_id),
             )
         if settings.smpp.enabled:
             # Its binds are kept by the processes that run jobs (workers.smpp), where sends happen.

@@ -13,6 +13,7 @@ from hub.outbound.base import OutboundProvider
 from hub.realtime.bus import EventBus
 from hub.realtime.fanout import Fanout
 from hub.services.gateway_health import GatewayHealth
+from hub.services.ingest_pipeline import IngestPipeline
 from hub.services.media import MediaStore
 from hub.settings import Settings
 from hub.store.db import Database
@@ -32,6 +33,8 @@ class HubContext:
     mongo_uri: str = ""
     gateway_health: GatewayHealth = field(default_factory=GatewayHealth)
     """Each gateway's traffic in the last minute and last error, as this process saw them."""
+    ingest: IngestPipeline | None = None
+    """The accept log's pipeline while this process serves webhooks (`hub.services.accept.running`)."""
 
     def provider(self, name: str) -> OutboundProvider:
         try:

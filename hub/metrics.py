@@ -60,6 +60,12 @@ FORWARD_DELIVERIES = Counter(
     ["outcome"],
     registry=None,
 )
+INGEST_BATCHES = Histogram(
+    "hub_ingest_batch_texts",
+    "Texts the ingest pipeline routed together, per batch (docs/architecture.md#ingest).",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 256, 512, 1024),
+    registry=None,
+)
 
 COUNTED: tuple[Collector, ...] = (
     WEBHOOK_SECONDS,
@@ -68,6 +74,7 @@ COUNTED: tuple[Collector, ...] = (
     SOCKETS_OPEN,
     OUTBOUND_SENDS,
     FORWARD_DELIVERIES,
+    INGEST_BATCHES,
 )
 """Every metric above, for an application's registry."""
 

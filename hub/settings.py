@@ -127,6 +127,45 @@ class KannelSettings:
         return bool(self.sendsms_url)
 
 
+SERWERSMS_TYPES = ("nd", "ndi", "eco", "mms")
+"""The kinds of received messages SerwerSMS lists (`messages/recived`'s `type`)."""
+
+
+@dataclass(frozen=True)
+class SerwerSmsSettings:
+    api_url: str = "https://api2.serwersms.pl/"
+    """Base URL of SerwerSMS's HTTPS API v2; each call is `<api_url><action>.json`."""
+    token: str = ""
+    """API token (customer panel → HTTPS API → API tokens), sent as `Authorization: Bearer`; it
+    wins over `username` and `password`."""
+    username: str = ""
+    """API user's login, when no token is given."""
+    password: str = ""
+    """API user's password."""
+    types: tuple[str, ...] = ("nd", "ndi", "mms")
+    """Received messages to poll, any of nd, ndi, eco, mms: the services the account has."""
+    poll_s: float = 15.0
+    """Seconds between two polls of received messages and of delivery reports."""
+    sender: str = ""
+    """Sender name (authorised at SerwerSMS) of FULL SMS; empty sends from the hub's number itself."""
+    eco: bool = False
+    """Send SMS ECO (from SerwerSMS's pool, no sender) instead of FULL."""
+    timeout_s: float = 30.0
+    """How long one API call may take (the libraries' own timeout)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Only with credentials: without them the `serwersms` gateway is left out."""
+        return bool(self.token or (self.username and self.password))
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.types if t not in SERWERSMS_TYPES]
+        if unknown:
+            raise ValueError(
+                f"HUB_SERWERSMS_TYPES: unknown {', '.join(unknown)} (use {', '.join(SERWERSMS_TYPES)})"
+            )
+
+
 @dataclass(frozen=True)
 class SmppSettings:
     host: str = ""
@@ -233,6 +272,28 @@ class ForwardingSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """The accept log and the pipeline behind it (docs/architecture.md#ingest)."""
+
+    answer_wait_s: float = 2.0
+    """How long a webhook waits for its text to be routed and stored, to answer with the message's
+    id and sequence number; after that (or at once while the pipeline has a backlog) it answers
+    with the accept-log entry alone. The text is durable either way."""
+    batch: int = 256
+    """Texts routed and stored together at most."""
+    lease_s: float = 30.0
+    """How long a process holds the entries it accepted; an entry whose process died is taken over
+    by another once its lease has run out."""
+    max_lag: int = 20_000
+    """Entries waiting in this process beyond which webhooks are refused with 503 and Retry-After."""
+    max_lag_s: float = 60.0
+    """Age of the oldest waiting entry beyond which webhooks are refused with 503 and Retry-After."""
+    process: bool = True
+    """Route and store accepted texts in this process. Off, the process only accepts: another
+    process (with it on) takes the entries over when their lease runs out."""
+
+
+@dataclass(frozen=True)
 class UsageSettings:
     mms_units: int = 1
     """Units one MMS costs (an SMS segment, sent or forwarded, costs one): docs/operations.md."""
@@ -288,11 +349,13 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     kannel: KannelSettings = field(default_factory=KannelSettings)
+    serwersms: SerwerSmsSettings = field(default_factory=SerwerSmsSettings)
     smpp: SmppSettings = field(default_factory=SmppSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
     run_worker: bool = True
@@ -354,6 +417,17 @@ def load_settings() -> Settings:
             secret=_env("HUB_KANNEL_SECRET"),
             dlr_mask=_env_int("HUB_KANNEL_DLR_MASK", 31),
         ),
+        serwersms=SerwerSmsSettings(
+            api_url=_env("HUB_SERWERSMS_API_URL", "https://api2.serwersms.pl/").rstrip("/") + "/",
+            token=_env("HUB_SERWERSMS_TOKEN"),
+            username=_env("HUB_SERWERSMS_USERNAME"),
+            password=_env("HUB_SERWERSMS_PASSWORD"),
+            types=_env_list("HUB_SERWERSMS_TYPES", SerwerSmsSettings.types),
+            poll_s=_env_float("HUB_SERWERSMS_POLL", 15.0),
+            sender=_env("HUB_SERWERSMS_SENDER"),
+            eco=_env_bool("HUB_SERWERSMS_ECO", False),
+            timeout_s=_env_float("HUB_SERWERSMS_TIMEOUT", 30.0),
+        ),
         smpp=SmppSettings(
             host=_env("HUB_SMPP_HOST"),
             port=_env_int("HUB_SMPP_PORT", 2775),
@@ -391,6 +465,14 @@ def load_settings() -> Settings:
             max_retry_s=_env_float("HUB_FORWARD_MAX_RETRY", 3600.0),
         ),
         usage=UsageSettings(mms_units=max(_env_int("HUB_USAGE_MMS_UNITS", 1), 0)),
+        ingest=IngestSettings(
+            answer_wait_s=max(_env_float("HUB_INGEST_ANSWER_WAIT", 2.0), 0.0),
+            batch=max(_env_int("HUB_INGEST_BATCH", 256), 1),
+            lease_s=max(_env_float("HUB_INGEST_LEASE", 30.0), 1.0),
+            max_lag=max(_env_int("HUB_INGEST_MAX_LAG", 20_000), 1),
+            max_lag_s=max(_env_float("HUB_INGEST_MAX_LAG_S", 60.0), 1.0),
+            process=_env_bool("HUB_INGEST_PROCESS", True),
+        ),
         smtp=SmtpSettings(
             host=_env("HUB_SMTP_HOST"),
             port=_env_int("HUB_SMTP_PORT", 587),

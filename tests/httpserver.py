@@ -26,6 +26,7 @@ class HTTPServer:
     handler: Handler
     requests: list[Recorded] = field(default_factory=list)
     port: int = 0
+    """0 takes a free port; a server started again keeps the one it had (connection refused between)."""
     _server: asyncio.Server | None = None
 
     @property
@@ -33,7 +34,7 @@ class HTTPServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> HTTPServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from aioimaplib import IMAP4, IMAP4_SSL, Abort, CommandTimeout, Response
+from beanie import Document
 from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
@@ -69,8 +70,10 @@ class Lease:
     """A mailbox's lease for one poller: taken and renewed by compare-and-set, so two processes
     never both hold it; it runs out `duration_s` after the last renewal if its holder dies."""
 
-    def __init__(self, key: str, duration_s: float) -> None:
+    def __init__(self, key: str, duration_s: float, document: type[Document] = MailboxLease) -> None:
+        """`document`: the collection the lease lives in (`_id` key, `holder`, `held_until`)."""
         self.key = key
+        self._document = document
         self.duration = timedelta(seconds=duration_s)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.renewed = 0.0
@@ -78,7 +81,7 @@ class Lease:
 
     async def take(self) -> bool:
         """Take or renew the lease; False while another poller holds it."""
-        coll = MailboxLease.get_pymongo_collection()
+        coll = self._document.get_pymongo_collection()
         now = utcnow()
         mine = {"holder": self.holder, "held_until": now + self.duration}
         current = await coll.find_one({"_id": self.key})
@@ -102,7 +105,7 @@ class Lease:
         return time.monotonic() - self.renewed > self.duration.total_seconds() / 3
 
     async def release(self) -> None:
-        await MailboxLease.get_pymongo_collection().update_one(
+        await self._document.get_pymongo_collection().update_one(
             {"_id": self.key, "holder": self.holder}, {"$set": {"held_until": utcnow()}}
         )
 

@@ -1,11 +1,12 @@
 """The SMPP client: keeps this process's binds to the SMSC and stores what it delivers.
 
 Each bind reconnects with backoff when it is lost or refused. Every deliver_sm is answered only
-after what it carries is stored: a received text through `services.inbound` (the entry the
-webhooks use, so de-duplication and routing are the same), a delivery receipt through
+after what it carries is stored: a received text through `services.accept` (the entry the
+webhooks use, so de-duplication, routing and ordering are the same), a delivery receipt through
 `services.delivery`. A refusal is answered with an SMPP error status and logged once: an unknown
-number with ESME_RINVDSTADR, bad input with ESME_RX_P_APPN (the SMSC should not resend it), and
-anything else (MongoDB away) with ESME_RSYSERR, which the SMSC retries.
+number with ESME_RINVDSTADR, bad input with ESME_RX_P_APPN (the SMSC should not resend it), a hub
+too far behind to take more with ESME_RX_T_APPN, and anything else (MongoDB away) with
+ESME_RSYSERR; the SMSC retries those two.
 
 The parts of a long text wait in `ingest.smpp.Reassembly`; their answers wait for the whole text
 to be stored, up to `part_hold_s` (docs/gateways.md).
@@ -25,8 +26,9 @@ from hub.context import HubContext
 from hub.domain.messages import InboundMessage
 from hub.ingest import smpp as ingest
 from hub.outbound.smpp import SmppProvider
-from hub.services import delivery, inbound
-from hub.services.errors import Invalid, NotFound, ServiceError
+from hub.services import delivery
+from hub.services.accept import accept
+from hub.services.errors import Busy, Invalid, NotFound, ServiceError
 from hub.settings import SmppSettings
 from hub.smpp import pdu
 from hub.smpp.session import BindError, Credentials, Options, Session
@@ -39,8 +41,9 @@ REAP_S = 1.0
 
 
 async def store_inbound(hub: HubContext, message: InboundMessage) -> None:
-    """The one call into the inbound entry: returns once the message is durably stored."""
-    await inbound.receive(hub, message)
+    """The one call into the hub's inbound entry (the accept log, as the webhooks use): returns
+    once the message is durably stored."""
+    await accept(hub, message)
 
 
 def refusal(exc: BaseException) -> int:
@@ -49,6 +52,8 @@ def refusal(exc: BaseException) -> int:
         return pdu.ESME_RINVDSTADR
     if isinstance(exc, Invalid):
         return pdu.ESME_RINVDCS if exc.extra.get("field") == "data_coding" else pdu.ESME_RX_P_APPN
+    if isinstance(exc, Busy):
+        return pdu.ESME_RX_T_APPN
     return pdu.ESME_RSYSERR
 
 

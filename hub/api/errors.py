@@ -20,7 +20,7 @@ from pymongo.errors import (
 )
 
 from hub.jobs.spec import QueueUnavailable
-from hub.services.errors import ServiceError
+from hub.services.errors import Busy, ServiceError
 from hub.services.media import MediaUnavailable
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,9 @@ def _json(
 def service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {"error": exc.message, "status_code": exc.status_code}
     body.update({k: v for k, v in exc.extra.items() if v is not None})
+    if isinstance(exc, Busy):
+        body["retry_after"] = exc.retry_after_s
+        return _json(exc.status_code, body, headers={"Retry-After": str(exc.retry_after_s)})
     return _json(exc.status_code, body)
 
 

@@ -25,6 +25,7 @@ from hub.api.errors import ErrorBody
 from hub.context import HubContext
 from hub.jobs.spec import Backlog, QueueUnavailable
 from hub.metrics import COUNTED, WEBHOOK_SECONDS
+from hub.services.ingest_pipeline import IngestPipeline
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,23 @@ async def read_backlog(hub: HubContext) -> Backlog | None:
 class _Scrape:
     """One scrape: the registered metrics, then the figures read for it."""
 
-    def __init__(self, backlog: Backlog | None) -> None:
+    def __init__(self, backlog: Backlog | None, ingest: IngestPipeline | None) -> None:
         self._backlog = backlog
+        self._ingest = ingest
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
+        if self._ingest is not None:
+            yield GaugeMetricFamily(
+                "hub_ingest_lag_texts",
+                "Texts this process accepted (or took over) and has not routed yet.",
+                value=self._ingest.lag,
+            )
+            yield GaugeMetricFamily(
+                "hub_ingest_lag_seconds",
+                "How long the oldest of those texts has waited; 0 when none waits.",
+                value=self._ingest.lag_s(),
+            )
         if self._backlog is None:
             return  # left out rather than shown as 0: an empty queue and an unreadable one differ
         depth = GaugeMetricFamily(
@@ -85,7 +98,7 @@ def authorised(header: str, token: str) -> bool:
 
 async def scrape(hub: HubContext) -> bytes:
     """This process's metrics, with the job queue's figures read now, in Prometheus' text format."""
-    return generate_latest(_Scrape(await read_backlog(hub)))
+    return generate_latest(_Scrape(await read_backlog(hub), hub.ingest))
 
 
 @get(

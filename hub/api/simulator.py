@@ -25,8 +25,10 @@ from hub.domain.messages import InboundMessage, IncomingMedia
 from hub.outbound.simulator import phone_channel
 from hub.realtime.fanout import SubscriberClosed
 from hub.realtime.payloads import iso
+from hub.services.accept import accept
 from hub.services.errors import Invalid, NotFound
-from hub.services.inbound import find_number, normalise_number, receive
+from hub.services.inbound import find_number, normalise_number
+from hub.services.ingest_pipeline import Accepted
 from hub.store.accounts import Account
 from hub.store.messages import Message
 from hub.store.numbers import Number
@@ -65,8 +67,11 @@ class SimMessage(msgspec.Struct):
 
 
 class SimSent(msgspec.Struct):
-    message_id: str
+    message_id: str | None
+    """The stored message; None while the text waits in the accept log (`accepted`)."""
     created: bool
+    accepted: str | None = None
+    """The accept-log entry of a text stored but not yet routed (the hub has a backlog)."""
 
 
 class SimulatorController(Controller):
@@ -135,7 +140,7 @@ async def _receive(hub: HubContext, data: SimSend) -> SimSent:
         media.append(IncomingMedia(data=raw, content_type=item.content_type, filename=item.filename))
     if not data.text and not media:
         raise Invalid("a message needs text or media", field="text")
-    received = await receive(
+    result = await accept(
         hub,
         InboundMessage(
             provider="simulator",
@@ -147,7 +152,9 @@ async def _receive(hub: HubContext, data: SimSend) -> SimSent:
             media=tuple(media),
         ),
     )
-    return SimSent(message_id=received.record_id, created=received.created)
+    if isinstance(result, Accepted):
+        return SimSent(message_id=None, created=result.created, accepted=result.entry_id)
+    return SimSent(message_id=result.record_id, created=result.created)
 
 
 @websocket("/simulator/ws")

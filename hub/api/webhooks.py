@@ -16,22 +16,41 @@ from hub.api.openapi import documented_body, documented_query, error_responses
 from hub.context import HubContext
 from hub.domain.messages import DeliveryReport
 from hub.ingest import generic, kannel, twilio
-from hub.services import delivery, inbound
+from hub.services import delivery
+from hub.services.accept import accept
 from hub.services.errors import ServiceError
+from hub.services.ingest_pipeline import Accepted, Outcome
 
 FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 class Stored(msgspec.Struct):
-    message_id: str
-    """The stored message; when `matched` is false, the operator's record of the unmatched message."""
+    message_id: str | None
+    """The stored message; when `matched` is false, the operator's record of the unmatched message;
+    None when the text was accepted but not yet routed (`accepted`)."""
     created: bool
     """False when this provider message id was received before (a retried webhook)."""
     seq: int | None
-    """The message's sequence number in its account's event stream; None when unmatched."""
-    matched: bool = True
-    """False when the message reached no account (no keyword on a shared number, no campaign)."""
+    """The message's sequence number in its account's event stream; None when unmatched or not yet routed."""
+    matched: bool | None = True
+    """False when the message reached no account (no keyword on a shared number, no campaign); None
+    when not yet routed."""
+    accepted: str | None = None
+    """The accept-log entry of a text that is durably stored but not yet routed (answered 202 while
+    the hub works through a backlog); its message follows in the account's event stream."""
+
+
+def stored_answer(result: Outcome | Accepted) -> Response[Stored]:
+    """200 with the stored message, or 202 with the accept-log entry of a text still to be routed."""
+    if isinstance(result, Accepted):
+        return Response(
+            Stored(message_id=None, created=result.created, seq=None, matched=None, accepted=result.entry_id),
+            status_code=202,
+        )
+    return Response(
+        Stored(message_id=result.record_id, created=result.created, seq=result.seq, matched=result.matched)
+    )
 
 
 class TwilioInboundForm(msgspec.Struct):
@@ -164,17 +183,10 @@ class WebhookController(Controller):
     )
     async def generic_inbound(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
-    ) -> Stored:
+    ) -> Response[Stored]:
         """Inbound SMS/MMS in the hub's JSON format (see docs/webhooks.md)."""
         body = await generic_body(request, hub)
-        received = await inbound.receive(hub, generic.parse_inbound(body, datetime.now(UTC)))
-        message = received.message
-        return Stored(
-            message_id=received.record_id,
-            created=received.created,
-            seq=message.seq if message is not None else None,
-            matched=message is not None,
-        )
+        return stored_answer(await accept(hub, generic.parse_inbound(body, datetime.now(UTC))))
 
     @post(
         "/generic/status",
@@ -202,7 +214,7 @@ class WebhookController(Controller):
             params = await twilio_params(request, hub)
             tw = hub.settings.twilio
             auth = (tw.account_sid, tw.auth_token) if tw.account_sid else None
-            await inbound.receive(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
+            await accept(hub, twilio.parse_inbound(params, datetime.now(UTC)), media_auth=auth)
         return Response(EMPTY_TWIML, media_type=MediaType.XML)
 
     @post(
@@ -229,20 +241,14 @@ class WebhookController(Controller):
     )
     async def kannel_inbound(
         self, request: Request[Any, Any, Any], hub: NamedDependency[HubContext]
-    ) -> Stored:
+    ) -> Response[Stored]:
         """A text received by Kannel: smsbox's get-url, or post-url with the text as the body
         (see docs/gateways.md for the kannel.conf that calls it)."""
         with hub.gateway_health.inbound("kannel"):
             params = await kannel_params(request, hub)
             body = await request.body() if request.method == HttpMethod.POST else b""
-            received = await inbound.receive(hub, kannel.parse_inbound(params, body, datetime.now(UTC)))
-        message = received.message
-        return Stored(
-            message_id=received.record_id,
-            created=received.created,
-            seq=message.seq if message is not None else None,
-            matched=message is not None,
-        )
+            result = await accept(hub, kannel.parse_inbound(params, body, datetime.now(UTC)))
+        return stored_answer(result)
 
     @route(
         "/kannel/status",

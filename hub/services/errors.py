@@ -30,3 +30,11 @@ class Forbidden(ServiceError):
 
 class Unavailable(ServiceError):
     status_code = 503
+
+
+class Busy(Unavailable):
+    """More is waiting than the hub takes on: the caller should come back after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int, **extra: object) -> None:
+        super().__init__(message, **extra)
+        self.retry_after_s = retry_after_s

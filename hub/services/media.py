@@ -16,7 +16,7 @@ from hub.domain.media_types import sniff_media
 from hub.domain.messages import IncomingMedia
 from hub.services.media_fetch import Gone, MediaFetcher, MediaUnavailable, TooLarge
 from hub.settings import MediaSettings
-from hub.store.messages import StoredMedia
+from hub.store.messages import Message, StoredMedia
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +113,13 @@ class MediaStore:
                     await self._bucket.delete(ObjectId(item.file_id))
                 except Exception:
                     log.warning("could not delete orphaned media %s", item.file_id, exc_info=True)
+
+
+async def message_attachments(store: MediaStore, message_id: str) -> list[MediaFile]:
+    """The stored attachments of a message (a gateway that takes files, not URLs, sends these)."""
+    if not PydanticObjectId.is_valid(message_id):
+        return []
+    message = await Message.get(PydanticObjectId(message_id))
+    if message is None:
+        return []
+    return [await store.open(m.file_id) for m in message.media if m.file_id is not None]

@@ -14,6 +14,8 @@ from hub.store.conversations import Contact, Conversation
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.events import EventRecord
 from hub.store.forwarding import ForwardDelivery, ForwardRule
+from hub.store.gateway_polls import PollCursor, PollLease
+from hub.store.inbound_log import InboundEntry
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
 from hub.store.mail import MailboxLease, MailCursor, MailRecord
 from hub.store.messages import Message
@@ -31,6 +33,7 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Contact,
     Conversation,
     Message,
+    InboundEntry,
     EventRecord,
     PresenceRecord,
     KeywordDoc,
@@ -52,6 +55,8 @@ ALL_DOCUMENTS: list[type[Document]] = [
     MailCursor,
     MailboxLease,
     MailRecord,
+    PollCursor,
+    PollLease,
     DisplayDoc,
     DisplayItem,
     DisplayNick,

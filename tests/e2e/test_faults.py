@@ -68,8 +68,11 @@ async def test_webhook_retry_after_event_write_failed_counts_once_and_publishes(
     payload = {"id": "half-1", "from": "+48600700810", "to": tenant_a.number, "text": "raz"}
     fault = FailOnce(running.hub.bus, "record", RuntimeError("event log write failed"))
     async with Panel(running.ws_base, token) as panel, httpx.AsyncClient(base_url=running.base) as client:
+        # The text is in the accept log before routing starts: the pipeline routes it again after
+        # the failure, within the time the answer waits, and the first delivery is answered stored.
         first = await post_generic(client, payload)
-        assert first.status_code == 500
+        assert first.status_code == 200 and first.json()["message_id"], first.text
+        assert not fault.armed, "the event write never failed: this test proves nothing"
         fault.restore()
         retry = await post_generic(client, payload)
         assert retry.status_code == 200 and retry.json()["created"] is False

@@ -699,6 +699,12 @@ class Store:
             found[doc["provider_message_id"]] += 1
         return found
 
+    def unrouted(self, provider_ids: set[str]) -> int:
+        """How many of these generic provider ids still wait in the accept log to be routed."""
+        return self.db["inbound_log"].count_documents(
+            {"provider": "generic", "provider_message_id": {"$in": sorted(provider_ids)}, "refused": None}
+        )
+
     def message_ids(self, provider_ids: set[str]) -> dict[str, str]:
         return {
             str(doc["_id"]): doc["provider_message_id"]
@@ -707,6 +713,17 @@ class Store:
                 {"provider_message_id": 1},
             )
         }
+
+
+async def routed(store: Store, load: WebhookLoad, timeout: float = 90.0) -> float:
+    """Wait until every webhook the load got a 2xx for has left the accept log (its message is stored,
+    or the pipeline refused it for good); returns seconds. A 202 answers before routing, and a text a
+    killed hub had accepted is routed once its lease runs out: counting earlier would call it lost."""
+    start = time.monotonic()
+    acked = load.acked
+    while await asyncio.to_thread(store.unrouted, acked) and time.monotonic() - start < timeout:
+        await asyncio.sleep(0.5)
+    return time.monotonic() - start
 
 
 async def settle(

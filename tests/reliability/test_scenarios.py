@@ -1,4 +1,4 @@
-"""Issue 7: six fault scenarios against real hub, Redis and SecantusDB processes.
+"""Seven fault scenarios against real hub, Redis and SecantusDB processes.
 
 Each ends with its counts printed and asserts that the hub acknowledged every webhook 2xx within the
 gateway's retries (`WebhookLoad.deadline_s`), and 0 lost, 0 duplicated. Run:
@@ -29,6 +29,7 @@ from tests.reliability.harness import (
     WebhookLoad,
     count,
     raise_nofile_limit,
+    routed,
     settle,
     start_clients,
     stop_clients,
@@ -66,9 +67,11 @@ async def test_1_every_webhook_three_times_two_concurrently(tmp_path: Path) -> N
             concurrent=2,
         )
         await load.run()
+        routing = await routed(w.store, load)
         took = await settle(clients, w.store, 60)
         await stop_clients(clients, tmp_path / "clients.jsonl")
         counts = count("1. every webhook delivered 3 times, 2 concurrently", w.store, load, clients)
+        counts.extra["seconds until every acknowledged text was routed"] = round(routing, 1)
         counts.extra["deliveries"] = sum(len(r.deliveries) for r in load.records.values())
         counts.extra["settle seconds"] = round(took, 1)
         finish(counts)
@@ -94,9 +97,11 @@ async def test_2_redis_killed_for_ten_seconds_clients_catch_up(tmp_path: Path) -
         await asyncio.sleep(OUTAGE_S)
         w.redis.start()
         await run
+        routing = await routed(w.store, load)
         took = await settle(clients, w.store, 90)
         await stop_clients(clients, tmp_path / "clients.jsonl")
         counts = count("2. Redis SIGKILLed for 10 s under load", w.store, load, clients)
+        counts.extra["seconds until every acknowledged text was routed"] = round(routing, 1)
         counts.extra["settle seconds after load"] = round(took, 1)
         counts.extra["close codes"] = dict(sum((c.close_codes for c in clients), Counter()))
         finish(counts)
@@ -131,9 +136,11 @@ async def test_3_mongodb_stopped_for_ten_seconds(tmp_path: Path) -> None:
                         break
                 await asyncio.sleep(0.5)
         await run
+        routing = await routed(w.store, load)
         took = await settle(clients, w.store, 90)
         await stop_clients(clients, tmp_path / "clients.jsonl")
         counts = count("3. SecantusDB stopped for 10 s under load", w.store, load, clients)
+        counts.extra["seconds until every acknowledged text was routed"] = round(routing, 1)
         counts.extra["outage seconds"] = round(back_at - down_at, 1)
         counts.extra["healthy again after (s)"] = None if healthy_after is None else round(healthy_after, 1)
         counts.extra["settle seconds after load"] = round(took, 1)
@@ -160,9 +167,11 @@ async def test_4_hub_sigkilled_clients_resume_on_the_survivor(tmp_path: Path) ->
         one.kill()
         killed_at = time.monotonic()
         await run
+        routing = await routed(w.store, load)
         took = await settle(clients, w.store, 90)
         await stop_clients(clients, tmp_path / "clients.jsonl")
         counts = count("4. a hub SIGKILLed under load, the other serves", w.store, load, clients)
+        counts.extra["seconds until every acknowledged text was routed"] = round(routing, 1)
         resumed = [min((t for t in c.readies if t > killed_at), default=None) for c in on_one]
         counts.extra["clients moved from the killed hub"] = len(on_one)
         counts.extra["of them resumed"] = sum(t is not None for t in resumed)
@@ -209,6 +218,7 @@ async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> No
         clients = await start_clients(3, [server.ws], w.tenant.token)
         inbound = WebhookLoad([server.base], w.tenant.number, rate=RATE, count=10, tag="s5", phones=10)
         await inbound.run()
+        await routed(w.store, inbound)
         convs = [
             str(d["_id"])
             for d in w.store.db["conversations"].find(
@@ -259,11 +269,13 @@ async def test_5_worker_sigkilled_mid_job_every_reply_once(tmp_path: Path) -> No
                 break
             await asyncio.sleep(1)
         await asyncio.sleep(2)  # late duplicates, if any, would show up now
+        routing = await routed(w.store, inbound)
         took = await settle(clients, w.store, 30)
         await stop_clients(clients, tmp_path / "clients.jsonl")
         await cancel_and_wait(listener)
 
         counts = count("5. worker SIGKILLed mid-job", w.store, None, clients)
+        counts.extra["seconds until every acknowledged text was routed"] = round(routing, 1)
         counts.acknowledge(inbound)
         docs = {str(d["_id"]): d for d in messages.find({"direction": "out"})}
         not_delivered = [m for m in message_ids.values() if docs[m]["status"] != "delivered"]
@@ -330,9 +342,11 @@ async def test_6_thousand_clients_dropped_at_once_all_resume(tmp_path: Path) -> 
             await asyncio.sleep(0.2)
         resumed = sorted(min((t for t in c.readies if t > dropped_at), default=float("inf")) for c in clients)
         await run
+        routing = await routed(w.store, load)
         took = await settle(clients, w.store, 120)
         await stop_clients(clients, tmp_path / "clients.jsonl")
         counts = count(f"6. {n} clients dropped at once, reconnecting with backoff", w.store, load, clients)
+        counts.extra["seconds until every acknowledged text was routed"] = round(routing, 1)
         # Timing is reported, not asserted (the machine's load decides it): every client must be back.
         never = sum(1 for t in resumed if t == float("inf"))
         counts.extra["RLIMIT_NOFILE"] = limit
@@ -343,3 +357,40 @@ async def test_6_thousand_clients_dropped_at_once_all_resume(tmp_path: Path) -> 
         counts.extra["close codes"] = dict(sum((c.close_codes for c in clients), Counter()))
         finish(counts)
         assert never == 0, f"{never} of {n} clients never got `ready` again after the drop"
+
+
+# ------------------------------------------------------------- 7. killed between accepting and routing
+
+
+@pytest.mark.timeout(300)
+async def test_7_hub_sigkilled_between_acknowledging_and_routing(tmp_path: Path) -> None:
+    """An accept-only hub (HUB_INGEST_PROCESS=off) acknowledges texts that nothing has routed yet and is
+    SIGKILLed with all of them in the accept log; a routing hub started in its place takes each over once,
+    and the load's retries during the gap reach it."""
+    async with world(tmp_path, with_redis=True) as w:
+        front = w.hub("serve", extra_env={"HUB_INGEST_PROCESS": "off"})
+        await front.start()
+        clients = await start_clients(6, [front.ws], w.tenant.token)
+        load = WebhookLoad([front.base], w.tenant.number, rate=RATE, count=int(RATE * 12), tag="s7")
+        run = asyncio.create_task(load.run())
+        await asyncio.sleep(5)
+        front.kill()
+        acked_at_kill = len(load.acked)
+        waiting_at_kill = w.store.unrouted(load.acked)
+        stored_at_kill = sum(w.store.inbound(set(load.records)).values())
+        back = w.hub("serve", port=front.port)
+        await back.start()
+        await run
+        routing = await routed(w.store, load)
+        took = await settle(clients, w.store, 90)
+        await stop_clients(clients, tmp_path / "clients.jsonl")
+        counts = count("7. a hub SIGKILLed between acknowledging and routing", w.store, load, clients)
+        counts.extra["seconds until every acknowledged text was routed"] = round(routing, 1)
+        counts.extra["acknowledged when killed"] = acked_at_kill
+        counts.extra["of them waiting in the accept log"] = waiting_at_kill
+        counts.extra["stored when killed"] = stored_at_kill
+        counts.extra["settle seconds after load"] = round(took, 1)
+        finish(counts)
+        assert acked_at_kill > 0 and waiting_at_kill == acked_at_kill and stored_at_kill == 0, (
+            "the kill did not fall between acknowledging and routing: this scenario proves nothing"
+        )

@@ -257,7 +257,7 @@ async function send() {
     const body = { from: state.phone, to, text, media };
     const result = await api("POST", "/simulator/api/messages", body, { noRedirect: true });
     addMessage({
-      key: messageKey(result.message_id),
+      key: messageKey(result.message_id || result.accepted),
       mine: true,
       peer: to,
       text,
