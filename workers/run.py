@@ -82,7 +82,8 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
 
 
 async def run_worker(settings: Settings) -> None:
-    """`hub worker`: run jobs (and the IMAP and SerwerSMS pollers and SMPP binds) on Redis until SIGINT or SIGTERM."""
+    """`hub worker`: run jobs (and the IMAP and SerwerSMS pollers, and the SMPP binds) on Redis
+    until SIGINT or SIGTERM."""
     if not settings.redis.url:
         raise SystemExit("hub worker needs REDIS_URL: without Redis, `hub serve` runs jobs in process")
     async with open_hub(settings) as hub:

@@ -68,14 +68,25 @@ def smpp_changes(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
+def ingest_changes(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Changes to the hub's accept-log settings (parametrise indirectly)."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
 def settings(
-    settings: Settings, smsc: Smsc, smpp_changes: dict[str, Any], request: pytest.FixtureRequest
+    settings: Settings,
+    smsc: Smsc,
+    smpp_changes: dict[str, Any],
+    ingest_changes: dict[str, Any],
+    request: pytest.FixtureRequest,
 ) -> Settings:
     port = smsc.port
     if "proxy" in request.fixturenames:
         port = request.getfixturevalue("proxy").port
     return dataclasses.replace(
         settings,
+        ingest=dataclasses.replace(settings.ingest, **ingest_changes),
         smpp=dataclasses.replace(
             SmppSettings(
                 host="127.0.0.1",
@@ -307,3 +318,13 @@ async def test_a_long_reply_goes_whole_in_message_payload_where_the_smsc_asks_fo
     (sms,) = smsc.submitted
     assert (sms.short_message, sms.data_coding, sms.esm_class) == (b"", 8, 0)
     assert sms.tlvs[0x0424].decode("utf-16-be") == REPLY
+
+
+@pytest.mark.parametrize("ingest_changes", [{"max_lag": 0}], indirect=True)
+async def test_a_hub_too_far_behind_asks_the_smsc_to_resend_later(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, smsc: Smsc
+) -> None:
+    # max_lag 0: the accept log counts itself full, as it does past its backlog limit.
+    assert await smsc.deliver(CUSTOMER, OURS, b"Halo") == pdu.ESME_RX_T_APPN
+    assert smsc.binds == 1
+    assert (await _messages(agent))[1] == []
