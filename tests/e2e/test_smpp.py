@@ -20,7 +20,8 @@ from hub.domain.segments import count_segments
 from hub.outbound.smpp import encode
 from hub.settings import Settings, SmppSettings
 from hub.smpp import pdu
-from tests.conftest import RunningHub, Tenant, login, make_tenant, post_generic
+from tests.conftest import RunningHub, Tenant, make_tenant, post_generic
+from tests.e2e.gateway_helpers import agent_client, first_conversation
 from tests.e2e.smpp_smsc import PASSWORD, SYSTEM_ID, Smsc
 from tests.e2e.tcp_proxy import CuttableProxy
 from tests.forwarding.helpers import eventually
@@ -113,21 +114,11 @@ async def shop(running: RunningHub) -> Tenant:
 
 @pytest.fixture
 async def agent(running: RunningHub, shop: Tenant) -> AsyncIterator[httpx.AsyncClient]:
-    token = await login(running.base, shop.agent_email, shop.agent_password)
-    async with httpx.AsyncClient(
-        base_url=running.base, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
+    async with agent_client(running, shop) as client:
         yield client
 
 
-async def _messages(agent: httpx.AsyncClient) -> tuple[str, list[dict[str, Any]]]:
-    convs = (await agent.get("/api/conversations")).json()
-    if not convs:
-        return "", []
-    r = await agent.get(f"/api/conversations/{convs[0]['id']}/messages")
-    assert r.status_code == 200, r.text
-    body = r.json()
-    return str(convs[0]["id"]), body["items"] if isinstance(body, dict) else body
+_messages = first_conversation
 
 
 async def _health(agent: httpx.AsyncClient) -> dict[str, Any]:
