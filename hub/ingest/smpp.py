@@ -93,20 +93,42 @@ class Part:
     data_coding: int
 
 
+def alphabet(data_coding: int) -> int:
+    """data_coding as one of SMPP's own values (0 GSM-7, 1 ASCII, 3 Latin-1, 8 UCS-2, ...).
+
+    Values from 0x10 up are GSM 03.38 coding groups (a message class, a waiting indication) whose
+    alphabet bits say GSM-7, 8-bit data or UCS-2; below 0x10 SMPP's table stands as it is.
+    """
+    group = data_coding & 0xF0
+    if data_coding < 0x10:
+        return data_coding
+    if group == 0x10:  # general data coding, uncompressed, with a message class
+        return {0: 0, 1: 4, 2: 8}.get((data_coding >> 2) & 0x03, -1)
+    if group in (0xC0, 0xD0):  # message waiting indication, GSM-7
+        return 0
+    if group == 0xE0:  # message waiting, UCS-2
+        return 8
+    if group == 0xF0:  # data coding / message class: bit 2 is 8-bit data, else GSM-7
+        return 4 if data_coding & 0x04 else 0
+    return -1  # compressed, or reserved
+
+
 def decode_text(data: bytes, data_coding: int) -> str:
-    """The characters of a text's bytes: 0 GSM-7 (the SMSC default), 1 IA5/ASCII, 3 Latin-1, 8 UCS-2.
+    """The characters of a text's bytes: 0 GSM-7 (the SMSC default), 1 IA5/ASCII, 3 Latin-1, 8 UCS-2,
+    and the GSM 03.38 coding groups that name one of those alphabets.
 
     Raises:
-        Invalid: another coding (binary, a national one), or bytes that are not in it.
+        Invalid: another coding (binary, compressed, a national one), or bytes that are not in it.
     """
+    coding = alphabet(data_coding)
     try:
-        if data_coding in (0, 0xF0):
+        if coding == 0:
             return gsm7.decode(data)
-        if data_coding == 1:
+        if coding == 1:
             return data.decode("ascii")
-        if data_coding == 3:
+        if coding == 3:
             return data.decode("latin-1")
-        if data_coding == 8:
+        if coding == 8:
             # UCS-2 as phones send it is UTF-16BE: emoji arrive as surrogate pairs.
             return data.decode("utf-16-be")
     except (gsm7.NotGsm7, UnicodeDecodeError) as exc:

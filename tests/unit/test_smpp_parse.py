@@ -70,7 +70,33 @@ def test_message_payload_is_read_when_short_message_is_empty() -> None:
     assert smpp.whole(pdu, smpp.split(pdu)[1], NOW).text == POLISH
 
 
-@pytest.mark.parametrize(("data", "coding"), [(b"\x80\x81", 0), (b"\x00", 8), (b"\x01\x02", 4), (b"x", 2)])
+@pytest.mark.parametrize(
+    ("coding", "text"),
+    [
+        (0x18, POLISH),  # general group, class 0 (flash), UCS-2
+        (0x11, "Hello"),  # general group, class 1, GSM-7
+        (0xF0, "Hello"),  # data coding / message class group, GSM-7
+        (0xE0, POLISH),  # message waiting, UCS-2
+        (0xC8, "Hello"),  # message waiting (discard), GSM-7
+    ],
+)
+def test_coding_groups_name_their_alphabet(coding: int, text: str) -> None:
+    data = text.encode("utf-16-be") if smpp.alphabet(coding) == 8 else gsm7.encode(text)
+    assert smpp.decode_text(data, coding) == text
+
+
+@pytest.mark.parametrize(
+    ("data", "coding"),
+    [
+        (b"\x80\x81", 0),
+        (b"\x00", 8),
+        (b"\x01\x02", 4),
+        (b"x", 2),
+        (b"x", 0xF4),
+        (b"\x00x", 0x38),
+        (b"x", 0x20),
+    ],
+)
 def test_bytes_outside_their_coding_are_refused(data: bytes, coding: int) -> None:
     with pytest.raises(Invalid):
         smpp.decode_text(data, coding)
