@@ -28,6 +28,7 @@ from hub.jobs.spec import JobQueue, JobSpec
 from hub.outbound.kannel import KannelProvider
 from hub.outbound.serwersms import SerwerSmsApi, SerwerSmsProvider
 from hub.outbound.simulator import SimulatorProvider
+from hub.outbound.smpp import SmppProvider
 from hub.outbound.twilio import TwilioProvider
 from hub.realtime.bus import EventBus
 from hub.realtime.fanout import Fanout
@@ -231,6 +232,9 @@ async def open_hub(
                 SerwerSmsApi(http, settings.serwersms),
                 lambda message_id: message_attachments(media, message_id),
             )
+        if settings.smpp.enabled:
+            # Its binds are kept by the processes that run jobs (workers.smpp), where sends happen.
+            hub.providers["smpp"] = SmppProvider(settings.smpp)
         if isinstance(jobs, LocalJobQueue):
             jobs.hub = hub
             if start_local_worker:

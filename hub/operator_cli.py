@@ -51,7 +51,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> di
     p.add_argument("--type", required=True, help="ND, SC, NDI, SCI, 2WAY or OWN")
     p.add_argument("--account", help="the owning account's slug (NDI, SCI, OWN only)")
     p.add_argument(
-        "--provider", default="simulator", help="the gateway: simulator, twilio, kannel or serwersms"
+        "--provider", default="simulator", help="the gateway: simulator, twilio, kannel, serwersms or smpp"
     )
     p.add_argument("--label", default="")
     p.add_argument("--eco-plus", action="store_true", help="a 2WAY number of the ECO+ pool")

@@ -167,6 +167,51 @@ class SerwerSmsSettings:
 
 
 @dataclass(frozen=True)
+class SmppSettings:
+    host: str = ""
+    """The SMSC's host; empty leaves the `smpp` gateway out (no bind, no number can be given it)."""
+    port: int = 2775
+    """The SMSC's SMPP port."""
+    system_id: str = ""
+    """The ESME account the SMSC gave the hub (at most 15 characters)."""
+    password: str = ""
+    """Its password (at most 8 characters, as SMPP 3.4 allows)."""
+    system_type: str = ""
+    """The system_type some SMSCs ask for in the bind; usually empty."""
+    bind_mode: str = "transceiver"
+    """`transceiver` (one bind sends and receives) or `split` (a receiver and a transmitter)."""
+    binds: int = 1
+    """Sessions each process keeps with the SMSC (each bind mode counts once)."""
+    enquire_link_s: float = 30.0
+    """Idle seconds before an enquire_link checks that the SMSC is still there."""
+    response_timeout_s: float = 30.0
+    """Seconds to wait for an answer of the SMSC before a request, or the session, is given up."""
+    throughput: float = 10.0
+    """submit_sm per second and bind, at most, as the SMSC's contract allows (0: no limit)."""
+    window: int = 10
+    """Requests on one bind the SMSC has not answered yet, at most."""
+    reconnect_min_s: float = 1.0
+    """First wait before binding again after a lost or refused bind; doubled up to the next."""
+    reconnect_max_s: float = 60.0
+    """Longest wait between two bind attempts."""
+    registered_delivery: bool = True
+    """Ask the SMSC for a delivery receipt of every reply."""
+    message_payload: bool = False
+    """Send a long text whole in the message_payload TLV instead of parts with a UDH (for SMSCs
+    that ask for it)."""
+    part_hold_s: float = 5.0
+    """How long the answer to a part of a long text waits for the whole text to be stored; past
+    it the part is acknowledged and held in memory, so an SMSC that sends one part at a time
+    goes on (kept under its response timer)."""
+    reassembly_timeout_s: float = 60.0
+    """Seconds after a long text's first part after which the parts that came are stored as they are."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     max_bytes: int = 5 * 1024 * 1024
     """Largest accepted MMS attachment."""
@@ -308,6 +353,7 @@ class Settings:
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     kannel: KannelSettings = field(default_factory=KannelSettings)
     serwersms: SerwerSmsSettings = field(default_factory=SerwerSmsSettings)
+    smpp: SmppSettings = field(default_factory=SmppSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
@@ -384,6 +430,25 @@ def load_settings() -> Settings:
             sender=_env("HUB_SERWERSMS_SENDER"),
             eco=_env_bool("HUB_SERWERSMS_ECO", False),
             timeout_s=_env_float("HUB_SERWERSMS_TIMEOUT", 30.0),
+        ),
+        smpp=SmppSettings(
+            host=_env("HUB_SMPP_HOST"),
+            port=_env_int("HUB_SMPP_PORT", 2775),
+            system_id=_env("HUB_SMPP_SYSTEM_ID"),
+            password=_env("HUB_SMPP_PASSWORD"),
+            system_type=_env("HUB_SMPP_SYSTEM_TYPE"),
+            bind_mode=_env("HUB_SMPP_BIND_MODE", "transceiver"),
+            binds=max(_env_int("HUB_SMPP_BINDS", 1), 1),
+            enquire_link_s=_env_float("HUB_SMPP_ENQUIRE_LINK", 30.0),
+            response_timeout_s=_env_float("HUB_SMPP_RESPONSE_TIMEOUT", 30.0),
+            throughput=_env_float("HUB_SMPP_THROUGHPUT", 10.0),
+            window=max(_env_int("HUB_SMPP_WINDOW", 10), 1),
+            reconnect_min_s=_env_float("HUB_SMPP_RECONNECT_MIN", 1.0),
+            reconnect_max_s=_env_float("HUB_SMPP_RECONNECT_MAX", 60.0),
+            registered_delivery=_env_bool("HUB_SMPP_REGISTERED_DELIVERY", True),
+            message_payload=_env_bool("HUB_SMPP_MESSAGE_PAYLOAD", False),
+            part_hold_s=_env_float("HUB_SMPP_PART_HOLD", 5.0),
+            reassembly_timeout_s=_env_float("HUB_SMPP_REASSEMBLY_TIMEOUT", 60.0),
         ),
         media=MediaSettings(
             max_bytes=_env_int("HUB_MEDIA_MAX_BYTES", 5 * 1024 * 1024),

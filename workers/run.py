@@ -22,6 +22,7 @@ from workers.imap import imap_poller
 from workers.metrics_port import metrics_port
 from workers.registry import JOB_SPECS
 from workers.serwersms import serwersms_poller
+from workers.smpp import smpp_client
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
         worker = hub.jobs.worker(hub, on_redis_back=lambda: enqueue_sweeps_after_outage(hub.jobs))
         task = asyncio.create_task(worker.start())
         try:
-            async with imap_poller(hub), serwersms_poller(hub):
+            async with imap_poller(hub), serwersms_poller(hub), smpp_client(hub):
                 yield
         finally:
             await worker.stop()
@@ -76,12 +77,13 @@ async def embedded_worker(hub: HubContext) -> AsyncIterator[None]:
             with contextlib.suppress(BaseException):
                 await task
     else:
-        async with imap_poller(hub), serwersms_poller(hub):
+        async with imap_poller(hub), serwersms_poller(hub), smpp_client(hub):
             yield
 
 
 async def run_worker(settings: Settings) -> None:
-    """`hub worker`: run jobs (and the IMAP and SerwerSMS pollers) on Redis until SIGINT or SIGTERM."""
+    """`hub worker`: run jobs (and the IMAP and SerwerSMS pollers, and the SMPP binds) on Redis
+    until SIGINT or SIGTERM."""
     if not settings.redis.url:
         raise SystemExit("hub worker needs REDIS_URL: without Redis, `hub serve` runs jobs in process")
     async with open_hub(settings) as hub:
@@ -94,7 +96,7 @@ async def run_worker(settings: Settings) -> None:
         await enqueue_start_up_sweeps(hub.jobs)
         task = asyncio.create_task(worker.start())
         log.info("worker running")
-        async with imap_poller(hub), serwersms_poller(hub), metrics_port(hub):
+        async with imap_poller(hub), serwersms_poller(hub), smpp_client(hub), metrics_port(hub):
             await stop.wait()
         await worker.stop()
         task.cancel()

@@ -25,6 +25,9 @@ class GatewayHealthOut(msgspec.Struct):
     """When the last text came in through it."""
     last_out_at: datetime | None
     """When it last accepted a text."""
+    binds: int | None
+    """Sessions this process holds with the gateway now (SMPP: 0 is not bound); null for a gateway
+    without binds (webhooks and HTTP APIs)."""
 
 
 def gateway_health(hub: HubContext, name: str) -> GatewayHealthOut:
@@ -37,6 +40,7 @@ def gateway_health(hub: HubContext, name: str) -> GatewayHealthOut:
         last_error_at=f.last_error_at,
         last_in_at=f.last_in_at,
         last_out_at=f.last_out_at,
+        binds=f.binds,
     )
 
 

@@ -87,22 +87,7 @@ class ReportAccepted(msgspec.Struct):
 
 
 async def _apply_report(hub: NamedDependency[HubContext], report: DeliveryReport) -> bool:
-    updated = await delivery.apply_report(hub, report)
-    if updated is not None:
-        return True
-    # The report may be early: its message's provider id is stored when the send job finishes.
-    await hub.jobs.enqueue(
-        "delivery_report",
-        key=f"dlr:{report.provider}:{report.provider_message_id}:{report.status.value}",
-        delay_s=1.0,
-        provider=report.provider,
-        provider_message_id=report.provider_message_id,
-        status=report.status.value,
-        at=report.at.isoformat(),
-        error_code=report.error_code,
-        detail=report.detail,
-    )
-    return False
+    return await delivery.apply_or_retry(hub, report)
 
 
 def public_url(request: Request[Any, Any, Any], hub: NamedDependency[HubContext]) -> str:

@@ -109,6 +109,27 @@ async def apply_report(hub: HubContext, report: DeliveryReport) -> Message | Non
     return await set_status(hub, message, report.status, report.at, detail)
 
 
+async def apply_or_retry(hub: HubContext, report: DeliveryReport) -> bool:
+    """Apply a report now (True), or, when its message is not known by that provider id yet,
+    enqueue a job that applies it a moment later (False)."""
+    updated = await apply_report(hub, report)
+    if updated is not None:
+        return True
+    # The report may be early: its message's provider id is stored when the send job finishes.
+    await hub.jobs.enqueue(
+        "delivery_report",
+        key=f"dlr:{report.provider}:{report.provider_message_id}:{report.status.value}",
+        delay_s=1.0,
+        provider=report.provider,
+        provider_message_id=report.provider_message_id,
+        status=report.status.value,
+        at=report.at.isoformat(),
+        error_code=report.error_code,
+        detail=report.detail,
+    )
+    return False
+
+
 async def get_message(message_id: str) -> Message | None:
     if not PydanticObjectId.is_valid(message_id):
         return None

@@ -28,6 +28,8 @@ class GatewayStats:
     last_error_at: datetime | None = None
     last_in_at: datetime | None = None
     last_out_at: datetime | None = None
+    binds: int | None = None
+    """Sessions this process holds with the gateway now (SMPP); None for a gateway without binds."""
 
 
 def _trim(times: deque[float], now: float) -> None:
@@ -57,6 +59,11 @@ class GatewayHealth:
         now = time.monotonic()
         _trim(times, now)
         times.append(now)
+
+    def bind_changed(self, gateway: str, change: int) -> None:
+        """A session with `gateway` was bound (+1) or lost (-1)."""
+        stats = self._of(gateway)
+        stats.binds = max((stats.binds or 0) + change, 0)
 
     def failed(self, gateway: str, error: str) -> None:
         stats = self._of(gateway)

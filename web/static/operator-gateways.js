@@ -13,13 +13,20 @@ export async function loadGateways() {
   renderGateways();
 }
 
+/** "yes", "no", or for a gateway with binds (SMPP) how many this process holds. */
+function configured(g) {
+  if (!g.configured) return "no";
+  if (g.binds === null || g.binds === undefined) return "yes";
+  return g.binds ? `yes, ${g.binds} bound` : "yes, not bound";
+}
+
 function gatewayRow(g) {
   const error = g.last_error ? `${messageTime(g.last_error_at)}: ${g.last_error}` : "none";
   return h(
     "tr",
     { class: "gateway-row", dataset: { name: g.name } },
     h("td", { class: "gateway-name", text: g.name }),
-    h("td", { class: "gateway-configured", text: g.configured ? "yes" : "no" }),
+    h("td", { class: "gateway-configured", text: configured(g) }),
     h("td", { class: "gateway-in", text: String(g.in_last_minute) }),
     h("td", { class: "gateway-out", text: String(g.out_last_minute) }),
     h("td", { class: "gateway-error op-reason", text: error }),
