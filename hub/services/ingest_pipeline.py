@@ -79,6 +79,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _days_to_forget(now: datetime, keep_s: float) -> list[str]:
+    """The UTC days whose every entry is older than `keep_s`: the last year's, before the one that
+    `keep_s` ago falls in (a hub stopped for longer leaves older ones to the operator)."""
+    last = now - timedelta(seconds=keep_s)
+    return [inbound_log.day_of(last - timedelta(days=k)) for k in range(1, 366)]
+
+
 def _passing(outcome: Outcome | BaseException) -> bool:
     """A failure that a retry may not meet again (the database away), unlike a refusal."""
     return isinstance(outcome, Exception) and not isinstance(outcome, ServiceError)
@@ -164,6 +171,8 @@ class IngestPipeline:
             "text": msg.text,
             "received_at": msg.received_at,
             "accepted_at": now,
+            "state": "waiting",
+            "day": inbound_log.day_of(now),
             "holder": self.holder,
             # An accept-only process leaves its entries to the others at once.
             "held_until": now + timedelta(seconds=self._settings.lease_s) if processing else now,
@@ -342,7 +351,7 @@ class IngestPipeline:
             if loop.time() - forgotten_at > FORGET_EVERY_S:
                 forgotten_at = loop.time()
                 try:
-                    gone = await inbound_log.forget(_now() - timedelta(seconds=self._settings.keep_s))
+                    gone = await inbound_log.forget(_days_to_forget(_now(), self._settings.keep_s))
                 except Exception as exc:
                     log.warning("ingest: old entries of the accept log could not be deleted: %s", exc)
                 else:

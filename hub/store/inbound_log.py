@@ -21,9 +21,15 @@ from hub.store.grouped import Finds, Inserts
 
 Doc = dict[str, Any]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-WAITING = {"held_until": {"$gte": EPOCH}}
-"""Entries not routed yet: a range on the lease index, which routed entries (None) are outside of."""
+WAITING = {"state": "waiting"}
+"""Entries not routed yet. The embedded database answers an equality from an index but scans the
+whole collection for a range, so the waiting ones (the backlog, a few) are found by their state and
+their leases compared here."""
+
+
+def day_of(at: datetime) -> str:
+    """The bucket an entry is forgotten with (a whole day's entries by one equality on an index)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 class InboundEntry(Document):
@@ -35,6 +41,10 @@ class InboundEntry(Document):
     text: str
     received_at: datetime
     accepted_at: datetime
+    state: str = "waiting"
+    """"waiting", "routed" or "refused"."""
+    day: str = ""
+    """The UTC day it was accepted (`day_of`)."""
     holder: str | None = None
     """The process that routes it; None once routed or refused."""
     held_until: datetime | None = None
@@ -49,8 +59,8 @@ class InboundEntry(Document):
         name = "inbound_log"
         indexes = [
             IndexModel([("provider", ASCENDING), ("provider_message_id", ASCENDING)], unique=True),
-            IndexModel([("held_until", ASCENDING)]),
-            IndexModel([("done_at", ASCENDING)]),
+            IndexModel([("state", ASCENDING)]),
+            IndexModel([("day", ASCENDING)]),
         ]
 
 
@@ -78,10 +88,8 @@ async def find(provider: str, provider_message_id: str) -> Doc | None:
 async def finish(routed: list[tuple[Any, Doc]], refused: list[tuple[Any, str]], now: datetime) -> None:
     """Record the batch's routed entries (with their message) and refused ones, in one round trip."""
     done = {"holder": None, "held_until": None, "done_at": now}
-    ops = [UpdateOne({"_id": entry_id}, {"$set": {**done, "routed": record}}) for entry_id, record in routed]
-    ops += [
-        UpdateOne({"_id": entry_id}, {"$set": {**done, "refused": reason}}) for entry_id, reason in refused
-    ]
+    ops = [UpdateOne({"_id": i}, {"$set": {**done, "state": "routed", "routed": r}}) for i, r in routed]
+    ops += [UpdateOne({"_id": i}, {"$set": {**done, "state": "refused", "refused": r}}) for i, r in refused]
     if ops:
         await collection().bulk_write(ops, ordered=False)
 
@@ -90,21 +98,14 @@ async def renew(holder: str, ids: list[Any], until: datetime) -> None:
     """Extend this process's lease on the entries it still has waiting."""
     if ids:
         await collection().update_many(
-            {"_id": {"$in": ids}, "holder": holder, "done_at": None}, {"$set": {"held_until": until}}
+            {"_id": {"$in": ids}, "holder": holder, "state": "waiting"}, {"$set": {"held_until": until}}
         )
 
 
 async def take_over(holder: str, now: datetime, until: datetime, limit: int) -> list[Doc]:
     """Claim waiting entries whose lease ran out (their process died), oldest first."""
-    expired = (
-        await collection()
-        .find(
-            {"held_until": {"$gte": WAITING["held_until"]["$gte"], "$lt": now}}, {"_id": 1, "held_until": 1}
-        )
-        .sort("held_until", ASCENDING)
-        .limit(limit)
-        .to_list(None)
-    )
+    waiting = await collection().find(WAITING, {"_id": 1, "held_until": 1, "accepted_at": 1}).to_list(None)
+    expired = sorted((d for d in waiting if d["held_until"] < now), key=lambda d: d["held_until"])[:limit]
     claimed: list[Any] = []
     for doc in expired:
         # Compare-and-set on the old lease: of two processes taking over, one wins each entry.
@@ -125,7 +126,9 @@ async def waiting() -> int:
     return int(await collection().count_documents(WAITING))
 
 
-async def forget(before: datetime) -> int:
-    """Delete the entries routed or refused before `before`; returns how many."""
-    result = await collection().delete_many({"done_at": {"$lt": before}})
+async def forget(days: list[str]) -> int:
+    """Delete the routed and refused entries accepted on these UTC days; returns how many."""
+    if not days:
+        return 0
+    result = await collection().delete_many({"day": {"$in": days}, "state": {"$in": ["routed", "refused"]}})
     return int(result.deleted_count)

@@ -58,6 +58,7 @@ GROWING = {
     "display_events",
     "mail_records",
     "usage_entries",
+    "inbound_log",
     "usage_months",
 }
 # Fields many documents share. SecantusDB picks the index of the first field of a filter that

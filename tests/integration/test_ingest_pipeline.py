@@ -16,6 +16,7 @@ from hub.domain.messages import InboundMessage
 from hub.services.errors import Busy, NotFound
 from hub.services.ingest_pipeline import Accepted, IngestPipeline, Outcome
 from hub.settings import IngestSettings
+from hub.store import inbound_log
 from hub.store.inbound_log import WAITING, InboundEntry
 
 
@@ -220,5 +221,25 @@ async def test_after_a_passing_failure_a_senders_later_text_still_comes_after(hu
         router.gate.set()
         await until(lambda: len(router.seen) == 3)
         assert router.seen == ["p-1", "p-2", "p-3"]
+    finally:
+        await p.stop()
+
+
+async def test_entries_are_forgotten_by_day_and_waiting_ones_never(hub: HubContext) -> None:
+    router = Router()
+    p = pipeline(router, answer_wait_s=5.0)
+    await p.start()
+    try:
+        await p.accept(text(1))
+        await p.accept(text(2))
+        router.gate.clear()
+        await p.accept(text(3))
+        old = "2026-01-02"
+        await InboundEntry.get_pymongo_collection().update_many({}, {"$set": {"day": old}})
+        assert await inbound_log.forget(["2026-01-01"]) == 0
+        assert await inbound_log.forget([old]) == 2, "the two routed entries of that day"
+        left = await InboundEntry.find_all().to_list()
+        assert [e.provider_message_id for e in left] == ["p-3"] and left[0].state == "waiting"
+        router.gate.set()
     finally:
         await p.stop()
