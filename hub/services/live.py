@@ -7,7 +7,9 @@ is counted once into small tally documents, and results are read from those.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -92,7 +94,65 @@ async def survey_results(survey: SurveyDoc) -> ev.SurveyResultsPayload:
     )
 
 
+class _OneAtATime:
+    """Runs of one job per key, coalesced: a caller arriving while a run is going waits for one more
+    run that starts after the current one ends, shared with every caller that arrived meanwhile.
+
+    Counting a survey's new answers reads every answer not counted yet and claims each: run for
+    every text of a vote's burst side by side, each run would read (and try to claim) what all the
+    others do, a cost that grows with the square of the burst. One run after another, each claims
+    what arrived since the last. Every caller still returns only after a run that started after it
+    asked, so its own answer is in the results it waited for.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: dict[str, asyncio.Future[None]] = {}
+        self._next: dict[str, asyncio.Future[None]] = {}
+
+    async def __call__(self, key: str, run: Callable[[], Awaitable[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A new event loop (each test has its own): nothing of the old one's can be waited on.
+            self._loop, self._running, self._next = loop, {}, {}
+        if key in self._running:
+            follow = self._next.get(key)
+            if follow is None:
+                follow = self._next[key] = loop.create_future()
+            await asyncio.shield(follow)
+            return
+        current: asyncio.Future[None] | None = loop.create_future()
+        while current is not None:
+            self._running[key] = current
+            try:
+                await run()
+            except BaseException as exc:
+                del self._running[key]
+                # This run's callers and those waiting for the next one all learn of the failure.
+                for future in (current, self._next.pop(key, None)):
+                    if future is None or future.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(exc)
+                        future.exception()  # retrieved here: the leader raises it itself
+                raise
+            del self._running[key]
+            current.set_result(None)
+            # The callers who came during this run get one more, led by this caller.
+            current = self._next.pop(key, None)
+
+
+_results = _OneAtATime()
+
+
 async def publish_survey_results(hub: HubContext, account_id: PydanticObjectId, survey_id: str) -> None:
+    """Count the survey's new answers and publish its results (coalesced per survey)."""
+    await _results(survey_id, lambda: _publish_survey_results(hub, account_id, survey_id))
+
+
+async def _publish_survey_results(hub: HubContext, account_id: PydanticObjectId, survey_id: str) -> None:
     survey = await SurveyDoc.get(PydanticObjectId(survey_id))
     if survey is None:
         return
