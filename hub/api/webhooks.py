@@ -41,12 +41,13 @@ class Stored(msgspec.Struct):
     the hub works through a backlog); its message follows in the account's event stream."""
 
 
-def stored_answer(result: Outcome | Accepted) -> Response[Stored]:
-    """200 with the stored message, or 202 with the accept-log entry of a text still to be routed."""
+def stored_answer(result: Outcome | Accepted, accepted_status: int = 202) -> Response[Stored]:
+    """200 with the stored message, or `accepted_status` with the accept-log entry of a text still
+    to be routed."""
     if isinstance(result, Accepted):
         return Response(
             Stored(message_id=None, created=result.created, seq=None, matched=None, accepted=result.entry_id),
-            status_code=202,
+            status_code=accepted_status,
         )
     return Response(
         Stored(message_id=result.record_id, created=result.created, seq=result.seq, matched=result.matched)
@@ -248,7 +249,8 @@ class WebhookController(Controller):
             params = await kannel_params(request, hub)
             body = await request.body() if request.method == HttpMethod.POST else b""
             result = await accept(hub, kannel.parse_inbound(params, body, datetime.now(UTC)))
-        return stored_answer(result)
+        # smsbox takes 200 as delivered; what it makes of another 2xx is not something to rely on.
+        return stored_answer(result, accepted_status=200)
 
     @route(
         "/kannel/status",
