@@ -16,8 +16,11 @@ from collections.abc import AsyncIterator
 from hub.context import HubContext
 from hub.domain.messages import InboundMessage
 from hub.services import inbound
-from hub.services.errors import Invalid
+from hub.services.errors import Invalid, NotFound
 from hub.services.ingest_pipeline import Accepted, IngestPipeline, Outcome
+
+NO_NUMBER = "no_number"
+"""The unmatched reason of a text whose number was removed after the text was accepted."""
 
 
 def outcome_of(received: inbound.Received) -> Outcome:
@@ -65,7 +68,11 @@ async def running(hub: HubContext) -> AsyncIterator[None]:
         return
 
     async def route(msg: InboundMessage) -> Outcome:
-        return outcome_of(await inbound.receive(hub, msg))
+        try:
+            return outcome_of(await inbound.receive(hub, msg))
+        except NotFound:
+            # Checked when accepted, removed since: the text is the operator's to see, not lost.
+            return outcome_of(await inbound.keep_unroutable(msg, NO_NUMBER))
 
     pipeline = IngestPipeline(hub.settings.ingest, route)
     await pipeline.start()

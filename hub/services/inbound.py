@@ -285,3 +285,29 @@ async def _store(
     message.id = PydanticObjectId()
     await _message_inserts.insert(get_dict(message, to_db=True, keep_nulls=Message.get_settings().keep_nulls))
     return message
+
+
+async def keep_unroutable(msg: InboundMessage, reason: str) -> Received:
+    """Keep for the operator a text that was accepted but can no longer be routed (its number was
+    removed between the two): acknowledged to the gateway, so it must not vanish. Safe to repeat."""
+    lost = UnmatchedMessage(
+        number=msg.recipient,
+        sender=msg.sender,
+        text=msg.text,
+        provider=msg.provider,
+        provider_message_id=msg.provider_message_id,
+        reason=reason,
+        applied=True,
+        received_at=msg.received_at,
+    )
+    try:
+        await lost.insert()
+    except DuplicateKeyError:
+        stored = await UnmatchedMessage.find_one(
+            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
+        )
+        assert stored is not None
+        return Received(None, created=False, unmatched=stored)
+    log.warning("%s %s kept unmatched: %s", msg.provider, msg.provider_message_id, reason)
+    INBOUND_STORED.labels(msg.provider, "unmatched").inc()
+    return Received(None, created=True, unmatched=lost)

@@ -132,7 +132,8 @@ class UnmatchedMessage(Document):
     provider: str
     provider_message_id: str
     reason: str
-    """"no_keyword" (shared number), "no_binding" (2WAY), or the word: "opt_out", "opt_in", "help"."""
+    """"no_keyword" (shared number), "no_binding" (2WAY), the word: "opt_out", "opt_in", "help", or
+    "no_number" (the number was removed after the text was accepted)."""
     actions: list[dict[str, Any]] = Field(default_factory=list)
     applied: bool = False
     sent_keys: list[str] = Field(default_factory=list)

@@ -12,9 +12,12 @@ import pytest
 from hub.context import HubContext
 from hub.domain.messages import InboundMessage
 from hub.services.ingest_pipeline import Outcome
+from hub.services.routing import setup_changed
 from hub.settings import Settings
+from hub.store.audience import UnmatchedMessage
 from hub.store.inbound_log import InboundEntry
 from hub.store.messages import Message
+from hub.store.numbers import Number
 from tests.conftest import RunningHub, login, make_tenant, post_generic, serve
 from tests.panel import Panel
 from workers.run import open_hub
@@ -147,3 +150,26 @@ def _gate(hub: HubContext) -> asyncio.Event:
 
     pipeline._route = held
     return gate
+
+
+async def test_a_text_whose_number_is_removed_before_routing_is_kept_for_the_operator(
+    running_no_wait: RunningHub,
+) -> None:
+    running = running_no_wait
+    tenant = await make_tenant("gone", "+48500100904")
+    gate = _gate(running.hub)
+    async with httpx.AsyncClient(base_url=running.base) as c:
+        payload = {"id": "g-1", "from": "+48600100904", "to": tenant.number, "text": "Czy jeszcze działacie?"}
+        r = await post_generic(c, payload)
+        assert r.status_code == 202, r.text
+        number = await Number.find_one({"e164": tenant.number})
+        assert number is not None
+        await number.delete()
+        setup_changed()
+        gate.set()
+        await _until_routed(running, "g-1")
+    kept = await UnmatchedMessage.find_one({"provider_message_id": "g-1"})
+    assert kept is not None and kept.reason == "no_number" and kept.text == "Czy jeszcze działacie?"
+    entry = await InboundEntry.find_one({"provider_message_id": "g-1"})
+    assert entry is not None and entry.routed is not None and entry.routed["matched"] is False
+    assert await Message.find({"provider_message_id": "g-1"}).count() == 0

@@ -8,6 +8,7 @@ const REASONS = {
   opt_out: "opt-out word",
   opt_in: "opt-in word",
   help: "help word",
+  no_number: "number removed after the text arrived",
 };
 
 export function unmatchedReason(code) {
