@@ -259,7 +259,8 @@ async def post_generic(
     client: httpx.AsyncClient, payload: dict[str, Any], path: str = "/webhooks/generic/inbound"
 ) -> httpx.Response:
     body = json.dumps(payload, ensure_ascii=False).encode()
-    return await client.post(path, content=body, headers=signed_headers(body))
+    # Beyond the test hub's answer wait (10 s): a slow moment of a shared machine answers late, not never.
+    return await client.post(path, content=body, headers=signed_headers(body), timeout=30)
 
 
 def twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
