@@ -34,9 +34,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, WriteConcernError
+from redis.exceptions import RedisError
 
 from hub.domain.messages import InboundMessage
+from hub.jobs.spec import QueueUnavailable
 from hub.metrics import INGEST_BATCHES
 from hub.services.errors import Busy, NotFound, ServiceError
 from hub.settings import IngestSettings
@@ -84,6 +86,20 @@ def _days_to_forget(now: datetime, keep_s: float) -> list[str]:
     `keep_s` ago falls in (a hub stopped for longer leaves older ones to the operator)."""
     last = now - timedelta(seconds=keep_s)
     return [inbound_log.day_of(last - timedelta(days=k)) for k in range(1, 366)]
+
+
+MAX_FAILURES = 3
+"""Attempts at a text that fail other than by the database or the job queue being away, after which
+the text is given up (kept in the log with the error) instead of holding up every text behind it."""
+
+TRANSIENT = (ConnectionFailure, WriteConcernError, QueueUnavailable, RedisError, OSError, TimeoutError)
+"""Failures of what the hub stands on, gone when it is back: retried for as long as it takes."""
+
+
+class Unroutable(ServiceError):
+    """Routing failed on this text itself, again and again (a fault of the hub, not of the text)."""
+
+    status_code = 500
 
 
 def _passing(outcome: Outcome | BaseException) -> bool:
@@ -298,6 +314,20 @@ class IngestPipeline:
                     return
 
         await asyncio.gather(*(one_sender(docs) for docs in by_sender.values()))
+        for doc in batch:
+            failure = outcomes.get(doc["_id"])
+            if not isinstance(failure, Exception) or not _passing(failure) or isinstance(failure, TRANSIENT):
+                continue
+            doc["_failures"] = doc.get("_failures", 0) + 1
+            if doc["_failures"] >= MAX_FAILURES:
+                log.error(
+                    "ingest: %s %s given up after %d failed attempts",
+                    doc["provider"],
+                    doc["provider_message_id"],
+                    doc["_failures"],
+                    exc_info=failure,
+                )
+                outcomes[doc["_id"]] = Unroutable(f"routing failed {doc['_failures']} times: {failure!r}")
         done = [
             (i, {"record_id": o.record_id, "seq": o.seq, "matched": o.matched})
             for i, o in outcomes.items()

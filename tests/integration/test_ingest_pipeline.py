@@ -243,3 +243,30 @@ async def test_entries_are_forgotten_by_day_and_waiting_ones_never(hub: HubConte
         router.gate.set()
     finally:
         await p.stop()
+
+
+async def test_a_text_that_fails_to_route_again_and_again_is_given_up_not_holding_the_rest(
+    hub: HubContext,
+) -> None:
+    """A fault of the hub on one text: kept in the log with the error after a few attempts, and the
+    texts behind it are routed; a database away is waited out however long it takes."""
+    router = Router()
+    poison = text(1, body="zepsuty")
+    original = router.__call__
+
+    async def route(msg: InboundMessage) -> Outcome:
+        if msg.text == "zepsuty":
+            raise KeyError("a bug on this text")
+        return await original(msg)
+
+    p = IngestPipeline(dataclasses.replace(IngestSettings(), answer_wait_s=0.0), route)
+    await p.start()
+    try:
+        await p.accept(poison)
+        await p.accept(text(2))
+        await until(lambda: p.lag == 0, seconds=15)
+        assert router.seen == ["p-2"]
+        kept = await InboundEntry.find_one({"provider_message_id": "p-1"})
+        assert kept is not None and kept.state == "refused" and "a bug on this text" in (kept.refused or "")
+    finally:
+        await p.stop()
