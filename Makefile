@@ -48,7 +48,7 @@ test: install-test ## Lint, type-check and run the whole test suite (e2e and for
 	$(BIN)/mypy
 	$(BIN)/mypy --strict examples/faq_bot.py
 	status=0; \
-	$(BIN)/pytest -n auto $(SERIAL_TESTS:%=--ignore=%) || status=$$?; \
+	$(BIN)/pytest -n auto --durations=25 $(SERIAL_TESTS:%=--ignore=%) || status=$$?; \
 	$(BIN)/pytest $(SERIAL_TESTS) || status=$$?; \
 	exit $$status
 
