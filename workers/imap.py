@@ -34,6 +34,7 @@ from hub.services.mail_in import handle_mail
 from hub.settings import ImapSettings
 from hub.store.accounts import utcnow
 from hub.store.mail import MailboxLease, MailCursor
+from workers.background import running
 
 log = logging.getLogger(__name__)
 
@@ -253,13 +254,5 @@ async def imap_poller(hub: HubContext) -> AsyncIterator[MailboxPoller | None]:
         yield None
         return
     poller = MailboxPoller(hub, hub.settings.imap)
-    stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop), name="imap-poller")
-    try:
+    async with running(poller.run, "imap-poller"):
         yield poller
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 15)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()

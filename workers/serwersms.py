@@ -38,6 +38,7 @@ from hub.settings import SerwerSmsSettings
 from hub.store.gateway_polls import PollCursor, PollLease
 from hub.store.messages import Message
 from hub.store.numbers import Number
+from workers.background import running
 from workers.imap import Lease
 
 log = logging.getLogger(__name__)
@@ -268,13 +269,5 @@ async def serwersms_poller(hub: HubContext) -> AsyncIterator[SerwerSmsPoller | N
         yield None
         return
     poller = SerwerSmsPoller(hub, hub.settings.serwersms)
-    stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop), name="serwersms-poller")
-    try:
+    async with running(poller.run, "serwersms-poller"):
         yield poller
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 15)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()

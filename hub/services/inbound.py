@@ -187,18 +187,24 @@ async def _receive_unmatched(
         actions=routing.encode_actions(decision.actions),
         received_at=msg.received_at,
     )
+    stored, created = await _keep_unmatched(lost)
+    await _finish_unmatched(hub, number, stored)
+    return Received(None, created=created, unmatched=stored)
+
+
+async def _keep_unmatched(lost: UnmatchedMessage) -> tuple[UnmatchedMessage, bool]:
+    """Insert `lost`, or find the one a concurrent or earlier delivery of the same text stored;
+    whether this call stored it."""
     try:
         await lost.insert()
     except DuplicateKeyError:
         stored = await UnmatchedMessage.find_one(
-            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
+            {"provider": lost.provider, "provider_message_id": lost.provider_message_id}
         )
         assert stored is not None
-        await _finish_unmatched(hub, number, stored)
-        return Received(None, created=False, unmatched=stored)
-    await _finish_unmatched(hub, number, lost)
-    INBOUND_STORED.labels(msg.provider, "unmatched").inc()
-    return Received(None, created=True, unmatched=lost)
+        return stored, False
+    INBOUND_STORED.labels(lost.provider, "unmatched").inc()
+    return lost, True
 
 
 async def _finish_unmatched(hub: HubContext, number: Number, lost: UnmatchedMessage) -> None:
@@ -300,14 +306,7 @@ async def keep_unroutable(msg: InboundMessage, reason: str) -> Received:
         applied=True,
         received_at=msg.received_at,
     )
-    try:
-        await lost.insert()
-    except DuplicateKeyError:
-        stored = await UnmatchedMessage.find_one(
-            {"provider": msg.provider, "provider_message_id": msg.provider_message_id}
-        )
-        assert stored is not None
-        return Received(None, created=False, unmatched=stored)
-    log.warning("%s %s kept unmatched: %s", msg.provider, msg.provider_message_id, reason)
-    INBOUND_STORED.labels(msg.provider, "unmatched").inc()
-    return Received(None, created=True, unmatched=lost)
+    stored, created = await _keep_unmatched(lost)
+    if created:
+        log.warning("%s %s kept unmatched: %s", msg.provider, msg.provider_message_id, reason)
+    return Received(None, created=created, unmatched=stored)
