@@ -11,13 +11,16 @@ import { formatSize, h, icon, setChildren, toast, uuid } from "/static/common.js
 
 // What browsers call a file vs. what the hub names the same format.
 const ALIASES = { "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/mp3": "audio/mpeg", "audio/x-wav": "audio/wav", "audio/wave": "audio/wav" };
+// Pictures first, then video, then audio, as agents mostly send them.
 const TYPE_NAMES = {
-  "image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "audio/mpeg": "MP3", "audio/wav": "WAV",
-  "video/mp4": "MP4", "video/3gpp": "3GP", "video/quicktime": "MOV",
+  "image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "video/mp4": "MP4", "video/3gpp": "3GP",
+  "video/quicktime": "MOV", "audio/mpeg": "MP3", "audio/wav": "WAV",
 };
+const TYPE_ORDER = Object.keys(TYPE_NAMES);
 
 function typeNames(types) {
-  return types.map((t) => TYPE_NAMES[t] || t).join(", ");
+  const rank = (t) => (TYPE_ORDER.includes(t) ? TYPE_ORDER.indexOf(t) : TYPE_ORDER.length);
+  return [...types].sort((a, b) => rank(a) - rank(b)).map((t) => TYPE_NAMES[t] || t).join(", ");
 }
 
 export class Attachments {
