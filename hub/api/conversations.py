@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.api.deps import provide_hub, provide_principal
+from hub.api.openapi import documented_body
 from hub.context import HubContext
 from hub.domain import events as ev
 from hub.domain.mms_limits import NO_MMS
 from hub.realtime.payloads import conversation_payload, message_payload
 from hub.services import conversations as svc
 from hub.services.auth import Principal
+from hub.services.errors import Invalid
 from hub.services.outbound import (
     Author,
     conversation_mms_limits,
@@ -37,6 +38,12 @@ class ReplyBody(msgspec.Struct):
         msgspec.field(default_factory=list)
     )
     """Ids of files uploaded to `POST /api/conversations/{id}/attachments`: the reply goes as MMS."""
+
+
+class UploadForm(msgspec.Struct):
+    """The multipart form of an upload: one file field."""
+
+    file: Annotated[bytes, msgspec.Meta(description="the image, audio or video file")]
 
 
 class AttachmentOut(msgspec.Struct):
@@ -179,20 +186,28 @@ class ConversationController(Controller):
             types=sorted(limits.types),
         )
 
-    @post("/{conversation_id:str}/attachments", status_code=201)
+    @post(
+        "/{conversation_id:str}/attachments",
+        status_code=201,
+        operation_class=documented_body("multipart/form-data", UploadForm),
+    )
     async def upload(
         self,
         hub: NamedDependency[HubContext],
         principal: NamedDependency[Principal],
         conversation_id: FromPath[str],
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        request: Request[Any, Any, Any],
     ) -> AttachmentOut:
         """Keep an image, audio or video file (multipart form, one file) for a reply in this
         conversation; refused (409) when the number's gateway sends no MMS, (422) when too large or
         of a type it does not send."""
-        content = await data.read()
+        form = await request.form()
+        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+        if upload is None:
+            raise Invalid("send the file as a multipart/form-data file field named 'file'", field="file")
+        content = await upload.read()
         stored = await upload_attachment(
-            hub, principal.account_id, conversation_id, content, data.content_type, data.filename
+            hub, principal.account_id, conversation_id, content, upload.content_type, upload.filename
         )
         return AttachmentOut(
             id=str(stored.file_id),

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
 from hub.api.deps import provide_hub, provide_principal
+from hub.api.openapi import error_responses
 from hub.context import HubContext
 from hub.domain import media_links
 from hub.domain.media_types import serve_disposition
@@ -83,7 +84,7 @@ class SignedMediaController(Controller):
     dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
     tags = ["media"]
 
-    @get("/{file_id:str}", media_type=ANY_MEDIA)
+    @get("/{file_id:str}", media_type=ANY_MEDIA, responses=error_responses((403, 404)))
     async def signed(
         self,
         hub: NamedDependency[HubContext],

@@ -30,7 +30,8 @@ def signed_path(secret: str, file_id: str, now: float, ttl_s: int) -> str:
 
 def check(secret: str, file_id: str, expires: int, given: str, now: float) -> str | None:
     """Why a signed link may not be served (expired, bad signature), or None when it may."""
-    if not hmac.compare_digest(signature(secret, file_id, expires), given.lower()):
+    # compare_digest takes ASCII strings only: anything else is simply not our signature.
+    if not given.isascii() or not hmac.compare_digest(signature(secret, file_id, expires), given.lower()):
         return "the link's signature is not valid"
     if now > expires:
         return "the link has expired"

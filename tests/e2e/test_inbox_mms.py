@@ -76,7 +76,9 @@ async def test_agent_attaches_an_image_and_the_phone_gets_it(
     await page.set_input_files(
         "#attach-input", files=[{"name": "duze.png", "mimeType": "image/png", "buffer": big}]
     )
-    await expect(page.locator("#attach-error")).to_contain_text("at most 5.0 MB")
+    await expect(page.locator("#attach-error")).to_contain_text(
+        "duze.png is too large: this number sends at most 5.0 MB"
+    )
     await expect(page.locator("#attach-list .attach-item")).to_have_count(0)
 
     # The picked image is previewed, uploaded, and goes out with the text.
@@ -88,6 +90,7 @@ async def test_agent_attaches_an_image_and_the_phone_gets_it(
     await expect(item).to_have_attribute("data-state", "ready")
     await expect(item.locator("img.attach-thumb")).to_be_visible()
     await expect(item).to_contain_text("kwiat.png")
+    await expect(page.locator("#segment-counter")).to_have_text("MMS · 1 file")
     await expect(page.locator("#attach-error")).to_be_hidden()
     await screenshot(page, "inbox-mms-compose")
 

@@ -24,9 +24,10 @@ function typeNames(types) {
 }
 
 export class Attachments {
-  /** `el`: {form, list, limits, error, button, input}. */
-  constructor(el) {
+  /** `el`: {form, list, limits, error, button, input}; `onChange` runs when the files change. */
+  constructor(el, onChange = () => {}) {
     this.el = el;
+    this.onChange = onChange;
     this.conversationId = null;
     this.limits = null;
     this.items = []; // {key, file, id, uploading, url}
@@ -113,7 +114,8 @@ export class Attachments {
       total += file.size;
     }
     if (total > limits.max_bytes) {
-      return `${files.length > 1 ? "the files take" : `${files[0].name || "the file"} takes`} ${formatSize(total)} with what is attached; this number sends at most ${formatSize(limits.max_bytes)} in one MMS`;
+      const what = files.length > 1 ? "these files are" : `${files[0].name || "the file"} is`;
+      return `${what} too large: this number sends at most ${formatSize(limits.max_bytes)} in one MMS, all its files together`;
     }
     return "";
   }
@@ -196,6 +198,7 @@ export class Attachments {
   }
 
   renderList() {
+    this.onChange();
     const { list } = this.el;
     list.hidden = !this.items.length;
     setChildren(

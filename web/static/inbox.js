@@ -126,7 +126,7 @@ const attachments = new Attachments({
   error: $("attach-error"),
   button: $("attach-button"),
   input: $("attach-input"),
-});
+}, () => updateCounter());
 
 // ---------------------------------------------------------------- conversations
 
@@ -830,7 +830,11 @@ function updateCounter() {
     el.counter.textContent = "";
     return;
   }
-  el.counter.textContent = `${c.segments} SMS · ${c.remaining} left · ${c.encoding}`;
+  const files = attachments.ids().length;
+  // With files the reply goes as one MMS, whatever the length of its text.
+  el.counter.textContent = files
+    ? `MMS · ${files} file${files > 1 ? "s" : ""}${text ? ` · ${c.encoding}` : ""}`
+    : `${c.segments} SMS · ${c.remaining} left · ${c.encoding}`;
   el.counter.dataset.segments = String(c.segments);
   el.counter.dataset.encoding = c.encoding;
   el.counter.classList.toggle("warn", c.segments > 3);
