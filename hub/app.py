@@ -25,7 +25,7 @@ from hub.api.errors import EXCEPTION_HANDLERS
 from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController, MailController
 from hub.api.gateway_health import GatewayHealthOut, gateways_health
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
-from hub.api.media import MediaController
+from hub.api.media import MediaController, SignedMediaController
 from hub.api.metrics import metrics, read_backlog
 from hub.api.numbers import NumberController
 from hub.api.openapi import document, openapi_config
@@ -229,6 +229,7 @@ def create_app(
             SessionController,
             ConversationController,
             MediaController,
+            SignedMediaController,
             TokenController,
             KeywordController,
             AutoresponderController,

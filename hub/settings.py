@@ -84,7 +84,8 @@ class RedisSettings:
 @dataclass(frozen=True)
 class SecuritySettings:
     secret: str = ""
-    """Server secret: signs nothing by itself, seeds the generic webhook secret when none is given."""
+    """Server secret: signs reply addresses and the expiring media links gateways fetch an outbound
+    MMS's files from (hub.domain.media_links); seeds the generic webhook secret when none is given."""
     webhook_secret: str = ""
     """HMAC-SHA256 key of the generic JSON webhook."""
     webhook_max_age_s: int = 300
@@ -226,6 +227,9 @@ class MediaSettings:
     """Fetch attachments from private, loopback and link-local addresses (after DNS resolution).
     Off, such a URL is kept as a refused attachment: a signed webhook must not make the hub reach
     into its own network."""
+    link_ttl_s: int = 3600
+    """How long a signed link to an outbound MMS's file (the `MediaUrl` Twilio fetches, the
+    simulated phone's picture) stays valid."""
 
 
 @dataclass(frozen=True)
@@ -455,6 +459,7 @@ def load_settings() -> Settings:
             max_parts=_env_int("HUB_MEDIA_MAX_PARTS", 10),
             credential_hosts=_env_list("HUB_MEDIA_CREDENTIAL_HOSTS", MediaSettings.credential_hosts),
             allow_private=_env_bool("HUB_MEDIA_ALLOW_PRIVATE", False),
+            link_ttl_s=max(_env_int("HUB_MEDIA_LINK_TTL", 3600), 60),
         ),
         realtime=RealtimeSettings(
             subscriber_queue=_env_int("HUB_WS_QUEUE", 1000),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
 
 from hub.context import HubContext
+from hub.domain.media_links import signed_path
 from hub.domain.messages import DeliveryReport, MessageStatus
 from hub.metrics import OUTBOUND_SENDS
 from hub.outbound.base import OutboundRequest, ProviderError
@@ -67,6 +69,18 @@ async def _fail(hub: HubContext, message: Message, reason: str) -> None:
     await usage.release(usage.message_key(message.id))
 
 
+def media_links(hub: HubContext, message: Message) -> tuple[str, ...]:
+    """Signed, expiring links to the message's files, which a gateway fetches without a session
+    (relative when HUB_PUBLIC_URL is not set: the simulator's phone page is on the hub itself)."""
+    base = hub.settings.server.public_url
+    secret = hub.settings.security.secret
+    ttl = hub.settings.media.link_ttl_s
+    now = time.time()
+    return tuple(
+        base + signed_path(secret, str(m.file_id), now, ttl) for m in message.media if m.file_id is not None
+    )
+
+
 async def send_message(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
     """Send a queued reply once (`_send_once`), counting how the attempt ended."""
     try:
@@ -112,15 +126,12 @@ async def _send_once(ctx: JobContext, *, message_id: str) -> dict[str, Any]:
             await usage.bill(_charge(hub, current))  # the gateway may have it: billed, as sent
             return {"failed": UNKNOWN_OUTCOME}
         claimed = current  # the provider de-duplicates by message id: sending again is safe
-    base = hub.settings.server.public_url
     request = OutboundRequest(
         message_id=str(claimed.id),
         sender=claimed.sender,
         recipient=claimed.recipient,
         text=claimed.text,
-        media_urls=tuple(
-            f"{base}/api/messages/{claimed.id}/media/{i}" for i, m in enumerate(claimed.media) if m.file_id
-        ),
+        media_urls=media_links(hub, claimed),
     )
     try:
         result = await hub.gateway_health.send(provider, request)

@@ -3,26 +3,69 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.api.deps import provide_hub, provide_principal
+from hub.api.openapi import documented_body
 from hub.context import HubContext
 from hub.domain import events as ev
+from hub.domain.mms_limits import NO_MMS
 from hub.realtime.payloads import conversation_payload, message_payload
 from hub.services import conversations as svc
 from hub.services.auth import Principal
-from hub.services.outbound import Author, get_conversation, send_reply
+from hub.services.errors import Invalid
+from hub.services.outbound import (
+    Author,
+    conversation_mms_limits,
+    get_conversation,
+    send_reply,
+    upload_attachment,
+)
 
 
 class ReplyBody(msgspec.Struct):
-    text: str
+    text: str = ""
+    """May be empty when `media` names an attachment."""
     client_id: str | None = None
     """Any unique string from the client; repeating a request with it never sends twice."""
+    media: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=20)] = (
+        msgspec.field(default_factory=list)
+    )
+    """Ids of files uploaded to `POST /api/conversations/{id}/attachments`: the reply goes as MMS."""
+
+
+class UploadForm(msgspec.Struct):
+    """The multipart form of an upload: one file field."""
+
+    file: Annotated[bytes, msgspec.Meta(description="the image, audio or video file")]
+
+
+class AttachmentOut(msgspec.Struct):
+    """A file kept for a reply: name its `id` in the reply's `media`."""
+
+    id: str
+    mime: str
+    kind: str
+    size: int
+    filename: str | None
+
+
+class MmsOut(msgspec.Struct):
+    """What the conversation's number can send as MMS (docs/mms.md)."""
+
+    can_send: bool
+    reason: str | None
+    """Why not, when it cannot."""
+    max_bytes: int
+    """All the attachments of one MMS together."""
+    max_files: int
+    types: list[str]
 
 
 class AssignBody(msgspec.Struct):
@@ -113,9 +156,66 @@ class ConversationController(Controller):
     ) -> ev.MessagePayload:
         """Send a reply: stored as queued, then sent by a background job."""
         message = await send_reply(
-            hub, principal.account_id, conversation_id, data.text, author_of(principal), data.client_id
+            hub,
+            principal.account_id,
+            conversation_id,
+            data.text,
+            author_of(principal),
+            data.client_id,
+            data.media,
         )
         return message_payload(message)
+
+    @get("/{conversation_id:str}/mms")
+    async def mms(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        conversation_id: FromPath[str],
+    ) -> MmsOut:
+        """Whether a reply here may carry attachments, and their size and type limits."""
+        conv = await get_conversation(principal.account_id, conversation_id)
+        limits = await conversation_mms_limits(hub, conv)
+        if limits is None:
+            return MmsOut(can_send=False, reason=NO_MMS, max_bytes=0, max_files=0, types=[])
+        return MmsOut(
+            can_send=True,
+            reason=None,
+            max_bytes=limits.max_bytes,
+            max_files=limits.max_files,
+            types=sorted(limits.types),
+        )
+
+    @post(
+        "/{conversation_id:str}/attachments",
+        status_code=201,
+        operation_class=documented_body("multipart/form-data", UploadForm),
+    )
+    async def upload(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        conversation_id: FromPath[str],
+        request: Request[Any, Any, Any],
+    ) -> AttachmentOut:
+        """Keep an image, audio or video file (multipart form, one file) for a reply in this
+        conversation; refused (409) when the number's gateway sends no MMS, (422) when too large or
+        of a type it does not send."""
+        form = await request.form()
+        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+        if upload is None:
+            raise Invalid("send the file as a multipart/form-data file field named 'file'", field="file")
+        content = await upload.read()
+        stored = await upload_attachment(
+            hub, principal.account_id, conversation_id, content, upload.content_type, upload.filename
+        )
+        return AttachmentOut(
+            id=str(stored.file_id),
+            mime=stored.mime,
+            kind=stored.kind,
+            size=stored.size,
+            filename=stored.filename,
+        )
 
     @post("/{conversation_id:str}/assign", status_code=200)
     async def assign(

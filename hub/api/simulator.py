@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from litestar.params import FromQuery, JSONBody
 
 from hub.api.deps import provide_hub
 from hub.context import HubContext
+from hub.domain.media_links import signed_path
 from hub.domain.messages import InboundMessage, IncomingMedia
 from hub.outbound.simulator import phone_channel
 from hub.realtime.fanout import SubscriberClosed
@@ -64,6 +66,8 @@ class SimMessage(msgspec.Struct):
     status: str
     created_at: str
     media: int
+    media_urls: list[str] = msgspec.field(default_factory=list)
+    """Signed, expiring links to the message's files (hub.domain.media_links), for the phone page."""
 
 
 SIMULATOR_WAIT_S = 5.0
@@ -99,7 +103,7 @@ class SimulatorController(Controller):
             return await _receive(hub, data)
 
     @get("/messages")
-    async def history(self, phone: FromQuery[str]) -> list[SimMessage]:
+    async def history(self, hub: NamedDependency[HubContext], phone: FromQuery[str]) -> list[SimMessage]:
         """What the phone sent to and received from simulator numbers, oldest first."""
         e164 = normalise_number(phone, "phone")
         rows = (
@@ -113,6 +117,7 @@ class SimulatorController(Controller):
             .limit(200)
             .to_list()
         )
+        secret, ttl, now = hub.settings.security.secret, hub.settings.media.link_ttl_s, time.time()
         return [
             SimMessage(
                 id=str(m.id),
@@ -123,6 +128,9 @@ class SimulatorController(Controller):
                 status=m.status.value,
                 created_at=iso(m.created_at),
                 media=len(m.media),
+                media_urls=[
+                    signed_path(secret, str(f.file_id), now, ttl) for f in m.media if f.file_id is not None
+                ],
             )
             for m in reversed(rows)
         ]

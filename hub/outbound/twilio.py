@@ -36,6 +36,11 @@ class TwilioProvider:
             raise ProviderError(
                 "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)", permanent=True
             )
+        if any(not url.startswith(("https://", "http://")) for url in request.media_urls):
+            raise ProviderError(
+                "Twilio fetches an MMS's media from the hub: set HUB_PUBLIC_URL to the hub's public address",
+                permanent=True,
+            )
         form: list[tuple[str, str]] = [
             ("From", request.sender),
             ("To", request.recipient),

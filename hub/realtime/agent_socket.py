@@ -68,6 +68,8 @@ class ClientMessage(msgspec.Struct):
     conversation_id: ShortText | None = None
     text: Annotated[str, msgspec.Meta(max_length=20_000)] | None = None
     client_id: ShortText | None = None
+    media: Annotated[list[ShortText], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
+    """A reply's attachments: ids from `POST /api/conversations/{id}/attachments`."""
     since: Seq | None = None
     missing: Annotated[list[Seq], msgspec.Meta(max_length=MAX_MISSING)] = msgspec.field(default_factory=list)
     request_id: ShortText | None = None
@@ -525,6 +527,7 @@ class AgentSession:
                     kind="agent" if principal.kind == "agent" else "bot", id=principal.id, name=principal.name
                 ),
                 msg.client_id,
+                msg.media,
             )
             ack = {
                 "type": "ack",

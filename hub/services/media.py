@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from hub.domain.media_types import sniff_media
 from hub.domain.messages import IncomingMedia
+from hub.domain.mms_limits import format_size
+from hub.services.errors import Invalid
 from hub.services.media_fetch import Gone, MediaFetcher, MediaUnavailable, TooLarge
 from hub.settings import MediaSettings
 from hub.store.messages import Message, StoredMedia
@@ -98,6 +101,53 @@ class MediaStore:
             source_url=item.url,
         )
 
+    async def upload(
+        self, data: bytes, declared_type: str | None, filename: str | None, owner: Mapping[str, str]
+    ) -> StoredMedia:
+        """Keep a file an agent attaches to a reply, sniffed like a received one.
+
+        `owner` (the account and conversation) is stored with it: a reply may attach only the
+        files uploaded for its own conversation.
+
+        Raises:
+            Invalid: empty, larger than the hub keeps, or of a format it does not accept.
+        """
+        limit = self._settings.max_bytes
+        if not data:
+            raise Invalid("the file is empty", field="file")
+        if len(data) > limit:
+            raise Invalid(
+                f"the file takes {format_size(len(data))}; the hub keeps at most {format_size(limit)}",
+                field="file",
+            )
+        sniff = sniff_media(data, declared_type, filename)
+        if not sniff.accepted:
+            raise Invalid(f"the file is not accepted: {sniff.reason}", field="file")
+        name = _clean_name(filename) or f"attachment.{sniff.extension}"
+        file_id = await self._bucket.upload_from_stream(
+            name, data, metadata={"contentType": sniff.mime, "kind": sniff.kind, "size": len(data), **owner}
+        )
+        return StoredMedia(
+            file_id=PydanticObjectId(file_id), mime=sniff.mime, kind=sniff.kind, size=len(data), filename=name
+        )
+
+    async def uploaded(self, file_id: str, owner: Mapping[str, str]) -> StoredMedia | None:
+        """A file uploaded for `owner` (see `upload`), or None when there is no such file of theirs."""
+        if not PydanticObjectId.is_valid(file_id):
+            return None
+        query: dict[str, Any] = {"_id": ObjectId(file_id)}
+        query.update({f"metadata.{k}": v for k, v in owner.items()})
+        async for grid_out in self._bucket.find(query, limit=1):
+            meta = grid_out.metadata or {}
+            return StoredMedia(
+                file_id=PydanticObjectId(file_id),
+                mime=str(meta.get("contentType", "application/octet-stream")),
+                kind=str(meta.get("kind", "application")),
+                size=int(grid_out.length),
+                filename=grid_out.filename,
+            )
+        return None
+
     async def open(self, file_id: PydanticObjectId) -> MediaFile:
         stream = await self._bucket.open_download_stream(ObjectId(file_id))
         data = await stream.read()
@@ -113,6 +163,15 @@ class MediaStore:
                     await self._bucket.delete(ObjectId(item.file_id))
                 except Exception:
                     log.warning("could not delete orphaned media %s", item.file_id, exc_info=True)
+
+
+def _clean_name(filename: str | None) -> str | None:
+    """A file name without directories or control characters, at most 100 characters."""
+    if not filename:
+        return None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[-100:] or None
 
 
 async def message_attachments(store: MediaStore, message_id: str) -> list[MediaFile]:

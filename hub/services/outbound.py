@@ -9,7 +9,9 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
+from hub.domain import mms_limits
 from hub.domain.messages import Direction, MessageStatus
+from hub.domain.mms_limits import MmsLimits
 from hub.domain.segments import count_segments
 from hub.jobs.spec import QueueUnavailable
 from hub.services import usage
@@ -19,7 +21,7 @@ from hub.services.threads import finish_message
 from hub.store.accounts import utcnow
 from hub.store.audience import CampaignRecipient, Suppression
 from hub.store.conversations import Conversation
-from hub.store.messages import Message, MessageAuthor, StatusEntry
+from hub.store.messages import Message, MessageAuthor, StatusEntry, StoredMedia
 from hub.store.numbers import Number
 from hub.store.sequences import next_seq
 
@@ -45,6 +47,79 @@ async def get_conversation(account_id: PydanticObjectId, conversation_id: str) -
     return conv
 
 
+def _owner(conv: Conversation) -> dict[str, str]:
+    """Whose an uploaded attachment is: the account's, for this conversation only."""
+    return {"account_id": str(conv.account_id), "conversation_id": str(conv.id)}
+
+
+async def conversation_mms_limits(hub: HubContext, conv: Conversation) -> MmsLimits | None:
+    """What the conversation's number can send as MMS (None: its gateway sends no MMS)."""
+    number = await Number.get(conv.number_id)
+    if number is None:
+        return None
+    media = hub.settings.media
+    return mms_limits.limits_for(number.provider, media.max_bytes, media.max_parts)
+
+
+async def upload_attachment(
+    hub: HubContext,
+    account_id: PydanticObjectId,
+    conversation_id: str,
+    data: bytes,
+    declared_type: str | None,
+    filename: str | None,
+) -> StoredMedia:
+    """Keep a file for a reply in the conversation, once its number's gateway could send it.
+
+    Raises:
+        NotFound: no such conversation.
+        Conflict: the number's gateway sends no MMS (nothing is stored).
+        Invalid: too large, or of a type the gateway does not send.
+    """
+    conv = await get_conversation(account_id, conversation_id)
+    limits = await conversation_mms_limits(hub, conv)
+    if limits is None:
+        raise Conflict(mms_limits.NO_MMS, field="conversation_id")
+    if len(data) > limits.max_bytes:
+        raise Invalid(
+            f"the file takes {mms_limits.format_size(len(data))}; this number's gateway sends at most "
+            f"{mms_limits.format_size(limits.max_bytes)} in one MMS",
+            field="file",
+        )
+    stored = await hub.media.upload(data, declared_type, filename, _owner(conv))
+    reason = mms_limits.refusal(limits, [(stored.mime, stored.size)])
+    if reason is not None:
+        await hub.media.delete([stored])
+        raise Invalid(reason, field="file")
+    return stored
+
+
+async def _attachments(hub: HubContext, conv: Conversation, media_ids: list[str]) -> list[StoredMedia]:
+    """The uploaded files a reply attaches, once its number's gateway can send them all.
+
+    Raises:
+        Conflict: the gateway sends no MMS.
+        Invalid: an unknown file (or another conversation's), too many, too large, a wrong type.
+    """
+    if not media_ids:
+        return []
+    limits = await conversation_mms_limits(hub, conv)
+    if limits is None:
+        raise Conflict(mms_limits.NO_MMS, field="media")
+    if len(set(media_ids)) != len(media_ids):
+        raise Invalid("the same attachment is named twice", field="media")
+    found: list[StoredMedia] = []
+    for media_id in media_ids:
+        item = await hub.media.uploaded(media_id, _owner(conv))
+        if item is None:
+            raise Invalid(f"no uploaded attachment {media_id[:40]} in this conversation", field="media")
+        found.append(item)
+    reason = mms_limits.refusal(limits, [(m.mime, m.size) for m in found])
+    if reason is not None:
+        raise Invalid(reason, field="media")
+    return found
+
+
 async def send_reply(
     hub: HubContext,
     account_id: PydanticObjectId,
@@ -52,13 +127,15 @@ async def send_reply(
     text: str,
     author: Author,
     client_id: str | None = None,
+    media_ids: list[str] | None = None,
 ) -> Message:
-    """Queue a reply in a conversation.
+    """Queue a reply in a conversation: text, attachments uploaded for it (an MMS), or both.
 
     `client_id` makes the call idempotent: the same id from the same account returns the message
     stored the first time.
     """
-    if not text.strip():
+    media_ids = media_ids or []
+    if not text.strip() and not media_ids:
         raise Invalid("text must not be empty", field="text")
     seg = count_segments(text)
     if seg.segments > MAX_SEGMENTS:
@@ -83,7 +160,8 @@ async def send_reply(
             f"{conv.contact_phone} opted out of or is blocked from messages from {conv.number}",
             field="conversation_id",
         )
-    return await _queue(hub, conv, text, author, client_id)
+    media = await _attachments(hub, conv, media_ids)
+    return await _queue(hub, conv, text, author, client_id, media)
 
 
 async def is_suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> bool:
@@ -92,7 +170,12 @@ async def is_suppressed(phone: str, number: str, account_id: PydanticObjectId | 
 
 
 async def _queue(
-    hub: HubContext, conv: Conversation, text: str, author: Author, client_id: str | None
+    hub: HubContext,
+    conv: Conversation,
+    text: str,
+    author: Author,
+    client_id: str | None,
+    media: list[StoredMedia] | None = None,
 ) -> Message:
     account_id = conv.account_id
     await check_may_send(account_id, "conversation_id")
@@ -113,6 +196,7 @@ async def _queue(
         sender=conv.number,
         recipient=conv.contact_phone,
         text=text,
+        media=media or [],
         provider=number.provider,
         client_id=client_id,
         status=MessageStatus.QUEUED,

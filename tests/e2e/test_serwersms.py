@@ -214,6 +214,32 @@ async def test_an_undelivered_report_shows_its_reason_to_the_agent(
     )
 
 
+async def test_an_mms_from_the_inbox_goes_out_through_send_mms(
+    running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, standin: SerwerSmsStandIn
+) -> None:
+    standin.customer_sms("ndi", CUSTOMER, "Poproszę zdjęcie", ndi=OUR_NDI.lstrip("+"))
+    conversation = await _received(agent, "Poproszę zdjęcie")
+    limits = (await agent.get(f"/api/conversations/{conversation}/mms")).json()
+    assert limits["can_send"] and limits["max_bytes"] == 300 * 1024
+    too_big = await agent.post(
+        f"/api/conversations/{conversation}/attachments",
+        files={"file": ("duze.png", PNG + b"\0" * (300 * 1024), "image/png")},
+    )
+    assert too_big.status_code == 422 and "300 KB" in too_big.json()["error"], too_big.text
+    up = await agent.post(
+        f"/api/conversations/{conversation}/attachments", files={"file": ("foto.png", PNG, "image/png")}
+    )
+    assert up.status_code == 201, up.text
+    r = await agent.post(
+        f"/api/conversations/{conversation}/messages", json={"text": "Proszę", "media": [up.json()["id"]]}
+    )
+    assert r.status_code == 201, r.text
+    await eventually(lambda: _with_status(agent, r.json()["id"], "sending"))
+    (sent,) = standin.sent.values()
+    assert sent["type"] == "mms" and sent["text"] == "Proszę"
+    assert [base64.b64decode(f) for f in sent["files"]] == [PNG]
+
+
 async def test_an_outage_is_survived_without_loss(
     running: RunningHub, shop: Tenant, agent: httpx.AsyncClient, standin: SerwerSmsStandIn
 ) -> None:

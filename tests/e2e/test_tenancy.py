@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import httpx
 import pytest
@@ -50,11 +51,15 @@ async def test_agent_of_a_reaches_nothing_of_b(
             ("POST", f"/api/conversations/{b_conv}/assign", {"agent_id": tenant_a.agent_id}),
             ("POST", f"/api/conversations/{b_conv}/status", {"status": "closed"}),
             ("POST", f"/api/conversations/{b_conv}/read", None),
+            ("GET", f"/api/conversations/{b_conv}/mms", None),
             ("GET", f"/api/messages/{b_message.id}/media/0", None),
         ]:
             r = await client.request(method, path, json=body, headers=a)
             assert r.status_code == 404, (method, path, r.status_code, r.text)
             assert "secret" not in r.text
+        png = ("a.png", base64.b64decode("iVBORw0KGgo="), "image/png")
+        r = await client.post(f"/api/conversations/{b_conv}/attachments", files={"file": png}, headers=a)
+        assert r.status_code == 404, r.text
         me = (await client.get("/api/me", headers=a)).json()
         assert tenant_b.number not in str(me) and me["account_id"] == tenant_a.account_id
         # Assigning A's conversation to B's agent is refused.

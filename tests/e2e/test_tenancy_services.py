@@ -23,6 +23,8 @@ COVERED_ELSEWHERE = {
     "/api/conversations/{conversation_id}/assign",
     "/api/conversations/{conversation_id}/status",
     "/api/conversations/{conversation_id}/read",
+    "/api/conversations/{conversation_id}/mms",
+    "/api/conversations/{conversation_id}/attachments",
     "/api/messages/{message_id}/media/{index}",
     "/api/tokens/{token_id}",  # test_tenancy.py::test_an_admin_cannot_delete_another_accounts_token
     # tests/forwarding/test_api.py: rules CRUD and tenancy; deliveries read and replay by another account.

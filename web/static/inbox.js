@@ -30,6 +30,7 @@ import {
   toast,
   uuid,
 } from "/static/common.js";
+import { Attachments } from "/static/inbox-attach.js";
 import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
 import { renderMessage as renderMessageNode, renderStatus as renderMessageStatus } from "/static/inbox-messages.js";
 import { parseSearch, searchMatches } from "/static/inbox-search.js";
@@ -117,6 +118,15 @@ const el = {
   presence: $("presence"),
   handover: { bar: $("handover-bar"), by: $("handover-by"), note: $("handover-note"), button: $("handback") },
 };
+
+const attachments = new Attachments({
+  form: $("reply-form"),
+  list: $("attach-list"),
+  limits: $("attach-limits"),
+  error: $("attach-error"),
+  button: $("attach-button"),
+  input: $("attach-input"),
+}, () => updateCounter());
 
 // ---------------------------------------------------------------- conversations
 
@@ -391,6 +401,7 @@ async function openConversation(id, { fromHash = false } = {}) {
     updateCounter();
     clearTypingIndicator();
   }
+  attachments.open(id);
   renderList();
   if (!state.conversations.has(id)) {
     try {
@@ -819,7 +830,11 @@ function updateCounter() {
     el.counter.textContent = "";
     return;
   }
-  el.counter.textContent = `${c.segments} SMS · ${c.remaining} left · ${c.encoding}`;
+  const files = attachments.ids().length;
+  // With files the reply goes as one MMS, whatever the length of its text.
+  el.counter.textContent = files
+    ? `MMS · ${files} file${files > 1 ? "s" : ""}${text ? ` · ${c.encoding}` : ""}`
+    : `${c.segments} SMS · ${c.remaining} left · ${c.encoding}`;
   el.counter.dataset.segments = String(c.segments);
   el.counter.dataset.encoding = c.encoding;
   el.counter.classList.toggle("warn", c.segments > 3);
@@ -830,7 +845,12 @@ async function sendReply() {
   const id = state.selectedId;
   const text = el.replyText.value;
   if (!id || state.sending) return;
-  if (!text.trim()) {
+  if (attachments.busy()) {
+    toast("Wait until the attachments are uploaded");
+    return;
+  }
+  const media = attachments.ids();
+  if (!text.trim() && !media.length) {
     el.replyText.focus();
     return;
   }
@@ -844,18 +864,19 @@ async function sendReply() {
     let sent = false;
     if (rt.ready) {
       try {
-        await request({ type: "reply", conversation_id: id, text, client_id: clientId }, REPLY_ACK_TIMEOUT_MS);
+        await request({ type: "reply", conversation_id: id, text, client_id: clientId, media }, REPLY_ACK_TIMEOUT_MS);
         sent = true;
       } catch (err) {
         if (!err.transport) throw err;
       }
     }
     if (!sent) {
-      const message = await api("POST", `/api/conversations/${encodeURIComponent(id)}/messages`, { text, client_id: clientId });
+      const message = await api("POST", `/api/conversations/${encodeURIComponent(id)}/messages`, { text, client_id: clientId, media });
       upsertMessage(message);
     }
     rt.lastSendVia = sent ? "socket" : "rest";
     if (el.replyText.value === text) el.replyText.value = "";
+    if (state.selectedId === id) attachments.clear();
     state.drafts.delete(id);
     updateCounter();
   } catch (err) {

@@ -79,13 +79,25 @@ function render() {
       "div",
       { class: "sim-message", dataset: { direction: m.mine ? "out" : "in", id: m.key } },
       m.text ? h("div", { class: "sim-text" }, m.text) : null,
-      m.media ? h("div", { class: "sim-media" }, icon("paperclip", 13), ` ${m.media}`) : null,
+      m.mediaUrls && m.mediaUrls.length
+        ? h("div", { class: "sim-media-list" }, m.mediaUrls.map(mediaPreview))
+        : m.media ? h("div", { class: "sim-media" }, icon("paperclip", 13), ` ${m.media}`) : null,
       h("div", { class: "sim-meta" }, messageTime(new Date(m.at).toISOString())),
     ),
   );
   if (!nodes.length) nodes.push(h("p", { class: "sim-empty" }, "No messages yet. Say hello!"));
   setChildren(el.thread, nodes);
   el.thread.scrollTop = el.thread.scrollHeight;
+}
+
+// The hub sends a received MMS's files as signed links (docs/mms.md): shown as pictures, or as a
+// link when the file is audio or video (the image fails to load).
+function mediaPreview(url) {
+  const link = h("a", { class: "sim-media", href: url, target: "_blank", rel: "noopener noreferrer" });
+  const img = h("img", { class: "sim-media-image", src: url, alt: "MMS attachment" });
+  img.addEventListener("error", () => setChildren(link, icon("paperclip", 13), " attachment"));
+  link.appendChild(img);
+  return link;
 }
 
 function noticeFrom(peer) {
@@ -137,6 +149,7 @@ async function loadHistory() {
         peer: mine ? r.recipient : r.sender,
         text: r.text,
         media: typeof r.media === "number" ? (r.media ? `${r.media} attachment${r.media > 1 ? "s" : ""}` : "") : mediaLabel(r.media),
+        mediaUrls: Array.isArray(r.media_urls) ? r.media_urls : [],
         at: Date.parse(r.created_at) || Date.now(),
       });
     }
@@ -176,6 +189,7 @@ function connect() {
           peer: msg.sender,
           text: msg.text || "",
           media: mediaLabel(msg.media),
+          mediaUrls: Array.isArray(msg.media) ? msg.media : [],
           at: Date.now(),
         });
         if (added) {
