@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Letters (Polish ones too: {imię}), digits and _, not starting with a digit.
+_NAME: Final = re.compile(r"[^\W\d]\w*")
 
 
 class TemplateError(ValueError):
@@ -77,13 +78,16 @@ def variables(template: str) -> list[str]:
 
 
 def render_parts(parts: list[Part], fields: Mapping[str, str]) -> str:
-    """Fill parsed parts: a missing or blank value gives the fallback, or ""."""
+    """Fill parsed parts: a missing or blank value gives the fallback, or "". A name not among
+    `fields` is looked up in lower case too (callers key CSV columns and contact fields so)."""
     out: list[str] = []
     for part in parts:
         if isinstance(part, str):
             out.append(part)
             continue
         value = fields.get(part.name)
+        if value is None:
+            value = fields.get(part.name.lower())
         if value is None or not value.strip():
             out.append(part.fallback or "")
         else:
