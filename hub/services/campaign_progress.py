@@ -150,13 +150,13 @@ async def on_reply(hub: HubContext, message: Message) -> None:
         return
     coll = targets()
     first = await coll.update_one(
-        {"campaign_id": campaign_id, "phone": message.sender, "replied_at": None},
+        {"phone": message.sender, "campaign_id": campaign_id, "replied_at": None},
         {"$set": {"replied_at": message.created_at, "reply_text": message.text[:500]}},
     )
     changes = {"replied": first.modified_count}
     if message.routing is not None and message.routing.word == "opt_out":
         opted = await coll.update_one(
-            {"campaign_id": campaign_id, "phone": message.sender, "opted_out": False},
+            {"phone": message.sender, "campaign_id": campaign_id, "opted_out": False},
             {"$set": {"opted_out": True}},
         )
         changes["opted_out"] = opted.modified_count
