@@ -169,7 +169,7 @@ async def campaign_of_reply(number: str, phone: str, account_id: str, now: datet
     """For a text to an individual number: the campaign whose message reached `phone` from it last,
     if within the reply window."""
     doc = await targets().find_one(
-        {"sender": number, "phone": phone},
+        {"phone": phone, "sender": number},
         {"campaign_id": 1, "account_id": 1, "handed_at": 1},
         sort=[("handed_at", -1)],
     )

@@ -5,7 +5,7 @@ behind one, and scans the collection for a `$or`), and, since it reads everythin
 before sorting and limiting, reads of a campaign's recipients are bounded ranges of their build
 order `n`: the batch job reads the next batch's range, the recipients list and the report read
 a range at a time. A delivery report finds its target by message, a reply by (phone, campaign),
-and a reply on an individual number the latest target of (sender number, phone). Counters move with `$inc`
+and a reply on an individual number the latest target of (phone, sender number). Counters move with `$inc`
 alone, so concurrent batch jobs, delivery reports and replies never overwrite each other.
 """
 
@@ -116,7 +116,7 @@ class CampaignTarget(Document):
             # filter's first field) and not the campaign's whole range.
             IndexModel([("phone", ASCENDING), ("campaign_id", ASCENDING)]),
             IndexModel([("message_id", ASCENDING)]),
-            IndexModel([("sender", ASCENDING), ("phone", ASCENDING), ("handed_at", DESCENDING)]),
+            IndexModel([("phone", ASCENDING), ("sender", ASCENDING), ("handed_at", DESCENDING)]),
         ]
 
 
