@@ -240,6 +240,7 @@ async def test_two_way_pairs_are_never_bound_to_two_live_campaigns(quiet_hub: Hu
         sender=svc.SenderTwoWay(),
         audience=svc.AudienceIn(group_ids=[str(group_id)]),
     )
+    assert any("2WAY pool has 2 number(s)" in w for w in (await svc.preview(account, data)).warnings)
     first = await svc.create(quiet_hub, account, data)
     second = await svc.create(quiet_hub, account, data)
     third = await svc.create(quiet_hub, account, data)
