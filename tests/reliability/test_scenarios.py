@@ -490,3 +490,5 @@ async def test_8_worker_sigkilled_mid_campaign_every_recipient_once(tmp_path: Pa
         assert len(docs) == recipients_n and len(per_recipient) == recipients_n, table
         assert table["recipients never reached"] == 0, table
         assert campaign.get("status") == "done", table
+        counts = campaign["counts"]
+        assert counts["sent"] + counts["delivered"] == recipients_n, table  # type: ignore[index]
