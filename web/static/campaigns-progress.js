@@ -30,6 +30,7 @@ export const T = {
   finished: ", finished ",
   startsAt: " · starts ",
   waiting: (t) => `Outside its sending window: goes on ${t}.`,
+  pausedBy: (reason) => `Paused by the hub: ${reason}`,
   window: (w) => `Sends between ${w.from} and ${w.to} (${w.tz})`,
   noWindow: "Sends at any hour",
   rate: (n) => (n ? `at most ${n} per minute` : "at the gateway's rate"),
@@ -143,6 +144,7 @@ function renderSummary() {
     c.status === "waiting" && c.next_send_at
       ? h("p", { class: "cp-stale", id: "campaign-waiting" }, T.waiting(fullTime(c.next_send_at)))
       : null,
+    c.status === "paused" && c.paused_reason ? h("p", { class: "cp-stale", id: "campaign-paused" }, T.pausedBy(c.paused_reason)) : null,
     h(
       "div",
       { class: "cp-progress" },
