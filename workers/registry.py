@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.jobs.spec import JobSpec
+from workers.campaigns import campaign_batch, campaign_sweep
 from workers.forward import forward_delivery, forward_sweep
 from workers.send import (
     delivery_report,
@@ -45,5 +46,15 @@ JOB_SPECS: dict[str, JobSpec] = {
         ),
         JobSpec("forward_sweep", forward_sweep, max_attempts=3, timeout_s=120),
         JobSpec("sweep_reservations", sweep_reservations, max_attempts=3, timeout_s=120),
+        # A batch is at most 100 sends; a failed run is retried, and per recipient it is idempotent.
+        JobSpec(
+            "campaign_batch",
+            campaign_batch,
+            max_attempts=12,
+            retry_delay_s=1.0,
+            max_retry_delay_s=60.0,
+            timeout_s=120,
+        ),
+        JobSpec("campaign_sweep", campaign_sweep, max_attempts=3, timeout_s=120),
     )
 }

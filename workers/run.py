@@ -47,6 +47,7 @@ async def enqueue_start_up_sweeps(jobs: JobQueue) -> None:
     await jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
     await jobs.enqueue("sweep_simulated_reports", key="simulated-reports-at-start")
     await jobs.enqueue("sweep_reservations", key="reservations-at-start")
+    await jobs.enqueue("campaign_sweep", key="campaigns-at-start")
 
 
 async def enqueue_sweeps_after_outage(jobs: JobQueue) -> None:
@@ -59,6 +60,7 @@ async def enqueue_sweeps_after_outage(jobs: JobQueue) -> None:
     await jobs.enqueue("forward_sweep", key=f"forward-sweep-after-outage-{run}")
     await jobs.enqueue("sweep_simulated_reports", key=f"simulated-reports-after-outage-{run}")
     await jobs.enqueue("sweep_reservations", key=f"reservations-after-outage-{run}")
+    await jobs.enqueue("campaign_sweep", key=f"campaigns-after-outage-{run}")
 
 
 @contextlib.asynccontextmanager

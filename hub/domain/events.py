@@ -49,6 +49,13 @@ class WithheldReply(msgspec.Struct, frozen=True):
     docs/operations.md): "prepaid balance" or "monthly limit <units>"."""
 
 
+class CampaignRef(msgspec.Struct, frozen=True):
+    """A campaign a message or a conversation is linked to (the inbox links to /campaigns#<id>)."""
+
+    id: str
+    name: str
+
+
 class MessagePayload(msgspec.Struct, frozen=True):
     id: str
     conversation_id: str
@@ -68,6 +75,8 @@ class MessagePayload(msgspec.Struct, frozen=True):
     """The keyword an inbound message was routed by."""
     campaign_id: str | None = None
     """The campaign a 2WAY reply answers."""
+    campaign: CampaignRef | None = None
+    """The campaign an outbound message belongs to, or that a reply answers (any sender kind)."""
     best_effort: bool = False
     """The account was guessed (an ECO+ reply matched to the last message sent to the phone)."""
     withheld: list[WithheldReply] = []
@@ -112,6 +121,8 @@ class ConversationPayload(msgspec.Struct, frozen=True):
     handover_note: str | None = None
     handover_by: HandoverBy | None = None
     """Who handed it over, while `handover` is true."""
+    campaign: CampaignRef | None = None
+    """The latest campaign that reached the contact in this conversation."""
 
 
 class StatusPayload(msgspec.Struct, frozen=True):
@@ -167,6 +178,28 @@ class KeywordStatusPayload(msgspec.Struct, frozen=True):
     """Why it was refused."""
 
 
+class CampaignCounts(msgspec.Struct, frozen=True):
+    """Recipients by status (queued + sent + delivered + failed + skipped = recipients), and how
+    many replied and opted out."""
+
+    recipients: int
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    skipped: int
+    replied: int
+    opted_out: int
+
+
+class CampaignProgressPayload(msgspec.Struct, frozen=True):
+    campaign_id: str
+    status: Literal["draft", "scheduled", "running", "paused", "waiting", "done", "cancelled"]
+    counts: CampaignCounts
+    next_send_at: str | None = None
+    """While "waiting" (outside its sending window): when sending goes on."""
+
+
 class AccountEvent(msgspec.Struct, frozen=True, tag_field="type"):
     """What every event of an account's log carries besides its own fields."""
 
@@ -209,8 +242,20 @@ class KeywordStatusChanged(AccountEvent, frozen=True, tag="keyword.status"):
     data: KeywordStatusPayload
 
 
+class CampaignProgress(AccountEvent, frozen=True, tag="campaign.progress"):
+    """A campaign's status and counts changed (published at most a few times a second per
+    campaign, always ending with its latest state)."""
+
+    data: CampaignProgressPayload
+
+
 DurableEvent = (
-    MessageCreated | MessageStatusChanged | ConversationUpdated | SurveyResults | KeywordStatusChanged
+    MessageCreated
+    | MessageStatusChanged
+    | ConversationUpdated
+    | SurveyResults
+    | KeywordStatusChanged
+    | CampaignProgress
 )
 EphemeralEvent = Typing | Presence
 Event = (
@@ -219,12 +264,20 @@ Event = (
     | ConversationUpdated
     | SurveyResults
     | KeywordStatusChanged
+    | CampaignProgress
     | Typing
     | Presence
 )
 
 DURABLE_TYPES: frozenset[str] = frozenset(
-    {"message.created", "message.status", "conversation.updated", "survey.results", "keyword.status"}
+    {
+        "message.created",
+        "message.status",
+        "conversation.updated",
+        "survey.results",
+        "keyword.status",
+        "campaign.progress",
+    }
 )
 
 _encoder = msgspec.json.Encoder()

@@ -58,6 +58,9 @@ def message_payload(message: Message) -> ev.MessagePayload:
         created_at=iso(message.created_at),
         keyword=message.keyword.text if message.keyword else None,
         campaign_id=message.campaign_id,
+        campaign=ev.CampaignRef(id=message.campaign_id, name=message.campaign_name or message.campaign_id)
+        if message.campaign_id
+        else None,
         best_effort=bool(message.routing and message.routing.best_effort),
         withheld=[msgspec.convert(w, ev.WithheldReply) for w in message.routing.withheld]
         if message.routing
@@ -89,6 +92,7 @@ def conversation_payload(conv: Conversation) -> ev.ConversationPayload:
         updated_at=iso(conv.updated_at),
         version=conv.version,
         handover=conv.handover,
+        campaign=ev.CampaignRef(id=conv.campaign.id, name=conv.campaign.name) if conv.campaign else None,
         handover_note=conv.handover_note,
         handover_by=(
             ev.HandoverBy(

@@ -25,6 +25,7 @@ from hub.store import ALL_DOCUMENTS
 from hub.store.accounts import Account, Agent, ApiToken, utcnow
 from hub.store.audience import CampaignRecipient, RoutingState, Suppression
 from hub.store.audit import AuditEntry
+from hub.store.campaigns import Campaign, CampaignTarget
 from hub.store.conversations import Contact, Conversation
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.forwarding import ForwardDelivery, ForwardRule
@@ -56,6 +57,8 @@ EXPORTED: Final[tuple[tuple[str, type[Document]], ...]] = (
     ("forward_deliveries", ForwardDelivery),
     ("suppressions", Suppression),
     ("campaign_recipients", CampaignRecipient),
+    ("campaigns", Campaign),
+    ("campaign_targets", CampaignTarget),
     ("displays", DisplayDoc),
     ("display_items", DisplayItem),
     ("mail_records", MailRecord),

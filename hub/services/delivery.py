@@ -11,6 +11,7 @@ from hub.domain import events as ev
 from hub.domain.messages import DeliveryReport, MessageStatus, advances
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import iso
+from hub.services import campaign_progress
 from hub.services.forwarding import forward_status
 from hub.store import from_doc, update_then_read
 from hub.store.messages import Message, StatusEntry
@@ -66,6 +67,7 @@ async def set_status(
         entry = next(e for e in reversed(updated.status_history) if e.seq == seq)
         await _record_status(hub, updated, entry)
         await forward_status(hub, updated)
+        await campaign_progress.on_status(hub, updated, at)
         return updated
     return None
 

@@ -16,7 +16,7 @@ from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, OptOut, SendHelp
 from hub.domain.segments import count_segments
 from hub.metrics import INBOUND_STORED
-from hub.services import displays, routing, usage
+from hub.services import campaign_progress, displays, routing, usage
 from hub.services.errors import Invalid, NotFound
 from hub.services.forwarding import forward
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
@@ -104,10 +104,11 @@ async def receive(
         return await _receive_unmatched(hub, number, sender, msg, decision)
     decision = await usage.withhold_over_limit(PydanticObjectId(assign.account_id), decision)
 
+    link = await _campaign_link(number, assign, sender, msg)
     media = await hub.media.ingest(msg.media, media_auth)
     try:
         message = await _store(
-            number, assign, sender, recipient, msg, media, decision, prepared.contact.first_message
+            number, assign, sender, recipient, msg, media, decision, prepared.contact.first_message, link
         )
     except DuplicateKeyError:
         # A concurrent delivery of the same webhook stored it first. Its sequence number stays
@@ -125,6 +126,22 @@ async def receive(
     await _finish(hub, number, message)
     INBOUND_STORED.labels(msg.provider, "matched").inc()
     return Received(message, created=True)
+
+
+async def _campaign_link(
+    number: Number, assign: AssignToAccount, sender: str, msg: InboundMessage
+) -> tuple[str, str] | None:
+    """The campaign a text answers: the 2WAY binding's or the ECO+ guess's (routing found it), or,
+    on an individual number, the campaign whose message reached the sender from it last (within
+    the reply window)."""
+    campaign_id = assign.campaign_id
+    if campaign_id is None and number.type in (NumberType.NDI, NumberType.SCI, NumberType.OWN):
+        campaign_id = await campaign_progress.campaign_of_reply(
+            number.e164, sender, assign.account_id, msg.received_at
+        )
+    if campaign_id is None:
+        return None
+    return campaign_id, await campaign_progress.campaign_name(campaign_id) or campaign_id
 
 
 async def _discard_unless_stored(hub: HubContext, msg: InboundMessage, media: list[StoredMedia]) -> None:
@@ -148,6 +165,7 @@ async def _discard_unless_stored(hub: HubContext, msg: InboundMessage, media: li
 async def _finish(hub: HubContext, number: Number, message: Message) -> None:
     """Publish a stored message, then apply its routing decision once; safe to repeat."""
     await finish_message(hub.bus, message)
+    await campaign_progress.on_reply(hub, message)
     record = message.routing
     if record is not None and not record.applied:
         await routing.count_message(number.e164, message.sender)
@@ -242,6 +260,7 @@ async def _store(
     media: list[StoredMedia],
     decision: Decision,
     first_message: bool,
+    link: tuple[str, str] | None = None,
 ) -> Message:
     contact, conv = await _conversation(number, assign, sender)
     seg = count_segments(msg.text)
@@ -273,7 +292,8 @@ async def _store(
             if match is not None
             else None
         ),
-        campaign_id=assign.campaign_id,
+        campaign_id=link[0] if link else None,
+        campaign_name=link[1] if link else None,
         routing=RoutingRecord(
             actions=routing.encode_actions(decision.actions),
             best_effort=decision.best_effort,

@@ -10,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
 from hub.domain.messages import Direction, MessageStatus
+from hub.domain.numbers import NumberType
 from hub.domain.segments import count_segments
 from hub.jobs.spec import QueueUnavailable
 from hub.services import usage
@@ -91,8 +92,22 @@ async def is_suppressed(phone: str, number: str, account_id: PydanticObjectId | 
     return bool(await Suppression.stopping_send(phone, number, account_id))
 
 
+@dataclass(frozen=True)
+class CampaignTag:
+    """The campaign an outbound message belongs to, as its message and conversation carry it."""
+
+    id: str
+    name: str
+
+
 async def _queue(
-    hub: HubContext, conv: Conversation, text: str, author: Author, client_id: str | None
+    hub: HubContext,
+    conv: Conversation,
+    text: str,
+    author: Author,
+    client_id: str | None,
+    campaign: CampaignTag | None = None,
+    message_id: PydanticObjectId | None = None,
 ) -> Message:
     account_id = conv.account_id
     await check_may_send(account_id, "conversation_id")
@@ -120,10 +135,12 @@ async def _queue(
         author=MessageAuthor(kind=author.kind, id=author.id, name=author.name),
         segments=seg.segments,
         encoding=seg.encoding,
+        campaign_id=campaign.id if campaign else None,
+        campaign_name=campaign.name if campaign else None,
         seq=await next_seq(account_id),
         created_at=now,
     )
-    message.id = PydanticObjectId()
+    message.id = message_id or PydanticObjectId()
     # Units are taken before the message is stored: over a limit, nothing is stored or sent
     # (`usage.UsageRefused`, 409); the send job bills the reservation or gives it back.
     charge = usage.charge_for_message(message, hub.settings.usage.mms_units)
@@ -172,6 +189,83 @@ async def finish_reply(hub: HubContext, message: Message) -> Message:
     return message
 
 
+async def bind_recipient(
+    number: str,
+    recipient: str,
+    account_id: PydanticObjectId,
+    campaign_id: str,
+    conversation_id: PydanticObjectId,
+) -> None:
+    """Route replies from `recipient` to the 2WAY virtual `number` to this campaign: stored before
+    the message is queued, so a reply can never arrive before the hub knows whose it is."""
+    await CampaignRecipient.get_pymongo_collection().update_one(
+        {"number": number, "phone": recipient},
+        {
+            "$set": {
+                "account_id": account_id,
+                "campaign_id": campaign_id,
+                "conversation_id": conversation_id,
+                "sent_at": utcnow(),
+            },
+            "$setOnInsert": {"message_id": None},
+        },
+        upsert=True,
+    )
+
+
+async def existing_campaign_message(account_id: PydanticObjectId, key: str) -> Message | None:
+    """The message an earlier attempt stored under `key`, published and handed to the sender again."""
+    return await Message.find_one({"client_id": key, "account_id": account_id})
+
+
+async def queue_campaign_message(
+    hub: HubContext,
+    account_id: PydanticObjectId,
+    number: Number,
+    recipient: str,
+    text: str,
+    campaign: CampaignTag,
+    key: str,
+    message_id: PydanticObjectId | None = None,
+) -> Message:
+    """Queue one campaign message from `number` (the account's, or a 2WAY/ECO+ virtual one) in the
+    recipient's conversation on it, once per `key`.
+
+    The caller has checked opt-outs and blocks. Raises `usage.UsageRefused` over the account's
+    limits and Conflict when the account is suspended; nothing is queued then.
+    """
+    from hub.services.threads import upsert_contact, upsert_conversation
+
+    existing = await existing_campaign_message(account_id, key)
+    if existing is not None:
+        return await finish_reply(hub, existing)
+    await check_may_send(account_id)
+    contact = await upsert_contact(account_id, recipient)
+    conv = await upsert_conversation(account_id, number, contact)
+    assert conv.id is not None
+    if number.type is NumberType.TWO_WAY and not number.eco_plus:
+        await bind_recipient(number.e164, recipient, account_id, campaign.id, conv.id)
+    # The conversation shows the latest campaign that reached it (the inbox links to it).
+    await Conversation.get_pymongo_collection().update_one(
+        {"_id": conv.id}, {"$set": {"campaign": {"id": campaign.id, "name": campaign.name}}}
+    )
+    message = await _queue(
+        hub,
+        conv,
+        text,
+        Author(kind="system", id=None, name=f"Campaign {campaign.name}"),
+        key,
+        campaign,
+        message_id,
+    )
+    if number.type is NumberType.TWO_WAY and not number.eco_plus:
+        await CampaignRecipient.get_pymongo_collection().update_one(
+            {"number": number.e164, "phone": recipient, "campaign_id": campaign.id},
+            {"$set": {"message_id": message.id}},
+        )
+    return message
+
+
 async def send_campaign_message(
     hub: HubContext, account_id: PydanticObjectId, number: Number, recipient: str, text: str, campaign_id: str
 ) -> Message:
@@ -193,21 +287,14 @@ async def send_campaign_message(
     conv = await upsert_conversation(account_id, number, contact)
     assert conv.id is not None
     message_key = f"campaign:{campaign_id}:{number.e164}:{recipient}"
-    await CampaignRecipient.get_pymongo_collection().update_one(
-        {"number": number.e164, "phone": recipient},
-        {
-            "$set": {
-                "account_id": account_id,
-                "campaign_id": campaign_id,
-                "conversation_id": conv.id,
-                "sent_at": utcnow(),
-            },
-            "$setOnInsert": {"message_id": None},
-        },
-        upsert=True,
-    )
+    await bind_recipient(number.e164, recipient, account_id, campaign_id, conv.id)
     message = await _queue(
-        hub, conv, text, Author(kind="system", id=None, name=f"Campaign {campaign_id}"), message_key
+        hub,
+        conv,
+        text,
+        Author(kind="system", id=None, name=f"Campaign {campaign_id}"),
+        message_key,
+        CampaignTag(campaign_id, campaign_id),
     )
     await CampaignRecipient.get_pymongo_collection().update_one(
         {"number": number.e164, "phone": recipient}, {"$set": {"message_id": message.id}}

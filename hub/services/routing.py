@@ -380,7 +380,9 @@ async def _last_sent_from_pool(phone: str) -> core.CampaignBinding | None:
     if last is None:
         return None
     return core.CampaignBinding(
-        account_id=str(last.account_id), campaign_id=None, conversation_id=str(last.conversation_id)
+        account_id=str(last.account_id),
+        campaign_id=last.campaign_id,
+        conversation_id=str(last.conversation_id),
     )
 
 

@@ -10,6 +10,7 @@ from beanie import Document
 from hub.store.accounts import Account, Agent, ApiToken, LoginSession
 from hub.store.audience import CampaignRecipient, RoutingState, Suppression, UnmatchedMessage
 from hub.store.audit import AuditEntry
+from hub.store.campaigns import Campaign, CampaignTarget
 from hub.store.conversations import Contact, Conversation
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.events import EventRecord
@@ -43,6 +44,8 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Suppression,
     RoutingState,
     CampaignRecipient,
+    Campaign,
+    CampaignTarget,
     UnmatchedMessage,
     SurveyAnswer,
     ContestEntry,

@@ -120,7 +120,11 @@ class CampaignRecipient(Document):
         name = "campaign_recipients"
         # One binding per (virtual number, recipient): the latest campaign wins, and the provider
         # does not reuse a virtual number for one recipient while a campaign is live.
-        indexes = [IndexModel([("number", ASCENDING), ("phone", ASCENDING)], unique=True)]
+        indexes = [
+            IndexModel([("number", ASCENDING), ("phone", ASCENDING)], unique=True),
+            # The pairs a recipient is bound by, so a campaign picks a number no live one holds.
+            IndexModel([("phone", ASCENDING)]),
+        ]
 
 
 class UnmatchedMessage(Document):

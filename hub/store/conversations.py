@@ -49,6 +49,11 @@ class HandoverByModel(BaseModel):
     name: str
 
 
+class CampaignLink(BaseModel):
+    id: str
+    name: str
+
+
 class Conversation(Document):
     """One thread per (number, contact) pair; a closed one reopens when the contact writes again."""
 
@@ -69,6 +74,8 @@ class Conversation(Document):
     handover_note: str | None = None
     handover_by: HandoverByModel | None = None
     """Who handed it over (a bot by its token's name, or an agent), while `handover` is set."""
+    campaign: CampaignLink | None = None
+    """The latest campaign whose message reached the contact in this conversation."""
     version: int = 0
     """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
     search_keys: list[str] = Field(default_factory=list)

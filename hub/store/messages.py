@@ -84,6 +84,8 @@ class Message(Document):
     seq: int
     keyword: KeywordRef | None = None
     campaign_id: str | None = None
+    campaign_name: str | None = None
+    """The campaign an outbound campaign message belongs to, or the one a reply answers."""
     routing: RoutingRecord | None = None
     send_claimed_at: datetime | None = None
     """When a send job took the message; a second job leaves a claimed message alone."""

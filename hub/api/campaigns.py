@@ -1,0 +1,361 @@
+"""Campaigns: preview, create, start, pause, resume, cancel, recipients and the report
+(docs/campaigns.md). Reading: any principal of the account; writing: its admins."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
+
+from hub.api.audited import audited
+from hub.api.deps import provide_admin, provide_hub, provide_principal
+from hub.context import HubContext
+from hub.realtime.payloads import iso
+from hub.services import campaigns as svc
+from hub.services.auth import Principal
+from hub.services.errors import Invalid
+from hub.store.campaigns import TARGET_STATUSES, Campaign, CampaignTarget, targets
+
+
+class SenderOut(msgspec.Struct):
+    kind: Literal["number", "2way", "eco", "name"]
+    label: str
+    number_id: str | None = None
+    name: str | None = None
+
+
+class WindowOut(msgspec.Struct):
+    start: str = msgspec.field(name="from")
+    end: str = msgspec.field(name="to")
+    tz: str = "Europe/Warsaw"
+
+
+class ScheduleOut(msgspec.Struct):
+    start_at: str | None
+    window: WindowOut | None
+    rate_per_minute: int | None
+
+
+class CountsOut(msgspec.Struct):
+    recipients: int
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    skipped: int
+    replied: int
+    opted_out: int
+
+
+class ExcludedOut(msgspec.Struct):
+    opted_out: int = 0
+    blocked: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+
+
+class RatesOut(msgspec.Struct):
+    delivery: float | None
+    """Delivered of those the gateway took or failed (sent + delivered + failed)."""
+    reply: float | None
+    """Replied of those sent (sent + delivered)."""
+
+
+class CampaignOut(msgspec.Struct):
+    id: str
+    name: str
+    status: Literal["draft", "scheduled", "running", "paused", "waiting", "done", "cancelled"]
+    sender: SenderOut
+    replies: Literal["guaranteed", "best_effort", "none", "number"]
+    text: str
+    schedule: ScheduleOut
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    next_send_at: str | None
+    counts: CountsOut
+    excluded: ExcludedOut
+    segments_total: int
+    units_total: int | None
+    rates: RatesOut
+    paused_reason: str | None = None
+    """Why the hub paused it by itself (the account's usage limits, a suspension)."""
+
+
+class InvalidRowOut(msgspec.Struct):
+    line: int
+    value: str
+    reason: str
+
+
+class SampleOut(msgspec.Struct):
+    phone: str
+    text: str
+    segments: int
+    encoding: Literal["GSM-7", "UCS-2"]
+
+
+class PreviewOut(msgspec.Struct):
+    recipients: int
+    excluded: ExcludedOut
+    invalid_rows: list[InvalidRowOut]
+    segments_total: int
+    units_total: int | None
+    encodings: dict[str, int]
+    samples: list[SampleOut]
+    warnings: list[str]
+
+
+class RecipientOut(msgspec.Struct):
+    phone: str
+    name: str | None
+    status: Literal["queued", "sent", "delivered", "failed", "skipped"]
+    reason: str | None
+    sender: str | None
+    message_id: str | None
+    conversation_id: str | None
+    sent_at: str | None
+    delivered_at: str | None
+    replied_at: str | None
+    reply_text: str | None
+    opted_out: bool
+
+
+class RecipientPage(msgspec.Struct):
+    items: list[RecipientOut]
+    next: str | None
+
+
+def _iso(at: datetime | None) -> str | None:
+    return iso(at) if at is not None else None
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def campaign_out(c: Campaign) -> CampaignOut:
+    counts = CountsOut(**{f: int(c.counts.get(f, 0)) for f in CountsOut.__struct_fields__})
+    window = c.schedule.window
+    return CampaignOut(
+        id=str(c.id),
+        name=c.name,
+        status=c.status,  # type: ignore[arg-type]
+        sender=SenderOut(
+            kind=c.sender.kind,  # type: ignore[arg-type]
+            label=c.sender.label,
+            number_id=c.sender.number_id,
+            name=c.sender.name,
+        ),
+        replies=c.replies,  # type: ignore[arg-type]
+        text=c.text,
+        schedule=ScheduleOut(
+            start_at=_iso(c.schedule.start_at),
+            window=WindowOut(window.start, window.end, window.tz) if window else None,
+            rate_per_minute=c.schedule.rate_per_minute,
+        ),
+        created_at=iso(c.created_at),
+        started_at=_iso(c.started_at),
+        finished_at=_iso(c.finished_at),
+        next_send_at=_iso(c.next_send_at),
+        counts=counts,
+        excluded=ExcludedOut(
+            **{k: int(v) for k, v in c.excluded.items() if k in ExcludedOut.__struct_fields__}
+        ),
+        segments_total=c.segments_total,
+        units_total=c.units_total,
+        rates=RatesOut(
+            delivery=_ratio(counts.delivered, counts.sent + counts.delivered + counts.failed),
+            reply=_ratio(counts.replied, counts.sent + counts.delivered),
+        ),
+        paused_reason=c.paused_reason,
+    )
+
+
+def recipient_out(t: CampaignTarget) -> RecipientOut:
+    return RecipientOut(
+        phone=t.phone,
+        name=t.name,
+        status=t.status,  # type: ignore[arg-type]
+        reason=t.reason,
+        sender=t.sender,
+        message_id=str(t.message_id) if t.message_id and t.stage == "handed" else None,
+        conversation_id=str(t.conversation_id) if t.conversation_id else None,
+        sent_at=_iso(t.sent_at),
+        delivered_at=_iso(t.delivered_at),
+        replied_at=_iso(t.replied_at),
+        reply_text=t.reply_text,
+        opted_out=t.opted_out,
+    )
+
+
+REPORT_COLUMNS = (
+    "phone",
+    "name",
+    "status",
+    "reason",
+    "sender",
+    "sent_at",
+    "delivered_at",
+    "replied_at",
+    "reply_text",
+    "opted_out",
+)
+
+
+async def report_rows(campaign: Campaign) -> AsyncIterator[str]:
+    """The report as CSV text, a chunk of rows at a time (a BOM first, for Excel)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(REPORT_COLUMNS)
+    yield "\ufeff" + buffer.getvalue()
+    async for doc in targets().find({"campaign_id": campaign.id}).sort("n", 1):
+        t = CampaignTarget.model_validate(doc)
+        r = recipient_out(t)
+        writer.writerow(
+            [
+                r.phone,
+                r.name or "",
+                r.status,
+                r.reason or "",
+                r.sender or "",
+                r.sent_at or "",
+                r.delivered_at or "",
+                r.replied_at or "",
+                r.reply_text or "",
+                "yes" if r.opted_out else "no",
+            ]
+        )
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
+class CampaignController(Controller):
+    path = "/api/campaigns"
+    dependencies = {"hub": Provide(provide_hub, sync_to_thread=False)}
+    tags = ["campaigns"]
+
+    @post("/preview", status_code=200, dependencies={"principal": Provide(provide_admin)})
+    async def preview(
+        self, principal: NamedDependency[Principal], data: JSONBody[svc.CampaignIn]
+    ) -> PreviewOut:
+        """What a campaign would send: recipients, exclusions, segments and units, samples."""
+        p = await svc.preview(principal.account_id, data)
+        return PreviewOut(
+            recipients=p.recipients,
+            excluded=ExcludedOut(**p.excluded),
+            invalid_rows=[InvalidRowOut(r.line, r.value, r.reason) for r in p.invalid_rows],
+            segments_total=p.segments_total,
+            units_total=p.units_total,
+            encodings={"GSM-7": p.encodings.get("GSM-7", 0), "UCS-2": p.encodings.get("UCS-2", 0)},
+            samples=[msgspec.convert(s, SampleOut) for s in p.samples],
+            warnings=p.warnings,
+        )
+
+    @post("", status_code=201, dependencies={"principal": Provide(provide_admin)})
+    @audited("campaign.create", "campaign")
+    async def create(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        data: JSONBody[svc.CampaignIn],
+    ) -> CampaignOut:
+        """Build the audience and store the campaign as a draft."""
+        return campaign_out(await svc.create(hub, principal.account_id, data))
+
+    @get("", dependencies={"principal": Provide(provide_principal)})
+    async def list_campaigns(self, principal: NamedDependency[Principal]) -> list[CampaignOut]:
+        """The account's campaigns, newest first."""
+        return [campaign_out(c) for c in await svc.list_campaigns(principal.account_id)]
+
+    @get("/{campaign_id:str}", dependencies={"principal": Provide(provide_principal)})
+    async def get_campaign(
+        self, principal: NamedDependency[Principal], campaign_id: FromPath[str]
+    ) -> CampaignOut:
+        return campaign_out(await svc.get(principal.account_id, campaign_id))
+
+    @post("/{campaign_id:str}/start", status_code=200, dependencies={"principal": Provide(provide_admin)})
+    @audited("campaign.start", "campaign", "campaign_id")
+    async def start(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        campaign_id: FromPath[str],
+    ) -> CampaignOut:
+        campaign = await svc.get(principal.account_id, campaign_id)
+        return campaign_out(await svc.start(hub, campaign, datetime.now(UTC)))
+
+    @post("/{campaign_id:str}/pause", status_code=200, dependencies={"principal": Provide(provide_admin)})
+    @audited("campaign.pause", "campaign", "campaign_id")
+    async def pause(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        campaign_id: FromPath[str],
+    ) -> CampaignOut:
+        campaign = await svc.get(principal.account_id, campaign_id)
+        return campaign_out(await svc.pause(hub, campaign))
+
+    @post("/{campaign_id:str}/resume", status_code=200, dependencies={"principal": Provide(provide_admin)})
+    @audited("campaign.resume", "campaign", "campaign_id")
+    async def resume(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        campaign_id: FromPath[str],
+    ) -> CampaignOut:
+        campaign = await svc.get(principal.account_id, campaign_id)
+        return campaign_out(await svc.resume(hub, campaign, datetime.now(UTC)))
+
+    @post("/{campaign_id:str}/cancel", status_code=200, dependencies={"principal": Provide(provide_admin)})
+    @audited("campaign.cancel", "campaign", "campaign_id")
+    async def cancel(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        campaign_id: FromPath[str],
+    ) -> CampaignOut:
+        campaign = await svc.get(principal.account_id, campaign_id)
+        return campaign_out(await svc.cancel(hub, campaign, datetime.now(UTC)))
+
+    @get("/{campaign_id:str}/recipients", dependencies={"principal": Provide(provide_principal)})
+    async def recipients(
+        self,
+        principal: NamedDependency[Principal],
+        campaign_id: FromPath[str],
+        status: Annotated[str | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        after: Annotated[str | None, QueryParameter()] = None,
+    ) -> RecipientPage:
+        """Recipients in build order, a page at a time; `next` is the `after` of the next page."""
+        if status is not None and status not in TARGET_STATUSES:
+            raise Invalid(f"status must be one of {', '.join(TARGET_STATUSES)}", field="status")
+        campaign = await svc.get(principal.account_id, campaign_id)
+        rows, cursor = await svc.recipients_page(campaign, status, limit, after)
+        return RecipientPage([recipient_out(t) for t in rows], cursor)
+
+    @get(
+        "/{campaign_id:str}/report.csv",
+        media_type="text/csv",
+        dependencies={"principal": Provide(provide_principal)},
+    )
+    async def report(self, principal: NamedDependency[Principal], campaign_id: FromPath[str]) -> Stream:
+        """One row per recipient: status, reason, sender, times, reply and opt-out."""
+        campaign = await svc.get(principal.account_id, campaign_id)
+        return Stream(
+            report_rows(campaign),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="campaign-{campaign.id}.csv"'},
+        )

@@ -1,0 +1,142 @@
+"""Campaigns and their recipients ("targets").
+
+Every query here leads with an equality on an index (SecantusDB answers a range or a sort only
+behind one, and scans the collection for a `$or`): the batch job takes the next pending targets
+by (campaign, stage) in the order they were built (`n`), the recipients list pages by (campaign,
+n) or (campaign, status, n), a delivery report finds its target by message, and a reply on an
+individual number finds the latest target of (sender number, phone). Counters move with `$inc`
+alone, so concurrent batch jobs, delivery reports and replies never overwrite each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from hub.store.accounts import utcnow
+
+STATUSES = ("draft", "scheduled", "running", "paused", "waiting", "done", "cancelled")
+LIVE = ("scheduled", "running", "waiting", "paused")
+TARGET_STATUSES = ("queued", "sent", "delivered", "failed", "skipped")
+COUNTS = ("recipients", *TARGET_STATUSES, "replied", "opted_out")
+
+
+class SenderModel(BaseModel):
+    kind: str
+    """"number", "2way", "eco" or "name"."""
+    number_id: str | None = None
+    name: str | None = None
+    label: str = ""
+    number: str | None = None
+    """The number's E.164 (kind "number")."""
+    provider: str = "simulator"
+
+
+class WindowModel(BaseModel):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    tz: str
+
+    model_config = {"populate_by_name": True}
+
+
+class ScheduleModel(BaseModel):
+    start_at: datetime | None = None
+    window: WindowModel | None = None
+    rate_per_minute: int | None = None
+
+
+class Campaign(Document):
+    account_id: PydanticObjectId
+    name: str
+    text: str
+    sender: SenderModel
+    replies: str
+    schedule: ScheduleModel
+    status: str = "draft"
+    paused_reason: str | None = None
+    """Why the hub paused it by itself (the account's usage limits or suspension)."""
+    counts: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    excluded: dict[str, int] = Field(default_factory=dict)
+    segments_total: int = 0
+    units_total: int | None = None
+    batch: int = 0
+    """The number of the batch job that may run next: a job carrying another one is stale."""
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    next_send_at: datetime | None = None
+
+    class Settings:
+        name = "campaigns"
+        indexes = [IndexModel([("account_id", ASCENDING), ("created_at", DESCENDING)])]
+
+
+class CampaignTarget(Document):
+    """One recipient of a campaign. `stage` is the send's progress ("pending": not handed to the
+    sender yet; "handed": its message is stored and queued, or it was skipped); `status` is what
+    the page shows."""
+
+    campaign_id: PydanticObjectId
+    account_id: PydanticObjectId
+    n: int
+    phone: str
+    name: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    stage: str = "pending"
+    status: str = "queued"
+    reason: str | None = None
+    sender: str | None = None
+    message_id: PydanticObjectId | None = None
+    conversation_id: PydanticObjectId | None = None
+    segments: int = 0
+    handed_at: datetime | None = None
+    """When its message was stored and queued (replies to a number are matched by it)."""
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    replied_at: datetime | None = None
+    reply_text: str | None = None
+    opted_out: bool = False
+
+    class Settings:
+        name = "campaign_targets"
+        indexes = [
+            IndexModel([("campaign_id", ASCENDING), ("n", ASCENDING)], unique=True),
+            IndexModel([("campaign_id", ASCENDING), ("stage", ASCENDING), ("n", ASCENDING)]),
+            IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING), ("n", ASCENDING)]),
+            IndexModel([("campaign_id", ASCENDING), ("phone", ASCENDING)]),
+            IndexModel([("message_id", ASCENDING)]),
+            IndexModel([("sender", ASCENDING), ("phone", ASCENDING), ("handed_at", DESCENDING)]),
+        ]
+
+
+def targets() -> Any:
+    return CampaignTarget.get_pymongo_collection()
+
+
+def campaigns() -> Any:
+    return Campaign.get_pymongo_collection()
+
+
+async def count(campaign_id: PydanticObjectId | None, changes: dict[str, int]) -> None:
+    """Move the campaign's counters by `changes` (zero entries left out)."""
+    inc = {f"counts.{k}": v for k, v in changes.items() if v}
+    if inc:
+        await campaigns().update_one({"_id": campaign_id}, {"$inc": inc})
+
+
+async def move_target(
+    target_id: Any, campaign_id: PydanticObjectId, old: str, new: str, fields: dict[str, Any]
+) -> bool:
+    """Compare-and-set a target's status from `old` to `new` and move the counters once."""
+    result = await targets().update_one(
+        {"_id": target_id, "status": old}, {"$set": {"status": new, **fields}}
+    )
+    if result.modified_count != 1:
+        return False
+    await count(campaign_id, {old: -1, new: 1})
+    return True
