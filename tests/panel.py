@@ -51,6 +51,7 @@ class Panel:
                     "message.status",
                     "conversation.updated",
                     "survey.results",
+                    "campaign.progress",
                     "typing",
                     "presence",
                 }:

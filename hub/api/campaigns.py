@@ -217,6 +217,8 @@ async def report_rows(campaign: Campaign) -> AsyncIterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(REPORT_COLUMNS)
     yield "\ufeff" + buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
     async for doc in targets().find({"campaign_id": campaign.id}).sort("n", 1):
         t = CampaignTarget.model_validate(doc)
         r = recipient_out(t)

@@ -80,6 +80,28 @@ SAMPLES: list[ev.Event] = [
             reason="Słowo zarezerwowane dla kwiaciarni.",
         ),
     ),
+    ev.CampaignProgress(
+        seq=12,
+        account_id="a1",
+        at=AT,
+        data=ev.CampaignProgressPayload(
+            campaign_id="c1",
+            status="waiting",
+            counts=ev.CampaignCounts(
+                recipients=10, queued=4, sent=3, delivered=2, failed=0, skipped=1, replied=1, opted_out=0
+            ),
+            next_send_at="2026-11-23T07:00:00Z",
+        ),
+    ),
+    ev.MessageCreated(
+        seq=13,
+        account_id="a1",
+        at=AT,
+        data=msgspec.structs.replace(
+            MESSAGE, id="m2", campaign_id="c1", campaign=ev.CampaignRef(id="c1", name="Wiosna")
+        ),
+        conversation=msgspec.structs.replace(CONV, campaign=ev.CampaignRef(id="c1", name="Wiosna")),
+    ),
     ev.Typing(
         seq=9,
         account_id="a1",
@@ -97,6 +119,18 @@ SAMPLES: list[ev.Event] = [
 
 def tags() -> set[str]:
     return {str(t.__struct_config__.tag) for t in typing.get_args(ev.Event)}
+
+
+def test_campaign_links_and_progress_are_in_the_schema() -> None:
+    raw = msgspec.json.decode(ev.encode_event(SAMPLES[-3]))
+    assert raw["data"]["campaign"] == {"id": "c1", "name": "Wiosna"}
+    assert raw["conversation"]["campaign"] == {"id": "c1", "name": "Wiosna"}
+    assert msgspec.json.decode(ev.encode_event(SAMPLES[0]))["data"]["campaign"] is None
+    progress = msgspec.json.decode(ev.encode_event(SAMPLES[-4]))
+    assert progress["type"] == "campaign.progress"
+    assert set(progress["data"]) == {"campaign_id", "status", "counts", "next_send_at"}
+    with pytest.raises(msgspec.ValidationError):
+        ev.decode_event(ev.encode_event(SAMPLES[-4]).replace(b'"waiting"', b'"sleeping"'))
 
 
 def test_samples_cover_every_event_type() -> None:
