@@ -136,8 +136,8 @@ function renderSenders() {
   const nameExtra = h(
     "div",
     { class: "field" },
-    h("label", { class: "visually-hidden", for: "cp-sender-name" }, T.senderName),
-    h("input", { id: "cp-sender-name", maxlength: "11", autocomplete: "off", placeholder: "SKLEP" }),
+    h("label", { class: "visually-hidden", for: "cp-sender-name-text" }, T.senderName),
+    h("input", { id: "cp-sender-name-text", maxlength: "11", autocomplete: "off", placeholder: "SKLEP" }),
   );
   setChildren(
     $("cp-sender-kinds"),
@@ -160,7 +160,7 @@ function syncSender() {
   const kind = senderKind();
   for (const node of document.querySelectorAll(".cp-choice")) node.classList.toggle("cp-choice-on", node.dataset.kind === kind);
   if ($("cp-number")) $("cp-number").disabled = kind !== "number";
-  $("cp-sender-name").disabled = kind !== "name";
+  $("cp-sender-name-text").disabled = kind !== "name";
 }
 
 // ---------------------------------------------------------------- audience
@@ -322,8 +322,8 @@ export function collect({ forPreview = false } = {}) {
     if (!select || !select.value) throw new FormProblem(T.errors.number, "cp-sender-number");
     sender = { kind, number_id: select.value };
   } else if (kind === "name") {
-    const senderName = $("cp-sender-name").value.trim();
-    if (!SENDER_NAME.test(senderName)) throw new FormProblem(T.errors.senderName, "cp-sender-name");
+    const senderName = $("cp-sender-name-text").value.trim();
+    if (!SENDER_NAME.test(senderName)) throw new FormProblem(T.errors.senderName, "cp-sender-name-text");
     sender = { kind, name: senderName };
   } else {
     sender = { kind };

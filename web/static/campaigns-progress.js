@@ -39,6 +39,7 @@ export const T = {
   rates: "Rates",
   deliveryRate: "Delivery rate",
   replyRate: "Reply rate",
+  noReports: "not reported for a sender name",
   percent: (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 1000) / 10}%`),
   excludedTitle: "Left out when the audience was built",
   excluded: { opted_out: "opted out", blocked: "blocked", duplicates: "duplicates", invalid: "invalid" },
@@ -181,7 +182,12 @@ function renderSummary() {
       h(
         "p",
         { id: "campaign-rates" },
-        h("span", null, `${T.deliveryRate}: `, h("strong", { dataset: { rate: "delivery" } }, T.percent(c.rates && c.rates.delivery))),
+        h("span", null, `${T.deliveryRate}: `, h(
+          "strong",
+          { dataset: { rate: "delivery" } },
+          // Sends with a text sender name ask for no delivery reports: nothing to rate.
+          c.sender && c.sender.kind === "name" ? T.noReports : T.percent(c.rates && c.rates.delivery),
+        )),
         " · ",
         h("span", null, `${T.replyRate}: `, h("strong", { dataset: { rate: "reply" } }, T.percent(c.rates && c.rates.reply))),
       ),
@@ -356,14 +362,29 @@ function scheduleRefresh() {
   }, wait);
 }
 
+/**
+ * The rates as the hub gives them (hub/api/campaigns.py): delivered of those the gateway took or
+ * failed, replied of those sent; shown at once with an event's counts, read again just after.
+ */
+function ratesOf(counts) {
+  const handed = counts.sent + counts.delivered + counts.failed;
+  const sent = counts.sent + counts.delivered;
+  return {
+    delivery: handed ? counts.delivered / handed : null,
+    reply: sent ? counts.replied / sent : null,
+  };
+}
+
 /** A `campaign.progress` event: counts and status at once, the rest read again shortly. */
 export function applyProgress(data) {
   const c = state.campaign;
   if (!c || c.id !== data.campaign_id) return;
+  const counts = data.counts || c.counts;
   state.campaign = {
     ...c,
     status: data.status || c.status,
-    counts: data.counts || c.counts,
+    counts,
+    rates: ratesOf(counts),
     next_send_at: data.next_send_at === undefined ? c.next_send_at : data.next_send_at,
   };
   render();
