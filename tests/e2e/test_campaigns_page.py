@@ -8,7 +8,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -23,7 +25,7 @@ from tests.conftest import RunningHub, login, post_generic
 from tests.e2e.browser import ADMIN, PageProblems, launch, log_in, new_page
 from tests.e2e.keywords_helpers import add_number
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 # Three gardeners join OGRODNIK; the third has opted out of everything the shop sends.
 LUCJA = "+48600700801"
@@ -39,6 +41,15 @@ SIZES: list[ViewportSize] = [
     {"width": 390, "height": 844},
 ]
 _ids = itertools.count(1)
+WATCH_COUNTS = """() => {
+  window.__processedSeen = [];
+  new MutationObserver(() => {
+    const node = document.getElementById("campaign-progress-text");
+    const value = node && node.textContent.split(" processed")[0];
+    const seen = window.__processedSeen;
+    if (value && seen[seen.length - 1] !== value) seen.push(value);
+  }).observe(document.getElementById("progress-body"), {childList: true, subtree: true, characterData: true});
+}"""
 
 
 @pytest.fixture
@@ -96,7 +107,7 @@ async def no_sideways_scroll(page: Page, name: str) -> None:
         )
 
 
-async def build_and_preview(page: Page, kind: str, name: str, number_id: str) -> None:
+async def build_and_preview(page: Page, kind: str, name: str, number_id: str, start_at: str | None) -> None:
     await page.click("#new-campaign")
     await page.fill("#cp-name", name)
     await page.fill("#cp-text", TEXT)
@@ -121,6 +132,9 @@ async def build_and_preview(page: Page, kind: str, name: str, number_id: str) ->
     # The default window (08:00-21:00 Warsaw) would hold the sends at night: send at any hour.
     await expect(page.locator("#cp-window-tz")).to_have_value("Europe/Warsaw")
     await page.uncheck("#cp-window-on")
+    if start_at:
+        await page.check('input[name="cp-when"][value="at"]')
+        await page.fill("#cp-start-at", start_at)
     await page.click("#cp-preview")
 
     await expect(page.locator("#preview-recipients")).to_have_attribute("data-count", "2")
@@ -193,25 +207,41 @@ async def test_campaign_from_a_keyword_group_runs_live_and_its_reply_reaches_the
     await expect(page.locator("body")).to_have_attribute("data-connection", "online")
     await expect(page.locator("#campaigns-empty")).to_be_visible()
 
-    await build_and_preview(page, kind, name, number_id)
+    # The ECO+ campaign is scheduled (to the minute, a quarter to one and a quarter minutes ahead);
+    # the others are saved as drafts and started from their own view.
+    start_at = None
+    if kind == "eco":
+        soon = datetime.now(ZoneInfo("Europe/Warsaw")) + timedelta(seconds=75)
+        start_at = soon.strftime("%Y-%m-%dT%H:%M")
+    await build_and_preview(page, kind, name, number_id, start_at)
     if kind == "number":
         await no_sideways_scroll(page, "editor")
         await page.set_viewport_size({"width": 1280, "height": 800})
 
-    # From here on the page is never reloaded: what changes arrives over the socket.
-    await page.evaluate("() => { window.__sameDocument = true; }")
-    await page.click("#preview-start")
+    # From here on the page is never reloaded: what changes arrives over the socket. Every
+    # value the "processed" count shows is noted, to see it go up rather than appear at the end.
+    await page.evaluate(WATCH_COUNTS)
+    card = page.locator("#progress-card")
+    if start_at:
+        await expect(page.locator("#preview-start")).to_have_text("Schedule campaign")
+        await page.click("#preview-start")
+        await expect(card).to_have_attribute("data-status", "scheduled")
+    else:
+        await page.click("#preview-draft")
+        await expect(card).to_have_attribute("data-status", "draft")
     await expect(page).to_have_url(re.compile(r"/campaigns#[0-9a-f]+$"))
     campaign_id = page.url.rsplit("#", 1)[1]
-    card = page.locator("#progress-card")
     await expect(card).to_have_attribute("data-campaign-id", campaign_id)
+    await expect(page.locator("#campaign-progress-text")).to_contain_text("0 of 2")
+    if not start_at:
+        await page.click("#campaign-start")
     await expect(page.locator("#progress-title")).to_contain_text(name)
     list_row = page.locator(f'#campaigns tr[data-campaign-id="{campaign_id}"]')
     await expect(list_row).to_contain_text(name)
 
     counts = page.locator("#campaign-counts")
     await expect(counts.locator('[data-count="recipients"]')).to_have_attribute("data-value", "2")
-    await expect(card).to_have_attribute("data-status", "done", timeout=30_000)
+    await expect(card).to_have_attribute("data-status", "done", timeout=100_000 if start_at else 30_000)
     await expect(counts.locator('[data-count="queued"]')).to_have_attribute("data-value", "0")
     # A sender name's sends ask for no delivery report: they stay "sent".
     done = "sent" if kind == "name" else "delivered"
@@ -221,7 +251,9 @@ async def test_campaign_from_a_keyword_group_runs_live_and_its_reply_reaches_the
     await expect(list_row.locator(".cp-row-count")).to_have_text("2 of 2")
     await expect(page.locator("#recipients tr")).to_have_count(2)
     await expect(page.locator(f'#recipients tr[data-phone="{LUCJA}"]')).to_contain_text("Łucja")
-    assert await page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+    seen = await page.evaluate("() => window.__processedSeen")
+    assert seen is not None, "the page was reloaded"
+    assert seen[0] == "0 of 2" and seen[-1] == "2 of 2", seen
     report = page.locator("#campaign-report")
     await expect(report).to_have_attribute("href", f"/api/campaigns/{campaign_id}/report.csv")
 
