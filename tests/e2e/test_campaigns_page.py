@@ -250,6 +250,8 @@ async def test_campaign_from_a_keyword_group_runs_live_and_its_reply_reaches_the
     await expect(list_row).to_have_attribute("data-status", "done")
     await expect(list_row.locator(".cp-row-count")).to_have_text("2 of 2")
     await expect(page.locator("#recipients tr")).to_have_count(2)
+    # The recipients' page follows the events too.
+    await expect(page.locator(f'#recipients tr[data-status="{done}"]')).to_have_count(2)
     await expect(page.locator(f'#recipients tr[data-phone="{LUCJA}"]')).to_contain_text("Łucja")
     seen = await page.evaluate("() => window.__processedSeen")
     assert seen is not None, "the page was reloaded"
