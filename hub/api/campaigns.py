@@ -22,7 +22,7 @@ from hub.realtime.payloads import iso
 from hub.services import campaigns as svc
 from hub.services.auth import Principal
 from hub.services.errors import Invalid
-from hub.store.campaigns import TARGET_STATUSES, Campaign, CampaignTarget, targets
+from hub.store.campaigns import TARGET_STATUSES, Campaign, CampaignTarget
 
 
 class SenderOut(msgspec.Struct):
@@ -219,8 +219,7 @@ async def report_rows(campaign: Campaign) -> AsyncIterator[str]:
     yield "\ufeff" + buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
-    async for doc in targets().find({"campaign_id": campaign.id}).sort("n", 1):
-        t = CampaignTarget.model_validate(doc)
+    async for t in svc.all_recipients(campaign):
         r = recipient_out(t)
         writer.writerow(
             [

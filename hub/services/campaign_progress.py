@@ -150,13 +150,13 @@ async def on_reply(hub: HubContext, message: Message) -> None:
         return
     coll = targets()
     first = await coll.update_one(
-        {"campaign_id": campaign_id, "phone": message.sender, "replied_at": None},
+        {"phone": message.sender, "campaign_id": campaign_id, "replied_at": None},
         {"$set": {"replied_at": message.created_at, "reply_text": message.text[:500]}},
     )
     changes = {"replied": first.modified_count}
     if message.routing is not None and message.routing.word == "opt_out":
         opted = await coll.update_one(
-            {"campaign_id": campaign_id, "phone": message.sender, "opted_out": False},
+            {"phone": message.sender, "campaign_id": campaign_id, "opted_out": False},
             {"$set": {"opted_out": True}},
         )
         changes["opted_out"] = opted.modified_count
@@ -169,7 +169,7 @@ async def campaign_of_reply(number: str, phone: str, account_id: str, now: datet
     """For a text to an individual number: the campaign whose message reached `phone` from it last,
     if within the reply window."""
     doc = await targets().find_one(
-        {"sender": number, "phone": phone},
+        {"phone": phone, "sender": number},
         {"campaign_id": 1, "account_id": 1, "handed_at": 1},
         sort=[("handed_at", -1)],
     )

@@ -55,9 +55,15 @@ def rate_per_minute(hub: HubContext, campaign: Campaign) -> int:
     return max(1, rate)
 
 
-async def _advance(hub: HubContext, campaign: Campaign, batch: int, delay_s: float) -> bool:
-    """Hand over to the next batch job: one run of this batch wins the compare-and-set."""
-    result = await campaigns().update_one({"_id": campaign.id, "batch": batch}, {"$inc": {"batch": 1}})
+async def _advance(
+    hub: HubContext, campaign: Campaign, batch: int, delay_s: float, cursor: int | None = None
+) -> bool:
+    """Hand over to the next batch job: one run of this batch wins the compare-and-set. `cursor`:
+    the recipients before it are all handed (the next batch reads from there)."""
+    update: dict[str, Any] = {"$inc": {"batch": 1}}
+    if cursor is not None:
+        update["$max"] = {"cursor": cursor}
+    result = await campaigns().update_one({"_id": campaign.id, "batch": batch}, update)
     if result.modified_count != 1:
         return False
     await enqueue(hub, campaign.id, batch + 1, delay_s)
@@ -116,14 +122,14 @@ async def run_batch(hub: HubContext, campaign_id: str, batch: int, now: datetime
     began = time.monotonic()
     rate = rate_per_minute(hub, campaign)
     size = max(1, min(BATCH_MAX, math.ceil(rate / 6)))
-    await _recover_interrupted(hub, campaign, now)
-    rows = (
-        await CampaignTarget.find({"campaign_id": campaign.id, "stage": "pending"})
-        .sort("n")
-        .limit(size)
-        .to_list()
-    )
-    if not rows:
+    cursor = campaign.cursor
+    # A bounded range of `n` (SecantusDB reads all a filter selects before it sorts and limits):
+    # the recipients from the cursor on, of which the pending ones are sent.
+    span = {"$gte": cursor, "$lt": cursor + size}
+    in_span = await CampaignTarget.find({"campaign_id": campaign.id, "n": span}).sort("n").to_list()
+    await _recover_interrupted(hub, campaign, in_span, now)
+    rows = [t for t in in_span if t.stage == "pending"]
+    if not rows and cursor >= campaign.counts.get("recipients", 0):
         if await _set_status(
             hub, campaign, ("running",), {"status": "done", "finished_at": now, "next_send_at": None}
         ):
@@ -139,7 +145,10 @@ async def run_batch(hub: HubContext, campaign_id: str, batch: int, now: datetime
         sent += outcome == "queued"
     await campaign_progress.publish(hub, campaign.account_id, str(campaign.id))
     delay = len(rows) * 60 / rate - (time.monotonic() - began)
-    await _advance(hub, campaign, batch, delay)
+    left = await targets().count_documents(
+        {"campaign_id": campaign.id, "n": span, "stage": {"$in": ["pending", "sending"]}}
+    )
+    await _advance(hub, campaign, batch, delay, cursor + size if left == 0 else None)
     await campaign_progress.flush()
     return {"queued": sent, "batch": batch}
 
@@ -149,28 +158,32 @@ def _wait_s(campaign: Campaign, now: datetime) -> float:
     return max(0.0, (at - now).total_seconds()) if at is not None else 0.0
 
 
-async def _recover_interrupted(hub: HubContext, campaign: Campaign, now: datetime) -> None:
-    """Sender-name sends a killed job left half-way: retried where the gateway de-duplicates,
-    else failed as possibly sent (never sent twice)."""
-    async for doc in targets().find({"campaign_id": campaign.id, "stage": "sending"}):
-        claimed = doc.get("claimed_at")
-        if claimed is not None and now - claimed < STALE_SENDING:
+async def _recover_interrupted(
+    hub: HubContext, campaign: Campaign, rows: list[CampaignTarget], now: datetime
+) -> None:
+    """Sender-name sends a killed job left half-way (in this batch's range: the cursor does not
+    pass them): retried where the gateway de-duplicates, else failed as possibly sent (never sent
+    twice)."""
+    for target in rows:
+        if target.stage != "sending" or (
+            target.claimed_at is not None and now - target.claimed_at < STALE_SENDING
+        ):
             continue
         try:
             idempotent = hub.provider(campaign.sender.provider).idempotent
         except LookupError:
             idempotent = False
         if idempotent:
-            await targets().update_one(
-                {"_id": doc["_id"], "stage": "sending"}, {"$set": {"stage": "pending"}}
-            )
+            await targets().update_one({"_id": target.id, "stage": "sending"}, {"$set": {"stage": "pending"}})
+            target.stage = "pending"
             continue
         result = await targets().update_one(
-            {"_id": doc["_id"], "stage": "sending", "status": "queued"},
+            {"_id": target.id, "stage": "sending", "status": "queued"},
             {"$set": {"stage": "handed", "status": "failed", "reason": UNKNOWN_OUTCOME}},
         )
         if result.modified_count:
-            await usage.bill_reserved(message_key(campaign.id, doc["phone"]))
+            target.stage = "handed"
+            await usage.bill_reserved(message_key(campaign.id, target.phone))
             await count(campaign.id, {"queued": -1, "failed": 1})
 
 

@@ -5,6 +5,7 @@ and the live event are hub.services.campaign_progress."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -411,17 +412,37 @@ async def enqueue_batch(hub: HubContext, campaign_id: Any, batch: int, delay_s: 
     )
 
 
+SPAN = 1000
+"""Recipients read per query (a range of `n`): the database reads all a filter selects."""
+
+
 async def recipients_page(
     campaign: Campaign, status: str | None, limit: int, after: str | None
 ) -> tuple[list[CampaignTarget], str | None]:
-    query: dict[str, Any] = {"campaign_id": campaign.id}
-    if status:
-        query["status"] = status
+    """Recipients in build order after `after` (the `n` of the last one seen), `status` only if
+    given; the cursor of the next page, or None at the end."""
+    start = 0
     if after:
         if not after.isdigit():
             raise Invalid("after must be the `next` of the previous page", field="after")
-        query["n"] = {"$gt": int(after)}
-    rows = await CampaignTarget.find(query).sort("n").limit(limit + 1).to_list()
+        start = int(after) + 1
+    total = campaign.counts.get("recipients", 0)
+    rows: list[CampaignTarget] = []
+    while start < total and len(rows) <= limit:
+        query: dict[str, Any] = {"campaign_id": campaign.id, "n": {"$gte": start, "$lt": start + SPAN}}
+        if status:
+            query["status"] = status
+        rows += await CampaignTarget.find(query).sort("n").limit(limit + 1 - len(rows)).to_list()
+        start += SPAN
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (str(rows[-1].n) if more and rows else None)
+
+
+async def all_recipients(campaign: Campaign) -> AsyncIterator[CampaignTarget]:
+    """Every recipient in build order, a range at a time."""
+    total = campaign.counts.get("recipients", 0)
+    for start in range(0, total, SPAN):
+        query = {"campaign_id": campaign.id, "n": {"$gte": start, "$lt": start + SPAN}}
+        for target in await CampaignTarget.find(query).sort("n").to_list():
+            yield target

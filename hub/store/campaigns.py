@@ -1,10 +1,11 @@
 """Campaigns and their recipients ("targets").
 
 Every query here leads with an equality on an index (SecantusDB answers a range or a sort only
-behind one, and scans the collection for a `$or`): the batch job takes the next pending targets
-by (campaign, stage) in the order they were built (`n`), the recipients list pages by (campaign,
-n) or (campaign, status, n), a delivery report finds its target by message, and a reply on an
-individual number finds the latest target of (sender number, phone). Counters move with `$inc`
+behind one, and scans the collection for a `$or`), and, since it reads everything a filter selects
+before sorting and limiting, reads of a campaign's recipients are bounded ranges of their build
+order `n`: the batch job reads the next batch's range, the recipients list and the report read
+a range at a time. A delivery report finds its target by message, a reply by (phone, campaign),
+and a reply on an individual number the latest target of (phone, sender number). Counters move with `$inc`
 alone, so concurrent batch jobs, delivery reports and replies never overwrite each other.
 """
 
@@ -66,6 +67,8 @@ class Campaign(Document):
     units_total: int | None = None
     batch: int = 0
     """The number of the batch job that may run next: a job carrying another one is stale."""
+    cursor: int = 0
+    """Every recipient numbered below it has been handed to the sender (or skipped)."""
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -94,6 +97,8 @@ class CampaignTarget(Document):
     message_id: PydanticObjectId | None = None
     conversation_id: PydanticObjectId | None = None
     segments: int = 0
+    claimed_at: datetime | None = None
+    """When a sender-name send took it (stage "sending")."""
     handed_at: datetime | None = None
     """When its message was stored and queued (replies to a number are matched by it)."""
     sent_at: datetime | None = None
@@ -105,12 +110,13 @@ class CampaignTarget(Document):
     class Settings:
         name = "campaign_targets"
         indexes = [
+            # Every read of a campaign's recipients is a bounded range of `n` on this one.
             IndexModel([("campaign_id", ASCENDING), ("n", ASCENDING)], unique=True),
-            IndexModel([("campaign_id", ASCENDING), ("stage", ASCENDING), ("n", ASCENDING)]),
-            IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING), ("n", ASCENDING)]),
-            IndexModel([("campaign_id", ASCENDING), ("phone", ASCENDING)]),
+            # A reply: phone first, so that the database picks this index (it picks by the
+            # filter's first field) and not the campaign's whole range.
+            IndexModel([("phone", ASCENDING), ("campaign_id", ASCENDING)]),
             IndexModel([("message_id", ASCENDING)]),
-            IndexModel([("sender", ASCENDING), ("phone", ASCENDING), ("handed_at", DESCENDING)]),
+            IndexModel([("phone", ASCENDING), ("sender", ASCENDING), ("handed_at", DESCENDING)]),
         ]
 
 

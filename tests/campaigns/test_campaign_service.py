@@ -218,7 +218,9 @@ async def test_a_batch_run_twice_sends_each_message_once(quiet_hub: HubContext) 
     await CampaignTarget.get_pymongo_collection().update_many(
         {"campaign_id": campaign.id}, {"$set": {"stage": "pending", "message_id": None}}
     )
-    await Campaign.get_pymongo_collection().update_one({"_id": campaign.id}, {"$set": {"batch": 0}})
+    await Campaign.get_pymongo_collection().update_one(
+        {"_id": campaign.id}, {"$set": {"batch": 0, "cursor": 0}}
+    )
     again = await sending.run_batch(quiet_hub, str(campaign.id), 0, NOON)
     assert again["queued"] == 3
     messages = await Message.find({"campaign_id": str(campaign.id)}).to_list()

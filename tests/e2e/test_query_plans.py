@@ -36,6 +36,8 @@ from beanie import PydanticObjectId
 
 from hub.jobs.saq_queue import SaqJobQueue
 from hub.store.accounts import Account
+from hub.store.conversations import Contact
+from hub.store.keywords import ContactGroup
 from hub.store.usage import UsageLimits
 from tests.conftest import RunningHub, Tenant, login, post_generic
 from tests.panel import Panel
@@ -60,6 +62,7 @@ GROWING = {
     "usage_entries",
     "inbound_log",
     "usage_months",
+    "campaign_targets",
 }
 # Fields many documents share. SecantusDB picks the index of the first field of a filter that
 # leads one; led by one of these, it reads every document of the account (or number, screen,
@@ -77,6 +80,8 @@ BROAD = {
     "survey_id",
     "question_id",
     "contest_id",
+    # Every recipient of a campaign.
+    "campaign_id",
 }
 LOGICAL = {"$or", "$and", "$nor"}
 
@@ -251,6 +256,54 @@ async def _message_path(running: RunningHub, tenant_a: Tenant) -> None:
         ready = json.loads(await ws.recv())
         while ready.get("type") != "ready":
             ready = json.loads(await ws.recv())
+
+
+async def test_the_campaign_path_scans_no_growing_collection(running: RunningHub, tenant_a: Tenant) -> None:
+    """A campaign's audience built from a group, its batches sent, delivered, replied to (which
+    every text to an individual number now looks up), listed and exported."""
+    hub = running.hub
+    db = hub.client[hub.settings.mongo.database]
+    await _settle_start_up(hub)
+    account_id = PydanticObjectId(tenant_a.account_id)
+    group = ContactGroup(account_id=account_id, name="Plan")
+    await group.insert()
+    assert group.id is not None
+    for i in range(3):
+        await Contact(account_id=account_id, phone=f"+4860070080{i}", group_ids=[group.id]).insert()
+    token = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+    auth = {"Authorization": f"Bearer {token}"}
+    async with (
+        _profiled(db) as queries,
+        Panel(running.ws_base, token) as panel,
+        httpx.AsyncClient(base_url=running.base, headers=auth) as client,
+    ):
+        numbers = (await client.get("/api/numbers")).json()
+        number_id = next(n["id"] for n in numbers if n["e164"] == tenant_a.number)
+        body = {
+            "name": "Plan",
+            "text": "Hej {name|}",
+            "sender": {"kind": "number", "number_id": number_id},
+            "audience": {"group_ids": [str(group.id)], "csv": "phone\n600700809\n"},
+        }
+        r = await client.post("/api/campaigns", json=body)
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+        assert (await client.post(f"/api/campaigns/{cid}/start")).status_code == 200
+        while (await panel.next("campaign.progress", campaign_id=cid))["data"]["counts"]["delivered"] < 4:
+            pass
+        payload = {"id": "plan-campaign-reply", "from": "+48600700800", "to": tenant_a.number, "text": "Tak"}
+        assert (await post_generic(client, payload)).status_code == 200
+        for path in ("/recipients?limit=2", "/recipients?status=delivered", "/report.csv"):
+            assert (await client.get(f"/api/campaigns/{cid}{path}")).status_code == 200
+    assert any(c == "campaign_targets" and op == "find" for c, op, _ in queries), "no recipients read"
+    problems = await _problems(db, queries)
+    assert not problems, "\n".join(problems)
+    assert (await client_campaign(running, auth, cid))["counts"]["replied"] == 1
+
+
+async def client_campaign(running: RunningHub, auth: dict[str, str], cid: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=running.base, headers=auth) as client:
+        return dict((await client.get(f"/api/campaigns/{cid}")).json())
 
 
 async def _until(ws: Any, wanted: Any) -> dict[str, Any]:
