@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, Dialog, Page, ViewportSize, expect
 
 from hub.demo import DEMO_NUMBER, SHARED_ND, seed_demo
 from hub.domain.numbers import NumberType
@@ -22,7 +22,7 @@ from hub.services.routing import setup_changed
 from hub.store.accounts import Account
 from hub.store.audience import Suppression, SuppressionKind
 from tests.conftest import RunningHub, login, post_generic
-from tests.e2e.browser import ADMIN, PageProblems, launch, log_in, new_page
+from tests.e2e.browser import ADMIN, AGENT, PageProblems, launch, log_in, new_page
 from tests.e2e.keywords_helpers import add_number
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -270,4 +270,70 @@ async def test_campaign_from_a_keyword_group_runs_live_and_its_reply_reaches_the
         await page.set_viewport_size({"width": 1280, "height": 800})
     if kind != "name":
         await reply_in_inbox(page, running, token, campaign_id, name, kind)
+    problems.check()
+
+
+async def test_an_admin_pauses_resumes_and_cancels_and_an_agent_only_reads(
+    running: RunningHub, browser: Browser
+) -> None:
+    await gardeners(running)
+    await virtual_numbers()
+    name = "Przymrozki: okryj rośliny"
+    problems = PageProblems()
+    _, page = await new_page(browser, problems)
+    await log_in(page, running.base, ADMIN)
+    await page.goto(f"{running.base}/campaigns")
+    await expect(page.locator("body")).to_have_attribute("data-state", "ready")
+    await page.click("#new-campaign")
+    await page.fill("#cp-name", name)
+    await page.fill("#cp-text", "Uwaga na przymrozki, {name|Ogrodniku}!")
+    await page.check("#cp-sender-2way")
+    await page.locator("#cp-groups label", has_text="Ogrodnicy").locator("input").check()
+    await page.uncheck("#cp-window-on")
+    # One a minute: the second of the two recipients waits a minute, long enough to pause.
+    await page.fill("#cp-rate", "1")
+    await page.click("#cp-preview")
+    await expect(page.locator("#preview-recipients")).to_have_attribute("data-count", "2")
+    # Changing the form makes the preview stale: it must be asked again before anything is saved.
+    await page.fill("#cp-rate", "2")
+    await expect(page.locator("#preview-stale")).to_be_visible()
+    await expect(page.locator("#preview-draft")).to_be_disabled()
+    await page.fill("#cp-rate", "1")
+    await page.click("#cp-preview")
+    await expect(page.locator("#preview-stale")).to_be_hidden()
+    await page.click("#preview-draft")
+    card = page.locator("#progress-card")
+    await expect(card).to_have_attribute("data-status", "draft")
+    campaign_id = page.url.rsplit("#", 1)[1]
+
+    await page.click("#campaign-start")
+    await expect(card).to_have_attribute("data-status", "running")
+    await page.click("#campaign-pause")
+    await expect(card).to_have_attribute("data-status", "paused")
+    await expect(page.locator("#campaign-pause")).to_have_count(0)
+    await page.click("#campaign-resume")
+    await expect(card).to_have_attribute("data-status", re.compile("running|waiting"))
+
+    async def accept(dialog: Dialog) -> None:
+        assert name in dialog.message
+        await dialog.accept()
+
+    page.once("dialog", accept)
+    await page.click("#campaign-cancel")
+    await expect(card).to_have_attribute("data-status", "cancelled")
+    await expect(page.locator("#progress-actions button")).to_have_count(0)
+    await expect(page.locator(f'#campaigns tr[data-campaign-id="{campaign_id}"]')).to_have_attribute(
+        "data-status", "cancelled"
+    )
+
+    # An agent sees the campaign (the inbox links there) but changes nothing.
+    _, agent = await new_page(browser, problems)
+    await log_in(agent, running.base, AGENT)
+    await expect(agent.locator("#nav-campaigns")).to_be_hidden()
+    await agent.goto(f"{running.base}/campaigns#{campaign_id}")
+    await expect(agent.locator("body")).to_have_attribute("data-state", "ready")
+    await expect(agent.locator("#progress-title")).to_contain_text(name)
+    await expect(agent.locator("#campaign-report")).to_be_visible()
+    await expect(agent.locator("#progress-actions button")).to_have_count(0)
+    await expect(agent.locator("#new-campaign")).to_be_hidden()
     problems.check()
