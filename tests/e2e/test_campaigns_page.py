@@ -177,6 +177,8 @@ async def reply_in_inbox(
     await row.locator(".conv-phone").click()
     reply = page.locator(".msg-in", has_text="Poproszę dwie sadzonki róż")
     await expect(reply.locator(".campaign-chip")).to_have_text(f"Campaign: {name}")
+    if kind == "number":
+        await page.screenshot(path="/tmp/campaigns-inbox-chip.png")
     await reply.locator(".campaign-chip").click()
     await expect(page).to_have_url(f"{running.base}/campaigns#{campaign_id}")
     await expect(page.locator("#progress-card")).to_have_attribute("data-campaign-id", campaign_id)
