@@ -1,4 +1,4 @@
-"""Seven fault scenarios against real hub, Redis and SecantusDB processes.
+"""Eight fault scenarios against real hub, Redis and SecantusDB processes.
 
 Each ends with its counts printed and asserts that the hub acknowledged every webhook 2xx within the
 gateway's retries (`WebhookLoad.deadline_s`), and 0 lost, 0 duplicated. Run:
@@ -25,6 +25,8 @@ from hub.tasks import cancel_and_wait
 from tests.forwarding.helpers import Receiver
 from tests.httpserver import HTTPServer
 from tests.reliability.harness import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
     Counts,
     WebhookLoad,
     count,
@@ -394,3 +396,94 @@ async def test_7_hub_sigkilled_between_acknowledging_and_routing(tmp_path: Path)
         assert acked_at_kill > 0 and waiting_at_kill == acked_at_kill and stored_at_kill == 0, (
             "the kill did not fall between acknowledging and routing: this scenario proves nothing"
         )
+
+
+# ------------------------------------------------------------------------- 8. campaign, worker killed
+
+
+@pytest.mark.timeout(420)
+async def test_8_worker_sigkilled_mid_campaign_every_recipient_once(tmp_path: Path) -> None:
+    recipients_n = 300
+    async with world(tmp_path, with_redis=True) as w:
+        assert w.redis is not None
+        server = w.hub("serve", "--no-worker")
+        worker = w.hub("worker")
+        await asyncio.gather(server.start(), worker.start())
+        account = ObjectId(w.tenant.account_id)
+        group = (
+            w.store.db["contact_groups"].insert_one({"account_id": account, "name": "Wszyscy"}).inserted_id
+        )
+        w.store.db["contacts"].insert_many(
+            [
+                {
+                    "account_id": account,
+                    "phone": f"+48601{i:06d}",
+                    "name": None,
+                    "group_ids": [group],
+                    "fields": {},
+                }
+                for i in range(recipients_n)
+            ]
+        )
+        phones: Counter[str] = Counter()
+        subscribed = asyncio.Event()
+        listener = asyncio.create_task(collect_phone_deliveries(w.redis.url, phones, subscribed))
+        await asyncio.wait_for(subscribed.wait(), 10)
+        async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
+            login = await http.post(
+                "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+            )
+            http.headers["Authorization"] = f"Bearer {login.json()['token']}"
+            numbers = (await http.get("/api/numbers")).json()
+            body = {
+                "name": "Scenariusz 8",
+                "text": "Promocja {name|dla Ciebie}",
+                "sender": {
+                    "kind": "number",
+                    "number_id": next(n["id"] for n in numbers if n["e164"] == w.tenant.number),
+                },
+                "audience": {"group_ids": [str(group)]},
+                "schedule": {"rate_per_minute": 3000},
+            }
+            r = await http.post("/api/campaigns", json=body)
+            assert r.status_code == 201, r.text
+            cid = r.json()["id"]
+            assert (await http.post(f"/api/campaigns/{cid}/start")).status_code == 200
+            messages = w.store.db["messages"]
+            # Kill the worker in the middle: some batches sent, the rest still to come.
+            for _ in range(600):
+                if messages.count_documents({"campaign_id": cid}) >= recipients_n // 4:
+                    break
+                await asyncio.sleep(0.05)
+            worker.kill()
+            stored_at_kill = messages.count_documents({"campaign_id": cid})
+            await asyncio.sleep(1)
+            replacement = w.hub("worker")
+            await replacement.start()
+            deadline = time.monotonic() + 300
+            campaign: dict[str, object] = {}
+            while time.monotonic() < deadline:
+                campaign = (await http.get(f"/api/campaigns/{cid}")).json()
+                if campaign["status"] == "done" and campaign["counts"]["delivered"] == recipients_n:  # type: ignore[index]
+                    break
+                await asyncio.sleep(1)
+            await asyncio.sleep(2)  # late duplicates, if any, would show up now
+        await cancel_and_wait(listener)
+        docs = list(messages.find({"campaign_id": cid}, {"recipient": 1}))
+        per_recipient = Counter(d["recipient"] for d in docs)
+        per_phone_send = Counter()
+        for d in docs:
+            per_phone_send[d["recipient"]] += phones[f"sim-{d['_id']}"] > 0
+        table = {
+            "recipients": recipients_n,
+            "messages stored when the worker was killed": stored_at_kill,
+            "messages stored": len(docs),
+            "recipients with two messages": sum(n > 1 for n in per_recipient.values()),
+            "recipients never reached": recipients_n - sum(1 for n in per_phone_send.values() if n),
+            "campaign": {"status": campaign.get("status"), "counts": campaign.get("counts")},
+        }
+        print(json.dumps({"scenario": "8. worker SIGKILLed mid-campaign", **table}, ensure_ascii=False))
+        assert 0 < stored_at_kill < recipients_n, table
+        assert len(docs) == recipients_n and len(per_recipient) == recipients_n, table
+        assert table["recipients never reached"] == 0, table
+        assert campaign.get("status") == "done", table
