@@ -7,7 +7,7 @@ import { formatSize, fullTime, h, icon, messageTime } from "/static/common.js";
 // The texts of the campaign chip (one place, for a translation).
 const CHIP = {
   label: (name) => `Campaign: ${name}`,
-  title: "Open the campaign this belongs to",
+  title: (name) => `Open the campaign “${name}”`,
 };
 
 /**
@@ -22,7 +22,7 @@ export function campaignChip(campaign) {
     {
       class: "msg-tag campaign-chip",
       href: `/campaigns#${encodeURIComponent(campaign.id)}`,
-      title: CHIP.title,
+      title: CHIP.title(campaign.name || campaign.id),
       dataset: { campaignId: campaign.id },
       onClick: (e) => e.stopPropagation(),
       onKeydown: (e) => e.stopPropagation(),
