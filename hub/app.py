@@ -93,6 +93,10 @@ def _page_routes(settings: Settings) -> list[Any]:
     async def forwarding_page() -> Response[bytes]:
         return _page(web, "forwarding.html")
 
+    @get("/campaigns", include_in_schema=False)
+    async def campaigns_page() -> Response[bytes]:
+        return _page(web, "campaigns.html")
+
     @get("/displays", include_in_schema=False)
     async def displays_page() -> Response[bytes]:
         return _page(web, "displays.html")
@@ -111,6 +115,7 @@ def _page_routes(settings: Settings) -> list[Any]:
         inbox_page,
         services_page,
         forwarding_page,
+        campaigns_page,
         displays_page,
         operator_page,
         screen_page,

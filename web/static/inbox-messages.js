@@ -4,6 +4,33 @@
  */
 import { formatSize, fullTime, h, icon, messageTime } from "/static/common.js";
 
+// The texts of the campaign chip (one place, for a translation).
+const CHIP = {
+  label: (name) => `Campaign: ${name}`,
+  title: (name) => `Open the campaign “${name}”`,
+};
+
+/**
+ * The chip of a message or conversation that belongs to a campaign (`{id, name}` or null):
+ * "Campaign: <name>", linking to the campaign's page. A click on it does not also open the
+ * conversation row it sits in.
+ */
+export function campaignChip(campaign) {
+  if (!campaign || !campaign.id) return null;
+  return h(
+    "a",
+    {
+      class: "msg-tag campaign-chip",
+      href: `/campaigns#${encodeURIComponent(campaign.id)}`,
+      title: CHIP.title(campaign.name || campaign.id),
+      dataset: { campaignId: campaign.id },
+      onClick: (e) => e.stopPropagation(),
+      onKeydown: (e) => e.stopPropagation(),
+    },
+    CHIP.label(campaign.name || campaign.id),
+  );
+}
+
 function mediaNode(item) {
   if (!item.url) {
     return h("div", { class: "media-rejected" }, `attachment rejected: ${item.rejected || "unknown reason"}`);
@@ -78,12 +105,16 @@ export function renderMessage(message, status) {
     "div",
     { class: "bubble" },
     out && author.name ? h("div", { class: "msg-author" }, author.kind === "auto" ? `${author.name} · automatic` : author.name) : null,
-    message.keyword || message.campaign_id || message.best_effort
+    message.keyword || message.campaign || message.campaign_id || message.best_effort
       ? h(
           "div",
           { class: "msg-tags" },
           message.keyword ? h("span", { class: "msg-tag", title: "Keyword this message was routed by" }, message.keyword) : null,
-          message.campaign_id ? h("span", { class: "msg-tag", title: "Reply to a campaign" }, `campaign ${message.campaign_id}`) : null,
+          message.campaign
+            ? campaignChip(message.campaign)
+            : message.campaign_id
+              ? h("span", { class: "msg-tag", title: "Reply to a campaign" }, `campaign ${message.campaign_id}`)
+              : null,
           message.best_effort
             ? h("span", { class: "msg-tag msg-tag-warn", title: "ECO+ replies are matched to the last message sent to this phone; the match may be wrong" }, "matched best-effort (ECO+)")
             : null,

@@ -32,7 +32,11 @@ import {
 } from "/static/common.js";
 import { Attachments } from "/static/inbox-attach.js";
 import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
-import { renderMessage as renderMessageNode, renderStatus as renderMessageStatus } from "/static/inbox-messages.js";
+import {
+  campaignChip,
+  renderMessage as renderMessageNode,
+  renderStatus as renderMessageStatus,
+} from "/static/inbox-messages.js";
 import { parseSearch, searchMatches } from "/static/inbox-search.js";
 
 const PAGE_SIZE = 50;
@@ -213,6 +217,7 @@ function renderRow(conv) {
       h("span", { class: `status-pill status-${conv.status}` }, conv.status),
       // Handed over by a bot or an agent: a human should answer (docs/websocket-api.md, Bots).
       handoverPill(conv),
+      campaignChip(conv.campaign),
       assignee ? h("span", { class: "conv-assignee" }, `→ ${assignee}`) : null,
       h("span", { class: "conv-number" }, `via ${conv.number}`),
     ),

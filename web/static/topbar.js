@@ -1,5 +1,5 @@
 /*
- * The top bar every agent page shares (inbox, services, displays, forwarding): the page links,
+ * The top bar every agent page shares (inbox, services, displays, forwarding, campaigns): the page links,
  * who is logged in, and Log out. The markup is the same on each page; this marks the current
  * page, fills in the account and the agent, hides links marked data-admin-only from agents
  * (and data-operator-only from all but the platform operator's admins), and logs out.
