@@ -162,7 +162,7 @@ async def send_reply(
             field="conversation_id",
         )
     media = await _attachments(hub, conv, media_ids)
-    return await _queue(hub, conv, text, author, client_id, media)
+    return await _queue(hub, conv, text, author, client_id, media=media)
 
 
 async def is_suppressed(phone: str, number: str, account_id: PydanticObjectId | None) -> bool:
@@ -184,6 +184,7 @@ async def _queue(
     text: str,
     author: Author,
     client_id: str | None,
+    *,
     media: list[StoredMedia] | None = None,
     campaign: CampaignTag | None = None,
     message_id: PydanticObjectId | None = None,
@@ -335,8 +336,8 @@ async def queue_campaign_message(
         text,
         Author(kind="system", id=None, name=f"Campaign {campaign.name}"),
         key,
-        campaign,
-        message_id,
+        campaign=campaign,
+        message_id=message_id,
     )
     if number.type is NumberType.TWO_WAY and not number.eco_plus:
         await CampaignRecipient.get_pymongo_collection().update_one(
@@ -374,7 +375,7 @@ async def send_campaign_message(
         text,
         Author(kind="system", id=None, name=f"Campaign {campaign_id}"),
         message_key,
-        CampaignTag(campaign_id, campaign_id),
+        campaign=CampaignTag(campaign_id, campaign_id),
     )
     await CampaignRecipient.get_pymongo_collection().update_one(
         {"number": number.e164, "phone": recipient}, {"$set": {"message_id": message.id}}
