@@ -30,6 +30,7 @@ from hub.api.metrics import metrics, read_backlog
 from hub.api.numbers import NumberController
 from hub.api.openapi import document, openapi_config
 from hub.api.operator import OperatorController
+from hub.api.queue import QueueController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
@@ -228,6 +229,7 @@ def create_app(
             metrics,
             SessionController,
             ConversationController,
+            QueueController,
             MediaController,
             TokenController,
             KeywordController,

@@ -13,6 +13,7 @@ from workers.send import (
     sweep_queued,
     sweep_simulated_reports,
 )
+from workers.snooze import snooze_sweep, wake_snoozed
 from workers.usage_sweep import sweep_reservations
 
 JOB_SPECS: dict[str, JobSpec] = {
@@ -45,5 +46,7 @@ JOB_SPECS: dict[str, JobSpec] = {
         ),
         JobSpec("forward_sweep", forward_sweep, max_attempts=3, timeout_s=120),
         JobSpec("sweep_reservations", sweep_reservations, max_attempts=3, timeout_s=120),
+        JobSpec("wake_snoozed", wake_snoozed, max_attempts=6, retry_delay_s=1.0, max_retry_delay_s=60.0),
+        JobSpec("snooze_sweep", snooze_sweep, max_attempts=3, timeout_s=120),
     )
 }

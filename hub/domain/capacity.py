@@ -80,9 +80,7 @@ def _line(place: tuple[int, datetime | None, int]) -> tuple[int, int, float, int
     return (1, 0, 0.0, n)
 
 
-def waiting_too_long(
-    waiting: Sequence[Waiting], threshold_minutes: int | None, now: datetime
-) -> set[str]:
+def waiting_too_long(waiting: Sequence[Waiting], threshold_minutes: int | None, now: datetime) -> set[str]:
     """The waiting conversations that have waited `threshold_minutes` or longer (none when unset or 0)."""
     if not threshold_minutes or threshold_minutes <= 0:
         return set()

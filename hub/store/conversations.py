@@ -69,6 +69,14 @@ class Conversation(Document):
     handover_note: str | None = None
     handover_by: HandoverByModel | None = None
     """Who handed it over (a bot by its token's name, or an agent), while `handover` is set."""
+    waiting_since: datetime | None = None
+    """Set while the conversation waits in the capacity routing queue (open, unassigned); cleared
+    when it is assigned or closed (hub.services.capacity)."""
+    snoozed_until: datetime | None = None
+    """Out of the open list until then; a new inbound text or the wake-up job clears it
+    (hub.services.snooze)."""
+    closed_at: datetime | None = None
+    """When it was last closed; cleared when it reopens, so that the text that reopens it can be told."""
     version: int = 0
     """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
     search_keys: list[str] = Field(default_factory=list)

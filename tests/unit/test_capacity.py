@@ -121,3 +121,37 @@ def test_threshold_is_whole_minutes_in_range(bad: object) -> None:
     with pytest.raises(ValueError):
         validate_threshold(bad)
     assert validate_threshold(15) == 15
+
+
+# ---------------------------------------------------------------------------- snooze times
+
+from hub.domain.snooze import WARSAW, parse_until, preset_until  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # Winter (UTC+1): 8:00 in Warsaw is 7:00 UTC.
+        (datetime(2026, 12, 4, 22, 30, tzinfo=UTC), datetime(2026, 12, 5, 7, 0, tzinfo=UTC)),
+        # 23:30 UTC is already the 5th in Warsaw: tomorrow is the 6th.
+        (datetime(2026, 12, 4, 23, 30, tzinfo=UTC), datetime(2026, 12, 6, 7, 0, tzinfo=UTC)),
+        # Summer (UTC+2): 6:00 UTC.
+        (datetime(2026, 7, 1, 12, 0, tzinfo=UTC), datetime(2026, 7, 2, 6, 0, tzinfo=UTC)),
+    ],
+)
+def test_tomorrow_is_eight_in_warsaw(now: datetime, expected: datetime) -> None:
+    until = preset_until("tomorrow", now)
+    assert until == expected
+    assert until.astimezone(WARSAW).hour == 8
+
+
+def test_presets_and_chosen_times() -> None:
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    assert preset_until("1h", now) == now + timedelta(hours=1)
+    with pytest.raises(ValueError):
+        preset_until("forever", now)
+    assert parse_until("2026-12-05T08:00:00+01:00", now) == datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
+    assert parse_until("2026-12-05T07:00:00Z", now) == datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
+    for bad in ["yesterday", "2026-12-05T08:00:00", "2026-12-04T11:59:00Z", "2028-01-01T00:00:00Z", ""]:
+        with pytest.raises(ValueError):
+            parse_until(bad, now)
