@@ -31,6 +31,7 @@ import {
   uuid,
 } from "/static/common.js";
 import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
+import { initQueue, initSnooze, loadQueue, queuePresence, queueTrack, renderSnooze, statusMatches } from "/static/inbox-queue.js";
 import { renderMessage as renderMessageNode, renderStatus as renderMessageStatus } from "/static/inbox-messages.js";
 import { parseSearch, searchMatches } from "/static/inbox-search.js";
 
@@ -131,7 +132,7 @@ function agentName(id) {
 
 function matchesFilters(conv) {
   const f = state.filters;
-  if (f.status && conv.status !== f.status) return false;
+  if (!statusMatches(conv, f.status)) return false;
   if (f.assignee === "me" && conv.assignee_id !== state.me.id) return false;
   if (f.assignee === "unassigned" && conv.assignee_id) return false;
   if (f.unread && !(conv.unread > 0)) return false;
@@ -371,6 +372,7 @@ function renderThreadHeader() {
   el.statusToggle.textContent = conv.status === "closed" ? "Reopen" : "Close";
   el.statusToggle.dataset.action = conv.status === "closed" ? "open" : "closed";
   renderHandoverBar(conv, el.handover);
+  renderSnooze(conv);
 }
 
 function setView(view) {
@@ -529,6 +531,7 @@ function onPresence(data) {
   if (data.state === "online") state.online.set(data.agent_id, data.agent_name);
   else if (data.agent_id !== state.me.id) state.online.delete(data.agent_id);
   renderPresence();
+  queuePresence(data);
 }
 
 // ---------------------------------------------------------------- applying events
@@ -538,6 +541,7 @@ function apply(event) {
     case "message.created": {
       const message = event.data;
       if (event.conversation && upsertConversation(event.conversation)) renderList();
+      queueTrack(event.conversation);
       if (message.conversation_id === state.selectedId) {
         upsertMessage(message);
         if (event.conversation && message.conversation_id === state.selectedId) renderThreadHeader();
@@ -551,6 +555,7 @@ function apply(event) {
       else noteStatus(event.data.message_id, event.data.status);
       break;
     case "conversation.updated":
+      queueTrack(event.data);
       if (upsertConversation(event.data)) {
         renderList();
         if (event.data.id === state.selectedId) renderThreadHeader();
@@ -716,6 +721,7 @@ function onSocketMessage(msg) {
         for (const agent of msg.online || []) state.online.set(agent.agent_id, agent.agent_name);
         state.online.set(state.me.id, state.me.name);
         renderPresence();
+        loadQueue();
       }
       if (rt.fullReload || rt.lastSeq === null) {
         rt.fullReload = false;
@@ -1025,6 +1031,8 @@ async function main() {
   $("agent-name").textContent = me.name;
   $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
   renderAssignOptions();
+  initSnooze(() => state.selectedId);
+  initQueue(me);
   state.online.set(me.id, me.name);
   renderPresence();
   connect();
