@@ -1,6 +1,6 @@
 """Capacity routing: the queue of waiting conversations and the rounds that assign them.
 
-A conversation enters the queue (`waiting_since` set) when it is new or reopened by the contact's
+A conversation enters the queue (`queue` and `waiting_since` set) when it is new or reopened by the contact's
 text, or unassigned by hand, while its account has `auto_assign` on. A round
 (`request_round`) gives the oldest waiting conversations to online agents with free capacity
 (hub.domain.capacity.plan); one runs after a conversation enters the queue, after an agent comes
@@ -23,7 +23,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from hub.context import HubContext
@@ -55,13 +55,32 @@ Change = Literal["assigned", "status"]
 
 
 def _waiting_filter(account_id: PydanticObjectId) -> dict[str, Any]:
+    # Led by `queue`, an equality that selects only the account's waiting conversations (the
+    # index SecantusDB uses is the one led by the filter's first field; it scans for a range).
     return {
-        "account_id": account_id,
+        "queue": account_id,
         "assignee_id": None,
-        "waiting_since": {"$ne": None},
         "status": ConversationStatus.OPEN.value,
         "snoozed_until": None,
     }
+
+
+def _entering(conv: Conversation) -> dict[str, Any]:
+    """The compare-and-set that puts an open, unassigned, unsnoozed conversation in the queue once."""
+    return {
+        "_id": conv.id,
+        "queue": None,
+        "assignee_id": None,
+        "status": ConversationStatus.OPEN.value,
+        "snoozed_until": None,
+    }
+
+
+def _enter(account_id: PydanticObjectId, now: datetime) -> dict[str, Any]:
+    return {"queue": account_id, "waiting_since": now, "updated_at": now}
+
+
+LEAVE_QUEUE: dict[str, Any] = {"queue": None, "waiting_since": None}
 
 
 async def publish(hub: HubContext, doc: dict[str, Any], change: str) -> Conversation:
@@ -105,12 +124,12 @@ async def on_inbound(hub: HubContext, conv: Conversation) -> None:
             return
         # Reopened by the contact: back to the queue, whoever had it before.
         update = {
-            "$set": {"closed_at": None, "assignee_id": None, "waiting_since": now, "updated_at": now},
+            "$set": {"closed_at": None, "assignee_id": None, **_enter(conv.account_id, now)},
             "$inc": {"version": 1},
         }
     elif auto:
-        query = {**_waiting_filter(conv.account_id), "_id": conv.id, "waiting_since": None}
-        update = {"$set": {"waiting_since": now, "updated_at": now}, "$inc": {"version": 1}}
+        query = _entering(conv)
+        update = {"$set": _enter(conv.account_id, now), "$inc": {"version": 1}}
     else:
         return
     doc = await update_then_read(coll, query, update)
@@ -133,8 +152,8 @@ async def settle(hub: HubContext, conv: Conversation) -> None:
         now = utcnow()
         doc = await update_then_read(
             Conversation.get_pymongo_collection(),
-            {**_waiting_filter(conv.account_id), "_id": conv.id, "waiting_since": None},
-            {"$set": {"waiting_since": now, "updated_at": now}, "$inc": {"version": 1}},
+            _entering(conv),
+            {"$set": _enter(conv.account_id, now), "$inc": {"version": 1}},
         )
         if doc is not None:
             await publish(hub, doc, "assigned")
@@ -191,9 +210,10 @@ async def open_counts(
     found: dict[str, list[str]] = {str(a): [] for a in agent_ids}
     cursor = Conversation.get_pymongo_collection().find(
         {
-            "account_id": account_id,
+            # Led by the agents (the index on assignee and status), not by the account.
             "assignee_id": {"$in": agent_ids},
             "status": {"$in": [ConversationStatus.OPEN.value, ConversationStatus.PENDING.value]},
+            "account_id": account_id,
         },
         projection={"assignee_id": 1},
     )
@@ -204,13 +224,10 @@ async def open_counts(
 
 async def waiting(account_id: PydanticObjectId, limit: int = QUEUE_READ_LIMIT) -> list[Conversation]:
     """The queue, longest waiting first."""
-    rows = (
-        await Conversation.find(_waiting_filter(account_id))
-        .sort([("waiting_since", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)])
-        .limit(limit)
-        .to_list()
-    )
-    return rows
+    rows = await Conversation.find(_waiting_filter(account_id)).to_list()
+    # Sorted here: SecantusDB reads every document the filter selects before it sorts anyway.
+    rows.sort(key=lambda c: (c.waiting_since or c.created_at, str(c.id)))
+    return rows[:limit]
 
 
 async def run_round(hub: HubContext, account_id: PydanticObjectId, now: datetime) -> list[core.Assignment]:
@@ -247,7 +264,7 @@ async def run_round(hub: HubContext, account_id: PydanticObjectId, now: datetime
             coll,
             {**_waiting_filter(account_id), "_id": PydanticObjectId(step.conversation_id)},
             {
-                "$set": {"assignee_id": agent_id, "waiting_since": None, "updated_at": now},
+                "$set": {"assignee_id": agent_id, **LEAVE_QUEUE, "updated_at": now},
                 "$inc": {"version": 1},
             },
         )

@@ -143,7 +143,7 @@ async def assign(
         target = agent.id
     changes: dict[str, Any] = {"assignee_id": target}
     if target is not None:
-        changes["waiting_since"] = None  # out of the capacity routing queue
+        changes.update(capacity.LEAVE_QUEUE)  # out of the capacity routing queue
     updated = await _update(hub, account_id, conversation_id, {"$set": changes}, "assigned")
     await capacity.settle(hub, updated)
     return updated
@@ -158,7 +158,7 @@ async def set_status(
     if status == ConversationStatus.CLOSED.value:
         # Closed: out of the routing queue and no longer snoozed; `closed_at` lets the contact's
         # next text be told as the one that reopens it (services.capacity.on_inbound).
-        changes.update(closed_at=utcnow(), waiting_since=None, snoozed_until=None)
+        changes.update(closed_at=utcnow(), snoozed_until=None, **capacity.LEAVE_QUEUE)
     else:
         changes["closed_at"] = None
     updated = await _update(hub, account_id, conversation_id, {"$set": changes}, "status")

@@ -69,6 +69,9 @@ class Conversation(Document):
     handover_note: str | None = None
     handover_by: HandoverByModel | None = None
     """Who handed it over (a bot by its token's name, or an agent), while `handover` is set."""
+    queue: PydanticObjectId | None = None
+    """The account's id while the conversation waits in its capacity routing queue: the queue is
+    read by this equality (hub.services.capacity)."""
     waiting_since: datetime | None = None
     """Set while the conversation waits in the capacity routing queue (open, unassigned); cleared
     when it is assigned or closed (hub.services.capacity)."""
@@ -100,6 +103,9 @@ class Conversation(Document):
                 [("account_id", ASCENDING), ("assignee_id", ASCENDING), ("last_message_at", DESCENDING)]
             ),
             IndexModel([("account_id", ASCENDING), ("contact_phone", ASCENDING)]),
+            # Capacity routing: the queue, and each agent's open conversations.
+            IndexModel([("queue", ASCENDING)]),
+            IndexModel([("assignee_id", ASCENDING), ("status", ASCENDING)]),
             # The inbox search: one equality read on a key (SecantusDB has no text index).
             IndexModel(
                 [("search_keys", ASCENDING), ("account_id", ASCENDING), ("last_message_at", DESCENDING)]

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from beanie import PydanticObjectId
 
-from hub.services import auth, snooze
+from hub.services import auth, capacity, snooze
 from hub.store.accounts import Role, utcnow
 from hub.store.conversations import Conversation
 from tests.conftest import RunningHub, Tenant, login, post_generic
@@ -192,3 +192,31 @@ async def test_snooze_hides_and_reopens(running: RunningHub, tenant_a: Tenant) -
         assert (await panel.next("conversation.updated", id=conv))["data"]["snoozed_until"]
         woken = await panel.next("conversation.updated", id=conv, snoozed_until=None, timeout=20)
         assert woken["change"] == "snooze"
+
+
+async def test_concurrent_texts_and_rounds_never_fill_past_capacity(
+    running: RunningHub, tenant_a: Tenant
+) -> None:
+    """Texts routed side by side, and rounds asked for at once: each round counts afresh under the
+    account's lease, so the agent ends with exactly their capacity and the rest wait."""
+    admin = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+    agent = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
+    account_id = PydanticObjectId(tenant_a.account_id)
+    async with (
+        httpx.AsyncClient(base_url=running.base, headers={"Authorization": f"Bearer {admin}"}) as c,
+        Panel(running.ws_base, agent),
+    ):
+        await c.patch("/api/queue/settings", json={"auto_assign": True})
+        await c.put(f"/api/agents/{tenant_a.agent_id}/capacity", json={"capacity": 3})
+        texts = [
+            post_generic(
+                c, {"id": f"burst-{i}", "from": f"+4860070095{i}", "to": tenant_a.number, "text": "x"}
+            )
+            for i in range(10)
+        ]
+        rounds = [capacity.request_round(running.hub, account_id) for _ in range(10)]
+        await asyncio.gather(*texts, *rounds)
+        view = await settled_queue(c, lambda v: len(v["waiting"]) == 7)
+        assert loads(view)["alpha agent"] == (3, 3, True)
+        await asyncio.gather(*(capacity.request_round(running.hub, account_id) for _ in range(10)))
+        assert loads((await c.get("/api/queue")).json())["alpha agent"] == (3, 3, True)

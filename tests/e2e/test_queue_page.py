@@ -95,6 +95,7 @@ async def test_queue_panel_is_live_and_snooze_hides_the_conversation(
     await expect(menu).to_be_visible()
     await expect(a.locator("#snooze-1h")).to_be_focused()
     await no_sideways_scroll(a, viewport["width"])
+    await screenshot(a, f"inbox-snooze-{viewport['width']}")
     await a.locator("#snooze-1h").click()
     await expect(menu).to_be_hidden()
     await expect(a.locator("#snooze-toggle")).to_contain_text("Snoozed")

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.domain.capacity import (
@@ -40,6 +40,7 @@ waiting_st = st.lists(
 )
 
 
+@settings(deadline=None)
 @given(agents_st, waiting_st)
 def test_never_over_capacity_never_offline_each_conversation_once(
     agents: list[AgentLoad], waiting: list[Waiting]
@@ -56,6 +57,7 @@ def test_never_over_capacity_never_offline_each_conversation_once(
     assert len(result) == min(len(waiting), sum(a.free for a in agents))
 
 
+@settings(deadline=None)
 @given(agents_st, waiting_st)
 def test_oldest_waiting_first(agents: list[AgentLoad], waiting: list[Waiting]) -> None:
     result = plan(agents, waiting)
@@ -63,6 +65,7 @@ def test_oldest_waiting_first(agents: list[AgentLoad], waiting: list[Waiting]) -
     assert [a.conversation_id for a in result] == [w.id for w in oldest]
 
 
+@settings(deadline=None)
 @given(
     st.lists(st.none() | times, min_size=1, max_size=5),
     st.integers(1, 30),
