@@ -18,6 +18,9 @@ const q = {
   waiting: new Map(), // conversation id -> conversation payload
   agents: new Map(), // agent id -> {id, name, capacity, online, open: Set}
   timer: null,
+  loading: null, // the load in flight
+  again: false, // asked to load again while one was in flight
+  pending: null, // events that came during a load: applied after its snapshot
 };
 
 /** Whether a conversation belongs in the list for the status filter (snoozed ones only under "snoozed"). */
@@ -42,30 +45,59 @@ export async function initQueue(me) {
   q.timer = setInterval(renderQueue, TICK_MS);
 }
 
-/** Read the queue afresh (at start and after each reconnect: events missed meanwhile are in it). */
-export async function loadQueue() {
-  if (!q.enabled) return;
-  let view;
-  try {
-    view = await api("GET", "/api/queue");
-  } catch (err) {
-    toast(err.message);
-    return;
+/**
+ * Read the queue afresh (at start and after each reconnect: events missed meanwhile are in it).
+ * One load at a time; events that arrive during a load are applied after its snapshot, in the order
+ * they came, so a snapshot read before a change cannot hide the change's event.
+ */
+export function loadQueue() {
+  if (!q.enabled) return Promise.resolve();
+  if (q.loading) {
+    q.again = true;
+    return q.loading;
   }
-  q.threshold = view.waiting_threshold_minutes;
-  q.autoAssign = view.auto_assign;
-  q.waiting.clear();
-  q.agents.clear();
-  for (const w of view.waiting) q.waiting.set(w.conversation.id, w.conversation);
-  for (const a of view.agents) q.agents.set(a.id, { ...a, open: new Set(a.open_ids) });
-  $("queue-auto").checked = q.autoAssign;
-  $("queue-threshold").value = String(q.threshold);
-  renderQueue();
+  q.loading = (async () => {
+    do {
+      q.again = false;
+      q.pending = [];
+      let view;
+      try {
+        view = await api("GET", "/api/queue");
+      } catch (err) {
+        q.pending = null;
+        toast(err.message);
+        return;
+      }
+      q.threshold = view.waiting_threshold_minutes;
+      q.autoAssign = view.auto_assign;
+      q.waiting.clear();
+      q.agents.clear();
+      q.versions.clear();
+      for (const w of view.waiting) {
+        q.waiting.set(w.conversation.id, w.conversation);
+        q.versions.set(w.conversation.id, w.conversation.version || 0);
+      }
+      for (const a of view.agents) q.agents.set(a.id, { ...a, open: new Set(a.open_ids) });
+      $("queue-auto").checked = q.autoAssign;
+      if (document.activeElement !== $("queue-threshold")) $("queue-threshold").value = String(q.threshold);
+      const came = q.pending;
+      q.pending = null;
+      for (const apply of came) apply();
+      renderQueue();
+    } while (q.again);
+  })().finally(() => {
+    q.loading = null;
+  });
+  return q.loading;
 }
 
 /** Follow a conversation payload (message.created's `conversation`, conversation.updated's data). */
 export function queueTrack(conv) {
   if (!q.enabled || !conv) return;
+  if (q.pending) {
+    q.pending.push(() => queueTrack(conv));
+    return;
+  }
   if ((q.versions.get(conv.id) ?? -1) > (conv.version || 0)) return;
   q.versions.set(conv.id, conv.version || 0);
   for (const agent of q.agents.values()) agent.open.delete(conv.id);
@@ -80,6 +112,10 @@ export function queueTrack(conv) {
 
 export function queuePresence(data) {
   if (!q.enabled || !data) return;
+  if (q.pending) {
+    q.pending.push(() => queuePresence(data));
+    return;
+  }
   const agent = q.agents.get(data.agent_id);
   if (!agent) return;
   agent.online = data.state === "online";
@@ -116,43 +152,72 @@ function renderQueue() {
         )
       : [h("li", { class: "queue-none" }, "Nobody waits.")],
   );
-  setChildren(
-    $("queue-agents"),
-    [...q.agents.values()].map((agent) =>
-      h(
-        "li",
-        { class: "queue-agent", dataset: { agentId: agent.id } },
-        h("span", {
-          class: agent.online ? "presence-dot" : "presence-dot presence-off",
-          "aria-hidden": "true",
-        }),
-        h("span", { class: "queue-agent-name" }, agent.name),
-        h("span", { class: "visually-hidden" }, agent.online ? "online" : "offline"),
-        h("span", { class: "queue-load", title: "Open conversations / capacity" }, `${agent.open.size}/${agent.capacity}`),
-        h("label", { class: "visually-hidden", for: `cap-${agent.id}` }, `Capacity of ${agent.name}`),
-        h("input", {
-          id: `cap-${agent.id}`,
-          class: "queue-capacity",
-          type: "number",
-          min: "0",
-          max: "1000",
-          step: "1",
-          value: String(agent.capacity),
-          onchange: (e) => saveCapacity(agent, e.target),
-        }),
-      ),
-    ),
-  );
+  renderAgents();
 }
 
-async function saveCapacity(agent, input) {
+const agentRows = new Map(); // agent id -> {row, dot, state, load, input}: kept, so an input keeps its focus
+
+function agentRow(id) {
+  let r = agentRows.get(id);
+  if (r) return r;
+  const agent = q.agents.get(id);
+  r = {
+    dot: h("span", { class: "presence-dot", "aria-hidden": "true" }),
+    name: h("span", { class: "queue-agent-name" }),
+    state: h("span", { class: "visually-hidden" }),
+    load: h("span", { class: "queue-load", title: "Open conversations / capacity" }),
+    input: h("input", {
+      id: `cap-${id}`,
+      class: "queue-capacity",
+      type: "number",
+      min: "0",
+      max: "1000",
+      step: "1",
+      value: String(agent.capacity),
+      onchange: (e) => saveCapacity(id, e.target),
+    }),
+  };
+  r.label = h("label", { class: "visually-hidden", for: `cap-${id}` });
+  r.row = h("li", { class: "queue-agent", dataset: { agentId: id } }, r.dot, r.name, r.state, r.load, r.label, r.input);
+  agentRows.set(id, r);
+  return r;
+}
+
+function renderAgents() {
+  const list = $("queue-agents");
+  for (const [id, r] of agentRows) {
+    if (!q.agents.has(id)) {
+      r.row.remove();
+      agentRows.delete(id);
+    }
+  }
+  const rows = [];
+  for (const agent of q.agents.values()) {
+    const r = agentRow(agent.id);
+    r.dot.className = agent.online ? "presence-dot" : "presence-dot presence-off";
+    r.name.textContent = agent.name;
+    r.state.textContent = agent.online ? "online" : "offline";
+    r.load.textContent = `${agent.open.size}/${agent.capacity}`;
+    r.label.textContent = `Capacity of ${agent.name}`;
+    if (document.activeElement !== r.input) r.input.value = String(agent.capacity);
+    rows.push(r.row);
+  }
+  // Re-inserted only when the order changed: moving a row would take the focus from its input.
+  if (rows.length !== list.children.length || rows.some((row, i) => list.children[i] !== row)) {
+    setChildren(list, rows);
+  }
+}
+
+async function saveCapacity(id, input) {
   const value = Number(input.value);
   try {
-    const saved = await api("PUT", `/api/agents/${encodeURIComponent(agent.id)}/capacity`, { capacity: value });
-    agent.capacity = saved.capacity;
+    const saved = await api("PUT", `/api/agents/${encodeURIComponent(id)}/capacity`, { capacity: value });
+    const agent = q.agents.get(id);
+    if (agent) agent.capacity = saved.capacity;
   } catch (err) {
     toast(err.message);
-    input.value = String(agent.capacity);
+    const agent = q.agents.get(id);
+    if (agent) input.value = String(agent.capacity);
   }
   renderQueue();
 }
