@@ -31,6 +31,7 @@ from hub.api.metrics import metrics, read_backlog
 from hub.api.numbers import NumberController
 from hub.api.openapi import document, openapi_config
 from hub.api.operator import OperatorController
+from hub.api.queue import QueueController
 from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
@@ -234,6 +235,7 @@ def create_app(
             metrics,
             SessionController,
             ConversationController,
+            QueueController,
             MediaController,
             SignedMediaController,
             TokenController,

@@ -14,6 +14,7 @@ from workers.send import (
     sweep_queued,
     sweep_simulated_reports,
 )
+from workers.snooze import snooze_sweep, wake_snoozed
 from workers.usage_sweep import sweep_reservations
 
 JOB_SPECS: dict[str, JobSpec] = {
@@ -57,5 +58,7 @@ JOB_SPECS: dict[str, JobSpec] = {
             timeout_s=60,
         ),
         JobSpec("campaign_sweep", campaign_sweep, max_attempts=3, timeout_s=120),
+        JobSpec("wake_snoozed", wake_snoozed, max_attempts=6, retry_delay_s=1.0, max_retry_delay_s=60.0),
+        JobSpec("snooze_sweep", snooze_sweep, max_attempts=3, timeout_s=120),
     )
 }

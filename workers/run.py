@@ -42,12 +42,13 @@ def open_hub(
 async def enqueue_start_up_sweeps(jobs: JobQueue) -> None:
     """What a process that died may have left undone: replies still queued, simulated delivery
     reports, forwarding attempts whose timers or claims died with it, usage reservations it never
-    billed or released."""
+    billed or released, snoozed conversations whose wake-up timers died with it."""
     await jobs.enqueue("sweep_queued", key="sweep-at-start", older_than_s=30.0)
     await jobs.enqueue("forward_sweep", key="forward-sweep-at-start")
     await jobs.enqueue("sweep_simulated_reports", key="simulated-reports-at-start")
     await jobs.enqueue("sweep_reservations", key="reservations-at-start")
     await jobs.enqueue("campaign_sweep", key="campaigns-at-start")
+    await jobs.enqueue("snooze_sweep", key="snooze-at-start")
 
 
 async def enqueue_sweeps_after_outage(jobs: JobQueue) -> None:
@@ -61,6 +62,7 @@ async def enqueue_sweeps_after_outage(jobs: JobQueue) -> None:
     await jobs.enqueue("sweep_simulated_reports", key=f"simulated-reports-after-outage-{run}")
     await jobs.enqueue("sweep_reservations", key=f"reservations-after-outage-{run}")
     await jobs.enqueue("campaign_sweep", key=f"campaigns-after-outage-{run}")
+    await jobs.enqueue("snooze_sweep", key=f"snooze-after-outage-{run}")
 
 
 @contextlib.asynccontextmanager

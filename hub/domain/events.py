@@ -123,6 +123,10 @@ class ConversationPayload(msgspec.Struct, frozen=True):
     """Who handed it over, while `handover` is true."""
     campaign: CampaignRef | None = None
     """The latest campaign that reached the contact in this conversation."""
+    snoozed_until: str | None = None
+    """Snoozed: out of the open list until then (it reopens by itself, or when the contact writes)."""
+    waiting_since: str | None = None
+    """Waiting in the capacity routing queue since then (open and unassigned)."""
 
 
 class StatusPayload(msgspec.Struct, frozen=True):
@@ -219,7 +223,7 @@ class MessageStatusChanged(AccountEvent, frozen=True, tag="message.status"):
 
 class ConversationUpdated(AccountEvent, frozen=True, tag="conversation.updated"):
     data: ConversationPayload
-    change: Literal["assigned", "status", "read", "contact", "handover"]
+    change: Literal["assigned", "status", "read", "contact", "handover", "snooze"]
 
 
 class Typing(AccountEvent, frozen=True, tag="typing"):

@@ -31,7 +31,7 @@ from hub.realtime.coalesce import Coalesced
 from hub.realtime.fanout import SubscriberClosed, Subscription
 from hub.realtime.outbox import Outbox
 from hub.realtime.wire import OutgoingEvent
-from hub.services import auth, presence
+from hub.services import auth, capacity, presence
 from hub.services.conversations import mark_read
 from hub.services.errors import ServiceError
 from hub.services.outbound import Author, get_conversation, send_reply
@@ -412,6 +412,12 @@ class AgentSession:
             self.deliver(event)
         self.live = True
         await self.presence("online", head)
+        if principal.kind == "agent":
+            try:
+                # Online now: the agent may take waiting conversations.
+                await capacity.agent_online(hub, principal.account_id)
+            except Exception as exc:
+                log.warning("capacity routing after an agent came online failed: %s", exc)
         # The client's messages are read in this task rather than a second one per socket (less
         # memory per idle socket); `end` interrupts the read by cancelling it.
         outcome = (1000, "bye")

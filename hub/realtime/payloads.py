@@ -101,4 +101,6 @@ def conversation_payload(conv: Conversation) -> ev.ConversationPayload:
             if conv.handover and conv.handover_by
             else None
         ),
+        snoozed_until=iso(conv.snoozed_until) if conv.snoozed_until else None,
+        waiting_since=iso(conv.waiting_since) if conv.waiting_since else None,
     )

@@ -13,6 +13,7 @@ from hub.domain import events as ev
 from hub.domain.search import InvalidSearch, Search, parse_search
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import conversation_payload
+from hub.services import capacity
 from hub.services.errors import Invalid, NotFound
 from hub.services.outbound import get_conversation
 from hub.store import from_doc, update_then_read
@@ -21,7 +22,7 @@ from hub.store.conversations import Conversation, ConversationStatus
 from hub.store.messages import Message
 from hub.store.sequences import next_seq
 
-Change = Literal["assigned", "status", "read", "contact", "handover"]
+Change = Literal["assigned", "status", "read", "contact", "handover", "snooze"]
 MAX_PAGE = 200
 
 
@@ -52,10 +53,15 @@ async def list_conversations(
     if numbers:
         # A token scoped to numbers lists only their conversations.
         query["number_id"] = {"$in": list(numbers)}
-    if status:
+    if status == "snoozed":
+        query["snoozed_until"] = {"$ne": None}
+    elif status:
         if status not in {s.value for s in ConversationStatus}:
-            raise Invalid("status must be open, pending or closed", field="status")
+            raise Invalid("status must be open, pending, closed or snoozed", field="status")
         query["status"] = status
+        if status != ConversationStatus.CLOSED.value:
+            # A snoozed conversation is out of the open and pending lists until it wakes.
+            query["snoozed_until"] = None
     if assignee == "me":
         if me is None:
             raise Invalid("assignee=me needs an agent login", field="assignee")
@@ -135,7 +141,12 @@ async def assign(
         if agent is None:
             raise Invalid("agent_id is not an agent of this account", field="agent_id")
         target = agent.id
-    return await _update(hub, account_id, conversation_id, {"$set": {"assignee_id": target}}, "assigned")
+    changes: dict[str, Any] = {"assignee_id": target}
+    if target is not None:
+        changes.update(capacity.LEAVE_QUEUE)  # out of the capacity routing queue
+    updated = await _update(hub, account_id, conversation_id, {"$set": changes}, "assigned")
+    await capacity.settle(hub, updated)
+    return updated
 
 
 async def set_status(
@@ -143,7 +154,16 @@ async def set_status(
 ) -> Conversation:
     if status not in {s.value for s in ConversationStatus}:
         raise Invalid("status must be open, pending or closed", field="status")
-    return await _update(hub, account_id, conversation_id, {"$set": {"status": status}}, "status")
+    changes: dict[str, Any] = {"status": status}
+    if status == ConversationStatus.CLOSED.value:
+        # Closed: out of the routing queue and no longer snoozed; `closed_at` lets the contact's
+        # next text be told as the one that reopens it (services.capacity.on_inbound).
+        changes.update(closed_at=utcnow(), snoozed_until=None, **capacity.LEAVE_QUEUE)
+    else:
+        changes["closed_at"] = None
+    updated = await _update(hub, account_id, conversation_id, {"$set": changes}, "status")
+    await capacity.settle(hub, updated)
+    return updated
 
 
 async def mark_read(hub: HubContext, account_id: PydanticObjectId, conversation_id: str) -> Conversation:

@@ -16,7 +16,7 @@ from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, OptOut, SendHelp
 from hub.domain.segments import count_segments
 from hub.metrics import INBOUND_STORED
-from hub.services import campaign_progress, displays, routing, usage
+from hub.services import campaign_progress, capacity, displays, routing, usage
 from hub.services.errors import Invalid, NotFound
 from hub.services.forwarding import forward
 from hub.services.threads import finish_message, upsert_contact, upsert_conversation
@@ -164,8 +164,10 @@ async def _discard_unless_stored(hub: HubContext, msg: InboundMessage, media: li
 
 async def _finish(hub: HubContext, number: Number, message: Message) -> None:
     """Publish a stored message, then apply its routing decision once; safe to repeat."""
-    await finish_message(hub.bus, message)
+    conv = await finish_message(hub.bus, message)
     await campaign_progress.on_reply(hub, message)
+    if message.direction == Direction.INBOUND:
+        await capacity.on_inbound(hub, conv)
     record = message.routing
     if record is not None and not record.applied:
         await routing.count_message(number.e164, message.sender)

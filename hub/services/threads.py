@@ -117,8 +117,9 @@ async def apply_to_conversation(message: Message) -> Conversation:
         "$push": {"applied_ids": {"$each": [message.id], "$slice": -APPLIED_KEEP}},
     }
     if message.direction == Direction.INBOUND:
-        # A customer writing again reopens a closed conversation.
+        # A customer writing again reopens a closed or snoozed conversation.
         update["$set"]["status"] = ConversationStatus.OPEN.value
+        update["$set"]["snoozed_until"] = None
         update["$inc"]["unread"] = 1
     else:
         # An agent answering has read the thread.

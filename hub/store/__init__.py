@@ -11,6 +11,7 @@ from hub.store.accounts import Account, Agent, ApiToken, LoginSession
 from hub.store.audience import CampaignRecipient, RoutingState, Suppression, UnmatchedMessage
 from hub.store.audit import AuditEntry
 from hub.store.campaigns import Campaign, CampaignTarget
+from hub.store.capacity import RoutingLease
 from hub.store.conversations import Contact, Conversation
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.events import EventRecord
@@ -68,6 +69,7 @@ ALL_DOCUMENTS: list[type[Document]] = [
     UsageLimits,
     UsageMonth,
     AuditEntry,
+    RoutingLease,
 ]
 
 D = TypeVar("D", bound=Document)

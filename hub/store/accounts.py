@@ -47,6 +47,11 @@ class Account(HoldsACounter, Document):
     suspended_at: datetime | None = None
     exported_at: datetime | None = None
     """When the account's data was last exported: it may only be deleted after an export."""
+    auto_assign: bool = False
+    """Capacity routing: new and reopened conversations wait in a queue and are given to online
+    agents with free capacity (hub.services.capacity)."""
+    waiting_threshold_minutes: int = 0
+    """A conversation waiting this long in the queue is flagged; 0: never."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
@@ -66,6 +71,10 @@ class Agent(Document):
     password_hash: str
     role: Role = Role.AGENT
     active: bool = True
+    capacity: int = 0
+    """Open conversations capacity routing gives the agent at most; 0: none automatically."""
+    last_assigned_at: datetime | None = None
+    """When capacity routing last gave the agent a conversation (the round robin's order)."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

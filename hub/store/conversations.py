@@ -76,6 +76,17 @@ class Conversation(Document):
     """Who handed it over (a bot by its token's name, or an agent), while `handover` is set."""
     campaign: CampaignLink | None = None
     """The latest campaign whose message reached the contact in this conversation."""
+    queue: PydanticObjectId | None = None
+    """The account's id while the conversation waits in its capacity routing queue: the queue is
+    read by this equality (hub.services.capacity)."""
+    waiting_since: datetime | None = None
+    """Set while the conversation waits in the capacity routing queue (open, unassigned); cleared
+    when it is assigned or closed (hub.services.capacity)."""
+    snoozed_until: datetime | None = None
+    """Out of the open list until then; a new inbound text or the wake-up job clears it
+    (hub.services.snooze)."""
+    closed_at: datetime | None = None
+    """When it was last closed; cleared when it reopens, so that the text that reopens it can be told."""
     version: int = 0
     """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
     search_keys: list[str] = Field(default_factory=list)
@@ -99,6 +110,9 @@ class Conversation(Document):
                 [("account_id", ASCENDING), ("assignee_id", ASCENDING), ("last_message_at", DESCENDING)]
             ),
             IndexModel([("account_id", ASCENDING), ("contact_phone", ASCENDING)]),
+            # Capacity routing: the queue, and each agent's open conversations.
+            IndexModel([("queue", ASCENDING)]),
+            IndexModel([("assignee_id", ASCENDING), ("status", ASCENDING)]),
             # The inbox search: one equality read on a key (SecantusDB has no text index).
             IndexModel(
                 [("search_keys", ASCENDING), ("account_id", ASCENDING), ("last_message_at", DESCENDING)]

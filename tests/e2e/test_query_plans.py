@@ -35,7 +35,7 @@ import websockets
 from beanie import PydanticObjectId
 
 from hub.jobs.saq_queue import SaqJobQueue
-from hub.store.accounts import Account
+from hub.store.accounts import Account, Agent
 from hub.store.conversations import Contact
 from hub.store.keywords import ContactGroup
 from hub.store.usage import UsageLimits
@@ -206,13 +206,18 @@ async def test_the_message_path_scans_no_growing_collection(running: RunningHub,
     assert any("search_keys" in q for c, _, q in queries if c == "conversations"), "no search seen"
     assert any(c == "usage_entries" and op == "aggregate" for c, op, _ in queries), "no usage totals seen"
     assert any(c == "usage_months" and op == "update" for c, op, _ in queries), "no usage taken"
+    assert any("queue" in q for c, _, q in queries if c == "conversations"), "no routing queue read"
     problems = await _problems(db, queries)
     assert not problems, "\n".join(problems)
 
 
 async def _message_path(running: RunningHub, tenant_a: Tenant) -> None:
     account_id = PydanticObjectId(tenant_a.account_id)
-    await Account.find_one({"_id": account_id}).set({"operator": True})  # type: ignore[union-attr]
+    # Capacity routing on: new conversations queue and are assigned to the agent (hub.services.capacity).
+    await Account.find_one({"_id": account_id}).set(  # type: ignore[union-attr]
+        {"operator": True, "auto_assign": True, "waiting_threshold_minutes": 5}
+    )
+    await Agent.find_one({"_id": PydanticObjectId(tenant_a.agent_id)}).set({"capacity": 2})  # type: ignore[union-attr]
     # Limits make every send take its units with conditional updates (hub.services.usage).
     await UsageLimits(id=account_id, monthly_segments=1000, balance_units=100).insert()
     token = await login(running.base, tenant_a.agent_email, tenant_a.agent_password)
@@ -249,6 +254,16 @@ async def _message_path(running: RunningHub, tenant_a: Tenant) -> None:
         for path in ("/api/usage", "/api/operator/usage", "/api/operator/usage.csv"):
             r = await client.get(path, headers=admin)
             assert r.status_code == 200, r.text
+        # The routing queue, snooze and wake, closing (which runs a round).
+        assert (await client.get("/api/queue", headers=admin)).status_code == 200
+        r = await client.post(f"/api/conversations/{conv_id}/snooze", json={"preset": "1h"}, headers=auth)
+        assert r.status_code == 200, r.text
+        r = await client.post(f"/api/conversations/{conv_id}/unsnooze", headers=auth)
+        assert r.status_code == 200 and r.json()["snoozed_until"] is None, r.text
+        r = await client.post(f"/api/conversations/{conv_id}/status", json={"status": "closed"}, headers=auth)
+        assert r.status_code == 200, r.text
+        again = {"id": "plan-reopen", "from": "+48600700900", "to": tenant_a.number, "text": "reopen"}
+        assert (await post_generic(client, again)).status_code == 200
 
     # A panel that saw everything up to the head but two events: it asks for them as holes.
     url = f"{running.ws_base}/ws?since={head}&missing=1,2"

@@ -168,6 +168,33 @@ def test_invalid_events_are_rejected(raw: bytes) -> None:
         ev.decode_event(raw)
 
 
+SNOOZED = msgspec.structs.replace(
+    CONV, snoozed_until="2026-11-23T07:00:00Z", waiting_since="2026-11-22T10:00:00Z", version=3
+)
+
+
+def test_conversation_updated_carries_snooze_and_queue_fields() -> None:
+    event = ev.ConversationUpdated(seq=12, account_id="a1", at=AT, data=SNOOZED, change="snooze")
+    raw = ev.encode_event(event)
+    wire = msgspec.json.decode(raw)
+    assert wire["data"]["snoozed_until"] == "2026-11-23T07:00:00Z"
+    assert wire["data"]["waiting_since"] == "2026-11-22T10:00:00Z"
+    assert wire["change"] == "snooze"
+    assert ev.decode_event(raw) == event
+    # Older payloads without the fields still decode: neither snoozed nor waiting.
+    del wire["data"]["snoozed_until"], wire["data"]["waiting_since"]
+    old = ev.decode_event(msgspec.json.encode(wire))
+    assert isinstance(old, ev.ConversationUpdated)
+    assert old.data.snoozed_until is None and old.data.waiting_since is None
+
+
+def test_unknown_change_is_rejected() -> None:
+    wire = msgspec.json.decode(ev.encode_event(SAMPLES[2]))
+    wire["change"] = "snoozed-forever"
+    with pytest.raises(msgspec.ValidationError):
+        ev.decode_event(msgspec.json.encode(wire))
+
+
 def test_json_schema_names_every_type() -> None:
     schema = str(ev.event_json_schema())
     for tag in tags():

@@ -37,6 +37,7 @@ import {
   renderMessage as renderMessageNode,
   renderStatus as renderMessageStatus,
 } from "/static/inbox-messages.js";
+import { initQueue, initSnooze, loadQueue, queuePresence, queueTrack, renderSnooze, statusMatches } from "/static/inbox-queue.js";
 import { parseSearch, searchMatches } from "/static/inbox-search.js";
 
 const PAGE_SIZE = 50;
@@ -145,7 +146,7 @@ function agentName(id) {
 
 function matchesFilters(conv) {
   const f = state.filters;
-  if (f.status && conv.status !== f.status) return false;
+  if (!statusMatches(conv, f.status)) return false;
   if (f.assignee === "me" && conv.assignee_id !== state.me.id) return false;
   if (f.assignee === "unassigned" && conv.assignee_id) return false;
   if (f.unread && !(conv.unread > 0)) return false;
@@ -386,6 +387,7 @@ function renderThreadHeader() {
   el.statusToggle.textContent = conv.status === "closed" ? "Reopen" : "Close";
   el.statusToggle.dataset.action = conv.status === "closed" ? "open" : "closed";
   renderHandoverBar(conv, el.handover);
+  renderSnooze(conv);
 }
 
 function setView(view) {
@@ -545,6 +547,7 @@ function onPresence(data) {
   if (data.state === "online") state.online.set(data.agent_id, data.agent_name);
   else if (data.agent_id !== state.me.id) state.online.delete(data.agent_id);
   renderPresence();
+  queuePresence(data);
 }
 
 // ---------------------------------------------------------------- applying events
@@ -554,6 +557,7 @@ function apply(event) {
     case "message.created": {
       const message = event.data;
       if (event.conversation && upsertConversation(event.conversation)) renderList();
+      queueTrack(event.conversation);
       if (message.conversation_id === state.selectedId) {
         upsertMessage(message);
         if (event.conversation && message.conversation_id === state.selectedId) renderThreadHeader();
@@ -567,6 +571,7 @@ function apply(event) {
       else noteStatus(event.data.message_id, event.data.status);
       break;
     case "conversation.updated":
+      queueTrack(event.data);
       if (upsertConversation(event.data)) {
         renderList();
         if (event.data.id === state.selectedId) renderThreadHeader();
@@ -732,6 +737,7 @@ function onSocketMessage(msg) {
         for (const agent of msg.online || []) state.online.set(agent.agent_id, agent.agent_name);
         state.online.set(state.me.id, state.me.name);
         renderPresence();
+        loadQueue();
       }
       if (rt.fullReload || rt.lastSeq === null) {
         rt.fullReload = false;
@@ -1051,6 +1057,8 @@ async function main() {
   $("agent-name").textContent = me.name;
   $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
   renderAssignOptions();
+  initSnooze(() => state.selectedId);
+  initQueue(me);
   state.online.set(me.id, me.name);
   renderPresence();
   connect();
