@@ -46,6 +46,7 @@ from hub.store.usage import UsageLimits
 MAX_SEGMENTS = 10
 SAMPLES = 5
 INSERT_CHUNK = 500
+POOL_WARNING = 3
 
 
 class SenderNumber(msgspec.Struct, tag_field="kind", tag="number"):
@@ -161,7 +162,13 @@ async def _sender(
         model = SenderModel(kind="eco", label="ECO+", provider=numbers[0].provider)
         return model, "best_effort", "", ["ECO+: replies are matched to the campaign on a best-effort basis."]
     model = SenderModel(kind="2way", label="2WAY pool", provider=numbers[0].provider)
-    return model, "guaranteed", "", []
+    warnings = []
+    if len(numbers) < POOL_WARNING:
+        warnings.append(
+            f"The 2WAY pool has {len(numbers)} number(s): a recipient that many other live campaigns "
+            "texted in the last 7 days is skipped."
+        )
+    return model, "guaranteed", "", warnings
 
 
 def _schedule(schedule: ScheduleIn) -> ScheduleModel:

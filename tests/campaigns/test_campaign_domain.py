@@ -152,3 +152,26 @@ def test_sender_names() -> None:
     for bad in ("", "TOO LONG NAME", "Sklep!", "12345", "Żabka"):
         with pytest.raises(ValueError):
             check_sender_name(bad)
+
+
+@given(
+    st.lists(st.integers(min_value=500_000_000, max_value=799_999_999), min_size=1, max_size=20),
+    st.sampled_from([";", ","]),
+    st.sampled_from(["+48 {} {} {}", "0048{}{}{}", "{}-{}-{}", "48{}{}{}"]),
+    st.booleans(),
+)
+def test_csv_reads_back_every_number_once(numbers: list[int], delimiter: str, form: str, bom: bool) -> None:
+    rows = []
+    for n in numbers:
+        digits = str(n)
+        rows.append(delimiter.join([form.format(digits[:3], digits[3:6], digits[6:]), "x"]))
+    text = ("\ufeff" if bom else "") + f"telefon{delimiter}uwagi\r\n" + "\r\n".join(rows)
+    audience = parse_csv(text)
+    expected = list(dict.fromkeys(f"+48{n}" for n in numbers))
+    valid = [r.phone for r in audience.recipients]
+    # Every row is either read (once) or reported: nothing is dropped silently.
+    assert len(valid) + audience.duplicates + audience.invalid_count == len(numbers)
+    assert len(set(valid)) == len(valid) and set(valid) <= set(expected)
+    assert valid == [p for p in expected if p in set(valid)]  # in file order
+    # A number that is not a mobile of the plan (e.g. 52x) is reported with its line, not dropped.
+    assert all(r.line >= 2 and r.reason for r in audience.invalid)

@@ -240,6 +240,7 @@ async def test_two_way_pairs_are_never_bound_to_two_live_campaigns(quiet_hub: Hu
         sender=svc.SenderTwoWay(),
         audience=svc.AudienceIn(group_ids=[str(group_id)]),
     )
+    assert any("2WAY pool has 2 number(s)" in w for w in (await svc.preview(account, data)).warnings)
     first = await svc.create(quiet_hub, account, data)
     second = await svc.create(quiet_hub, account, data)
     third = await svc.create(quiet_hub, account, data)
@@ -256,3 +257,43 @@ async def test_two_way_pairs_are_never_bound_to_two_live_campaigns(quiet_hub: Hu
     third_targets = await _targets(third)
     assert {t.status for t in third_targets.values()} == {"skipped"}
     assert all("another live campaign" in (t.reason or "") for t in third_targets.values())
+
+
+async def test_an_interrupted_sender_name_send_is_finished_once(quiet_hub: HubContext) -> None:
+    account, number_id, group_id = await _setup()
+    data = _campaign(number_id, group_id)
+    data = svc.CampaignIn(
+        name="Nazwa", text="Promocja", sender=svc.SenderName("SKLEP"), audience=data.audience
+    )
+    campaign = await svc.create(quiet_hub, account, data)
+    # The opt-out from the account's number does not cover a sender name; the block covers all.
+    assert campaign.counts["recipients"] == 4 and campaign.excluded["blocked"] == 1
+    await svc.start(quiet_hub, campaign, NOON)
+    # A job died after claiming the first recipient, before the gateway answered.
+    first = await CampaignTarget.find_one({"campaign_id": campaign.id, "n": 0})
+    assert first is not None
+    await CampaignTarget.get_pymongo_collection().update_one(
+        {"_id": first.id}, {"$set": {"stage": "sending", "claimed_at": NOON}}
+    )
+    result = await sending.run_batch(quiet_hub, str(campaign.id), 0, NOON)
+    assert result["queued"] == 3  # the claimed one is young: it may still be on its way
+    again = await sending.run_batch(quiet_hub, str(campaign.id), 1, NOON)
+    assert again == {"queued": 0, "batch": 1}
+    # Two minutes on, the simulator de-duplicates by id: it is sent again, once.
+    later = NOON + sending.STALE_SENDING
+    assert (await sending.run_batch(quiet_hub, str(campaign.id), 2, later))["queued"] == 1
+    assert (await sending.run_batch(quiet_hub, str(campaign.id), 3, later)) == {"done": True}
+    done = await _reload(campaign)
+    assert done.counts["sent"] == 4 and done.counts["queued"] == 0
+    assert {t.sender for t in (await _targets(done)).values()} == {"SKLEP"}
+
+
+async def test_the_sweep_requeues_live_campaigns(quiet_hub: HubContext) -> None:
+    account, number_id, group_id = await _setup()
+    live = await svc.create(quiet_hub, account, _campaign(number_id, group_id))
+    await svc.create(quiet_hub, account, _campaign(number_id, group_id))  # a draft: left alone
+    await svc.start(quiet_hub, live, NOON)
+    before = (await quiet_hub.jobs.backlog()).queued
+    assert await sending.sweep(quiet_hub, NOON) == 1
+    # The batch the start queued is still queued: the sweep's job shares its key.
+    assert (await quiet_hub.jobs.backlog()).queued == before
