@@ -53,7 +53,8 @@ JOB_SPECS: dict[str, JobSpec] = {
             max_attempts=12,
             retry_delay_s=1.0,
             max_retry_delay_s=60.0,
-            timeout_s=120,
+            # Short: a run killed with its worker holds the batch's key until the queue times it out.
+            timeout_s=60,
         ),
         JobSpec("campaign_sweep", campaign_sweep, max_attempts=3, timeout_s=120),
     )

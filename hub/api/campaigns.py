@@ -341,6 +341,7 @@ class CampaignController(Controller):
         after: Annotated[str | None, QueryParameter()] = None,
     ) -> RecipientPage:
         """Recipients in build order, a page at a time; `next` is the `after` of the next page."""
+        status = status or None  # `status=` (empty): every status
         if status is not None and status not in TARGET_STATUSES:
             raise Invalid(f"status must be one of {', '.join(TARGET_STATUSES)}", field="status")
         campaign = await svc.get(principal.account_id, campaign_id)
