@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import connections, fanout, ingest, scaleout, screen, tvvote
+from bench import campaign, connections, fanout, ingest, scaleout, screen, tvvote
 from bench.children import run_loop
 from bench.machine import machine_info
 from bench.procfs import loadavg, raise_nofile
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, Bench] = {
     "scaleout": scaleout.run,
     "screen": screen.run,
     "tvvote": tvvote.run,
+    "campaign": campaign.run,
 }
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -64,7 +65,7 @@ async def run_database(
             started = time.monotonic()
             print(f"-- {name} against {label} …", file=sys.stderr, flush=True)
             try:
-                async with asyncio.timeout(sizes.bench_timeout_s):
+                async with asyncio.timeout(sizes.timeout_s(name)):
                     result = await BENCHMARKS[name](stack, sizes)
             except Exception:
                 failed = True

@@ -86,7 +86,21 @@ class Sizes:
     tvvote_window_s: float = 4.0
     tvvote_phones: int = 20_000
     tvvote_panels: int = 20
+    campaign_recipients: int = 100_000
+    """The campaign benchmark's full audience; it also sends to a tenth of it."""
+    campaign_rate_per_minute: int = 60_000
+    """The campaign's rate limit: far above what one worker sends, so the hub sets the pace."""
+    campaign_sockets: int = 2
+    campaign_baseline_probes: int = 50
+    campaign_probe_gap_s: float = 0.2
+    campaign_timeout_s: float = 3600.0
+    campaign_progress_s: float = 30.0
+    """How often the campaign's counts are printed while it sends."""
     bench_timeout_s: float = 420.0
+
+    def timeout_s(self, bench: str) -> float:
+        """How long one benchmark may run: the campaign sends its whole audience."""
+        return self.campaign_timeout_s if bench == "campaign" else self.bench_timeout_s
 
     def burst(self, subscribers: int) -> int:
         if self.tiny:
@@ -116,6 +130,10 @@ TINY = Sizes(
     tvvote_window_s=1.0,
     tvvote_phones=200,
     tvvote_panels=2,
+    campaign_recipients=30,
+    campaign_baseline_probes=5,
+    campaign_timeout_s=150.0,
+    campaign_progress_s=2.0,
     bench_timeout_s=60.0,
 )
 

@@ -167,18 +167,7 @@ class Stack:
         """Start `hub serve` (or `argv`) as a child process and wait until /health answers."""
         port = free_port()
         log = self.tmp / f"hub-{prefix}-{port}.log"
-        env = {
-            **os.environ,
-            "MONGODB_URI": self.uri,
-            "MONGODB_DATABASE": database,
-            "HUB_HOST": "127.0.0.1",
-            "HUB_PORT": str(port),
-            "HUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "HUB_SECRET": "bench-secret-" + self.run_id,
-            "REDIS_URL": self.redis_url if redis else "",
-            "HUB_CHANNEL_PREFIX": prefix,
-            "HUB_DATA_DIR": str(self.tmp / f"var-{port}"),
-        }
+        env = self._env(database, prefix, port, redis)
         # Popen returns once the child is forked; the wait for it to serve is asynchronous below.
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: ASYNC220
@@ -196,6 +185,43 @@ class Stack:
             tail = log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"hub did not start: {exc}\n{tail}") from exc
         return hub
+
+    def _env(self, database: str, prefix: str, port: int, redis: bool = True) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MONGODB_URI": self.uri,
+            "MONGODB_DATABASE": database,
+            "HUB_HOST": "127.0.0.1",
+            "HUB_PORT": str(port),
+            "HUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "HUB_SECRET": "bench-secret-" + self.run_id,
+            "REDIS_URL": self.redis_url if redis else "",
+            "HUB_CHANNEL_PREFIX": prefix,
+            "HUB_DATA_DIR": str(self.tmp / f"var-{port}"),
+        }
+
+    async def start_worker(self, database: str, prefix: str, wait_s: float = 60.0) -> HubProcess:
+        """Start `hub worker` (jobs on Redis) as a child process; wait until it says it runs."""
+        port = free_port()  # unused by the worker, but it names its log and data folder
+        log = self.tmp / f"worker-{prefix}-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(  # noqa: ASYNC220
+                [sys.executable, "-m", "hub", "worker"],
+                env=self._env(database, prefix, port),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        worker = HubProcess(proc=proc, port=port, log=log)
+        self._hubs.append(worker)
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while "worker running" not in log.read_text(errors="replace"):
+            if proc.poll() is not None or asyncio.get_running_loop().time() > deadline:
+                await self.stop_hub(worker)
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"hub worker did not start:\n{tail}")
+            await asyncio.sleep(0.2)
+        return worker
 
     async def stop_hub(self, hub: HubProcess) -> None:
         await hub.stop()

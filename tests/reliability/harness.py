@@ -44,12 +44,12 @@ import websockets
 from bson import ObjectId
 from pymongo import MongoClient
 
+from hub.domain.events import DURABLE_TYPES
 from hub.embedded_mongo import EmbeddedMongo
 from hub.tasks import cancel_and_wait
 
 WEBHOOK_SECRET = "reliability-webhook-secret"
 HUB_SECRET = "r" * 32
-DURABLE = frozenset({"message.created", "message.status", "conversation.updated"})
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -573,7 +573,9 @@ class WsClient:
                     self.holes.clear()
                 elif kind == "resumed":
                     self.log.append(LogLine(time.monotonic(), "resumed", detail=str(msg.get("replayed"))))
-                elif kind in DURABLE:
+                elif kind in DURABLE_TYPES:
+                    # Every type the hub logs with a seq (campaign.progress and survey.results too):
+                    # a client that skipped one would count it as a gap.
                     self._apply(msg)
             code = conn.close_code
         except websockets.ConnectionClosed as exc:
