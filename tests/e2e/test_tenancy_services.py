@@ -90,6 +90,18 @@ async def _b_world(running: RunningHub, b: httpx.AsyncClient, tenant_b: Tenant) 
         await p.next_sms()
     draw = await created(b, f"/api/surveys/{survey['id']}/draws", {"winners": 1})
     verification = await created(b, "/api/own-numbers", {"phone": "+48601333444"})
+    campaign = await created(
+        b,
+        "/api/campaigns",
+        {
+            "name": "Kampania B",
+            "text": "Sekret dla {name|Klienta}",
+            "sender": {"kind": "number", "number_id": number_id},
+            "audience": {"group_ids": [group["id"]], "contact_ids": [], "csv": None},
+            "schedule": {"start_at": None, "window": None, "rate_per_minute": None},
+        },
+    )
+    conversation = (await b.get("/api/conversations")).json()[0]
     return {
         "number_id": number_id,
         "group_id": group["id"],
@@ -99,6 +111,9 @@ async def _b_world(running: RunningHub, b: httpx.AsyncClient, tenant_b: Tenant) 
         "contact_id": contact["id"],
         "draw_id": draw["id"],
         "verification_id": verification["verification_id"],
+        "campaign_id": campaign["id"],
+        "conversation_id": conversation["id"],
+        "agent_id": (await b.get("/api/me")).json()["id"],
     }
 
 
@@ -139,6 +154,16 @@ async def test_admin_of_a_reaches_nothing_of_b(
             ("PATCH", "/api/contacts/{contact_id}", {"name": "przejęty", "blocked": True}),
             ("PATCH", "/api/numbers/{number_id}", {"label": "przejęty"}),
             ("POST", "/api/own-numbers/{verification_id}/confirm", {"code": "123456"}),
+            ("GET", "/api/campaigns/{campaign_id}", None),
+            ("GET", "/api/campaigns/{campaign_id}/recipients", None),
+            ("GET", "/api/campaigns/{campaign_id}/report.csv", None),
+            ("POST", "/api/campaigns/{campaign_id}/start", None),
+            ("POST", "/api/campaigns/{campaign_id}/pause", None),
+            ("POST", "/api/campaigns/{campaign_id}/resume", None),
+            ("POST", "/api/campaigns/{campaign_id}/cancel", None),
+            ("PUT", "/api/agents/{agent_id}/capacity", {"capacity": 5}),
+            ("POST", "/api/conversations/{conversation_id}/snooze", {"preset": "1h"}),
+            ("POST", "/api/conversations/{conversation_id}/unsnooze", None),
         ]:
             path = template.format(**ids)
             r = await a.request(method, path, json=payload)
@@ -162,6 +187,7 @@ async def test_admin_of_a_reaches_nothing_of_b(
             "/api/groups",
             "/api/contacts",
             "/api/audit",
+            "/api/campaigns",
         ]:
             assert (await a.get(path)).json() == [], path
         assert "+48601111222" not in (await a.get("/api/contacts/export.csv")).text
@@ -172,8 +198,8 @@ async def test_admin_of_a_reaches_nothing_of_b(
         # B's log has B's own changes only (A's refused attempts left none); filtering by B's account
         # or admin does not reach them from A.
         assert sorted(e["action"] for e in (await b.get("/api/audit")).json()) == [
-            "autoresponder.create", "contact.create", "draw.create", "group.create", "keyword.create",
-            "survey.create",
+            "autoresponder.create", "campaign.create", "contact.create", "draw.create", "group.create",
+            "keyword.create", "survey.create",
         ]  # fmt: skip
         for query in ({"account_id": tenant_b.account_id}, {"actor": tenant_b.admin_email}):
             assert (await a.get("/api/audit", params=query)).json() == []
@@ -181,6 +207,9 @@ async def test_admin_of_a_reaches_nothing_of_b(
         # B's things are untouched.
         assert [k["text"] for k in (await b.get("/api/keywords")).json()] == ["SEKRET"]
         assert (await b.get("/api/contacts")).json()[0]["blocked"] is False
+        b_campaign = (await b.get(f"/api/campaigns/{ids['campaign_id']}")).json()
+        assert b_campaign["status"] == "draft" and b_campaign["counts"]["recipients"] == 1, b_campaign
+        assert (await b.get(f"/api/conversations/{ids['conversation_id']}")).json()["snoozed_until"] is None
 
         schema = (await a.get("/schema/openapi.json")).json()
         with_ids = {p for p in schema["paths"] if "{" in p and p.startswith("/api/")}
