@@ -5,7 +5,7 @@
  * come as `campaign.progress` events on the agent socket (/ws); after a reconnect what changed
  * meanwhile is read again over REST.
  */
-import { $, api, Backoff, goToLogin, LiveSocket, toast } from "/static/common.js";
+import { $, api, pageSocket, toast } from "/static/common.js";
 import { applyProgress as listProgress, initList, loadList, markCurrent, upsertCampaign } from "/static/campaigns-list.js";
 import { collect, initEditor, reloadGroups, resetEditor, showError } from "/static/campaigns-editor.js";
 import { hidePreview, initPreview, markStale, showPreview } from "/static/campaigns-preview.js";
@@ -22,9 +22,8 @@ const T = {
   created: (name) => `Campaign “${name}” created.`,
 };
 
-const PING_EVERY_MS = 25000;
 
-const rt = { socket: null, ping: null, ready: 0 };
+const rt = { socket: null, ready: 0 };
 
 // ---------------------------------------------------------------- the hash
 
@@ -97,45 +96,23 @@ function setConnection(name) {
   document.body.dataset.connection = name;
 }
 
-function onSocketMessage(msg) {
-  switch (msg.type) {
-    case "ready":
-      rt.ready += 1;
-      setConnection("online");
-      clearInterval(rt.ping);
-      rt.ping = setInterval(() => rt.socket.send({ type: "ping" }), PING_EVERY_MS);
-      // What changed while the socket was away (or before it first connected).
-      if (rt.ready > 1) {
-        loadList().catch(() => {});
-        refreshCampaign();
-      }
-      break;
-    case "campaign.progress":
-      if (!msg.data) break;
-      if (!listProgress(msg.data)) loadList().catch(() => {});
-      viewProgress(msg.data);
-      break;
-    default:
-      break;
+function onReady() {
+  rt.ready += 1;
+  // What changed while the socket was away (or before it first connected).
+  if (rt.ready > 1) {
+    loadList().catch(() => {});
+    refreshCampaign();
   }
 }
 
+function onEvent(msg) {
+  if (msg.type !== "campaign.progress" || !msg.data) return;
+  if (!listProgress(msg.data)) loadList().catch(() => {});
+  viewProgress(msg.data);
+}
+
 function connect() {
-  rt.socket = new LiveSocket({
-    url: () => "/ws",
-    onMessage: onSocketMessage,
-    onClose: (e) => {
-      clearInterval(rt.ping);
-      if (e.code === 4401) {
-        goToLogin();
-        return false;
-      }
-      setConnection("down");
-      return true;
-    },
-    backoff: new Backoff(500, 10000),
-  });
-  rt.socket.start();
+  rt.socket = pageSocket({ onReady, onEvent, setConnection });
 }
 
 // ---------------------------------------------------------------- start

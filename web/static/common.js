@@ -324,3 +324,38 @@ export function icon(name, size = 16) {
   svg.appendChild(path);
   return svg;
 }
+
+/**
+ * The account's live socket for a page that follows events (Services, Campaigns): reconnects with
+ * backoff, pings while connected, and goes to the login page when the credential is revoked (4401).
+ * `onReady()` runs on every `ready` (after a reconnect the page re-reads what changed meanwhile);
+ * `onEvent(msg)` gets every other message; `setConnection("online" | "down")` shows the state.
+ */
+export function pageSocket({ onReady, onEvent, setConnection, pingEveryMs = 25000 }) {
+  let ping = null;
+  const socket = new LiveSocket({
+    url: () => "/ws",
+    onMessage: (msg) => {
+      if (msg.type !== "ready") {
+        onEvent(msg);
+        return;
+      }
+      setConnection("online");
+      clearInterval(ping);
+      ping = setInterval(() => socket.send({ type: "ping" }), pingEveryMs);
+      onReady();
+    },
+    onClose: (e) => {
+      clearInterval(ping);
+      if (e.code === 4401) {
+        goToLogin();
+        return false;
+      }
+      setConnection("down");
+      return true;
+    },
+    backoff: new Backoff(500, 10000),
+  });
+  socket.start();
+  return socket;
+}

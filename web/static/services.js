@@ -7,7 +7,7 @@
  * SVG <text>/<title> nodes); nothing is parsed as HTML. Charts are SVG built with DOM calls,
  * coloured by classes, so the page needs no inline style.
  */
-import { $, api, ApiError, Backoff, fullTime, goToLogin, h, LiveSocket, setChildren, toast } from "/static/common.js";
+import { $, api, ApiError, fullTime, goToLogin, h, pageSocket, setChildren, toast } from "/static/common.js";
 import { initAudit, loadAudit } from "/static/services-audit.js";
 import { unmatchedReason } from "/static/unmatched-reasons.js";
 
@@ -35,7 +35,6 @@ const DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 const KNOWN_PLACEHOLDERS = new Set(["name", "phone", "param", "keyword"]);
 const RANGE_RE = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
 const VALIDATE_DELAY_MS = 300;
-const PING_EVERY_MS = 25000;
 const BROWSER_TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || "Europe/Warsaw";
 
 const state = {
@@ -1531,7 +1530,7 @@ function renderColumnChart(container, byDay, seriesNames, mode, emptyText, label
 
 // ---------------------------------------------------------------- live results over /ws
 
-const rt = { socket: null, ping: null, readyCount: 0 };
+const rt = { socket: null, readyCount: 0 };
 
 function setConnection(name) {
   document.body.dataset.connection = name;
@@ -1539,33 +1538,17 @@ function setConnection(name) {
 }
 
 function connect() {
-  rt.socket = new LiveSocket({
-    url: () => "/ws",
-    onMessage: onSocketMessage,
-    onClose: (e) => {
-      clearInterval(rt.ping);
-      if (e.code === 4401) {
-        goToLogin();
-        return false;
-      }
-      setConnection("down");
-      return true;
-    },
-    backoff: new Backoff(500, 10000),
-  });
-  rt.socket.start();
+  rt.socket = pageSocket({ onReady, onEvent: onSocketMessage, setConnection });
+}
+
+function onReady() {
+  rt.readyCount += 1;
+  // Results that changed while the socket was away (or before it first connected).
+  for (const s of state.surveys) loadResults(s.id);
 }
 
 function onSocketMessage(msg) {
   switch (msg.type) {
-    case "ready":
-      rt.readyCount += 1;
-      setConnection("online");
-      clearInterval(rt.ping);
-      rt.ping = setInterval(() => rt.socket.send({ type: "ping" }), PING_EVERY_MS);
-      // Results that changed while the socket was away (or before it first connected).
-      for (const s of state.surveys) loadResults(s.id);
-      break;
     case "keyword.status":
       // The operator decided on a reservation: show its status (and reason) at once.
       loadKeywords().catch((err) => toast(err.message));
