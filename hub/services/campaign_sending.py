@@ -27,8 +27,9 @@ from hub.services.campaigns import enqueue_batch as enqueue
 from hub.services.campaigns import pool
 from hub.services.errors import Conflict, ServiceError
 from hub.services.outbound import CampaignTag, is_suppressed, queue_campaign_message
+from hub.store.accounts import utcnow
 from hub.store.audience import CampaignRecipient
-from hub.store.campaigns import Campaign, CampaignTarget, campaigns, count, targets
+from hub.store.campaigns import Campaign, CampaignTarget, campaigns, count, recount, targets
 from hub.store.numbers import Number
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ DEFAULT_RATE_PER_MINUTE = 600
 STALE_SENDING = timedelta(minutes=2)
 LIVE_STATUSES = ("scheduled", "running", "waiting")
 SUPPRESSED = "opted out or blocked since the audience was built"
+RECOUNT_DONE = timedelta(days=2)
+"""The sweep recounts campaigns finished this recently (their delivery reports may still come)."""
 UNKNOWN_OUTCOME = "sending was interrupted; the gateway may have sent it"
 
 
@@ -133,6 +136,10 @@ async def run_batch(hub: HubContext, campaign_id: str, batch: int, now: datetime
         if await _set_status(
             hub, campaign, ("running",), {"status": "done", "finished_at": now, "next_send_at": None}
         ):
+            # Counters a killed process left off are set right (left for the sweep while
+            # delivery reports are moving recipients).
+            if await recount(campaign.id):
+                await campaign_progress.publish(hub, campaign.account_id, str(campaign.id))
             await campaign_progress.flush()
         return {"done": True}
     sent = 0
@@ -179,7 +186,14 @@ async def _recover_interrupted(
             continue
         result = await targets().update_one(
             {"_id": target.id, "stage": "sending", "status": "queued"},
-            {"$set": {"stage": "handed", "status": "failed", "reason": UNKNOWN_OUTCOME}},
+            {
+                "$set": {
+                    "stage": "handed",
+                    "status": "failed",
+                    "reason": UNKNOWN_OUTCOME,
+                    "moved_at": utcnow(),
+                }
+            },
         )
         if result.modified_count:
             target.stage = "handed"
@@ -190,7 +204,7 @@ async def _recover_interrupted(
 async def skip(campaign: Campaign, target_id: Any, reason: str, stage: str = "pending") -> bool:
     result = await targets().update_one(
         {"_id": target_id, "stage": stage, "status": "queued"},
-        {"$set": {"stage": "handed", "status": "skipped", "reason": reason}},
+        {"$set": {"stage": "handed", "status": "skipped", "reason": reason, "moved_at": utcnow()}},
     )
     if result.modified_count != 1:
         return False
@@ -276,7 +290,7 @@ class _Sender:
     async def _fail(self, target: CampaignTarget, reason: str) -> None:
         result = await targets().update_one(
             {"_id": target.id, "stage": "pending", "status": "queued"},
-            {"$set": {"stage": "handed", "status": "failed", "reason": reason}},
+            {"$set": {"stage": "handed", "status": "failed", "reason": reason, "moved_at": utcnow()}},
         )
         if result.modified_count:
             await count(self.campaign.id, {"queued": -1, "failed": 1})
@@ -365,10 +379,18 @@ class _Sender:
 
 
 async def sweep(hub: HubContext, now: datetime) -> int:
-    """Enqueue the current batch of every live campaign (a process that died took its timers)."""
+    """Enqueue the current batch of every live campaign (a process that died took its timers), and
+    recount the counters of the live ones and of those finished within `RECOUNT_DONE` (a process
+    killed between a recipient's move and its counters' left them off)."""
     n = 0
-    async for doc in campaigns().find({"status": {"$in": list(LIVE_STATUSES)}}):
+    async for doc in campaigns().find({"status": {"$in": [*LIVE_STATUSES, "paused"]}}):
         campaign = Campaign.model_validate(doc)
-        await enqueue(hub, campaign.id, campaign.batch, _wait_s(campaign, now))
-        n += 1
+        await recount(campaign.id)
+        if campaign.status in LIVE_STATUSES:
+            await enqueue(hub, campaign.id, campaign.batch, _wait_s(campaign, now))
+            n += 1
+    async for doc in campaigns().find(
+        {"status": "done", "finished_at": {"$gte": now - RECOUNT_DONE}}, {"_id": 1}
+    ):
+        await recount(doc["_id"])
     return n

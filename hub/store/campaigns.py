@@ -11,7 +11,7 @@ alone, so concurrent batch jobs, delivery reports and replies never overwrite ea
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import Document, PydanticObjectId
@@ -106,6 +106,8 @@ class CampaignTarget(Document):
     replied_at: datetime | None = None
     reply_text: str | None = None
     opted_out: bool = False
+    moved_at: datetime | None = None
+    """When its status last changed (a recount leaves a campaign alone while its recipients move)."""
 
     class Settings:
         name = "campaign_targets"
@@ -140,9 +142,65 @@ async def move_target(
 ) -> bool:
     """Compare-and-set a target's status from `old` to `new` and move the counters once."""
     result = await targets().update_one(
-        {"_id": target_id, "status": old}, {"$set": {"status": new, **fields}}
+        {"_id": target_id, "status": old}, {"$set": {"status": new, "moved_at": utcnow(), **fields}}
     )
     if result.modified_count != 1:
         return False
     await count(campaign_id, {old: -1, new: 1})
     return True
+
+
+RECOUNT_CHUNK = 1000
+RECOUNT_QUIET = timedelta(seconds=1)
+"""A recount waits until no recipient of the campaign moved for this long: a status change and
+its `$inc` are two writes, a few milliseconds apart in a live process."""
+
+
+async def recount(campaign_id: PydanticObjectId | None) -> bool:
+    """Set the campaign's counters to what its recipients say (a process killed between a
+    recipient's move and its `$inc` left them off). Reads the recipients a range of `n` at a
+    time; changes nothing (False) while recipients are moving or the counters move under it."""
+    for _ in range(3):
+        doc = await campaigns().find_one({"_id": campaign_id}, {"counts": 1})
+        if doc is None:
+            return False
+        before = doc.get("counts") or {}
+        total = int(before.get("recipients", 0))
+        found = dict.fromkeys(COUNTS, 0)
+        found["recipients"] = total
+        last: datetime | None = None
+        for lo in range(0, total, RECOUNT_CHUNK):
+            pipeline = [
+                {"$match": {"campaign_id": campaign_id, "n": {"$gte": lo, "$lt": lo + RECOUNT_CHUNK}}},
+                {
+                    "$group": {
+                        "_id": "$status",
+                        "n": {"$sum": 1},
+                        "replied": {"$sum": {"$cond": [{"$gt": ["$replied_at", None]}, 1, 0]}},
+                        "opted_out": {"$sum": {"$cond": ["$opted_out", 1, 0]}},
+                        "moved": {"$max": "$moved_at"},
+                    }
+                },
+            ]
+            async for row in await targets().aggregate(pipeline):
+                if row["_id"] in TARGET_STATUSES:
+                    found[row["_id"]] += int(row["n"])
+                found["replied"] += int(row["replied"])
+                found["opted_out"] += int(row["opted_out"])
+                moved = row.get("moved")
+                if moved is not None and (last is None or moved > last):
+                    last = moved
+        if last is not None and _aware(last) > utcnow() - RECOUNT_QUIET:
+            return False
+        if all(int(before.get(k, 0)) == v for k, v in found.items()):
+            return True
+        result = await campaigns().update_one(
+            {"_id": campaign_id, "counts": before}, {"$set": {"counts": found}}
+        )
+        if result.modified_count == 1:
+            return True
+    return False
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -3,7 +3,7 @@ names (no worker: nothing runs behind the test's back, and no test waits for the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from beanie import PydanticObjectId
@@ -15,7 +15,7 @@ from hub.services import campaigns as svc
 from hub.services import usage
 from hub.services.errors import Conflict, Invalid
 from hub.store.audience import Suppression, SuppressionKind
-from hub.store.campaigns import Campaign, CampaignTarget
+from hub.store.campaigns import Campaign, CampaignTarget, recount
 from hub.store.conversations import Contact
 from hub.store.keywords import ContactGroup
 from hub.store.messages import Message
@@ -297,3 +297,49 @@ async def test_the_sweep_requeues_live_campaigns(quiet_hub: HubContext) -> None:
     assert await sending.sweep(quiet_hub, NOON) == 1
     # The batch the start queued is still queued: the sweep's job shares its key.
     assert (await quiet_hub.jobs.backlog()).queued == before
+
+
+async def test_counters_a_kill_left_off_are_recounted(quiet_hub: HubContext) -> None:
+    """A process killed between a recipient's move and the counters' `$inc` leaves them off; the
+    sweep (a process starting) and the campaign's end set them to what the recipients say."""
+    account, number_id, group_id = await _setup()
+    campaign = await svc.create(quiet_hub, account, _campaign(number_id, group_id))
+    await svc.start(quiet_hub, campaign, NOON)
+    assert (await sending.run_batch(quiet_hub, str(campaign.id), 0, NOON)) == {"queued": 3, "batch": 0}
+    sent = await _reload(campaign)
+    assert sent.counts["queued"] == 3
+    # What a kill after the recipient's compare-and-set leaves: its status moved, the counters not.
+    killed_at = datetime.now(UTC) - timedelta(minutes=1)
+    coll = CampaignTarget.get_pymongo_collection()
+    await coll.update_one(
+        {"campaign_id": campaign.id, "phone": "+48601111000"},
+        {"$set": {"status": "delivered", "moved_at": killed_at, "replied_at": killed_at}},
+    )
+    assert (await _reload(campaign)).counts["queued"] == 3
+    # While a recipient moves (a live process between its two writes) the recount waits.
+    await coll.update_one(
+        {"campaign_id": campaign.id, "phone": "+48601111001"}, {"$set": {"moved_at": datetime.now(UTC)}}
+    )
+    assert await recount(campaign.id) is False
+    assert (await _reload(campaign)).counts["delivered"] == 0
+    await coll.update_one(
+        {"campaign_id": campaign.id, "phone": "+48601111001"}, {"$set": {"moved_at": killed_at}}
+    )
+    assert await sending.sweep(quiet_hub, NOON) == 1
+    fixed = await _reload(campaign)
+    assert {k: fixed.counts[k] for k in ("recipients", "queued", "delivered", "skipped", "replied")} == {
+        "recipients": 3,
+        "queued": 2,
+        "delivered": 1,
+        "skipped": 0,
+        "replied": 1,
+    }
+    # The end recounts too: another recipient moved without its counters, then the last batch.
+    await coll.update_one(
+        {"campaign_id": campaign.id, "phone": "+48601111001"},
+        {"$set": {"status": "failed", "moved_at": killed_at}},
+    )
+    assert (await sending.run_batch(quiet_hub, str(campaign.id), 1, NOON)) == {"done": True}
+    done = await _reload(campaign)
+    assert done.status == "done"
+    assert (done.counts["queued"], done.counts["failed"], done.counts["delivered"]) == (1, 1, 1)
