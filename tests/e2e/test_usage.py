@@ -101,6 +101,11 @@ async def test_usage_api_shapes_limits_and_csv(
         assert parsed[1]["name"] == "Kwiaciarnia Łódź"
 
 
+async def _has_status(message_id: Any, status: MessageStatus) -> bool:
+    message = await Message.get(message_id)
+    return message is not None and message.status == status
+
+
 async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
     """Poll until `check` holds: the sends are made by the worker after the API answered."""
     try:
@@ -326,6 +331,9 @@ async def test_a_prepaid_balance_runs_down_never_below_zero_and_a_retried_send_b
         # recorded that): the gateway de-duplicates, the ledger bills it once.
         sent = await Message.find_one({"account_id": b_id, "author.kind": "agent"})
         assert sent is not None
+        # Its delivery report first: one applied after the rewind below would mark the message
+        # delivered again, and the retried job would rightly find nothing to send.
+        await until(lambda: _has_status(sent.id, MessageStatus.DELIVERED), "the first send delivered")
         await Message.get_pymongo_collection().update_one(
             {"_id": sent.id},
             {
