@@ -122,26 +122,34 @@ class UnmatchedOut(msgspec.Struct):
     received_at: datetime
 
 
-def number_out(n: Number, account: Account | None, account_id: Any) -> NumberOut:
-    words = words_for(n, account)
+def number_settings(n: Number, owner: Account | None) -> dict[str, Any]:
+    """The texts, words and limits a number answers with, as both the account's and the operator's
+    views of a number show them (the owner's words where the number has none of its own)."""
+    words = words_for(n, owner)
     limit = auto_reply_limit(n)
+    return {
+        "default_reply": n.default_reply,
+        "help_text": n.help_text,
+        "opt_in_reply": n.opt_in_reply,
+        "opt_out_words": list(words.opt_out),
+        "opt_in_words": list(words.opt_in),
+        "help_words": list(words.help),
+        "auto_reply_limit": AutoReplyLimitOut(
+            limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
+        ),
+        "max_keywords_per_account": n.max_keywords_per_account,
+        "keyword_approval": n.keyword_approval,
+    }
+
+
+def number_out(n: Number, account: Account | None, account_id: Any) -> NumberOut:
     return NumberOut(
         id=str(n.id),
         e164=n.e164,
         type=n.type.value,
         label=n.label,
         owned=n.account_id == account_id,
-        default_reply=n.default_reply,
-        help_text=n.help_text,
-        opt_in_reply=n.opt_in_reply,
-        opt_out_words=list(words.opt_out),
-        opt_in_words=list(words.opt_in),
-        help_words=list(words.help),
-        auto_reply_limit=AutoReplyLimitOut(
-            limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
-        ),
-        max_keywords_per_account=n.max_keywords_per_account,
-        keyword_approval=n.keyword_approval,
+        **number_settings(n, account),
     )
 
 

@@ -19,14 +19,13 @@ from hub.api.account_data import AccountDataRoutes
 from hub.api.audited import audited
 from hub.api.deps import provide_hub, provide_operator
 from hub.api.gateway_health import GatewayHealthOut, gateway_health
-from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut
+from hub.api.numbers import AutoReplyLimitIn, AutoReplyLimitOut, number_settings
 from hub.context import HubContext
 from hub.domain.numbers import NumberType
 from hub.services import keyword_requests, setup_sync
 from hub.services import operator_accounts as accounts
 from hub.services import operator_numbers as numbers
 from hub.services.auth import Principal
-from hub.services.routing import auto_reply_limit, words_for
 from hub.store.accounts import Account, Agent, Role
 from hub.store.numbers import AutoReplyLimit, Number
 
@@ -186,8 +185,6 @@ class GatewayOut(GatewayHealthOut):
 
 
 def number_out(n: Number, owner: Account | None) -> OperatorNumberOut:
-    words = words_for(n, owner)
-    limit = auto_reply_limit(n)
     return OperatorNumberOut(
         id=str(n.id),
         e164=n.e164,
@@ -197,18 +194,8 @@ def number_out(n: Number, owner: Account | None) -> OperatorNumberOut:
         account_id=str(n.account_id) if n.account_id else None,
         account_slug=owner.slug if owner is not None else None,
         eco_plus=n.eco_plus,
-        default_reply=n.default_reply,
-        help_text=n.help_text,
-        opt_in_reply=n.opt_in_reply,
-        opt_out_words=list(words.opt_out),
-        opt_in_words=list(words.opt_in),
-        help_words=list(words.help),
-        auto_reply_limit=AutoReplyLimitOut(
-            limit.max_count, int(limit.window.total_seconds()), default=n.auto_reply_limit is None
-        ),
-        max_keywords_per_account=n.max_keywords_per_account,
-        keyword_approval=n.keyword_approval,
         created_at=n.created_at,
+        **number_settings(n, owner),
     )
 
 
