@@ -143,15 +143,9 @@ async def _update(
     return updated
 
 
-async def update(
-    hub: HubContext,
-    account_id: PydanticObjectId,
-    conversation_id: str,
-    update: dict[str, Any],
-    change: Change,
-) -> Conversation:
-    """Apply a MongoDB update to the account's conversation, then publish `conversation.updated`."""
-    return await _update(hub, account_id, conversation_id, update, change)
+update = _update
+"""Apply a MongoDB update to the account's conversation, then publish `conversation.updated` (for
+the services beside this one: labels, bots)."""
 
 
 async def assign(

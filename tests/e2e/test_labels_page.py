@@ -127,6 +127,21 @@ async def test_labels_filter_bulk_close_and_saved_view(
     await expect(agent.locator("#bulk-count")).to_have_text("Select")
     await expect(row(admin, "+48600700822")).to_have_count(0)  # live for the admin too
 
+    # A label made after the agent's page loaded shows as soon as a conversation carries it.
+    conv_id = await row(agent, "+48600700821").get_attribute("data-conversation-id")
+    status = await admin.evaluate(
+        """async (id) => {
+          const post = (url, body) => fetch(url, {
+            method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body),
+          }).then((r) => r.json());
+          const label = await post('/api/labels', {name: 'Oddzwonić', colour: 'yellow'});
+          return (await post(`/api/conversations/${id}/labels`, {label_id: label.id})).labels.length;
+        }""",
+        conv_id,
+    )
+    assert status == 2
+    await expect(row(agent, "+48600700821").locator(".label-chip")).to_have_text(["Pilne", "Oddzwonić"])
+
     # A saved view: closed ones; picked again after a reload.
     await agent.select_option("#filter-status", "closed")
     await expect(rows).to_have_count(2)
@@ -153,6 +168,6 @@ async def test_labels_filter_bulk_close_and_saved_view(
     await no_horizontal_scroll(phone, PHONE["width"])
     await screenshot(phone, "inbox-labels-phone")
     await row(phone, "+48600700821").locator(".conv-phone").click()
-    await expect(phone.locator("#thread-labels .label-chip")).to_have_count(1)
+    await expect(phone.locator("#thread-labels .label-chip")).to_have_count(2)
     await no_horizontal_scroll(phone, PHONE["width"])
     problems.check()

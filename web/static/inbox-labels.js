@@ -12,6 +12,7 @@ const labels = new Map(); // id -> {id, name, colour, background, text}
 let palette = [];
 let bridge = null;
 let isAdmin = false;
+let loaded = false; // the first read is done: before it every id is unknown
 
 /** The account's labels by name. */
 export function allLabels() {
@@ -32,8 +33,21 @@ function chip(label, extra) {
   );
 }
 
+const asked = new Set(); // unknown label ids already read for: a deleted label is asked about once
+let reloadTimer = null;
+/** A conversation names a label this page has not read (made since it loaded): read them again, once
+ * for a burst. A label since deleted stays unknown and is simply not shown. */
+function noticeUnknown(ids) {
+  const unknown = ids.filter((id) => !labels.has(id) && !asked.has(id));
+  if (!unknown.length || !loaded) return;
+  for (const id of unknown) asked.add(id);
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => loadLabels().catch(() => {}), 200);
+}
+
 /** The chips of a conversation's labels for its list row; null when it has none we know. */
 export function labelChips(conv) {
+  noticeUnknown(conv.labels || []);
   const known = (conv.labels || []).map((id) => labels.get(id)).filter(Boolean);
   if (!known.length) return null;
   return h("span", { class: "label-chips", "aria-label": "Labels" }, known.map((l) => chip(l)));
@@ -182,6 +196,7 @@ export async function loadLabels() {
   const rows = await api("GET", "/api/labels");
   labels.clear();
   for (const l of rows) labels.set(l.id, l);
+  loaded = true;
   const filter = $("filter-label");
   if (filter) fillLabelSelect(filter, "Any label");
   renderPanel();
