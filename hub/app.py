@@ -26,6 +26,7 @@ from hub.api.errors import EXCEPTION_HANDLERS
 from hub.api.forwarding import ForwardDeliveryController, ForwardRuleController, MailController
 from hub.api.gateway_health import GatewayHealthOut, gateways_health
 from hub.api.keywords import AutoresponderController, KeywordController, SurveyController
+from hub.api.labels import ConversationLabelController, LabelController
 from hub.api.media import MediaController, SignedMediaController
 from hub.api.metrics import metrics, read_backlog
 from hub.api.numbers import NumberController
@@ -36,6 +37,7 @@ from hub.api.session import SessionController
 from hub.api.simulator import SimulatorController, simulator_socket
 from hub.api.tokens import TokenController
 from hub.api.usage import OperatorUsageController, UsageController
+from hub.api.views import BulkController, ViewController
 from hub.api.webhooks import WebhookController
 from hub.context import HubContext
 from hub.realtime.agent_route import agent_socket
@@ -235,6 +237,10 @@ def create_app(
             metrics,
             SessionController,
             ConversationController,
+            BulkController,
+            ConversationLabelController,
+            LabelController,
+            ViewController,
             QueueController,
             MediaController,
             SignedMediaController,

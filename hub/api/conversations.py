@@ -95,6 +95,10 @@ class ConversationController(Controller):
         status: FromQuery[str | None] = None,
         assignee: Annotated[str | None, QueryParameter(description="me, unassigned or an agent id")] = None,
         unread: FromQuery[bool] = False,
+        label: Annotated[str | None, QueryParameter(max_length=40, description="a label id")] = None,
+        number_id: Annotated[
+            str | None, QueryParameter(max_length=40, description="the account's number the contact wrote to")
+        ] = None,
         q: Annotated[
             str | None,
             QueryParameter(
@@ -119,6 +123,8 @@ class ConversationController(Controller):
             assignee=assignee,
             unread_only=unread,
             search=q if q is not None else phone,
+            label=label,
+            number_id=number_id,
             me=principal.agent_id,
             before=before,
             limit=limit,

@@ -127,6 +127,8 @@ class ConversationPayload(msgspec.Struct, frozen=True):
     """Snoozed: out of the open list until then (it reopens by itself, or when the contact writes)."""
     waiting_since: str | None = None
     """Waiting in the capacity routing queue since then (open and unassigned)."""
+    labels: list[str] = []
+    """Ids of the account's labels on it (`GET /api/labels` names and colours them)."""
 
 
 class StatusPayload(msgspec.Struct, frozen=True):
@@ -223,7 +225,7 @@ class MessageStatusChanged(AccountEvent, frozen=True, tag="message.status"):
 
 class ConversationUpdated(AccountEvent, frozen=True, tag="conversation.updated"):
     data: ConversationPayload
-    change: Literal["assigned", "status", "read", "contact", "handover", "snooze"]
+    change: Literal["assigned", "status", "read", "contact", "handover", "snooze", "labels"]
 
 
 class Typing(AccountEvent, frozen=True, tag="typing"):

@@ -103,4 +103,5 @@ def conversation_payload(conv: Conversation) -> ev.ConversationPayload:
         ),
         snoozed_until=iso(conv.snoozed_until) if conv.snoozed_until else None,
         waiting_since=iso(conv.waiting_since) if conv.waiting_since else None,
+        labels=[str(label) for label in conv.label_ids],
     )

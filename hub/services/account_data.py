@@ -30,6 +30,7 @@ from hub.store.conversations import Contact, Conversation
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
 from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
+from hub.store.labels import Label, SavedView
 from hub.store.mail import MailRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number
@@ -52,6 +53,8 @@ EXPORTED: Final[tuple[tuple[str, type[Document]], ...]] = (
     ("contacts", Contact),
     ("contact_groups", ContactGroup),
     ("conversations", Conversation),
+    ("labels", Label),
+    ("saved_views", SavedView),
     ("messages", Message),
     ("forward_rules", ForwardRule),
     ("forward_deliveries", ForwardDelivery),

@@ -28,6 +28,7 @@ from hub.store.conversations import Contact
 from hub.store.displays import DisplayDoc
 from hub.store.forwarding import ForwardRule
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
+from hub.store.labels import Label
 from hub.store.numbers import Number
 from hub.store.surveys import ContestDraw
 from hub.store.usage import UsageLimits
@@ -104,6 +105,7 @@ TARGETS: Final[dict[str, Target]] = {
     "forward_rule": Target(ForwardRule, secrets=frozenset({"secret"})),
     "contact": Target(Contact, outside=_contact_block),
     "group": Target(ContactGroup),
+    "label": Target(Label),
     "usage_limits": Target(UsageLimits),
     # Its counts and batch number move with every send: the log keeps what a person changed.
     "campaign": Target(Campaign, skip=frozenset({"counts", "batch", "next_send_at"})),

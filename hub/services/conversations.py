@@ -22,7 +22,7 @@ from hub.store.conversations import Conversation, ConversationStatus
 from hub.store.messages import Message
 from hub.store.sequences import next_seq
 
-Change = Literal["assigned", "status", "read", "contact", "handover", "snooze"]
+Change = Literal["assigned", "status", "read", "contact", "handover", "snooze", "labels"]
 MAX_PAGE = 200
 
 
@@ -33,13 +33,16 @@ async def list_conversations(
     assignee: str | None = None,
     unread_only: bool = False,
     search: str | None = None,
+    label: str | None = None,
+    number_id: str | None = None,
     me: PydanticObjectId | None = None,
     before: datetime | None = None,
     limit: int = 50,
     numbers: Sequence[PydanticObjectId] = (),
 ) -> list[Conversation]:
     """Conversations newest first. `search` is a phone number in any common form, a part of its
-    digits, or words of the contact's name (hub.domain.search)."""
+    digits, or words of the contact's name (hub.domain.search); `label` a label id; `number_id` the
+    id of the account's number the contact wrote to."""
     query: dict[str, Any] = {}
     found: Search | None = None
     if search and search.strip():
@@ -49,10 +52,22 @@ async def list_conversations(
             raise Invalid(str(exc), field="q") from None
         # First: the index SecantusDB picks is the one led by the filter's first field.
         query["search_keys"] = found.key
+    if label:
+        if not PydanticObjectId.is_valid(label):
+            raise Invalid("label must be a label id", field="label")
+        # Before the account: the index led by `label_ids` reads only that label's conversations.
+        query["label_ids"] = PydanticObjectId(label)
     query["account_id"] = account_id
     if numbers:
         # A token scoped to numbers lists only their conversations.
         query["number_id"] = {"$in": list(numbers)}
+    if number_id:
+        if not PydanticObjectId.is_valid(number_id):
+            raise Invalid("number_id must be a number id", field="number_id")
+        wanted = PydanticObjectId(number_id)
+        if numbers and wanted not in numbers:
+            return []
+        query["number_id"] = wanted
     if status == "snoozed":
         query["snoozed_until"] = {"$ne": None}
     elif status:
@@ -126,6 +141,11 @@ async def _update(
         )
     )
     return updated
+
+
+update = _update
+"""Apply a MongoDB update to the account's conversation, then publish `conversation.updated` (for
+the services beside this one: labels, bots)."""
 
 
 async def assign(

@@ -19,6 +19,7 @@ from hub.store.forwarding import ForwardDelivery, ForwardRule
 from hub.store.gateway_polls import PollCursor, PollLease
 from hub.store.inbound_log import InboundEntry
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, SurveyDoc
+from hub.store.labels import Label, SavedView
 from hub.store.mail import MailboxLease, MailCursor, MailRecord
 from hub.store.messages import Message
 from hub.store.numbers import Number, NumberVerification
@@ -70,6 +71,8 @@ ALL_DOCUMENTS: list[type[Document]] = [
     UsageMonth,
     AuditEntry,
     RoutingLease,
+    Label,
+    SavedView,
 ]
 
 D = TypeVar("D", bound=Document)

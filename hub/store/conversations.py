@@ -87,6 +87,8 @@ class Conversation(Document):
     (hub.services.snooze)."""
     closed_at: datetime | None = None
     """When it was last closed; cleared when it reopens, so that the text that reopens it can be told."""
+    label_ids: list[PydanticObjectId] = Field(default_factory=list)
+    """The account's labels put on it (hub.services.labels)."""
     version: int = 0
     """Bumped by every change, so clients keep the newest snapshot whatever order events come in."""
     search_keys: list[str] = Field(default_factory=list)
@@ -113,6 +115,10 @@ class Conversation(Document):
             # Capacity routing: the queue, and each agent's open conversations.
             IndexModel([("queue", ASCENDING)]),
             IndexModel([("assignee_id", ASCENDING), ("status", ASCENDING)]),
+            # The label filter: one equality read on a label id, which belongs to one account.
+            IndexModel(
+                [("label_ids", ASCENDING), ("account_id", ASCENDING), ("last_message_at", DESCENDING)]
+            ),
             # The inbox search: one equality read on a key (SecantusDB has no text index).
             IndexModel(
                 [("search_keys", ASCENDING), ("account_id", ASCENDING), ("last_message_at", DESCENDING)]

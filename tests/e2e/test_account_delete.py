@@ -70,6 +70,15 @@ async def populate(running: RunningHub, tmp_path: Path) -> None:
                 f"/api/conversations/{convs[0]['id']}/messages", json={"text": f"Odpowiedź {slug}: ąę"}
             )
             assert r.status_code in (200, 201, 202), r.text
+            label = (
+                await admin.post("/api/labels", json={"name": f"Etykieta {slug}", "colour": "teal"})
+            ).json()
+            r = await admin.post(
+                f"/api/conversations/{convs[0]['id']}/labels", json={"label_id": label["id"]}
+            )
+            assert r.status_code == 200, r.text
+            r = await admin.post("/api/views", json={"name": "Oznaczone", "filters": {"label": label["id"]}})
+            assert r.status_code == 201, r.text
 
 
 async def test_export_then_delete_takes_all_of_one_account_and_nothing_of_another(
@@ -101,6 +110,8 @@ async def test_export_then_delete_takes_all_of_one_account_and_nothing_of_anothe
         assert POLISH in texts and "Odpowiedź alfa: ąę" in texts and "Dzień dobry, Beta" not in texts
         assert [k["text"] for k in data["keywords"]] == ["ALFA"]
         assert [g["name"] for g in data["contact_groups"]] == ["Klienci"]
+        assert [x["name"] for x in data["labels"]] == ["Etykieta alfa"]
+        assert [v["name"] for v in data["saved_views"]] == ["Oznaczone"]
         assert [n["e164"] for n in data["numbers"]] == ["+48500100200"]
         assert data["autoresponders"][0]["template"] == "Witaj w Alfie"
 

@@ -148,6 +148,12 @@ async def test_a_token_scoped_to_one_number_never_sees_or_touches_another(
         assert (await api.get(f"/api/conversations/{arrived.data.conversation_id}")).status_code == 200
         r = await api.get("/api/contacts")
         assert r.status_code == 403 and "limited" in r.json()["error"]
+        # Bulk actions check each id against the token's numbers too.
+        a_conv = arrived.data.conversation_id
+        r = await api.post("/api/conversations/bulk", json={"ids": [b_conv, a_conv], "action": "close"})
+        assert [(x["id"], x["status"]) for x in r.json()["results"]] == [(b_conv, 404), (a_conv, 200)], r.text
+        r = await api.post("/api/conversations/bulk", json={"ids": [a_conv], "action": "reopen"})
+        assert r.json()["done"] == 1, r.text
         # The socket refuses the same way.
         with pytest.raises(Exception, match="no such conversation"):
             await bot.client.reply(b_conv, "hej")

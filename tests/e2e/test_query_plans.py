@@ -207,6 +207,7 @@ async def test_the_message_path_scans_no_growing_collection(running: RunningHub,
     assert any(c == "usage_entries" and op == "aggregate" for c, op, _ in queries), "no usage totals seen"
     assert any(c == "usage_months" and op == "update" for c, op, _ in queries), "no usage taken"
     assert any("queue" in q for c, _, q in queries if c == "conversations"), "no routing queue read"
+    assert any("label_ids" in q for c, _, q in queries if c == "conversations"), "no label filter seen"
     problems = await _problems(db, queries)
     assert not problems, "\n".join(problems)
 
@@ -254,6 +255,22 @@ async def _message_path(running: RunningHub, tenant_a: Tenant) -> None:
         for path in ("/api/usage", "/api/operator/usage", "/api/operator/usage.csv"):
             r = await client.get(path, headers=admin)
             assert r.status_code == 200, r.text
+        # Labels: putting one on, and the list filtered by it (with and without other filters).
+        r = await client.post("/api/labels", json={"name": "Plan", "colour": "teal"}, headers=admin)
+        label_id = r.json()["id"]
+        r = await client.post(
+            f"/api/conversations/{conv_id}/labels", json={"label_id": label_id}, headers=auth
+        )
+        assert r.status_code == 200, r.text
+        for params in ({"label": label_id}, {"label": label_id, "status": "open", "assignee": "me"}):
+            r = await client.get("/api/conversations", params=params, headers=auth)
+            assert r.status_code == 200 and [c["id"] for c in r.json()] == [conv_id], r.text
+        r = await client.post(
+            "/api/conversations/bulk",
+            json={"ids": [conv_id], "action": "unlabel", "label_id": label_id},
+            headers=auth,
+        )
+        assert r.json()["done"] == 1, r.text
         # The routing queue, snooze and wake, closing (which runs a round).
         assert (await client.get("/api/queue", headers=admin)).status_code == 200
         r = await client.post(f"/api/conversations/{conv_id}/snooze", json={"preset": "1h"}, headers=auth)

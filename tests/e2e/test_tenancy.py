@@ -10,6 +10,7 @@ import pytest
 from beanie import PydanticObjectId
 
 from hub.store.conversations import Conversation
+from hub.store.labels import Label
 from hub.store.messages import Message
 from tests.conftest import RunningHub, Tenant, login, post_generic
 from tests.panel import Panel
@@ -42,8 +43,42 @@ async def test_agent_of_a_reaches_nothing_of_b(
         assert b_message is not None
         b_conv = str(b_message.conversation_id)
 
+        # Labels and a saved view of each account (admins make labels; agents save views).
+        admin_a = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+        admin_b = await login(running.base, tenant_b.admin_email, tenant_b.admin_password)
+        label = {"name": "label of A", "colour": "red"}
+        r = await client.post("/api/labels", json=label, headers={"Authorization": f"Bearer {admin_a}"})
+        a_label = r.json()["id"]
+        label = {"name": "secret label", "colour": "red"}
+        r = await client.post("/api/labels", json=label, headers={"Authorization": f"Bearer {admin_b}"})
+        b_label = r.json()["id"]
+        b = {"Authorization": f"Bearer {token_b}"}
+        r = await client.post("/api/views", json={"name": "secret view", "filters": {}}, headers=b)
+        b_view = r.json()["id"]
+        r = await client.post(f"/api/conversations/{b_conv}/labels", json={"label_id": b_label}, headers=b)
+        assert r.status_code == 200, r.text
+
         # REST: every read and write by id answers 404, lists show nothing of B.
         assert (await client.get("/api/conversations", headers=a)).json() == []
+        assert (await client.get("/api/conversations", params={"label": b_label}, headers=a)).json() == []
+        assert "secret" not in (await client.get("/api/labels", headers=a)).text
+        assert (await client.get("/api/views", headers=a)).json() == []
+        r = await client.post("/api/conversations/bulk", json={"ids": [b_conv], "action": "close"}, headers=a)
+        assert r.status_code == 200 and r.json()["results"][0]["status"] == 404 and "secret" not in r.text
+        r = await client.post(
+            "/api/conversations/bulk",
+            json={"ids": [b_conv], "action": "label", "label_id": b_label},
+            headers=a,
+        )
+        assert r.status_code == 422, r.text
+        r = await client.post("/api/views", json={"name": "x", "filters": {"label": b_label}}, headers=a)
+        assert r.status_code == 422, r.text
+        # A's admin cannot rename, recolour or delete B's label.
+        for method, body in (("PATCH", {"name": "hijack", "colour": "blue"}), ("DELETE", None)):
+            r = await client.request(
+                method, f"/api/labels/{b_label}", json=body, headers={"Authorization": f"Bearer {admin_a}"}
+            )
+            assert r.status_code == 404, (method, r.text)
         for method, path, body in [
             ("GET", f"/api/conversations/{b_conv}", None),
             ("GET", f"/api/conversations/{b_conv}/messages", None),
@@ -52,6 +87,9 @@ async def test_agent_of_a_reaches_nothing_of_b(
             ("POST", f"/api/conversations/{b_conv}/status", {"status": "closed"}),
             ("POST", f"/api/conversations/{b_conv}/read", None),
             ("GET", f"/api/conversations/{b_conv}/mms", None),
+            ("POST", f"/api/conversations/{b_conv}/labels", {"label_id": a_label}),
+            ("DELETE", f"/api/conversations/{b_conv}/labels/{a_label}", None),
+            ("DELETE", f"/api/views/{b_view}", None),
             ("GET", f"/api/messages/{b_message.id}/media/0", None),
         ]:
             r = await client.request(method, path, json=body, headers=a)
@@ -93,6 +131,9 @@ async def test_agent_of_a_reaches_nothing_of_b(
     assert not any("secret" in str(e) for e in panel_a.events)
     conv = await Conversation.get(b_message.conversation_id)
     assert conv is not None and conv.status.value == "open" and conv.assignee_id is None
+    assert [str(x) for x in conv.label_ids] == [b_label]
+    b_labels = await Label.find({"account_id": b_message.account_id}).to_list()
+    assert [(x.name, x.colour) for x in b_labels] == [("secret label", "red")]
     assert await Message.find({"conversation_id": b_message.conversation_id}).count() == 1
 
 

@@ -281,3 +281,16 @@ def test_a_screen_event_is_not_an_account_event() -> None:
         ev.decode_event(dev.encode_display_event(SCREEN_EVENTS[0]))
     with pytest.raises(msgspec.ValidationError):
         dev.decode_display_event(b'{"type":"message.created","seq":1}')
+
+
+def test_conversation_updated_carries_labels() -> None:
+    labelled = msgspec.structs.replace(CONV, labels=["l1", "l2"], version=4)
+    event = ev.ConversationUpdated(seq=13, account_id="a1", at=AT, data=labelled, change="labels")
+    raw = ev.encode_event(event)
+    wire = msgspec.json.decode(raw)
+    assert wire["change"] == "labels" and wire["data"]["labels"] == ["l1", "l2"]
+    assert ev.decode_event(raw) == event
+    # Older payloads without labels decode as unlabelled.
+    del wire["data"]["labels"]
+    old = ev.decode_event(msgspec.json.encode(wire))
+    assert isinstance(old, ev.ConversationUpdated) and old.data.labels == []

@@ -31,14 +31,17 @@ import {
   uuid,
 } from "/static/common.js";
 import { Attachments } from "/static/inbox-attach.js";
+import { bulkCheckbox, bulkLabelsChanged, initBulk, syncBulk } from "/static/inbox-bulk.js";
 import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
 import {
   campaignChip,
   renderMessage as renderMessageNode,
   renderStatus as renderMessageStatus,
 } from "/static/inbox-messages.js";
+import { initLabels, labelChips, renderThreadLabels } from "/static/inbox-labels.js";
 import { initQueue, initSnooze, loadQueue, queuePresence, queueTrack, renderSnooze, statusMatches } from "/static/inbox-queue.js";
 import { parseSearch, searchMatches } from "/static/inbox-search.js";
+import { initViews, viewsFiltersChanged } from "/static/inbox-views.js";
 
 const PAGE_SIZE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -54,7 +57,7 @@ const state = {
   agents: new Map(), // id -> {id, name, email, role}
   conversations: new Map(), // id -> Conversation payload
   rows: new Map(), // id -> <li>
-  filters: { status: "open", assignee: "", unread: false, search: "" },
+  filters: { status: "open", assignee: "", unread: false, search: "", label: "", number_id: "" },
   listHasMore: false,
   selectedId: null,
   stickyId: null, // the opened conversation stays listed while it changes, until the filters change
@@ -119,6 +122,8 @@ const el = {
   filterAssignee: $("filter-assignee"),
   filterUnread: $("filter-unread"),
   filterSearch: $("filter-search"),
+  filterLabel: $("filter-label"),
+  filterNumber: $("filter-number"),
   searchHint: $("search-hint"),
   presence: $("presence"),
   handover: { bar: $("handover-bar"), by: $("handover-by"), note: $("handover-note"), button: $("handback") },
@@ -149,6 +154,9 @@ function matchesFilters(conv) {
   if (!statusMatches(conv, f.status)) return false;
   if (f.assignee === "me" && conv.assignee_id !== state.me.id) return false;
   if (f.assignee === "unassigned" && conv.assignee_id) return false;
+  if (f.assignee && f.assignee !== "me" && f.assignee !== "unassigned" && conv.assignee_id !== f.assignee) return false;
+  if (f.label && !(conv.labels || []).includes(f.label)) return false;
+  if (f.number_id && conv.number_id !== f.number_id) return false;
   if (f.unread && !(conv.unread > 0)) return false;
   return searchMatches(conv, parseSearch(f.search));
 }
@@ -203,6 +211,7 @@ function renderRow(conv) {
     h(
       "div",
       { class: "conv-top" },
+      bulkCheckbox(conv, contactLabel(conv)),
       h("span", { class: "conv-phone" }, contactLabel(conv)),
       h("time", { class: "conv-time", datetime: conv.last_message_at || "", title: fullTime(conv.last_message_at) }, shortTime(conv.last_message_at)),
     ),
@@ -218,6 +227,7 @@ function renderRow(conv) {
       h("span", { class: `status-pill status-${conv.status}` }, conv.status),
       // Handed over by a bot or an agent: a human should answer (docs/websocket-api.md, Bots).
       handoverPill(conv),
+      labelChips(conv),
       campaignChip(conv.campaign),
       assignee ? h("span", { class: "conv-assignee" }, `→ ${assignee}`) : null,
       h("span", { class: "conv-number" }, `via ${conv.number}`),
@@ -258,6 +268,7 @@ function renderListNow() {
   }
   el.listEmpty.hidden = visible.length > 0;
   el.loadMore.hidden = !state.listHasMore;
+  syncBulk();
   const unread = [...state.conversations.values()].reduce((n, c) => n + (c.unread > 0 ? 1 : 0), 0);
   document.title = unread ? `(${unread}) Inbox · SMS Hub` : "Inbox · SMS Hub";
 }
@@ -268,6 +279,8 @@ function listQuery(before) {
   if (f.status) q.set("status", f.status);
   if (f.assignee) q.set("assignee", f.assignee);
   if (f.unread) q.set("unread", "true");
+  if (f.label) q.set("label", f.label);
+  if (f.number_id) q.set("number_id", f.number_id);
   const search = parseSearch(f.search);
   if (search.kind === "phone" || search.kind === "name") q.set("q", f.search.trim());
   q.set("limit", String(PAGE_SIZE));
@@ -388,6 +401,7 @@ function renderThreadHeader() {
   el.statusToggle.dataset.action = conv.status === "closed" ? "open" : "closed";
   renderHandoverBar(conv, el.handover);
   renderSnooze(conv);
+  renderThreadLabels(conv);
 }
 
 function setView(view) {
@@ -957,12 +971,15 @@ async function giveBackToBot() {
 }
 
 let filterTimer = null;
-function onFiltersChanged(debounce) {
+function onFiltersChanged(debounce, byHand = true) {
+  if (byHand) viewsFiltersChanged();
   state.filters = {
     status: el.filterStatus.value,
     assignee: el.filterAssignee.value,
     unread: el.filterUnread.checked,
     search: el.filterSearch.value,
+    label: el.filterLabel.value,
+    number_id: el.filterNumber.value,
   };
   const search = parseSearch(state.filters.search);
   el.searchHint.textContent = search.kind === "short" ? search.hint : "";
@@ -979,6 +996,8 @@ function bindUi() {
   el.filterAssignee.addEventListener("change", () => onFiltersChanged(false));
   el.filterUnread.addEventListener("change", () => onFiltersChanged(false));
   el.filterSearch.addEventListener("input", () => onFiltersChanged(true));
+  el.filterLabel.addEventListener("change", () => onFiltersChanged(false));
+  el.filterNumber.addEventListener("change", () => onFiltersChanged(false));
   el.loadMore.addEventListener("click", () => loadConversations({ more: true }).catch((err) => toast(err.message)));
   el.loadOlder.addEventListener("click", loadOlder);
   el.assign.addEventListener("change", changeAssignee);
@@ -1004,6 +1023,34 @@ function bindUi() {
     if (id && id !== state.selectedId) openConversation(id, { fromHash: true });
   });
 }
+
+/** What the inbox's feature modules (labels, bulk actions, views) may do to the page. */
+const bridge = {
+  /** Take a conversation snapshot an API call answered with. */
+  upsert(conv) {
+    if (!upsertConversation(conv)) return;
+    renderList();
+    if (conv.id === state.selectedId) renderThreadHeader();
+  },
+  /** The labels' names or colours changed: draw rows and header again. */
+  labelsChanged() {
+    bulkLabelsChanged();
+    renderList();
+    if (state.selectedId) renderThreadHeader();
+  },
+  filters() {
+    return { ...state.filters };
+  },
+  /** Show the list with these filters (a saved view); the search box is left as it is. */
+  setFilters(f) {
+    el.filterStatus.value = f.status;
+    el.filterAssignee.value = f.assignee;
+    el.filterUnread.checked = f.unread;
+    el.filterLabel.value = f.label;
+    el.filterNumber.value = f.number_id;
+    onFiltersChanged(false, false);
+  },
+};
 
 function hashConversation() {
   const m = /^#c=([0-9a-fA-F]{24})$/.exec(location.hash);
@@ -1059,6 +1106,9 @@ async function main() {
   renderAssignOptions();
   initSnooze(() => state.selectedId);
   initQueue(me);
+  initLabels(me, bridge);
+  initBulk(me, bridge);
+  initViews(me, bridge);
   state.online.set(me.id, me.name);
   renderPresence();
   connect();
