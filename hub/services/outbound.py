@@ -308,6 +308,7 @@ async def queue_campaign_message(
     campaign: CampaignTag,
     key: str,
     message_id: PydanticObjectId | None = None,
+    media: list[StoredMedia] | None = None,
 ) -> Message:
     """Queue one campaign message from `number` (the account's, or a 2WAY/ECO+ virtual one) in the
     recipient's conversation on it, once per `key`.
@@ -336,6 +337,7 @@ async def queue_campaign_message(
         text,
         Author(kind="system", id=None, name=f"Campaign {campaign.name}"),
         key,
+        media=media,
         campaign=campaign,
         message_id=message_id,
     )
