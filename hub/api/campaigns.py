@@ -11,15 +11,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from hub.api.audited import audited
-from hub.api.conversations import AttachmentOut, UploadForm
 from hub.api.deps import provide_admin, provide_hub, provide_principal
 from hub.api.openapi import documented_body
+from hub.api.uploads import AttachmentOut, UploadForm, attachment_out, form_file
 from hub.context import HubContext
 from hub.domain import mms_limits
 from hub.realtime.payloads import iso
@@ -400,21 +399,12 @@ class CampaignController(Controller):
         """Keep an image, audio or video file (multipart form, one file) for the account's
         campaigns; name its `id` in a campaign's `media`. 422 when empty, larger than any gateway
         sends, or of a type none sends."""
-        form = await request.form()
-        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
-        if upload is None:
-            raise Invalid("send the file as a multipart/form-data file field named 'file'", field="file")
+        upload = await form_file(request)
         content = await upload.read()
         stored = await campaign_media.upload(
             hub, principal.account_id, content, upload.content_type, upload.filename
         )
-        return AttachmentOut(
-            id=str(stored.file_id),
-            mime=stored.mime,
-            kind=stored.kind,
-            size=stored.size,
-            filename=stored.filename,
-        )
+        return attachment_out(stored)
 
     @post("", status_code=201, dependencies={"principal": Provide(provide_admin)})
     @audited("campaign.create", "campaign")

@@ -17,6 +17,7 @@ from hub.domain import mms_limits
 from hub.domain.mms_limits import MmsLimits
 from hub.domain.numbers import NumberType
 from hub.services.errors import Conflict, Invalid
+from hub.services.media import keep_within
 from hub.store.messages import StoredMedia
 from hub.store.numbers import Number
 
@@ -89,18 +90,9 @@ async def upload(
     """
     media = hub.settings.media
     limits = mms_limits.widest(media.max_bytes, media.max_parts)
-    if len(data) > limits.max_bytes:
-        raise Invalid(
-            f"the file takes {mms_limits.format_size(len(data))}; no gateway sends more than "
-            f"{mms_limits.format_size(limits.max_bytes)} in one MMS",
-            field="file",
-        )
-    stored = await hub.media.upload(data, declared_type, filename, owner(account_id))
-    reason = mms_limits.refusal(limits, [(stored.mime, stored.size)])
-    if reason is not None:
-        await hub.media.delete([stored])
-        raise Invalid(reason, field="file")
-    return stored
+    return await keep_within(
+        hub.media, limits, data, declared_type, filename, owner(account_id), "the gateways send"
+    )
 
 
 async def attachments(
