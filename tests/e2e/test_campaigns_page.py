@@ -403,6 +403,8 @@ async def test_an_mms_campaign_carries_a_picture_to_each_recipient(
     await expect(page.locator('#campaign-counts [data-count="delivered"]')).to_have_attribute(
         "data-value", "2"
     )
+    await page.locator(".cp-text-box summary").click()
+    await expect(page.locator("#campaign-media")).to_have_text("MMS with roza.png (image/png)")
     problems.check()
 
     # Each recipient's message carries the picture, and the simulated phone got its signed link.
