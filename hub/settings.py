@@ -307,6 +307,13 @@ class UsageSettings:
 
 
 @dataclass(frozen=True)
+class CampaignSettings:
+    batch_budget_s: float = 20.0
+    """How long one `campaign_batch` job sends before it hands the rest of its batch to the next
+    job: well under the job's 60 s timeout, so a slow batch is never cut off and run again."""
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     host: str = ""
     """SMTP server for e-mail forwarding; empty turns e-mail forwarding off (deliveries wait, then die)."""
@@ -362,6 +369,7 @@ class Settings:
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    campaign: CampaignSettings = field(default_factory=CampaignSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
@@ -473,6 +481,7 @@ def load_settings() -> Settings:
             max_retry_s=_env_float("HUB_FORWARD_MAX_RETRY", 3600.0),
         ),
         usage=UsageSettings(mms_units=max(_env_int("HUB_USAGE_MMS_UNITS", 1), 0)),
+        campaign=CampaignSettings(batch_budget_s=max(_env_float("HUB_CAMPAIGN_BATCH_BUDGET", 20.0), 0.0)),
         ingest=IngestSettings(
             answer_wait_s=max(_env_float("HUB_INGEST_ANSWER_WAIT", 0.0), 0.0),
             batch=max(_env_int("HUB_INGEST_BATCH", 256), 1),

@@ -7,22 +7,28 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from hub.api.audited import audited
 from hub.api.deps import provide_admin, provide_hub, provide_principal
+from hub.api.openapi import documented_body
+from hub.api.uploads import AttachmentOut, UploadForm, attachment_out, form_file
 from hub.context import HubContext
+from hub.domain import mms_limits
 from hub.realtime.payloads import iso
+from hub.services import campaign_media
 from hub.services import campaigns as svc
 from hub.services.auth import Principal
+from hub.services.campaign_media import SenderMms
 from hub.services.errors import Invalid
 from hub.store.campaigns import TARGET_STATUSES, Campaign, CampaignTarget
+from hub.store.messages import StoredMedia
 
 
 class SenderOut(msgspec.Struct):
@@ -69,6 +75,46 @@ class RatesOut(msgspec.Struct):
     """Replied of those sent (sent + delivered)."""
 
 
+class MediaOut(msgspec.Struct):
+    id: str
+    mime: str
+    kind: str
+    size: int
+    filename: str | None
+
+
+class GatewayMmsOut(msgspec.Struct):
+    gateway: str
+    can_send: bool
+    max_bytes: int
+    max_files: int
+
+
+class SenderMmsOut(msgspec.Struct):
+    """What a campaign's sender can carry as MMS (docs/campaigns.md, "MMS")."""
+
+    can_send: bool
+    reason: str | None
+    gateway: str
+    """The sender's gateway (a pool's gateways, comma-separated)."""
+    max_bytes: int
+    max_files: int
+    types: list[str]
+    gateways: list[GatewayMmsOut]
+    """Every gateway's limits, for the page to say which carry what."""
+
+
+class MmsPreviewOut(msgspec.Struct):
+    files: int
+    bytes: int
+    gateway: str
+    max_bytes: int
+    max_files: int
+    units_per_message: int
+    """What one recipient's MMS costs in units (`HUB_USAGE_MMS_UNITS`), whatever its text's length."""
+    summary: str
+
+
 class CampaignOut(msgspec.Struct):
     id: str
     name: str
@@ -88,6 +134,8 @@ class CampaignOut(msgspec.Struct):
     rates: RatesOut
     paused_reason: str | None = None
     """Why the hub paused it by itself (the account's usage limits, a suspension)."""
+    media: list[MediaOut] = []
+    """The files every recipient's MMS carries (none: an SMS campaign)."""
 
 
 class InvalidRowOut(msgspec.Struct):
@@ -112,6 +160,8 @@ class PreviewOut(msgspec.Struct):
     encodings: dict[str, int]
     samples: list[SampleOut]
     warnings: list[str]
+    mms: MmsPreviewOut | None = None
+    """Set when the campaign carries files: what goes, through which gateway, at what cost."""
 
 
 class RecipientOut(msgspec.Struct):
@@ -140,6 +190,57 @@ def _iso(at: datetime | None) -> str | None:
 
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def media_out(m: StoredMedia) -> MediaOut:
+    return MediaOut(id=str(m.file_id), mime=m.mime, kind=m.kind, size=m.size, filename=m.filename)
+
+
+def sender_mms_out(hub: HubContext, carrier: SenderMms) -> SenderMmsOut:
+    media = hub.settings.media
+    gateways = []
+    for gateway in ("simulator", "twilio", "serwersms", "kannel", "smpp"):
+        limits = mms_limits.limits_for(gateway, media.max_bytes, media.max_parts)
+        gateways.append(
+            GatewayMmsOut(
+                gateway,
+                limits is not None,
+                limits.max_bytes if limits else 0,
+                limits.max_files if limits else 0,
+            )
+        )
+    lim = carrier.limits
+    return SenderMmsOut(
+        can_send=lim is not None,
+        reason=carrier.reason,
+        gateway=carrier.gateway,
+        max_bytes=lim.max_bytes if lim else 0,
+        max_files=lim.max_files if lim else 0,
+        types=sorted(lim.types) if lim else [],
+        gateways=gateways,
+    )
+
+
+def mms_preview_out(p: svc.Preview) -> MmsPreviewOut | None:
+    carrier = p.carrier
+    if not p.media or carrier is None or carrier.limits is None:
+        return None
+    size = sum(m.size for m in p.media)
+    units = p.units_per_message or 0
+    summary = (
+        f"MMS through {carrier.gateway}: {len(p.media)} file(s), {mms_limits.format_size(size)} of "
+        f"{mms_limits.format_size(carrier.limits.max_bytes)}; {units} unit(s) per recipient. "
+        "Sender names and numbers on kannel or smpp cannot carry MMS."
+    )
+    return MmsPreviewOut(
+        files=len(p.media),
+        bytes=size,
+        gateway=carrier.gateway,
+        max_bytes=carrier.limits.max_bytes,
+        max_files=carrier.limits.max_files,
+        units_per_message=units,
+        summary=summary,
+    )
 
 
 def campaign_out(c: Campaign) -> CampaignOut:
@@ -177,6 +278,7 @@ def campaign_out(c: Campaign) -> CampaignOut:
             reply=_ratio(counts.replied, counts.sent + counts.delivered),
         ),
         paused_reason=c.paused_reason,
+        media=[media_out(m) for m in c.media],
     )
 
 
@@ -250,10 +352,14 @@ class CampaignController(Controller):
 
     @post("/preview", status_code=200, dependencies={"principal": Provide(provide_admin)})
     async def preview(
-        self, principal: NamedDependency[Principal], data: JSONBody[svc.CampaignIn]
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        data: JSONBody[svc.CampaignIn],
     ) -> PreviewOut:
-        """What a campaign would send: recipients, exclusions, segments and units, samples."""
-        p = await svc.preview(principal.account_id, data)
+        """What a campaign would send: recipients, exclusions, segments and units, samples; with
+        `media`, the MMS and its gateway (409 when the sender cannot carry MMS)."""
+        p = await svc.preview(hub, principal.account_id, data)
         return PreviewOut(
             recipients=p.recipients,
             excluded=ExcludedOut(**p.excluded),
@@ -263,7 +369,42 @@ class CampaignController(Controller):
             encodings={"GSM-7": p.encodings.get("GSM-7", 0), "UCS-2": p.encodings.get("UCS-2", 0)},
             samples=[msgspec.convert(s, SampleOut) for s in p.samples],
             warnings=p.warnings,
+            mms=mms_preview_out(p),
         )
+
+    @get("/mms", dependencies={"principal": Provide(provide_admin)})
+    async def mms(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        kind: Annotated[Literal["number", "2way", "eco", "name"], QueryParameter()],
+        number_id: Annotated[str | None, QueryParameter()] = None,
+    ) -> SenderMmsOut:
+        """Whether a sender can carry MMS, its size and type limits, and every gateway's."""
+        carrier = await campaign_media.sender_mms(hub, principal.account_id, kind, number_id)
+        return sender_mms_out(hub, carrier)
+
+    @post(
+        "/media",
+        status_code=201,
+        dependencies={"principal": Provide(provide_admin)},
+        operation_class=documented_body("multipart/form-data", UploadForm),
+    )
+    async def upload(
+        self,
+        hub: NamedDependency[HubContext],
+        principal: NamedDependency[Principal],
+        request: Request[Any, Any, Any],
+    ) -> AttachmentOut:
+        """Keep an image, audio or video file (multipart form, one file) for the account's
+        campaigns; name its `id` in a campaign's `media`. 422 when empty, larger than any gateway
+        sends, or of a type none sends."""
+        upload = await form_file(request)
+        content = await upload.read()
+        stored = await campaign_media.upload(
+            hub, principal.account_id, content, upload.content_type, upload.filename
+        )
+        return attachment_out(stored)
 
     @post("", status_code=201, dependencies={"principal": Provide(provide_admin)})
     @audited("campaign.create", "campaign")

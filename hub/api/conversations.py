@@ -7,19 +7,18 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.api.deps import provide_hub, provide_principal
 from hub.api.openapi import documented_body
+from hub.api.uploads import AttachmentOut, UploadForm, attachment_out, form_file
 from hub.context import HubContext
 from hub.domain import events as ev
 from hub.domain.mms_limits import NO_MMS
 from hub.realtime.payloads import conversation_payload, message_payload
 from hub.services import conversations as svc
 from hub.services.auth import Principal
-from hub.services.errors import Invalid
 from hub.services.outbound import (
     Author,
     conversation_mms_limits,
@@ -38,22 +37,6 @@ class ReplyBody(msgspec.Struct):
         msgspec.field(default_factory=list)
     )
     """Ids of files uploaded to `POST /api/conversations/{id}/attachments`: the reply goes as MMS."""
-
-
-class UploadForm(msgspec.Struct):
-    """The multipart form of an upload: one file field."""
-
-    file: Annotated[bytes, msgspec.Meta(description="the image, audio or video file")]
-
-
-class AttachmentOut(msgspec.Struct):
-    """A file kept for a reply: name its `id` in the reply's `media`."""
-
-    id: str
-    mime: str
-    kind: str
-    size: int
-    filename: str | None
 
 
 class MmsOut(msgspec.Struct):
@@ -207,21 +190,12 @@ class ConversationController(Controller):
         """Keep an image, audio or video file (multipart form, one file) for a reply in this
         conversation; refused (409) when the number's gateway sends no MMS, (422) when too large or
         of a type it does not send."""
-        form = await request.form()
-        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
-        if upload is None:
-            raise Invalid("send the file as a multipart/form-data file field named 'file'", field="file")
+        upload = await form_file(request)
         content = await upload.read()
         stored = await upload_attachment(
             hub, principal.account_id, conversation_id, content, upload.content_type, upload.filename
         )
-        return AttachmentOut(
-            id=str(stored.file_id),
-            mime=stored.mime,
-            kind=stored.kind,
-            size=stored.size,
-            filename=stored.filename,
-        )
+        return attachment_out(stored)
 
     @post("/{conversation_id:str}/assign", status_code=200)
     async def assign(

@@ -110,3 +110,23 @@ def format_size(size: int) -> str:
     if size >= _KB:
         return f"{round(size / _KB)} KB"
     return f"{size} B"
+
+
+def strictest(limits: list[MmsLimits]) -> MmsLimits:
+    """What every one of these gateways can send (a pool whose numbers sit on several of them)."""
+    return MmsLimits(
+        max_bytes=min(x.max_bytes for x in limits),
+        max_files=min(x.max_files for x in limits),
+        types=frozenset.intersection(*(x.types for x in limits)),
+    )
+
+
+def widest(hub_max_bytes: int, hub_max_files: int) -> MmsLimits:
+    """What at least one gateway can send: the most a file kept for later (a campaign's, before
+    its sender is known) may be."""
+    every = list(GATEWAY_LIMITS.values())
+    return MmsLimits(
+        max_bytes=max(x.max_bytes for x in every),
+        max_files=max(x.max_files for x in every),
+        types=frozenset.union(*(x.types for x in every)),
+    ).capped(hub_max_bytes, hub_max_files)

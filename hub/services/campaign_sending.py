@@ -23,8 +23,8 @@ from hub.domain.campaign_senders import binding_live, pick_number
 from hub.domain.sending_window import SendingWindow
 from hub.outbound.base import OutboundRequest, ProviderError
 from hub.services import campaign_progress, usage
+from hub.services.campaigns import drop_abandoned_builds, pool
 from hub.services.campaigns import enqueue_batch as enqueue
-from hub.services.campaigns import pool
 from hub.services.errors import Conflict, ServiceError
 from hub.services.outbound import CampaignTag, is_suppressed, queue_campaign_message
 from hub.store.accounts import utcnow
@@ -144,12 +144,20 @@ async def run_batch(hub: HubContext, campaign_id: str, batch: int, now: datetime
         return {"done": True}
     sent = 0
     sender = _Sender(hub, campaign, now)
-    for target in rows:
+    budget = hub.settings.campaign.batch_budget_s
+    for i, target in enumerate(rows):
         outcome = await sender.send(target)
         if outcome == "paused":
             await campaign_progress.flush()
             return {"paused": sender.paused_reason, "sent": sent}
         sent += outcome == "queued"
+        if i + 1 < len(rows) and time.monotonic() - began >= budget:
+            # Out of time (a loaded machine): the next job goes on with the rest of this range
+            # at once, rather than this one running into the job's timeout and being run again.
+            await campaign_progress.publish(hub, campaign.account_id, str(campaign.id))
+            await _advance(hub, campaign, batch, (i + 1) * 60 / rate - (time.monotonic() - began))
+            await campaign_progress.flush()
+            return {"queued": sent, "batch": batch, "continued": len(rows) - i - 1}
     await campaign_progress.publish(hub, campaign.account_id, str(campaign.id))
     delay = len(rows) * 60 / rate - (time.monotonic() - began)
     left = await targets().count_documents(
@@ -259,7 +267,15 @@ class _Sender:
         text = tpl.render_parts(self.parts, target.fields)
         try:
             message = await queue_campaign_message(
-                self.hub, self.campaign.account_id, number, target.phone, text, self.tag, key, message_id
+                self.hub,
+                self.campaign.account_id,
+                number,
+                target.phone,
+                text,
+                self.tag,
+                key,
+                message_id,
+                media=self.campaign.media,
             )
         except usage.UsageRefused as exc:
             return await self._pause(exc.message)
@@ -381,7 +397,11 @@ class _Sender:
 async def sweep(hub: HubContext, now: datetime) -> int:
     """Enqueue the current batch of every live campaign (a process that died took its timers), and
     recount the counters of the live ones and of those finished within `RECOUNT_DONE` (a process
-    killed between a recipient's move and its counters' left them off)."""
+    killed between a recipient's move and its counters' left them off), and delete the campaigns
+    whose build died part-way, with their targets."""
+    dropped = await drop_abandoned_builds(now)
+    if dropped:
+        log.warning("deleted %d campaign(s) whose audience build was interrupted", dropped)
     n = 0
     async for doc in campaigns().find({"status": {"$in": [*LIVE_STATUSES, "paused"]}}):
         campaign = Campaign.model_validate(doc)

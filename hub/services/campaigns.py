@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -21,7 +21,7 @@ from hub.domain.campaign_senders import check_sender_name
 from hub.domain.numbers import NumberType
 from hub.domain.segments import count_segments
 from hub.domain.sending_window import SendingWindow, WindowError
-from hub.services import campaign_progress
+from hub.services import campaign_media, campaign_progress
 from hub.services.campaign_audience import (
     AudienceSource,
     AudienceStats,
@@ -29,6 +29,7 @@ from hub.services.campaign_audience import (
     object_ids,
     recipients,
 )
+from hub.services.campaign_media import SenderMms
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.store.accounts import utcnow
 from hub.store.campaigns import (
@@ -38,8 +39,10 @@ from hub.store.campaigns import (
     ScheduleModel,
     SenderModel,
     WindowModel,
+    campaigns,
     targets,
 )
+from hub.store.messages import StoredMedia
 from hub.store.numbers import Number
 from hub.store.usage import UsageLimits
 
@@ -92,6 +95,8 @@ class CampaignIn(msgspec.Struct):
     sender: SenderIn
     audience: AudienceIn = msgspec.field(default_factory=AudienceIn)
     schedule: ScheduleIn = msgspec.field(default_factory=ScheduleIn)
+    media: list[str] = []
+    """Files uploaded with `POST /api/campaigns/media`: the campaign goes out as MMS."""
 
 
 Replies = Literal["guaranteed", "best_effort", "none", "number"]
@@ -111,6 +116,9 @@ class Plan:
     source: AudienceSource
     schedule: ScheduleModel
     warnings: list[str] = field(default_factory=list)
+    media: list[StoredMedia] = field(default_factory=list)
+    carrier: SenderMms | None = None
+    """The sender's gateway(s) and MMS limits, when the campaign carries files."""
 
 
 async def pool(eco: bool) -> list[Number]:
@@ -196,18 +204,22 @@ def _schedule(schedule: ScheduleIn) -> ScheduleModel:
     )
 
 
-async def plan(account_id: PydanticObjectId, data: CampaignIn, *, need_name: bool) -> Plan:
-    """Check a campaign as asked; Invalid (422) says what is wrong."""
+async def plan(hub: HubContext, account_id: PydanticObjectId, data: CampaignIn, *, need_name: bool) -> Plan:
+    """Check a campaign as asked; Invalid (422) says what is wrong, Conflict (409) that its
+    sender cannot carry its files."""
     name = data.name.strip()
     if need_name and not name:
         raise Invalid("name must not be empty", field="name")
-    if not data.text.strip():
+    if not data.text.strip() and not data.media:
         raise Invalid("text must not be empty", field="text")
     try:
         parts = tpl.parse(data.text)
     except tpl.TemplateError as exc:
         raise Invalid(str(exc), field="text") from None
     sender, replies, suppression_sender, warnings = await _sender(account_id, data.sender)
+    media, carrier = await campaign_media.attachments(
+        hub, account_id, sender.kind, sender.number_id, list(data.media)
+    )
     schedule = _schedule(data.schedule)
     source = AudienceSource(
         object_ids(data.audience.group_ids, "audience.group_ids"),
@@ -215,7 +227,19 @@ async def plan(account_id: PydanticObjectId, data: CampaignIn, *, need_name: boo
         data.audience.csv,
     )
     await check_source(account_id, source)
-    return Plan(name, data.text, parts, sender, replies, suppression_sender, source, schedule, warnings)
+    return Plan(
+        name,
+        data.text,
+        parts,
+        sender,
+        replies,
+        suppression_sender,
+        source,
+        schedule,
+        warnings,
+        media,
+        carrier,
+    )
 
 
 @dataclass
@@ -229,6 +253,10 @@ class Preview:
     samples: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     too_long: int = 0
+    units_per_message: int | None = None
+    """Units one MMS costs (None: an SMS, priced by its segments)."""
+    carrier: SenderMms | None = None
+    media: list[StoredMedia] = field(default_factory=list)
 
 
 async def _priced(account_id: PydanticObjectId) -> bool:
@@ -237,9 +265,9 @@ async def _priced(account_id: PydanticObjectId) -> bool:
     return limits is not None and (limits.monthly_segments is not None or limits.balance_units is not None)
 
 
-async def _walk(account_id: PydanticObjectId, p: Plan, on_target: Any = None) -> Preview:
+async def _walk(hub: HubContext, account_id: PydanticObjectId, p: Plan, on_target: Any = None) -> Preview:
     stats = AudienceStats()
-    out = Preview(warnings=list(p.warnings))
+    out = Preview(warnings=list(p.warnings), carrier=p.carrier, media=p.media)
     async for r in recipients(account_id, p.source, p.suppression_sender, stats):
         text = tpl.render_parts(p.parts, r.fields)
         seg = count_segments(text)
@@ -256,7 +284,14 @@ async def _walk(account_id: PydanticObjectId, p: Plan, on_target: Any = None) ->
             await on_target(r, seg.segments)
     out.excluded = stats.excluded()
     out.invalid_rows = stats.invalid_rows
-    out.units_total = out.segments_total if await _priced(account_id) else None
+    if p.media:
+        # An MMS is metered as one message of `HUB_USAGE_MMS_UNITS`, whatever its text's length
+        # (hub.services.usage.message_charge).
+        out.units_per_message = hub.settings.usage.mms_units
+        units = out.recipients * out.units_per_message
+    else:
+        units = out.segments_total
+    out.units_total = units if await _priced(account_id) else None
     if out.too_long:
         out.warnings.append(
             f"{out.too_long} recipients' texts need more than {MAX_SEGMENTS} segments and would not be sent"
@@ -264,16 +299,35 @@ async def _walk(account_id: PydanticObjectId, p: Plan, on_target: Any = None) ->
     return out
 
 
-async def preview(account_id: PydanticObjectId, data: CampaignIn) -> Preview:
-    return await _walk(account_id, await plan(account_id, data, need_name=False))
+async def preview(hub: HubContext, account_id: PydanticObjectId, data: CampaignIn) -> Preview:
+    return await _walk(hub, account_id, await plan(hub, account_id, data, need_name=False))
 
 
 async def create(hub: HubContext, account_id: PydanticObjectId, data: CampaignIn) -> Campaign:
-    """Check, build the audience and store the campaign as a draft; nothing is stored on an error."""
-    p = await plan(account_id, data, need_name=True)
+    """Check, build the audience and store the campaign as a draft; nothing is stored on an error.
+
+    The campaign is stored first as `building` (hidden from the account) and its targets after
+    it, so a process that dies part-way leaves a campaign the start-up sweep finds and deletes
+    with its targets (`drop_abandoned_builds`), never targets nothing points to.
+    """
+    p = await plan(hub, account_id, data, need_name=True)
     campaign_id = PydanticObjectId(ObjectId())
     pending: list[dict[str, Any]] = []
     n = 0
+    campaign = Campaign(
+        id=campaign_id,
+        account_id=account_id,
+        name=p.name,
+        text=p.text,
+        media=p.media,
+        sender=p.sender,
+        replies=p.replies,
+        schedule=p.schedule,
+        status="building",
+        building_seen_at=utcnow(),
+        created_at=utcnow(),
+    )
+    await campaign.insert()
 
     async def add(r: Any, segments: int) -> None:
         nonlocal n, pending
@@ -295,9 +349,10 @@ async def create(hub: HubContext, account_id: PydanticObjectId, data: CampaignIn
         if len(pending) >= INSERT_CHUNK:
             await targets().insert_many(pending)
             pending = []
+            await campaigns().update_one({"_id": campaign_id}, {"$set": {"building_seen_at": utcnow()}})
 
     try:
-        out = await _walk(account_id, p, add)
+        out = await _walk(hub, account_id, p, add)
         if out.too_long:
             raise Invalid(
                 f"{out.too_long} recipients' texts would need more than {MAX_SEGMENTS} SMS segments",
@@ -313,38 +368,53 @@ async def create(hub: HubContext, account_id: PydanticObjectId, data: CampaignIn
             await targets().insert_many(pending)
         counts = dict.fromkeys(COUNTS, 0)
         counts["recipients"] = counts["queued"] = out.recipients
-        campaign = Campaign(
-            id=campaign_id,
-            account_id=account_id,
-            name=p.name,
-            text=p.text,
-            sender=p.sender,
-            replies=p.replies,
-            schedule=p.schedule,
-            counts=counts,
-            excluded=out.excluded,
-            segments_total=out.segments_total,
-            units_total=out.units_total,
-            created_at=utcnow(),
-        )
-        await campaign.insert()
+        built = {
+            "status": "draft",
+            "building_seen_at": None,
+            "counts": counts,
+            "excluded": out.excluded,
+            "segments_total": out.segments_total,
+            "units_total": out.units_total,
+        }
+        await campaigns().update_one({"_id": campaign_id, "status": "building"}, {"$set": built})
     except BaseException:
         await targets().delete_many({"campaign_id": campaign_id})
+        await campaigns().delete_one({"_id": campaign_id})
         raise
-    return campaign
+    stored = await Campaign.get(campaign_id)
+    assert stored is not None
+    return stored
+
+
+BUILD_STALE = timedelta(minutes=10)
+"""A build that wrote no chunk for this long died with its process (a chunk takes well under a
+second)."""
+
+
+async def drop_abandoned_builds(now: datetime) -> int:
+    """Delete the campaigns whose build died part-way, and their targets; how many."""
+    dropped = 0
+    async for doc in campaigns().find(
+        {"status": "building", "building_seen_at": {"$lt": now - BUILD_STALE}}, {"_id": 1}
+    ):
+        await targets().delete_many({"campaign_id": doc["_id"]})
+        await campaigns().delete_one({"_id": doc["_id"], "status": "building"})
+        dropped += 1
+    return dropped
 
 
 async def get(account_id: PydanticObjectId, campaign_id: str) -> Campaign:
     if not PydanticObjectId.is_valid(campaign_id):
         raise NotFound("no such campaign", field="id")
     campaign = await Campaign.find_one({"_id": PydanticObjectId(campaign_id), "account_id": account_id})
-    if campaign is None:
+    if campaign is None or campaign.status == "building":
         raise NotFound("no such campaign", field="id")
     return campaign
 
 
 async def list_campaigns(account_id: PydanticObjectId) -> list[Campaign]:
-    return await Campaign.find({"account_id": account_id}).sort("-created_at").limit(500).to_list()
+    found = await Campaign.find({"account_id": account_id}).sort("-created_at").limit(500).to_list()
+    return [c for c in found if c.status != "building"]
 
 
 async def _move(

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from hub.domain.media_types import sniff_media
 from hub.domain.messages import IncomingMedia
-from hub.domain.mms_limits import format_size
+from hub.domain.mms_limits import MmsLimits, format_size, refusal
 from hub.services.errors import Invalid
 from hub.services.media_fetch import Gone, MediaFetcher, MediaUnavailable, TooLarge
 from hub.settings import MediaSettings
@@ -163,6 +163,35 @@ class MediaStore:
                     await self._bucket.delete(ObjectId(item.file_id))
                 except Exception:
                     log.warning("could not delete orphaned media %s", item.file_id, exc_info=True)
+
+
+async def keep_within(
+    store: MediaStore,
+    limits: MmsLimits,
+    data: bytes,
+    declared_type: str | None,
+    filename: str | None,
+    owner: Mapping[str, str],
+    who: str = "this number's gateway sends",
+) -> StoredMedia:
+    """Keep a file for an outbound MMS once it is within `limits` (its type read from its bytes);
+    nothing is kept otherwise.
+
+    Raises:
+        Invalid: empty, too large, or of a type the limits leave out; `who` says whose limits.
+    """
+    if len(data) > limits.max_bytes:
+        raise Invalid(
+            f"the file takes {format_size(len(data))}; {who} at most "
+            f"{format_size(limits.max_bytes)} in one MMS",
+            field="file",
+        )
+    stored = await store.upload(data, declared_type, filename, owner)
+    reason = refusal(limits, [(stored.mime, stored.size)])
+    if reason is not None:
+        await store.delete([stored])
+        raise Invalid(reason, field="file")
+    return stored
 
 
 def _clean_name(filename: str | None) -> str | None:

@@ -17,6 +17,7 @@ from hub.domain.segments import count_segments
 from hub.jobs.spec import QueueUnavailable
 from hub.services import usage
 from hub.services.errors import Conflict, Invalid, NotFound
+from hub.services.media import keep_within
 from hub.services.suspension import check_may_send, refusal
 from hub.services.threads import finish_message
 from hub.store.accounts import utcnow
@@ -81,18 +82,7 @@ async def upload_attachment(
     limits = await conversation_mms_limits(hub, conv)
     if limits is None:
         raise Conflict(mms_limits.NO_MMS, field="conversation_id")
-    if len(data) > limits.max_bytes:
-        raise Invalid(
-            f"the file takes {mms_limits.format_size(len(data))}; this number's gateway sends at most "
-            f"{mms_limits.format_size(limits.max_bytes)} in one MMS",
-            field="file",
-        )
-    stored = await hub.media.upload(data, declared_type, filename, _owner(conv))
-    reason = mms_limits.refusal(limits, [(stored.mime, stored.size)])
-    if reason is not None:
-        await hub.media.delete([stored])
-        raise Invalid(reason, field="file")
-    return stored
+    return await keep_within(hub.media, limits, data, declared_type, filename, _owner(conv))
 
 
 async def _attachments(hub: HubContext, conv: Conversation, media_ids: list[str]) -> list[StoredMedia]:
@@ -308,6 +298,7 @@ async def queue_campaign_message(
     campaign: CampaignTag,
     key: str,
     message_id: PydanticObjectId | None = None,
+    media: list[StoredMedia] | None = None,
 ) -> Message:
     """Queue one campaign message from `number` (the account's, or a 2WAY/ECO+ virtual one) in the
     recipient's conversation on it, once per `key`.
@@ -336,6 +327,7 @@ async def queue_campaign_message(
         text,
         Author(kind="system", id=None, name=f"Campaign {campaign.name}"),
         key,
+        media=media,
         campaign=campaign,
         message_id=message_id,
     )

@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from hub.store.accounts import utcnow
+from hub.store.messages import StoredMedia
 
-STATUSES = ("draft", "scheduled", "running", "paused", "waiting", "done", "cancelled")
+STATUSES = ("building", "draft", "scheduled", "running", "paused", "waiting", "done", "cancelled")
 LIVE = ("scheduled", "running", "waiting", "paused")
 TARGET_STATUSES = ("queued", "sent", "delivered", "failed", "skipped")
 COUNTS = ("recipients", *TARGET_STATUSES, "replied", "opted_out")
@@ -55,6 +56,8 @@ class Campaign(Document):
     account_id: PydanticObjectId
     name: str
     text: str
+    media: list[StoredMedia] = Field(default_factory=list)
+    """The files an MMS campaign attaches to every recipient's message (one stored copy each)."""
     sender: SenderModel
     replies: str
     schedule: ScheduleModel
@@ -73,6 +76,8 @@ class Campaign(Document):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     next_send_at: datetime | None = None
+    building_seen_at: datetime | None = None
+    """While `building`: when the build last wrote (an old one died part-way)."""
 
     class Settings:
         name = "campaigns"

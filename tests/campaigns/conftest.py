@@ -26,6 +26,7 @@ async def quiet_hub(settings: Settings) -> AsyncIterator[HubContext]:
 async def add_number(
     e164: str, kind: NumberType, account_id: PydanticObjectId | None = None, **kw: object
 ) -> Number:
-    number = Number(account_id=account_id, e164=e164, type=kind, provider="simulator", **kw)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"provider": "simulator", **kw}
+    number = Number(account_id=account_id, e164=e164, type=kind, **fields)  # type: ignore[arg-type]
     await number.insert()
     return number

@@ -77,7 +77,7 @@ async def _reload(campaign: Campaign) -> Campaign:
 
 async def test_audience_from_a_group_and_a_csv(quiet_hub: HubContext) -> None:
     account, number_id, group_id = await _setup()
-    preview = await svc.preview(account, _campaign(number_id, group_id))
+    preview = await svc.preview(quiet_hub, account, _campaign(number_id, group_id))
     # Group: Ola, an unnamed one, one opted out, one blocked; CSV: Ola again, Jan, a bad row, Jan again.
     assert preview.recipients == 3
     assert preview.excluded == {"opted_out": 1, "blocked": 1, "duplicates": 2, "invalid": 1}
@@ -240,7 +240,9 @@ async def test_two_way_pairs_are_never_bound_to_two_live_campaigns(quiet_hub: Hu
         sender=svc.SenderTwoWay(),
         audience=svc.AudienceIn(group_ids=[str(group_id)]),
     )
-    assert any("2WAY pool has 2 number(s)" in w for w in (await svc.preview(account, data)).warnings)
+    assert any(
+        "2WAY pool has 2 number(s)" in w for w in (await svc.preview(quiet_hub, account, data)).warnings
+    )
     first = await svc.create(quiet_hub, account, data)
     second = await svc.create(quiet_hub, account, data)
     third = await svc.create(quiet_hub, account, data)

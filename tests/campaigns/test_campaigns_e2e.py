@@ -18,6 +18,7 @@ from hub.store.messages import Message
 from tests.campaigns.conftest import add_number
 from tests.conftest import RunningHub, Tenant, login
 from tests.e2e.keywords_helpers import admin_client, phone
+from tests.e2e.test_webhooks import tiny_png
 from tests.panel import Panel
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
@@ -237,3 +238,61 @@ async def test_bad_requests_are_answered_4xx_with_a_reason(running: RunningHub, 
     ) as g:
         assert (await g.get("/api/campaigns")).status_code == 200
         assert (await g.post("/api/campaigns", json=good)).status_code == 403
+
+
+async def test_an_mms_campaign_over_the_api(running: RunningHub, tenant_a: Tenant, tenant_b: Tenant) -> None:
+    """Upload, the sender's limits, 409 for a sender that cannot carry MMS and 422 for a file that
+    is not the account's, both before anything is stored; then the MMS on the simulated phone."""
+    group_id = await _group(tenant_a.account_id)
+    png = tiny_png()
+    async with (
+        admin_client(running, tenant_a.admin_email, tenant_a.admin_password) as a,
+        admin_client(running, tenant_b.admin_email, tenant_b.admin_password) as b,
+        phone(running, CUSTOMER) as p,
+    ):
+        numbers = (await a.get("/api/numbers")).json()
+        own = next(n["id"] for n in numbers if n["e164"] == tenant_a.number)
+        limits = (await a.get("/api/campaigns/mms", params={"kind": "number", "number_id": own})).json()
+        assert limits["can_send"] is True and limits["gateway"] == "simulator"
+        assert "image/png" in limits["types"] and limits["max_bytes"] == 5 * 1024 * 1024
+        assert {g["gateway"]: g["can_send"] for g in limits["gateways"]}["kannel"] is False
+        named = (await a.get("/api/campaigns/mms", params={"kind": "name"})).json()
+        assert named["can_send"] is False and "sender name" in named["reason"]
+
+        refused = await a.post(
+            "/api/campaigns/media", files={"file": ("a.png", b"<html>x</html>", "image/png")}
+        )
+        assert refused.status_code == 422 and refused.json()["field"] == "file"
+        r = await a.post("/api/campaigns/media", files={"file": ("roza.png", png, "image/png")})
+        assert r.status_code == 201, r.text
+        media_id = r.json()["id"]
+        theirs = (await b.post("/api/campaigns/media", files={"file": ("b.png", png, "image/png")})).json()[
+            "id"
+        ]
+
+        body: dict[str, Any] = {
+            "name": "Róże",
+            "text": "",
+            "sender": {"kind": "name", "name": "SKLEP"},
+            "audience": {"group_ids": [group_id]},
+            "schedule": {"window": None},
+            "media": [media_id],
+        }
+        for path in ("/api/campaigns/preview", "/api/campaigns"):
+            r = await a.post(path, json=body)
+            assert r.status_code == 409 and "sender name cannot carry MMS" in r.json()["error"], r.text
+        body["sender"] = {"kind": "number", "number_id": own}
+        r = await a.post("/api/campaigns", json={**body, "media": [theirs]})
+        assert r.status_code == 422 and r.json()["field"] == "media", r.text
+        assert (await a.get("/api/campaigns")).json() == []
+
+        preview = (await a.post("/api/campaigns/preview", json=body)).json()
+        assert preview["mms"]["files"] == 1 and preview["mms"]["bytes"] == len(png)
+        assert preview["mms"]["gateway"] == "simulator" and preview["mms"]["units_per_message"] == 1
+        campaign = await _run(a, body)
+        assert [m["id"] for m in campaign["media"]] == [media_id]
+        got = await p.next_sms()
+        assert got["text"] == "" and len(got["media"]) == 1
+        async with httpx.AsyncClient(base_url=running.base) as anonymous:
+            served = await anonymous.get(got["media"][0])
+        assert served.status_code == 200 and served.content == png

@@ -21,9 +21,11 @@ from hub.domain.numbers import NumberType
 from hub.services.routing import setup_changed
 from hub.store.accounts import Account
 from hub.store.audience import Suppression, SuppressionKind
+from hub.store.messages import Message
 from tests.conftest import RunningHub, login, post_generic
 from tests.e2e.browser import ADMIN, AGENT, PageProblems, launch, log_in, new_page
 from tests.e2e.keywords_helpers import add_number
+from tests.e2e.test_webhooks import tiny_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -339,3 +341,79 @@ async def test_an_admin_pauses_resumes_and_cancels_and_an_agent_only_reads(
     await expect(agent.locator("#progress-actions button")).to_have_count(0)
     await expect(agent.locator("#new-campaign")).to_be_hidden()
     problems.check()
+
+
+async def test_an_mms_campaign_carries_a_picture_to_each_recipient(
+    running: RunningHub, browser: Browser
+) -> None:
+    await gardeners(running)
+    await virtual_numbers()
+    png = tiny_png()
+    name = "Zdjęcie róży"
+    problems = PageProblems()
+    _, page = await new_page(browser, problems)
+    await log_in(page, running.base, ADMIN)
+    await page.goto(f"{running.base}/campaigns")
+    await expect(page.locator("body")).to_have_attribute("data-state", "ready")
+    await page.click("#new-campaign")
+    await page.fill("#cp-name", name)
+    await page.fill("#cp-text", "Nasze róże, {name|Ogrodniku}!")
+    await page.locator("#cp-groups label", has_text="Ogrodnicy").locator("input").check()
+    await page.uncheck("#cp-window-on")
+    # A sender name sends text only, and the page says so before anything is attached.
+    await page.check("#cp-sender-name")
+    await page.fill("#cp-sender-name-text", "SKLEP")
+    limits = page.locator("#cp-media-limits")
+    await expect(limits).to_have_attribute("data-mms", "no")
+    await expect(limits).to_contain_text("sender name cannot carry MMS")
+    await expect(limits).to_contain_text("not kannel, smpp")
+    await page.set_input_files(
+        "#cp-media-file", files=[{"name": "roza.png", "mimeType": "image/png", "buffer": png}]
+    )
+    attached = page.locator("#cp-media-list li")
+    await expect(attached).to_have_attribute("data-media-id", re.compile(r"^[0-9a-f]{24}$"))
+    media_id = await attached.get_attribute("data-media-id")
+    await page.click("#cp-preview")
+    await expect(page.locator("#cp-error")).to_contain_text("sender name cannot carry MMS")
+    await expect(page.locator("#preview")).to_be_hidden()
+
+    # The account's own number is on the simulator: it carries the picture.
+    await page.check("#cp-sender-number")
+    await expect(limits).to_have_attribute("data-mms", "yes")
+    await expect(limits).to_contain_text("MMS through simulator")
+    await expect(limits).to_contain_text("5 MB")
+    await page.click("#cp-preview")
+    mms = page.locator("#preview-mms")
+    await expect(mms).to_have_attribute("data-files", "1")
+    await expect(mms).to_have_attribute("data-gateway", "simulator")
+    await expect(mms).to_contain_text("MMS through simulator")
+    thumb = mms.locator(f'img[data-media-id="{media_id}"]')
+    await expect(thumb).to_be_visible()
+    assert await thumb.evaluate("img => img.complete && img.naturalWidth") == 1
+    await expect(page.locator("#preview-cost")).to_contain_text("2 MMS")
+    await no_sideways_scroll(page, "mms-preview")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+    await page.click("#preview-draft")
+    card = page.locator("#progress-card")
+    await expect(card).to_have_attribute("data-status", "draft")
+    campaign_id = page.url.rsplit("#", 1)[1]
+    await page.click("#campaign-start")
+    await expect(card).to_have_attribute("data-status", "done", timeout=30_000)
+    await expect(page.locator('#campaign-counts [data-count="delivered"]')).to_have_attribute(
+        "data-value", "2"
+    )
+    await page.locator(".cp-text-box summary").click()
+    await expect(page.locator("#campaign-media")).to_have_text("MMS with roza.png (image/png)")
+    problems.check()
+
+    # Each recipient's message carries the picture, and the simulated phone got its signed link.
+    sent = await Message.find({"campaign_id": campaign_id}).to_list()
+    assert sorted(m.recipient for m in sent) == [LUCJA, GRZEGORZ]
+    assert all([str(f.file_id) for f in m.media] == [media_id] for m in sent)
+    async with httpx.AsyncClient(base_url=running.base, timeout=20) as client:
+        history = (await client.get("/simulator/api/messages", params={"phone": LUCJA})).json()
+        outbound = [m for m in history if m["direction"] == "out" and m["media_urls"]]
+        assert len(outbound) == 1 and outbound[0]["text"] == "Nasze róże, Łucja Żółkiewska!"
+        served = await client.get(outbound[0]["media_urls"][0])
+        assert served.status_code == 200 and served.content == png

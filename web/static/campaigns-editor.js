@@ -5,6 +5,7 @@
  * schedule. `collect()` gives the CampaignIn body (docs/campaigns.md) or throws what is missing.
  */
 import { $, api, h, setChildren } from "/static/common.js";
+import { initMedia, mediaIds, mediaUploading, resetMedia, syncMediaLimits } from "/static/campaigns-media.js";
 
 // Every text this script puts on the page (one place, for a translation).
 export const T = {
@@ -49,7 +50,8 @@ export const T = {
   startTz: (tz) => `In this browser's time zone (${tz}).`,
   errors: {
     name: "Give the campaign a name.",
-    text: "Write the message text.",
+    text: "Write the message text, or attach a file.",
+    uploading: "Wait until the attached files are uploaded.",
     number: "Choose one of the account's numbers.",
     senderName: "A sender name has 1 to 11 letters, digits, spaces, dots or hyphens.",
     audience: "Choose at least one group or contact, or a CSV file.",
@@ -161,6 +163,8 @@ function syncSender() {
   for (const node of document.querySelectorAll(".cp-choice")) node.classList.toggle("cp-choice-on", node.dataset.kind === kind);
   if ($("cp-number")) $("cp-number").disabled = kind !== "number";
   $("cp-sender-name-text").disabled = kind !== "name";
+  const number = kind === "number" && $("cp-number") ? $("cp-number").value : null;
+  if (kind !== "number" || number) syncMediaLimits({ kind, number_id: number });
 }
 
 // ---------------------------------------------------------------- audience
@@ -313,7 +317,9 @@ export function collect({ forPreview = false } = {}) {
   const name = $("cp-name").value.trim();
   if (!name && !forPreview) throw new FormProblem(T.errors.name, "cp-name");
   const text = $("cp-text").value;
-  if (!text.trim()) throw new FormProblem(T.errors.text, "cp-text");
+  const media = mediaIds();
+  if (mediaUploading()) throw new FormProblem(T.errors.uploading, "cp-media-file");
+  if (!text.trim() && !media.length) throw new FormProblem(T.errors.text, "cp-text");
 
   const kind = senderKind();
   let sender;
@@ -362,6 +368,7 @@ export function collect({ forPreview = false } = {}) {
     sender,
     audience: { group_ids: groupIds, contact_ids: contactIds, csv: state.csv },
     schedule: { start_at: startAt, window: window_, rate_per_minute: rate },
+    media,
   };
 }
 
@@ -386,6 +393,7 @@ export function resetEditor() {
   renderChosenContacts();
   setChildren($("cp-contact-results"));
   clearCsv();
+  resetMedia();
   renderSenders();
   syncSchedule();
   renderCounter();
@@ -404,6 +412,7 @@ export async function initEditor({ numbers, onChange }) {
     ),
   );
   $("cp-start-tz").textContent = T.startTz(Intl.DateTimeFormat().resolvedOptions().timeZone);
+  initMedia({ onChange });
   renderSenders();
   renderGroups();
   renderCounter();
@@ -415,7 +424,7 @@ export async function initEditor({ numbers, onChange }) {
     if (e.target.id !== "cp-contact-search") state.onChange();
   });
   form.addEventListener("change", (e) => {
-    if (e.target.name === "cp-sender-kind") syncSender();
+    if (e.target.name === "cp-sender-kind" || e.target.id === "cp-number") syncSender();
     if (e.target.name === "cp-when" || e.target.id === "cp-window-on") syncSchedule();
     if (e.target.id !== "cp-csv" && e.target.id !== "cp-contact-search") state.onChange();
   });

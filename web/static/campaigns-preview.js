@@ -5,6 +5,7 @@
  * warnings. Only a current preview can be started or saved: changing the form makes it stale.
  */
 import { $, api, h, setChildren } from "/static/common.js";
+import { mediaThumbs } from "/static/campaigns-media.js";
 
 // Every text this script puts on the page (one place, for a translation).
 export const T = {
@@ -23,6 +24,8 @@ export const T = {
   costTitle: "Cost",
   segments: (n) => (n === 1 ? "1 SMS segment" : `${n} SMS segments`),
   units: (n) => `${n} units`,
+  mms: (n, each) => `${n} MMS (${each} unit${each === 1 ? "" : "s"} each, whatever the text's length)`,
+  mmsTitle: "MMS",
   noUnits: "no unit price set for the account",
   encodings: (e) => `GSM-7: ${e["GSM-7"] || 0} · UCS-2 (Polish letters and others): ${e["UCS-2"] || 0}`,
   samplesTitle: "Sample texts",
@@ -113,12 +116,21 @@ function render(preview) {
       h(
         "p",
         { id: "preview-cost", dataset: { segments: String(preview.segments_total), units: String(preview.units_total ?? "") } },
-        T.segments(preview.segments_total),
+        preview.mms ? T.mms(preview.recipients, preview.mms.units_per_message) : T.segments(preview.segments_total),
         " · ",
         preview.units_total === null || preview.units_total === undefined ? T.noUnits : T.units(preview.units_total),
       ),
       h("p", { class: "fw-help cp-small", id: "preview-encodings" }, T.encodings(preview.encodings || {})),
     ),
+    preview.mms
+      ? h(
+          "div",
+          { class: "cp-sub", id: "preview-mms", dataset: { files: String(preview.mms.files), gateway: preview.mms.gateway } },
+          h("h4", null, T.mmsTitle),
+          h("p", { class: "fw-help cp-small" }, preview.mms.summary),
+          h("div", { class: "cp-media-thumbs" }, mediaThumbs()),
+        )
+      : null,
     (preview.samples || []).length
       ? h(
           "div",

@@ -45,6 +45,7 @@ export const T = {
   excluded: { opted_out: "opted out", blocked: "blocked", duplicates: "duplicates", invalid: "invalid" },
   cost: (segments, units) => `${segments} SMS segments${units === null || units === undefined ? "" : ` · ${units} units`}`,
   textTitle: "Message",
+  media: (files) => `MMS with ${files.map((f) => `${f.filename || f.mime} (${f.mime})`).join(", ")}`,
   actions: { start: "Start", pause: "Pause", resume: "Resume", cancel: "Cancel campaign" },
   confirmCancel: (name) => `Cancel the campaign “${name}”? Messages not sent yet will not be sent.`,
   report: "Export CSV report",
@@ -201,7 +202,15 @@ function renderSummary() {
           .join(", "),
       ),
     ),
-    h("details", { class: "cp-text-box" }, h("summary", null, T.textTitle), h("div", { class: "cp-sample-text" }, c.text || "")),
+    h(
+      "details",
+      { class: "cp-text-box" },
+      h("summary", null, T.textTitle),
+      h("div", { class: "cp-sample-text" }, c.text || ""),
+      (c.media || []).length
+        ? h("p", { class: "fw-help cp-small", id: "campaign-media", dataset: { files: String(c.media.length) } }, T.media(c.media))
+        : null,
+    ),
   );
 }
 
