@@ -79,9 +79,7 @@ def _owner_for_new(principal: Principal, scope: object) -> PydanticObjectId | No
             raise Forbidden("only an account admin may manage account-wide canned replies", field="scope")
         return None
     if principal.agent_id is None:
-        raise Forbidden(
-            "personal canned replies belong to agents; an API token may add account-wide ones only"
-        )
+        raise Forbidden("canned replies are managed by agents, not API tokens")
     return principal.agent_id
 
 
