@@ -3,6 +3,7 @@ conversation when one is named), and saving them by the role rules (docs/inbox.m
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -10,6 +11,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from hub.api.audited import audited
 from hub.api.deps import provide_principal
 from hub.services import canned
 from hub.services.auth import Principal
@@ -24,6 +26,17 @@ class CannedBody(msgspec.Struct):
     """`personal` (the caller's own) or `account` (account-wide: admins only)."""
 
 
+class CannedOut(msgspec.Struct, omit_defaults=True):
+    id: str
+    scope: str
+    """`account` or `personal`."""
+    shortcut: str
+    text: str
+    updated_at: datetime
+    rendered: str | None = None
+    """Filled for the conversation named in the list's `conversation_id`."""
+
+
 class CannedController(Controller):
     path = "/api/canned-replies"
     dependencies = {"principal": Provide(provide_principal)}
@@ -32,25 +45,26 @@ class CannedController(Controller):
     @get("/")
     async def list_replies(
         self, principal: NamedDependency[Principal], conversation_id: FromQuery[str | None] = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[CannedOut]:
         """The account-wide canned replies, then the caller's own; with `conversation_id`, each also
         `rendered` for that conversation's contact and the calling agent."""
-        return await canned.list_for(principal, conversation_id)
+        return [CannedOut(**row) for row in await canned.list_for(principal, conversation_id)]
 
     @post("/", status_code=201)
-    async def create(
-        self, principal: NamedDependency[Principal], data: JSONBody[CannedBody]
-    ) -> dict[str, Any]:
+    @audited("canned_reply.create", "canned_reply")
+    async def create(self, principal: NamedDependency[Principal], data: JSONBody[CannedBody]) -> CannedOut:
         """Add a canned reply: a personal one (any agent) or an account-wide one (admins)."""
-        return canned.view(await canned.create(principal, data.shortcut, data.text, data.scope))
+        return CannedOut(**canned.view(await canned.create(principal, data.shortcut, data.text, data.scope)))
 
     @patch("/{reply_id:str}")
+    @audited("canned_reply.update", "canned_reply", "reply_id")
     async def update(
         self, principal: NamedDependency[Principal], reply_id: FromPath[str], data: JSONBody[CannedBody]
-    ) -> dict[str, Any]:
+    ) -> CannedOut:
         """Change a canned reply's shortcut or text (its scope stays)."""
-        return canned.view(await canned.update(principal, reply_id, data.shortcut, data.text))
+        return CannedOut(**canned.view(await canned.update(principal, reply_id, data.shortcut, data.text)))
 
     @delete("/{reply_id:str}", status_code=204)
+    @audited("canned_reply.delete", "canned_reply", "reply_id")
     async def remove(self, principal: NamedDependency[Principal], reply_id: FromPath[str]) -> None:
         await canned.delete(principal, reply_id)

@@ -13,6 +13,7 @@ from beanie import PydanticObjectId
 
 from hub.services import auth
 from hub.store.accounts import Role
+from hub.store.audit import AuditEntry
 from hub.store.canned import CannedReply
 from hub.store.conversations import Contact
 from hub.store.displays import DisplayEventRecord, DisplayItem
@@ -133,6 +134,16 @@ async def test_canned_replies_roles_validation_and_rendering(running: RunningHub
         assert (await agent.delete(f"/api/canned-replies/{own['id']}")).status_code == 204
         assert (await admin.delete(f"/api/canned-replies/{shared['id']}")).status_code == 204
         assert (await agent.get("/api/canned-replies")).json() == []
+        logged = [
+            e.action for e in await AuditEntry.find({"target_type": "canned_reply"}).sort("at").to_list()
+        ]
+        assert logged == [
+            "canned_reply.create",
+            "canned_reply.create",
+            "canned_reply.update",
+            "canned_reply.delete",
+            "canned_reply.delete",
+        ], logged
 
 
 async def bot_frames(ws: Any, until_type: str) -> list[dict[str, Any]]:

@@ -160,7 +160,7 @@ async def test_canned_reply_and_a_note_with_a_mention(
     await text.fill("")
 
     # A note with an @mention of the colleague: never sent, shown on yellow with its author.
-    await page.locator("#composer-mode [role=radio]", has_text="Note").click()
+    await page.locator("#composer-mode button", has_text="Note").click()
     await expect(page.locator("#reply-send")).to_have_text("Add note")
     first = str(admin_me["name"]).split()[0]
     await text.press_sequentially(f"Sprawdź proszę @{first[:3]}")
@@ -205,7 +205,7 @@ async def test_canned_reply_and_a_note_with_a_mention(
     await expect(page.locator("#thread .msg, #thread .msg-note").last).to_contain_text(note_text)
 
     # The gateway never gets the note: the next reply is the next thing the phone receives.
-    await page.locator("#composer-mode [role=radio]", has_text="Reply").click()
+    await page.locator("#composer-mode button", has_text="Reply").click()
     await page.locator("#reply-text").fill("Już sprawdzamy")
     await page.locator("#reply-send").click()
     assert await delivered_until(contact_phone, "Już sprawdzamy") == ["Już sprawdzamy"]

@@ -108,8 +108,8 @@ function setMode(mode) {
   ctx.mode = mode;
   document.body.dataset.composer = mode;
   ctx.form.classList.toggle("composer-note", mode === "note");
-  el.reply.setAttribute("aria-checked", mode === "reply" ? "true" : "false");
-  el.note.setAttribute("aria-checked", mode === "note" ? "true" : "false");
+  el.reply.setAttribute("aria-pressed", mode === "reply" ? "true" : "false");
+  el.note.setAttribute("aria-pressed", mode === "note" ? "true" : "false");
   ctx.text.placeholder =
     mode === "note" ? "Write a private note for your team… (@ to mention, Ctrl+Enter to add)" : ctx.replyPlaceholder;
   ctx.send.textContent = mode === "note" ? "Add note" : "Send";
@@ -252,9 +252,9 @@ function buildBell() {
 }
 
 function buildSwitch() {
-  el.reply = h("button", { type: "button", role: "radio", class: "mode-btn", "aria-checked": "true", onclick: () => setMode("reply") }, "Reply");
-  el.note = h("button", { type: "button", role: "radio", class: "mode-btn", "aria-checked": "false", onclick: () => setMode("note") }, "Note");
-  const group = h("div", { id: "composer-mode", class: "composer-mode", role: "radiogroup", "aria-label": "Write a" }, el.reply, el.note);
+  el.reply = h("button", { type: "button", class: "mode-btn", "aria-pressed": "true", onclick: () => setMode("reply") }, "Reply");
+  el.note = h("button", { type: "button", class: "mode-btn", "aria-pressed": "false", title: "A private note: only agents see it", onclick: () => setMode("note") }, "Note");
+  const group = h("div", { id: "composer-mode", class: "composer-mode", role: "group", "aria-label": "Write a reply or a private note" }, el.reply, el.note);
   ctx.form.insertBefore(group, ctx.form.firstChild);
 }
 
