@@ -1,7 +1,7 @@
 /*
- * A suggestion list under the composer's text (canned replies after "/", colleagues after "@"):
+ * A suggestion list above the composer's text (canned replies after "/", colleagues after "@"):
  * arrow keys move, Enter or Tab picks, Escape closes. The textarea keeps the focus; the list is
- * tied to it with aria-controls / aria-activedescendant.
+ * tied to it with aria-controls / aria-activedescendant (a textbox takes no aria-expanded).
  */
 import { h, setChildren } from "/static/common.js";
 
@@ -56,11 +56,10 @@ export class Picker {
             item.detail ? h("span", { class: "picker-detail" }, item.detail) : null,
           ),
         )
-      : [h("li", { class: "picker-empty", role: "presentation" }, this.empty)];
+      : [h("li", { class: "picker-empty", role: "option", "aria-disabled": "true", "aria-selected": "false" }, this.empty)];
     setChildren(this.list, nodes);
     this.list.hidden = false;
     this.textarea.setAttribute("aria-controls", this.id);
-    this.textarea.setAttribute("aria-expanded", "true");
     this.mark();
   }
 
@@ -69,13 +68,12 @@ export class Picker {
     this.list.hidden = true;
     this.list.replaceChildren();
     this.items = [];
-    this.textarea.setAttribute("aria-expanded", "false");
     this.textarea.removeAttribute("aria-activedescendant");
   }
 
   mark() {
-    [...this.list.children].forEach((li, i) => li.setAttribute("aria-selected", i === this.active ? "true" : "false"));
     if (this.items.length) {
+      [...this.list.children].forEach((li, i) => li.setAttribute("aria-selected", i === this.active ? "true" : "false"));
       this.textarea.setAttribute("aria-activedescendant", `${this.id}-${this.active}`);
       const node = this.list.children[this.active];
       if (node) node.scrollIntoView({ block: "nearest" });
