@@ -17,6 +17,7 @@ from hub.store.audit import AuditEntry
 from hub.store.canned import CannedReply
 from hub.store.conversations import Contact
 from hub.store.displays import DisplayEventRecord, DisplayItem
+from hub.store.forwarding import ForwardDelivery
 from hub.store.messages import Message
 from hub.store.notes import Note
 from hub.store.usage import UsageEntry
@@ -178,6 +179,8 @@ async def test_a_note_reaches_agents_only_and_notifies_the_mentioned(
         r = await admin.post("/api/displays", json={"title": "Ściana", "number_id": own["id"]})
         assert r.status_code == 201, r.text
         display_id = r.json()["id"]
+        r = await admin.post("/api/forwarding/rules", json={"kind": "email", "target": "ops@example.test"})
+        assert r.status_code == 201, r.text
 
         conv = await first_conversation(admin, admin_panel, tenant_a, "+48600700861", "Pytanie")
         assert (await bot_frames(bot_ws, "message.created"))[-1]["data"]["text"] == "Pytanie"
@@ -247,6 +250,11 @@ async def test_a_note_reaches_agents_only_and_notifies_the_mentioned(
         assert await UsageEntry.find({}).count() == usage_before
         items = (await admin.get(f"/api/displays/{display_id}/items")).json()
         assert text not in json.dumps(items)
+        # Forwarded: the two texts, never the note.
+        forwarded = await ForwardDelivery.find({}).to_list()
+        bodies = json.dumps([d.payload for d in forwarded], ensure_ascii=False)
+        assert len(forwarded) == 2 and "Pytanie" in bodies and "Dalej" in bodies, bodies
+        assert "fakturę" not in bodies
         assert await DisplayItem.find({}).count() == shown_before + 1
         assert text not in json.dumps(
             [d.model_dump(mode="json") for d in await DisplayEventRecord.find({}).to_list()]
