@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from hub.api.audit import AccountAuditController, OperatorAuditController
 from hub.api.bots import BOT_ROUTES
 from hub.api.campaigns import CampaignController
+from hub.api.canned import CannedController
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.displays import DisplayController, ScreenController
@@ -29,6 +30,7 @@ from hub.api.keywords import AutoresponderController, KeywordController, SurveyC
 from hub.api.labels import ConversationLabelController, LabelController
 from hub.api.media import MediaController, SignedMediaController
 from hub.api.metrics import metrics, read_backlog
+from hub.api.notes import NotesController
 from hub.api.numbers import NumberController
 from hub.api.openapi import document, openapi_config
 from hub.api.operator import OperatorController
@@ -242,6 +244,8 @@ def create_app(
             LabelController,
             ViewController,
             QueueController,
+            CannedController,
+            NotesController,
             MediaController,
             SignedMediaController,
             TokenController,

@@ -52,6 +52,8 @@ class Panel:
                     "conversation.updated",
                     "survey.results",
                     "campaign.progress",
+                    "note.created",
+                    "mention",
                     "typing",
                     "presence",
                 }:

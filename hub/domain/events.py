@@ -206,6 +206,31 @@ class CampaignProgressPayload(msgspec.Struct, frozen=True):
     """While "waiting" (outside its sending window): when sending goes on."""
 
 
+class NotePayload(msgspec.Struct, frozen=True):
+    """A private note in a conversation's thread: agents only, never sent (docs/inbox.md)."""
+
+    id: str
+    conversation_id: str
+    text: str
+    author: Author
+    mentions: list[str]
+    """The agent ids the note notified."""
+    seq: int
+    """The account sequence number of its `note.created` (orders it among the messages)."""
+    created_at: str
+
+
+class MentionPayload(msgspec.Struct, frozen=True):
+    note_id: str
+    conversation_id: str
+    contact: str
+    """The contact's name, or phone."""
+    text: str
+    """The note, cut to 200 characters."""
+    by: Author
+    at: str
+
+
 class AccountEvent(msgspec.Struct, frozen=True, tag_field="type"):
     """What every event of an account's log carries besides its own fields."""
 
@@ -255,6 +280,20 @@ class CampaignProgress(AccountEvent, frozen=True, tag="campaign.progress"):
     data: CampaignProgressPayload
 
 
+class NoteCreated(AccountEvent, frozen=True, tag="note.created"):
+    """An agent wrote a private note. Agents' sockets only: bots are given a `skip`."""
+
+    data: NotePayload
+
+
+class Mentioned(AccountEvent, frozen=True, tag="mention"):
+    """A note mentioned `for_agent`: sent to that agent's sockets only, never replayed (the inbox
+    reads past mentions from `GET /api/mentions`)."""
+
+    for_agent: str
+    data: MentionPayload
+
+
 DurableEvent = (
     MessageCreated
     | MessageStatusChanged
@@ -262,8 +301,9 @@ DurableEvent = (
     | SurveyResults
     | KeywordStatusChanged
     | CampaignProgress
+    | NoteCreated
 )
-EphemeralEvent = Typing | Presence
+EphemeralEvent = Typing | Presence | Mentioned
 Event = (
     MessageCreated
     | MessageStatusChanged
@@ -271,8 +311,10 @@ Event = (
     | SurveyResults
     | KeywordStatusChanged
     | CampaignProgress
+    | NoteCreated
     | Typing
     | Presence
+    | Mentioned
 )
 
 DURABLE_TYPES: frozenset[str] = frozenset(
@@ -283,6 +325,7 @@ DURABLE_TYPES: frozenset[str] = frozenset(
         "survey.results",
         "keyword.status",
         "campaign.progress",
+        "note.created",
     }
 )
 

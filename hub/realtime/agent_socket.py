@@ -82,6 +82,8 @@ class ClientMessage(msgspec.Struct):
 class SeqOnly(msgspec.Struct):
     seq: int = 0
     type: str = ""
+    for_agent: str | None = None
+    """An event for one agent's sockets only (a `mention`)."""
 
 
 _decode_client = msgspec.json.Decoder(ClientMessage)
@@ -317,6 +319,8 @@ class AgentSession:
         if head is None:
             # Decoded by the first socket of the event; the others reuse it.
             head = event.head = _peek.decode(event.payload)
+        if head.for_agent is not None and head.for_agent != str(self.principal.id):
+            return
         if head.type in ev.DURABLE_TYPES and not self._first_time(head.seq):
             return
         self.outbox.push(event)

@@ -24,6 +24,7 @@ from hub.store.accounts import Account, Agent, ApiToken
 from hub.store.audience import Suppression, SuppressionKind
 from hub.store.audit import AuditEntry
 from hub.store.campaigns import Campaign
+from hub.store.canned import CannedReply
 from hub.store.conversations import Contact
 from hub.store.displays import DisplayDoc
 from hub.store.forwarding import ForwardRule
@@ -106,6 +107,7 @@ TARGETS: Final[dict[str, Target]] = {
     "contact": Target(Contact, outside=_contact_block),
     "group": Target(ContactGroup),
     "label": Target(Label),
+    "canned_reply": Target(CannedReply),
     "usage_limits": Target(UsageLimits),
     # Its counts and batch number move with every send: the log keeps what a person changed.
     "campaign": Target(Campaign, skip=frozenset({"counts", "batch", "next_send_at"})),

@@ -11,6 +11,7 @@ from hub.store.accounts import Account, Agent, ApiToken, LoginSession
 from hub.store.audience import CampaignRecipient, RoutingState, Suppression, UnmatchedMessage
 from hub.store.audit import AuditEntry
 from hub.store.campaigns import Campaign, CampaignTarget
+from hub.store.canned import CannedReply
 from hub.store.capacity import RoutingLease
 from hub.store.conversations import Contact, Conversation
 from hub.store.displays import DisplayDoc, DisplayEventRecord, DisplayItem, DisplayNick
@@ -22,6 +23,7 @@ from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, Surve
 from hub.store.labels import Label, SavedView
 from hub.store.mail import MailboxLease, MailCursor, MailRecord
 from hub.store.messages import Message
+from hub.store.notes import Note
 from hub.store.numbers import Number, NumberVerification
 from hub.store.presence import PresenceRecord
 from hub.store.surveys import ContestDraw, ContestEntry, ContestTally, SurveyAnswer, SurveyTally
@@ -73,6 +75,8 @@ ALL_DOCUMENTS: list[type[Document]] = [
     RoutingLease,
     Label,
     SavedView,
+    CannedReply,
+    Note,
 ]
 
 D = TypeVar("D", bound=Document)

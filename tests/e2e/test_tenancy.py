@@ -42,6 +42,28 @@ async def test_agent_of_a_reaches_nothing_of_b(
         b_message = await Message.get(r.json()["message_id"])
         assert b_message is not None
         b_conv = str(b_message.conversation_id)
+        # B's canned replies (account-wide and personal) and a note mentioning B's agent.
+        b = {"Authorization": f"Bearer {token_b}"}
+        b_admin_token = await login(running.base, tenant_b.admin_email, tenant_b.admin_password)
+        b_admin = {"Authorization": f"Bearer {b_admin_token}"}
+        r = await client.post(
+            "/api/canned-replies",
+            json={"shortcut": "b", "text": "secret", "scope": "account"},
+            headers=b_admin,
+        )
+        assert r.status_code == 201, r.text
+        b_canned = [r.json()["id"]]
+        r = await client.post("/api/canned-replies", json={"shortcut": "bb", "text": "secret"}, headers=b)
+        b_canned.append(r.json()["id"])
+        r = await client.post(
+            f"/api/conversations/{b_conv}/notes",
+            json={"text": "secret note @beta agent", "mentions": [tenant_b.agent_id]},
+            headers=b_admin,
+        )
+        assert r.status_code == 201, r.text
+        await panel_b.next("mention")
+        a_admin_token = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
+        a_admin = {"Authorization": f"Bearer {a_admin_token}"}
 
         # Labels and a saved view of each account (admins make labels; agents save views).
         admin_a = await login(running.base, tenant_a.admin_email, tenant_a.admin_password)
@@ -91,10 +113,19 @@ async def test_agent_of_a_reaches_nothing_of_b(
             ("DELETE", f"/api/conversations/{b_conv}/labels/{a_label}", None),
             ("DELETE", f"/api/views/{b_view}", None),
             ("GET", f"/api/messages/{b_message.id}/media/0", None),
+            ("GET", f"/api/conversations/{b_conv}/notes", None),
+            ("POST", f"/api/conversations/{b_conv}/notes", {"text": "hijack"}),
+            ("GET", f"/api/canned-replies?conversation_id={b_conv}", None),
+            *[("PATCH", f"/api/canned-replies/{i}", {"text": "hijack"}) for i in b_canned],
+            *[("DELETE", f"/api/canned-replies/{i}", None) for i in b_canned],
         ]:
-            r = await client.request(method, path, json=body, headers=a)
-            assert r.status_code == 404, (method, path, r.status_code, r.text)
-            assert "secret" not in r.text
+            for who in (a, a_admin):
+                r = await client.request(method, path, json=body, headers=who)
+                assert r.status_code == 404, (method, path, r.status_code, r.text)
+                assert "secret" not in r.text
+        for who in (a, a_admin):
+            assert (await client.get("/api/canned-replies", headers=who)).json() == []
+            assert (await client.get("/api/mentions", headers=who)).json() == []
         png = ("a.png", base64.b64decode("iVBORw0KGgo="), "image/png")
         r = await client.post(f"/api/conversations/{b_conv}/attachments", files={"file": png}, headers=a)
         assert r.status_code == 404, r.text

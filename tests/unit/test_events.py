@@ -40,6 +40,15 @@ MESSAGE = ev.MessagePayload(
     created_at="2026-11-22T10:00:00Z",
 )
 AT = "2026-11-22T10:00:01Z"
+NOTE = ev.NotePayload(
+    id="t1",
+    conversation_id="k1",
+    text="@Ola sprawdź fakturę",
+    author=ev.Author(kind="agent", id="g1", name="Jan"),
+    mentions=["g2"],
+    seq=14,
+    created_at=AT,
+)
 SAMPLES: list[ev.Event] = [
     ev.MessageCreated(seq=7, account_id="a1", at=AT, data=MESSAGE, conversation=CONV),
     ev.MessageStatusChanged(
@@ -78,6 +87,21 @@ SAMPLES: list[ev.Event] = [
             text="KWIATY",
             status="refused",
             reason="Słowo zarezerwowane dla kwiaciarni.",
+        ),
+    ),
+    ev.NoteCreated(seq=14, account_id="a1", at=AT, data=NOTE),
+    ev.Mentioned(
+        seq=14,
+        account_id="a1",
+        at=AT,
+        for_agent="g2",
+        data=ev.MentionPayload(
+            note_id="t1",
+            conversation_id="k1",
+            contact="+48600700800",
+            text=NOTE.text,
+            by=NOTE.author,
+            at=AT,
         ),
     ),
     ev.CampaignProgress(
@@ -131,6 +155,16 @@ def test_campaign_links_and_progress_are_in_the_schema() -> None:
     assert set(progress["data"]) == {"campaign_id", "status", "counts", "next_send_at"}
     with pytest.raises(msgspec.ValidationError):
         ev.decode_event(ev.encode_event(SAMPLES[-4]).replace(b'"waiting"', b'"sleeping"'))
+
+
+def test_a_note_is_durable_and_a_mention_names_its_agent() -> None:
+    assert "note.created" in ev.DURABLE_TYPES and "mention" not in ev.DURABLE_TYPES
+    mention = msgspec.json.decode(ev.encode_event(SAMPLES[-5]))
+    assert mention["type"] == "mention" and mention["for_agent"] == "g2"
+    with pytest.raises(msgspec.ValidationError):
+        ev.decode_event(ev.encode_event(SAMPLES[-5]).replace(b'"for_agent":"g2",', b""))
+    note = msgspec.json.decode(ev.encode_event(SAMPLES[-6]))
+    assert note["data"]["author"] == {"kind": "agent", "id": "g1", "name": "Jan"}
 
 
 def test_samples_cover_every_event_type() -> None:

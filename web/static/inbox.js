@@ -32,6 +32,7 @@ import {
 } from "/static/common.js";
 import { Attachments } from "/static/inbox-attach.js";
 import { bulkCheckbox, bulkLabelsChanged, initBulk, syncBulk } from "/static/inbox-bulk.js";
+import { initCanned } from "/static/inbox-canned.js";
 import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
 import {
   campaignChip,
@@ -40,6 +41,7 @@ import {
 } from "/static/inbox-messages.js";
 import { initLabels, labelChips, renderThreadLabels } from "/static/inbox-labels.js";
 import { initQueue, initSnooze, loadQueue, queuePresence, queueTrack, renderSnooze, statusMatches } from "/static/inbox-queue.js";
+import { initNotes, loadNotes, noteMode, onMention, sendNote, showNote } from "/static/inbox-notes.js";
 import { parseSearch, searchMatches } from "/static/inbox-search.js";
 import { initViews, viewsFiltersChanged } from "/static/inbox-views.js";
 
@@ -49,7 +51,7 @@ const TYPING_SHOW_MS = 5000;
 const REPLY_ACK_TIMEOUT_MS = 8000;
 const PING_EVERY_MS = 25000;
 const PONG_TIMEOUT_MS = 10000;
-const DURABLE = new Set(["message.created", "message.status", "conversation.updated"]);
+const DURABLE = new Set(["message.created", "message.status", "conversation.updated", "note.created"]);
 const STATUS_RANK = { received: -1, queued: 0, sending: 1, sent: 2, delivered: 3, undelivered: 3, failed: 3 };
 
 const state = {
@@ -470,6 +472,7 @@ async function loadThread(id) {
     for (const message of rows) upsertMessage(message);
     state.threadHasMore = rows.length >= PAGE_SIZE;
     el.loadOlder.hidden = !state.threadHasMore;
+    await loadNotes(id, state.threadHasMore && rows.length ? Math.min(...rows.map((m) => m.seq)) : null, null);
     scrollToBottom();
   } catch (err) {
     if (token === state.threadToken) toast(err.message);
@@ -490,6 +493,7 @@ async function loadOlder() {
     for (const message of rows) upsertMessage(message);
     state.threadHasMore = rows.length >= PAGE_SIZE;
     el.loadOlder.hidden = !state.threadHasMore;
+    await loadNotes(id, state.threadHasMore && rows.length ? Math.min(...rows.map((m) => m.seq)) : null, first);
     el.thread.scrollTop = el.thread.scrollHeight - height;
   } catch (err) {
     toast(err.message);
@@ -590,6 +594,9 @@ function apply(event) {
         renderList();
         if (event.data.id === state.selectedId) renderThreadHeader();
       }
+      break;
+    case "note.created":
+      showNote(event.data);
       break;
     default:
       break;
@@ -779,6 +786,9 @@ function onSocketMessage(msg) {
     case "presence":
       onPresence(msg.data);
       break;
+    case "mention":
+      onMention(msg.data);
+      break;
     case "ack": {
       const p = rt.pending.get(msg.request_id);
       if (p) {
@@ -870,6 +880,13 @@ async function sendReply() {
   const id = state.selectedId;
   const text = el.replyText.value;
   if (!id || state.sending) return;
+  if (noteMode()) {
+    if (await sendNote(id)) {
+      state.drafts.delete(id);
+      updateCounter();
+    }
+    return;
+  }
   if (attachments.busy()) {
     toast("Wait until the attachments are uploaded");
     return;
@@ -1109,6 +1126,8 @@ async function main() {
   initLabels(me, bridge);
   initBulk(me, bridge);
   initViews(me, bridge);
+  initNotes({ me, agents: state.agents, selected: () => state.selectedId, thread: el.thread, text: el.replyText, form: el.replyForm, send: el.replySend });
+  initCanned({ me, selected: () => state.selectedId, text: el.replyText, actions: el.replyForm.querySelector(".composer-actions"), onChange: onComposerInput });
   state.online.set(me.id, me.name);
   renderPresence();
   connect();
