@@ -31,6 +31,9 @@ COVERED_ELSEWHERE = {
     "/api/conversations/{conversation_id}/labels/{label_id}",
     "/api/labels/{label_id}",
     "/api/views/{view_id}",
+    # Notes and canned replies: test_tenancy.py::test_agent_of_a_reaches_nothing_of_b.
+    "/api/conversations/{conversation_id}/notes",
+    "/api/canned-replies/{reply_id}",
     "/api/tokens/{token_id}",  # test_tenancy.py::test_an_admin_cannot_delete_another_accounts_token
     # tests/forwarding/test_api.py: rules CRUD and tenancy; deliveries read and replay by another account.
     "/api/forwarding/rules/{rule_id}",
