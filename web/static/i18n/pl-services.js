@@ -1,0 +1,2 @@
+// Polish texts: services. Keys and plural forms: docs/i18n.md.
+export default {};
