@@ -13,5 +13,19 @@ export default {
   "sim.attach-a-file": "Attach a file",
   "sim.message": "Message",
   "sim.text-message": "Text message",
-  "sim.send": "Send"
+  "sim.send": "Send",
+  "sim.no-number": "No number",
+  "sim.mms-attachment": "MMS attachment",
+  "sim.attachment": "attachment",
+  "sim.new-from": "New message from {peer}. ",
+  "sim.show": "Show",
+  "sim.attachments.one": "{n} attachment",
+  "sim.attachments.other": "{n} attachments",
+  "sim.connected-as": "Connected as {phone}",
+  "sim.invalid-phone": "That phone number is not valid",
+  "sim.reconnecting": "Reconnecting…",
+  "sim.unreadable": "could not read the file",
+  "sim.remove-file": "Remove {name}",
+  "sim.pick-number": "Pick a number to text.",
+  "sim.send-failed": "Could not send"
 };
