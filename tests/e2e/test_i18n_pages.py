@@ -93,10 +93,15 @@ async def test_polish_browser_gets_polish_pages_and_the_switch_keeps_english(
     await expect(page.locator("#nav-inbox")).to_have_text("Inbox")
     await expect(page.locator("#lang-switch")).to_have_value("en")
     assert await page.evaluate("localStorage.getItem('hub.lang')") == "en"
-    # Another tab of the same browser, and the login page, remember it too.
+    # Another tab of the same browser, and the login page after logging out, remember it too.
     other = problems.watch(await context.new_page())
-    await other.goto(f"{base}/login")
-    await expect(other.locator("#login-title")).to_have_text("Log in to your inbox")
+    await other.goto(f"{base}/inbox")
+    await expect(other.locator("#nav-inbox")).to_have_text("Inbox")
+    await expect(other.locator("html")).to_have_attribute("lang", "en")
+    await page.click("#logout")
+    await expect(page).to_have_url(f"{base}/login")
+    await expect(page.locator("#login-title")).to_have_text("Log in to your inbox")
+    await expect(page.locator("#lang-switch")).to_have_value("en")
     problems.check()
 
 

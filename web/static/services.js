@@ -205,7 +205,7 @@ function renderNumbers() {
       { class: "item-head" },
       h("span", { class: "item-title" }, n.e164),
       typeBadge(n.type),
-      n.owned ? null : chip("shared", "muted"),
+      n.owned ? null : chip(t("sv.shared"), "muted"),
       n.label ? h("span", { class: "muted" }, n.label) : null,
     );
     let body;
@@ -666,7 +666,7 @@ function renderContacts(rows) {
         h(
           "td",
           null,
-          c.blocked ? chip("blocked", "danger") : null,
+          c.blocked ? chip(t("sv.blocked"), "danger") : null,
           c.opted_out_of.map((n) => chip(n === "*" ? t("sv.opted-out-campaigns") : t("sv.opted-out-of", { number: n }), "warn")),
         ),
         h(
@@ -789,7 +789,7 @@ function renderAutoresponders() {
           "div",
           { class: "item-head" },
           h("span", { class: "item-title" }, a.name || t("sv.autoresponder")),
-          a.active ? null : chip("inactive", "muted"),
+          a.active ? null : chip(t("sv.inactive"), "muted"),
           h("span", { class: "muted" }, numberName(a.number_id)),
         ),
         h("p", { class: "item-text" }, a.template),

@@ -5,7 +5,7 @@
  * (the API's direction "in"), "in" = the hub sent it to this phone (the API's "out").
  */
 import { $, api, Backoff, formatSize, h, icon, LiveSocket, messageTime, setChildren, toast } from "/static/common.js";
-import { t, tn } from "/static/i18n.js";
+import { t, tn, tOr } from "/static/i18n.js";
 
 const DEFAULT_PHONE = "+48600700800";
 const PHONE_KEY = "sim.phone";
@@ -86,7 +86,7 @@ function render() {
       h("div", { class: "sim-meta" }, messageTime(new Date(m.at).toISOString())),
     ),
   );
-  if (!nodes.length) nodes.push(h("p", { class: "sim-empty" }, "No messages yet. Say hello!"));
+  if (!nodes.length) nodes.push(h("p", { class: "sim-empty" }, t("sim.empty")));
   setChildren(el.thread, nodes);
   el.thread.scrollTop = el.thread.scrollHeight;
 }
@@ -130,7 +130,7 @@ async function loadNumbers() {
   const saved = storage(TO_KEY);
   setChildren(
     el.to,
-    state.numbers.map((n) => h("option", { value: n.e164 }, n.label ? `${n.e164} — ${n.label}` : `${n.e164} (${n.type})`)),
+    state.numbers.map((n) => h("option", { value: n.e164, title: tOr(`numtype.${n.type}`, n.type) }, n.label ? `${n.e164} — ${n.label}` : `${n.e164} (${n.type})`)),
   );
   if (saved && state.numbers.some((n) => n.e164 === saved)) el.to.value = saved;
 }

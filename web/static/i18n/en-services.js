@@ -271,5 +271,7 @@ export default {
   "sv.contacts-n.one": "{n} contact",
   "sv.contacts-n.other": "{n} contacts",
   "sv.question-n": "Question {n}",
-  "sv.available": "✓ Available. Matches messages normalised to "
+  "sv.available": "✓ Available. Matches messages normalised to ",
+  "sv.shared": "shared",
+  "sv.blocked": "blocked"
 };

@@ -27,5 +27,6 @@ export default {
   "sim.unreadable": "could not read the file",
   "sim.remove-file": "Remove {name}",
   "sim.pick-number": "Pick a number to text.",
-  "sim.send-failed": "Could not send"
+  "sim.send-failed": "Could not send",
+  "sim.empty": "No messages yet. Say hello!"
 };

@@ -279,5 +279,7 @@ export default {
   "sv.contacts-n.many": "{n} kontaktów",
   "sv.contacts-n.other": "{n} kontaktu",
   "sv.question-n": "Pytanie {n}",
-  "sv.available": "✓ Dostępne. Pasuje do wiadomości znormalizowanych do "
+  "sv.available": "✓ Dostępne. Pasuje do wiadomości znormalizowanych do ",
+  "sv.shared": "wspólny",
+  "sv.blocked": "zablokowany"
 };

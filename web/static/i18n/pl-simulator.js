@@ -29,5 +29,6 @@ export default {
   "sim.attach-a-file": "Dołącz plik",
   "sim.message": "Wiadomość",
   "sim.text-message": "Wiadomość SMS",
-  "sim.send": "Wyślij"
+  "sim.send": "Wyślij",
+  "sim.empty": "Jeszcze brak wiadomości. Przywitaj się!"
 };
