@@ -105,10 +105,11 @@ async def new_page(
     browser: Browser,
     problems: PageProblems,
     viewport: ViewportSize | None = None,
-    locale: str = "en-US",
+    locale: str = "en-GB",
 ) -> tuple[BrowserContext, Page]:
     """A page in a fresh context. The pages speak the browser's language (web/static/i18n.js):
-    tests that find text by its English words keep the English default; Polish ones pass "pl-PL"."""
+    tests that find text by its English words keep the default, British English (24-hour times, as a
+    Polish team's would be); tests of the Polish pages pass "pl-PL"."""
     context = await browser.new_context(
         viewport=viewport or DESKTOP, locale=locale, timezone_id="Europe/Warsaw"
     )
