@@ -60,6 +60,8 @@ class DisplayBody(msgspec.Struct):
     masked: bool = True
     survey_id: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     cycle_when_quiet: bool = True
+    language: Literal["pl", "en"] | None = None
+    """The screen's own words ("Messages", "Results"…); None keeps the current one (a new screen: "pl")."""
     host_name: Annotated[str, msgspec.Meta(max_length=core.MAX_HOST_NAME)] | None = None
     """Who hosts' answers are from on a chat screen; None keeps the current one (a new screen takes
     the account's name)."""
@@ -86,6 +88,7 @@ class DisplayOut(msgspec.Struct):
     survey_id: str | None
     cycle_when_quiet: bool
     host_name: str
+    language: str = "pl"
     pending: int = 0
     token: str | None = None
     """Only in the answer that made the link (creation, new link): it is not stored."""
@@ -148,6 +151,7 @@ def display_out(d: DisplayDoc, pending: int = 0, token: str | None = None) -> Di
         survey_id=str(d.survey_id) if d.survey_id else None,
         cycle_when_quiet=d.cycle_when_quiet,
         host_name=d.host_name,
+        language=d.language,
         pending=pending,
         token=token,
         screen_url=f"/screen#{token}" if token else None,
@@ -204,6 +208,7 @@ async def _fields(principal: Principal, data: DisplayBody, current: DisplayDoc |
         "masked": data.masked,
         "survey_id": survey_id,
         "cycle_when_quiet": data.cycle_when_quiet,
+        "language": data.language or (current.language if current is not None else "pl"),
     }
     if not fields["title"]:
         raise Invalid("the title is empty", field="title")

@@ -48,6 +48,8 @@ class DisplayConfigPayload(msgspec.Struct, frozen=True):
     cycle_when_quiet: bool
     number: str
     keyword: str | None
+    language: Literal["pl", "en"] = "pl"
+    """The screen's own words are in this language, whatever the viewer's browser prefers."""
 
 
 class RemovedPayload(msgspec.Struct, frozen=True):

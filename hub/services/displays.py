@@ -191,6 +191,7 @@ def config_payload(display: DisplayDoc) -> dev.DisplayConfigPayload:
         cycle_when_quiet=display.cycle_when_quiet,
         number=display.number,
         keyword=display.keyword,
+        language="en" if display.language == "en" else "pl",
     )
 
 

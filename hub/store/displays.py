@@ -37,6 +37,8 @@ class DisplayDoc(HoldsACounter, Document):
     masked: bool = True
     survey_id: PydanticObjectId | None = None
     cycle_when_quiet: bool = True
+    language: str = "pl"
+    """The language of the screen's own words ("pl" or "en"), whatever the viewer's browser prefers."""
     host_name: str = "Prowadzący"
     """Who hosts' answers are from on a chat screen; an agent's own name never reaches a screen."""
     token_hash: str

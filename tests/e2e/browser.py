@@ -102,10 +102,16 @@ class PageProblems:
 
 
 async def new_page(
-    browser: Browser, problems: PageProblems, viewport: ViewportSize | None = None
+    browser: Browser,
+    problems: PageProblems,
+    viewport: ViewportSize | None = None,
+    locale: str = "en-GB",
 ) -> tuple[BrowserContext, Page]:
+    """A page in a fresh context. The pages speak the browser's language (web/static/i18n.js):
+    tests that find text by its English words keep the default, British English (24-hour times, as a
+    Polish team's would be); tests of the Polish pages pass "pl-PL"."""
     context = await browser.new_context(
-        viewport=viewport or DESKTOP, locale="pl-PL", timezone_id="Europe/Warsaw"
+        viewport=viewport or DESKTOP, locale=locale, timezone_id="Europe/Warsaw"
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = problems.watch(await context.new_page())

@@ -150,7 +150,7 @@ async def test_admin_sets_up_services_and_sees_live_results(
     await page.click("#sv-submit")
     card = page.locator(".survey-card", has_text="Ulubiona pora roku")
     await expect(card).to_contain_text("2 questions")
-    await expect(card).to_contain_text("closes 31 gru 2099")
+    await expect(card).to_contain_text("closes 31 Dec 2099")
     await expect(card.locator('.bar-row[data-answer="A"]')).to_have_attribute("data-count", "0")
     await expect(card.locator('.bar-row[data-answer="B"]')).to_have_attribute("data-count", "0")
     survey_id = await card.get_attribute("data-survey-id")

@@ -5,6 +5,7 @@
  * page by the last entry's id. Values are shown as text, never as markup.
  */
 import { $, api, fullTime, h, messageTime, setChildren, toast } from "/static/common.js";
+import { t } from "/static/i18n.js";
 
 export const PAGE_SIZE = 50;
 const LONG = 80;
@@ -23,15 +24,15 @@ export function changeLines(before, after) {
   const keys = [...new Set([...Object.keys(before || {}), ...Object.keys(after || {})])];
   return keys.map((k) => {
     if (!before) return `${k}: ${clip(valueText(after[k]))}`;
-    if (!after) return `${k}: ${clip(valueText(before[k]))} → (deleted)`;
+    if (!after) return `${k}: ${clip(valueText(before[k]))} → ${t("audit.deleted")}`;
     return `${k}: ${clip(valueText(before[k]))} → ${clip(valueText(after[k]))}`;
   });
 }
 
 function actorText(actor) {
-  if (actor.kind === "cli") return actor.name || "command line";
+  if (actor.kind === "cli") return actor.name || t("audit.cli");
   const who = actor.name || actor.email || actor.id || actor.kind;
-  return actor.kind === "token" ? `${who} (API token)` : who;
+  return actor.kind === "token" ? t("audit.token", { who }) : who;
 }
 
 function entryRow(e, accountName) {
@@ -40,15 +41,15 @@ function entryRow(e, accountName) {
   return h(
     "tr",
     { class: "audit-row", dataset: { id: e.id, action: e.action, accountId: e.account_id || "" } },
-    h("td", { class: "audit-when", "data-label": "When", text: messageTime(e.at), title: fullTime(e.at) }),
-    h("td", { class: "audit-actor", "data-label": "Who", text: actorText(e.actor), title: e.actor.email || "" }),
-    h("td", { class: "audit-action", "data-label": "Action" }, h("code", { text: e.action })),
+    h("td", { class: "audit-when", "data-label": t("audit.when"), text: messageTime(e.at), title: fullTime(e.at) }),
+    h("td", { class: "audit-actor", "data-label": t("audit.who"), text: actorText(e.actor), title: e.actor.email || "" }),
+    h("td", { class: "audit-action", "data-label": t("audit.action") }, h("code", { text: e.action })),
     // The id's tail tells entries apart; the whole id is in the title (and in the CSV).
-    h("td", { class: "audit-target", "data-label": "Target", title: e.target_id || "", text: e.target_id ? `${e.target_type} …${e.target_id.slice(-6)}` : e.target_type }),
-    h("td", { class: "audit-account", "data-label": "Account", text: accountName(e.account_id) }),
+    h("td", { class: "audit-target", "data-label": t("audit.target"), title: e.target_id || "", text: e.target_id ? `${e.target_type} …${e.target_id.slice(-6)}` : e.target_type }),
+    h("td", { class: "audit-account", "data-label": t("audit.account"), text: accountName(e.account_id) }),
     h(
       "td",
-      { class: "audit-change", "data-label": "Change", title: full },
+      { class: "audit-change", "data-label": t("audit.change"), title: full },
       h("div", { class: "audit-lines" }, lines.map((line) => h("div", { class: "audit-line", text: line }))),
     ),
   );

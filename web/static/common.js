@@ -4,11 +4,12 @@
  * Everything that puts text on the page goes through text nodes: message text, names and
  * phone numbers come from strangers and must never be parsed as HTML.
  */
+import { formatDate, formatDateTime, formatTime, t } from "/static/i18n.js";
 
 /** An error from the REST API: `message` is the server's `error` text. */
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.error) || `request failed (${status})`);
+    super((body && body.error) || t("common.request-failed", { status }));
     this.status = status;
     this.body = body || {};
     this.field = this.body.field;
@@ -30,7 +31,7 @@ export async function api(method, path, body, { noRedirect = false, signal } = {
     response = await fetch(path, init);
   } catch (err) {
     if (err && err.name === "AbortError") throw err;
-    throw new ApiError(0, { error: "the hub cannot be reached; check the connection" });
+    throw new ApiError(0, { error: t("common.unreachable") });
   }
   let data = null;
   const type = response.headers.get("content-type") || "";
@@ -237,9 +238,10 @@ export class LiveSocket {
   }
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+// Dates and times are written in the page's language (i18n.js): "14:03" in Polish, not "2:03 PM".
+const timeFormat = { format: formatTime };
+const dateFormat = { format: formatDate };
+const fullFormat = { format: formatDateTime };
 
 function parseDate(iso) {
   if (!iso) return null;

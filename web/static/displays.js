@@ -6,6 +6,7 @@
  * Every value from the API or a texter goes into text nodes; nothing is parsed as HTML.
  */
 import { $, api, ApiError, h, LiveSocket, messageTime, setChildren, toast, uuid } from "/static/common.js";
+import { t } from "/static/i18n.js";
 
 const VALIDATE_DELAY_MS = 300;
 
@@ -43,6 +44,7 @@ function formBody() {
     masked: $("d-masked").checked,
     cycle_when_quiet: $("d-cycle").checked,
     host_name: $("d-host-name").value.trim() || null,
+    language: $("d-language").value,
     background: $("d-bg").value,
     foreground: $("d-fg").value,
     accent: $("d-accent").value,
@@ -55,7 +57,7 @@ function formBody() {
 }
 
 function fillForm(d) {
-  $("form-title").textContent = d ? `Edit: ${d.title}` : "New screen";
+  $("form-title").textContent = d ? t("dp.edit-title", { title: d.title }) : t("dp.new-screen");
   $("d-title").value = d ? d.title : "";
   $("d-mode").value = d ? d.mode : "billboard";
   $("d-number").value = d ? d.number_id : (state.numbers[0] || {}).id || "";
@@ -68,6 +70,7 @@ function fillForm(d) {
   $("d-masked").checked = d ? d.masked : true;
   $("d-cycle").checked = d ? d.cycle_when_quiet : true;
   $("d-host-name").value = d ? d.host_name : "";
+  $("d-language").value = d ? d.language || "pl" : "pl";
   $("d-bg").value = d ? d.background : "#101820";
   $("d-fg").value = d ? d.foreground : "#ffffff";
   $("d-accent").value = d ? d.accent : "#ffb000";
@@ -141,7 +144,7 @@ async function save(e) {
       });
       if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
     }
-    toast("Saved", "info");
+    toast(t("dp.saved"), "info");
     await loadDisplays();
     select(state.displays.find((x) => x.id === d.id) || d);
     if (d.token) showLink(d);
@@ -160,7 +163,7 @@ async function newLink() {
 }
 
 async function remove() {
-  if (!state.current || !confirm(`Delete ${state.current.title}?`)) return;
+  if (!state.current || !confirm(t("dp.delete-confirm", { title: state.current.title }))) return;
   await api("DELETE", `/api/displays/${state.current.id}`);
   state.current = null;
   await loadDisplays();
@@ -180,7 +183,7 @@ function renderList() {
           tabindex: "0",
           onclick: () => select(d),
         },
-        h("span", null, h("span", { class: "display-kind", text: d.mode === "chat" ? "chat" : "wall" }), d.title),
+        h("span", null, h("span", { class: "display-kind", text: d.mode === "chat" ? t("dp.kind-chat") : t("dp.kind-wall") }), d.title),
         d.pending ? h("span", { class: "badge-pending", text: String(d.pending) }) : null,
       ),
     ),
@@ -202,18 +205,18 @@ function itemRow(item, kind) {
   const who = item.nick ? `${item.nick} (${item.sender})` : item.sender;
   const actions = [];
   if (kind === "queue") {
-    actions.push(h("button", { class: "btn btn-primary", type: "button", text: "Approve", dataset: { action: "approve" }, onclick: () => act(item, "approve") }));
-    actions.push(h("button", { class: "btn", type: "button", text: "Reject", dataset: { action: "reject" }, onclick: () => act(item, "reject") }));
+    actions.push(h("button", { class: "btn btn-primary", type: "button", text: t("dp.approve"), dataset: { action: "approve" }, onclick: () => act(item, "approve") }));
+    actions.push(h("button", { class: "btn", type: "button", text: t("dp.reject"), dataset: { action: "reject" }, onclick: () => act(item, "reject") }));
   } else {
-    actions.push(h("button", { class: "btn", type: "button", text: "Remove", dataset: { action: "remove" }, onclick: () => act(item, "remove") }));
+    actions.push(h("button", { class: "btn", type: "button", text: t("dp.remove"), dataset: { action: "remove" }, onclick: () => act(item, "remove") }));
   }
   if (item.author === "texter") {
-    actions.push(h("button", { class: "btn btn-ghost", type: "button", text: "Block", dataset: { action: "block" }, onclick: () => block({ item_id: item.id }) }));
+    actions.push(h("button", { class: "btn btn-ghost", type: "button", text: t("dp.block"), dataset: { action: "block" }, onclick: () => block({ item_id: item.id }) }));
   }
   let reply = null;
   if (kind === "shown" && d.mode === "chat" && item.author === "texter") {
-    const input = h("input", { class: "reply-text", placeholder: "Answer on the screen and by SMS", "aria-label": "Answer" });
-    const send = h("button", { class: "btn", type: "button", text: "Answer", dataset: { action: "reply" } });
+    const input = h("input", { class: "reply-text", placeholder: t("dp.answer-placeholder"), "aria-label": t("dp.answer") });
+    const send = h("button", { class: "btn", type: "button", text: t("dp.answer"), dataset: { action: "reply" } });
     const client = uuid();
     send.addEventListener("click", async () => {
       if (!input.value.trim()) return;
@@ -233,11 +236,11 @@ function itemRow(item, kind) {
     h(
       "div",
       { class: "mod-body" },
-      h("div", { class: "mod-meta", text: `${item.author === "host" ? "Host" : who} · ${messageTime(item.created_at)}${item.reason && kind === "queue" ? ` · ${item.reason}` : ""}` }),
+      h("div", { class: "mod-meta", text: `${item.author === "host" ? t("dp.host") : who} · ${messageTime(item.created_at)}${item.reason && kind === "queue" ? ` · ${item.reason}` : ""}` }),
       item.media.map((url, n) =>
         (item.media_kinds || [])[n] === "video"
-          ? h("video", { src: url, controls: true, preload: "metadata", "aria-label": "video attachment" })
-          : h("img", { src: url, alt: "attachment" }),
+          ? h("video", { src: url, controls: true, preload: "metadata", "aria-label": t("dp.video-attachment") })
+          : h("img", { src: url, alt: t("dp.attachment") }),
       ),
       h("div", { class: "mod-text", text: item.text }),
       reply,
@@ -254,8 +257,8 @@ async function loadItems() {
     api("GET", `/api/displays/${d.id}/items?status=shown&limit=30`),
   ]);
   if (state.current !== d) return;
-  setChildren($("queue"), queue.length ? queue.map((i) => itemRow(i, "queue")) : h("li", { class: "muted", text: "Nothing waiting." }));
-  setChildren($("shown"), shown.length ? shown.map((i) => itemRow(i, "shown")) : h("li", { class: "muted", text: "Nothing on the screen." }));
+  setChildren($("queue"), queue.length ? queue.map((i) => itemRow(i, "queue")) : h("li", { class: "muted", text: t("dp.nothing-waiting") }));
+  setChildren($("shown"), shown.length ? shown.map((i) => itemRow(i, "shown")) : h("li", { class: "muted", text: t("dp.nothing-shown") }));
   const entry = state.displays.find((x) => x.id === d.id);
   if (entry && entry.pending !== queue.length) {
     entry.pending = queue.length;
@@ -277,7 +280,7 @@ async function block(body) {
     const d = await api("POST", `/api/displays/${state.current.id}/block`, body);
     state.current = { ...state.current, blocked: d.blocked };
     $("d-blocked").value = d.blocked.join("\n");
-    toast("Blocked on this screen", "info");
+    toast(t("dp.blocked-here"), "info");
     await loadItems();
   } catch (err) {
     toast(describe(err).message);
@@ -329,10 +332,10 @@ async function start() {
   state.numbers = numbers;
   state.surveys = surveys;
   state.defaultWords = [...words.pl, ...words.en];
-  setChildren($("d-number"), numbers.map((n) => h("option", { value: n.id, text: `${n.e164} (${n.type})` })));
+  setChildren($("d-number"), numbers.map((n) => h("option", { value: n.id, title: t(`numtype.${n.type}`), text: `${n.e164} (${n.type})` })));
   setChildren(
     $("d-survey"),
-    h("option", { value: "", text: "None" }),
+    h("option", { value: "", text: t("dp.none") }),
     surveys.map((s) => h("option", { value: s.id, text: s.name })),
   );
   $("display-form").addEventListener("input", scheduleValidate);
@@ -345,7 +348,7 @@ async function start() {
     $("d-link-url").select();
     try {
       await navigator.clipboard.writeText($("d-link-url").value);
-      toast("Link copied", "info");
+      toast(t("dp.link-copied"), "info");
     } catch (_) {
       document.execCommand("copy");
     }

@@ -4,16 +4,17 @@
  * refreshed every few seconds while the page is visible.
  */
 import { $, api, ApiError, fullTime, h, messageTime, setChildren, toast } from "/static/common.js";
+import { t, tn, tOr } from "/static/i18n.js";
 
 const REFRESH_MS = 3000;
-const KIND_LABEL = { url: "URL", email: "E-mail", phone: "Phone" };
+const kindLabel = (kind) => tOr(`fw.kind-${kind}`, kind);
 
 const state = { me: null, admin: false, numbers: new Map(), rules: [], loadingDeliveries: false };
 
 function numberLabel(id) {
-  if (!id) return "All numbers";
+  if (!id) return t("fw.all-numbers");
   const n = state.numbers.get(id);
-  return n ? n.e164 : "(removed number)";
+  return n ? n.e164 : t("fw.removed-number");
 }
 
 function ruleRow(rule) {
@@ -24,14 +25,14 @@ function ruleRow(rule) {
         class: "btn btn-ghost",
         type: "button",
         dataset: { action: "toggle" },
-        text: rule.active ? "Pause" : "Resume",
+        text: rule.active ? t("fw.pause") : t("fw.resume"),
         onClick: () => toggleRule(rule),
       }),
       h("button", {
         class: "btn btn-ghost",
         type: "button",
         dataset: { action: "delete" },
-        text: "Delete",
+        text: t("fw.delete"),
         onClick: () => deleteRule(rule),
       }),
     );
@@ -40,11 +41,11 @@ function ruleRow(rule) {
     "tr",
     { dataset: { ruleId: rule.id } },
     h("td", { text: rule.name || "—" }),
-    h("td", { text: KIND_LABEL[rule.kind] + (rule.kind === "url" ? ` (${rule.format.toUpperCase()})` : "") }),
+    h("td", { text: kindLabel(rule.kind) + (rule.kind === "url" ? ` (${rule.format.toUpperCase()})` : "") }),
     h("td", { class: "fw-target", text: rule.target }),
     h("td", { text: numberLabel(rule.number_id) }),
-    h("td", { text: rule.include_delivery_reports ? "yes" : "no" }),
-    h("td", { class: "fw-active", text: rule.active ? "yes" : "paused" }),
+    h("td", { text: rule.include_delivery_reports ? t("fw.yes") : t("fw.no") }),
+    h("td", { class: "fw-active", text: rule.active ? t("fw.yes") : t("fw.paused") }),
     h("td", null, actions),
   );
 }
@@ -79,7 +80,7 @@ async function toggleRule(rule) {
 }
 
 async function deleteRule(rule) {
-  if (!window.confirm(`Delete the rule forwarding to ${rule.target}?`)) return;
+  if (!window.confirm(t("fw.delete-confirm", { target: rule.target }))) return;
   try {
     await api("DELETE", `/api/forwarding/rules/${rule.id}`);
     await loadRules();
@@ -117,7 +118,7 @@ async function submitRule(event) {
     if (rule.kind === "url" && rule.secret) {
       setChildren(
         $("rule-secret"),
-        "Signing secret (HMAC-SHA256) for this URL — the receiver verifies requests with it: ",
+        t("fw.secret"),
         h("code", { id: "rule-secret-value", text: rule.secret }),
       );
       $("rule-secret").hidden = false;
@@ -132,7 +133,7 @@ async function submitRule(event) {
 }
 
 function attemptItem(a) {
-  const outcome = a.ok ? `delivered${a.status_code ? ` (${a.status_code})` : ""}` : a.error || "failed";
+  const outcome = a.ok ? `${t("fw.attempt-delivered")}${a.status_code ? ` (${a.status_code})` : ""}` : a.error || t("fw.attempt-failed");
   return h(
     "li",
     { class: a.ok ? "fw-attempt-ok" : "fw-attempt-failed", title: fullTime(a.at) },
@@ -147,17 +148,17 @@ function deliveryItem(d) {
           class: "btn btn-ghost",
           type: "button",
           dataset: { action: "replay" },
-          text: "Replay",
+          text: t("fw.replay"),
           onClick: () => replayOne(d.id),
         })
       : null;
   const meta = [
-    `${d.attempt_count} attempt${d.attempt_count === 1 ? "" : "s"}`,
-    d.replays ? `${d.replays} replay${d.replays === 1 ? "" : "s"}` : null,
-    d.billable_segments ? `${d.billable_segments} paid segment${d.billable_segments === 1 ? "" : "s"}` : null,
-    d.status === "pending" && !d.running ? `next ${messageTime(d.next_attempt_at)}` : null,
-    d.running ? "sending now" : null,
-    d.handset_status ? `phone: ${d.handset_status}` : null,
+    tn("fw.attempts", d.attempt_count),
+    d.replays ? tn("fw.replays", d.replays) : null,
+    d.billable_segments ? tn("fw.paid-segments", d.billable_segments) : null,
+    d.status === "pending" && !d.running ? t("fw.next-at", { time: messageTime(d.next_attempt_at) }) : null,
+    d.running ? t("fw.sending-now") : null,
+    d.handset_status ? t("fw.handset", { status: d.handset_status }) : null,
   ].filter(Boolean);
   return h(
     "li",
@@ -165,9 +166,9 @@ function deliveryItem(d) {
     h(
       "div",
       { class: "fw-delivery-head" },
-      h("span", { class: `fw-status fw-status-${d.status}`, text: d.status }),
+      h("span", { class: `fw-status fw-status-${d.status}`, text: tOr(`fw.status-${d.status}`, d.status) }),
       h("strong", { text: d.event }),
-      h("span", { class: "fw-target", text: `→ ${KIND_LABEL[d.kind]} ${d.target}` }),
+      h("span", { class: "fw-target", text: `→ ${kindLabel(d.kind)} ${d.target}` }),
       h("span", { class: "fw-meta", text: `${messageTime(d.created_at)} · ${meta.join(" · ")}` }),
       replay,
     ),
@@ -190,7 +191,8 @@ async function loadDeliveries() {
 }
 
 function mailRow(m) {
-  const outcome = m.reason ? `${m.outcome}: ${m.reason}` : m.outcome;
+  const said = tOr(`fw.mail-${m.outcome}`, m.outcome);
+  const outcome = m.reason ? `${said}: ${m.reason}` : said;
   return h(
     "tr",
     { dataset: { mailId: m.id, outcome: m.outcome } },
@@ -210,7 +212,7 @@ async function loadMail() {
 async function replayOne(id) {
   try {
     await api("POST", `/api/forwarding/deliveries/${id}/replay`);
-    toast("Delivery queued again", "info");
+    toast(t("fw.queued-again"), "info");
     await loadDeliveries();
   } catch (err) {
     toast(err.message);
@@ -220,7 +222,7 @@ async function replayOne(id) {
 async function replayAll() {
   try {
     const result = await api("POST", "/api/forwarding/deliveries/replay-dead");
-    toast(`${result.replayed} dead deliver${result.replayed === 1 ? "y" : "ies"} queued again`, "info");
+    toast(tn("fw.dead-queued-again", result.replayed), "info");
     await loadDeliveries();
   } catch (err) {
     toast(err.message);

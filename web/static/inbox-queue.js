@@ -7,6 +7,7 @@
  * a local timer only re-counts the waiting times. Every agent can snooze the open conversation.
  */
 import { $, api, h, parseTime, setChildren, toast } from "/static/common.js";
+import { locale } from "/static/i18n.js";
 
 const TICK_MS = 15000;
 
@@ -241,7 +242,7 @@ async function saveSettings() {
 
 // ---------------------------------------------------------------- snooze
 
-const snoozeFormat = new Intl.DateTimeFormat(undefined, {
+const snoozeFormat = new Intl.DateTimeFormat(locale(), {
   weekday: "short",
   hour: "2-digit",
   minute: "2-digit",

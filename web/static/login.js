@@ -1,10 +1,13 @@
 import { $, api } from "/static/common.js";
+import { languageSwitch, t } from "/static/i18n.js";
 
 const form = $("login-form");
 const email = $("email");
 const password = $("password");
 const error = $("login-error");
 const submit = $("login-submit");
+
+document.querySelector(".login-card").prepend(languageSwitch());
 
 function showError(text) {
   error.textContent = text;
@@ -21,19 +24,19 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
   if (!email.value.trim() || !password.value) {
-    showError("Enter your e-mail and password.");
+    showError(t("login.enter-both"));
     (email.value.trim() ? password : email).focus();
     return;
   }
   submit.disabled = true;
-  submit.textContent = "Logging in…";
+  submit.textContent = t("login.logging-in");
   try {
     await api("POST", "/api/auth/login", { email: email.value.trim(), password: password.value }, { noRedirect: true });
     location.assign("/inbox");
   } catch (err) {
-    showError(err.message || "Could not log in.");
+    showError(err.message || t("login.failed"));
     password.select();
     submit.disabled = false;
-    submit.textContent = "Log in";
+    submit.textContent = t("login.log-in");
   }
 });

@@ -5,6 +5,7 @@
  */
 import { $, api, toast } from "/static/common.js";
 import { accounts, showError, submitting } from "/static/operator-shared.js";
+import { t, tn } from "/static/i18n.js";
 
 /** Point the links at the account in the editor; the operator's own account offers neither. */
 export function fillAccountData(a) {
@@ -30,7 +31,7 @@ async function deleteAccount(event, onDeleted) {
     api("DELETE", `/api/operator/accounts/${id}?confirm=${confirm}`),
   );
   if (done) {
-    toast(`Account ${a ? a.slug : id} deleted`, "ok");
+    toast(t("op.account-deleted", { slug: a ? a.slug : id }), "ok");
     await onDeleted();
   }
 }

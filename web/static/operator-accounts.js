@@ -7,6 +7,7 @@ import { $, api, h, setChildren, toast } from "/static/common.js";
 import { fillAccountData, resetAccountData } from "/static/operator-account-data.js";
 import { accounts, labelCells, setAccounts, showError, submitting } from "/static/operator-shared.js";
 import { currentMonth, fetchUsage } from "/static/operator-usage.js";
+import { t, tn } from "/static/i18n.js";
 
 let editing = null; // the id of the account in the editor
 
@@ -15,21 +16,21 @@ function statusCell(a) {
     return h(
       "td",
       { class: "op-status op-suspended", title: a.suspended_reason || "" },
-      h("span", { class: "status-pill op-pill-suspended", text: "suspended" }),
+      h("span", { class: "status-pill op-pill-suspended", text: t("op.pill-suspended") }),
       " ",
       h("span", { class: "op-reason", text: a.suspended_reason || "" }),
     );
   }
-  return h("td", { class: "op-status" }, h("span", { class: "status-pill op-pill-active", text: a.operator ? "operator" : "active" }));
+  return h("td", { class: "op-status" }, h("span", { class: "status-pill op-pill-active", text: a.operator ? t("op.pill-operator") : t("op.pill-active") }));
 }
 
 function accountRow(a, usage) {
   const used = usage ? usage.get(a.id) : undefined;
   let shown = "—";
   if (used) {
-    shown = `${used.total_segments} segment${used.total_segments === 1 ? "" : "s"}`;
-    if (used.limit_monthly_segments != null) shown += ` · limit ${used.limit_monthly_segments} units`;
-    if (used.balance_units != null) shown += ` · balance ${used.balance_units}`;
+    shown = tn("op.segments", used.total_segments);
+    if (used.limit_monthly_segments != null) shown += ` · ${t("op.limit-units", { n: used.limit_monthly_segments })}`;
+    if (used.balance_units != null) shown += ` · ${t("op.balance-n", { n: used.balance_units })}`;
   }
   return h(
     "tr",
@@ -41,7 +42,7 @@ function accountRow(a, usage) {
     h(
       "td",
       { class: "cell-actions" },
-      h("button", { class: "btn btn-ghost", type: "button", text: "Manage", "aria-label": `Manage ${a.name}`, onClick: () => openEditor(a.id) }),
+      h("button", { class: "btn btn-ghost", type: "button", text: t("op.manage"), "aria-label": t("op.manage-name", { name: a.name }), onClick: () => openEditor(a.id) }),
     ),
   );
 }
@@ -52,7 +53,7 @@ export async function loadAccounts() {
   const byAccount = usage ? new Map(usage.map((u) => [u.account_id, u])) : null;
   setChildren($("account-list"), list.map((a) => accountRow(a, byAccount)));
   labelCells($("account-list"));
-  $("accounts-count").textContent = `${list.length} account${list.length === 1 ? "" : "s"}`;
+  $("accounts-count").textContent = tn("op.accounts-n", list.length);
   setAccounts(list);
   if (editing) fillEditor();
 }
@@ -67,7 +68,7 @@ function fillEditor() {
   $("rename-name").value = a.name;
   $("suspend-form").hidden = a.suspended;
   $("reactivate-box").hidden = !a.suspended;
-  $("reactivate-reason").textContent = a.suspended ? `Suspended: ${a.suspended_reason}` : "";
+  $("reactivate-reason").textContent = a.suspended ? t("op.suspended-reason", { reason: a.suspended_reason }) : "";
   $("account-editor").dataset.accountId = a.id;
   fillAccountData(a);
 }
@@ -103,7 +104,7 @@ async function createAccount(event) {
   const done = await submitting($("account-submit"), $("account-error"), async () => {
     const made = await api("POST", "/api/operator/accounts", body);
     $("account-form").reset();
-    toast(`Account ${made.slug} created${made.admin ? ` with its admin ${made.admin.email}` : ""}`, "ok");
+    toast(made.admin ? t("op.account-created-admin", { slug: made.slug, email: made.admin.email }) : t("op.account-created", { slug: made.slug }), "ok");
   });
   if (done) await loadAccounts();
 }
@@ -142,7 +143,7 @@ async function addAgent(event) {
   await submitting($("agent-submit"), $("agent-error"), async () => {
     const agent = await api("POST", `/api/operator/accounts/${editing}/agents`, body);
     $("agent-form").reset();
-    toast(`${agent.role === "admin" ? "Admin" : "Agent"} ${agent.email} added`, "ok");
+    toast(t(agent.role === "admin" ? "op.admin-added" : "op.agent-added", { email: agent.email }), "ok");
   });
 }
 

@@ -6,6 +6,7 @@
 import { $, h, setChildren } from "/static/common.js";
 import { accounts, onAccounts } from "/static/operator-shared.js";
 import { auditQuery, auditView, dayStart, setCsvLink } from "/static/audit-view.js";
+import { t, tn } from "/static/i18n.js";
 
 function filters() {
   return {
@@ -27,7 +28,7 @@ function accountChoices() {
   const picked = $("audit-account").value;
   setChildren(
     $("audit-account"),
-    h("option", { value: "", text: "All accounts" }),
+    h("option", { value: "", text: t("op.all-accounts") }),
     accounts.list.map((a) => h("option", { value: a.id, selected: a.id === picked, text: `${a.name} (${a.slug})` })),
   );
 }

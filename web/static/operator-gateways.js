@@ -5,6 +5,7 @@
  */
 import { $, api, h, messageTime, setChildren } from "/static/common.js";
 import { labelCells } from "/static/operator-shared.js";
+import { t, tn } from "/static/i18n.js";
 
 let gateways = [];
 
@@ -15,13 +16,13 @@ export async function loadGateways() {
 
 /** "yes", "no", or for a gateway with binds (SMPP) how many this process holds. */
 function configured(g) {
-  if (!g.configured) return "no";
-  if (g.binds === null || g.binds === undefined) return "yes";
-  return g.binds ? `yes, ${g.binds} bound` : "yes, not bound";
+  if (!g.configured) return t("op.gw-no");
+  if (g.binds === null || g.binds === undefined) return t("op.gw-yes");
+  return g.binds ? t("op.gw-bound", { n: g.binds }) : t("op.gw-not-bound");
 }
 
 function gatewayRow(g) {
-  const error = g.last_error ? `${messageTime(g.last_error_at)}: ${g.last_error}` : "none";
+  const error = g.last_error ? `${messageTime(g.last_error_at)}: ${g.last_error}` : t("op.gw-none");
   return h(
     "tr",
     { class: "gateway-row", dataset: { name: g.name } },
@@ -49,7 +50,7 @@ export function gatewayOptions(select, selected) {
       h("option", {
         value: g.name,
         selected: g.name === selected,
-        text: g.configured ? g.name : `${g.name} (not configured)`,
+        text: g.configured ? g.name : t("op.gw-not-configured", { name: g.name }),
       }),
     ),
   );

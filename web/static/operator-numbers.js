@@ -7,17 +7,10 @@
 import { $, api, h, setChildren, toast } from "/static/common.js";
 import { gatewayOptions, loadGateways } from "/static/operator-gateways.js";
 import { accounts, labelCells, onAccounts, optionalInt, showError, submitting } from "/static/operator-shared.js";
+import { t, tn } from "/static/i18n.js";
 
 /** What each type means, shown as the type's title and under the type picker. */
-export const TYPES = {
-  ND: "Shared long number: accounts reserve keywords on it; a text goes to the account whose keyword starts it.",
-  SC: "Shared short code: accounts reserve keywords on it, as on an ND.",
-  NDI: "Individual long number: belongs to one account, every text to it is that account's.",
-  SCI: "Individual short code: belongs to one account, every text to it is that account's.",
-  "2WAY": "Virtual number of the provider's pool for campaigns: a reply goes to the campaign that texted the phone.",
-  "ECO+": "A 2WAY number of the provider's cheaper ECO+ pool.",
-  OWN: "The account's own phone, verified with a code, used as its sender.",
-};
+export const typeHelp = (type) => (["ND", "SC", "NDI", "SCI", "2WAY", "ECO+", "OWN"].includes(type) ? t(`numtype.${type}`) : type);
 const INDIVIDUAL = new Set(["NDI", "SCI", "OWN"]);
 const CREATABLE = ["ND", "SC", "NDI", "SCI", "2WAY", "ECO+"];
 
@@ -32,7 +25,7 @@ function ownerText(n) {
     const a = accounts.byId.get(n.account_id);
     return a ? `${a.name} (${a.slug})` : n.account_slug || n.account_id;
   }
-  return n.type === "2WAY" ? "operator's pool" : "shared";
+  return n.type === "2WAY" ? t("op.owner-pool") : t("op.owner-shared");
 }
 
 function numberRow(n) {
@@ -41,14 +34,14 @@ function numberRow(n) {
     "tr",
     { class: "number-row", dataset: { numberId: n.id, e164: n.e164, type } },
     h("td", { class: "number-e164" }, h("strong", { text: n.e164 })),
-    h("td", null, h("abbr", { class: "type-badge", title: TYPES[type] || type, text: type })),
+    h("td", null, h("abbr", { class: "type-badge", title: typeHelp(type), text: type })),
     h("td", { class: "number-provider", text: n.provider }),
     h("td", { class: "number-owner", text: ownerText(n) }),
     h("td", { class: "number-label", text: n.label }),
     h(
       "td",
       { class: "cell-actions" },
-      h("button", { class: "btn btn-ghost", type: "button", text: "Edit", "aria-label": `Edit ${n.e164}`, onClick: () => openEditor(n.id) }),
+      h("button", { class: "btn btn-ghost", type: "button", text: t("op.edit"), "aria-label": t("op.edit-number", { number: n.e164 }), onClick: () => openEditor(n.id) }),
     ),
   );
 }
@@ -63,7 +56,7 @@ export async function loadNumbers() {
 function renderNumbers() {
   setChildren($("number-list"), state.numbers.map(numberRow));
   labelCells($("number-list"));
-  $("numbers-count").textContent = `${state.numbers.length} number${state.numbers.length === 1 ? "" : "s"}`;
+  $("numbers-count").textContent = tn("op.numbers-n", state.numbers.length);
   if (state.editing) fillEditor();
 }
 
@@ -77,7 +70,7 @@ function accountOptions(select, selected) {
 
 function syncTypeField() {
   const type = $("number-type").value;
-  $("number-type-hint").textContent = TYPES[type];
+  $("number-type-hint").textContent = typeHelp(type);
   $("number-account-field").hidden = !INDIVIDUAL.has(type);
 }
 
@@ -113,8 +106,8 @@ function fillEditor() {
   $("ns-limit-window").value = Math.round(n.auto_reply_limit.window_s / 60);
   syncLimit();
   $("assign-form").hidden = !individual;
-  $("assign-label").textContent = n.account_id ? "Move to account" : "Assign to account";
-  $("assign-submit").textContent = n.account_id ? "Move" : "Assign";
+  $("assign-label").textContent = n.account_id ? t("op.move-to-account") : t("op.assign-to-account");
+  $("assign-submit").textContent = n.account_id ? t("op.move") : t("op.assign");
   accountOptions($("assign-account"), n.account_id);
 }
 
@@ -163,7 +156,7 @@ async function saveSettings(event) {
   const n = state.numbers.find((x) => x.id === state.editing);
   const done = await submitting($("ns-submit"), $("ns-error"), () => api("PATCH", `/api/operator/numbers/${n.id}`, settingsBody(n)));
   if (done) {
-    toast(`${n.e164} saved`, "ok");
+    toast(t("op.number-saved", { number: n.e164 }), "ok");
     await loadNumbers();
   }
 }
@@ -178,11 +171,11 @@ async function assign(event) {
 
 async function remove() {
   const n = state.numbers.find((x) => x.id === state.editing);
-  if (!window.confirm(`Release ${n.e164} from the hub? Texts to it will no longer be received.`)) return;
+  if (!window.confirm(t("op.release-confirm", { number: n.e164 }))) return;
   const done = await submitting($("remove-submit"), $("remove-error"), () => api("DELETE", `/api/operator/numbers/${n.id}`));
   if (done) {
     closeEditor();
-    toast(`${n.e164} released`, "ok");
+    toast(t("op.number-released", { number: n.e164 }), "ok");
     await loadNumbers();
   }
 }
@@ -202,13 +195,13 @@ async function createNumber(event) {
     const made = await api("POST", "/api/operator/numbers", body);
     $("number-value").value = "";
     $("number-label").value = "";
-    toast(`${made.e164} added`, "ok");
+    toast(t("op.number-added", { number: made.e164 }), "ok");
   });
   if (done) await loadNumbers();
 }
 
 export function initNumbers() {
-  setChildren($("number-type"), CREATABLE.map((t) => h("option", { value: t, title: TYPES[t], text: t })));
+  setChildren($("number-type"), CREATABLE.map((type) => h("option", { value: type, title: typeHelp(type), text: type })));
   $("number-type").addEventListener("change", syncTypeField);
   syncTypeField();
   $("number-form").addEventListener("submit", createNumber);

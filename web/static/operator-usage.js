@@ -5,6 +5,7 @@
  */
 import { $, api, h, setChildren, toast } from "/static/common.js";
 import { labelCells, optionalInt, showError, submitting } from "/static/operator-shared.js";
+import { t } from "/static/i18n.js";
 
 const state = { rows: [], editing: null, onChange: () => {} };
 
@@ -44,12 +45,12 @@ function usageRow(u) {
     h("td", { class: "usage-total" }, h("strong", { text: String(u.total_segments) })),
     h("td", { class: "usage-units", text: String(u.units) }),
     h("td", { class: "usage-kinds", text: kinds(u) }),
-    h("td", { class: "usage-limit", text: orNone(u.limit_monthly_segments, "none") }),
+    h("td", { class: "usage-limit", text: orNone(u.limit_monthly_segments, t("op.none")) }),
     h("td", { class: "usage-balance", text: orNone(u.balance_units, "—") }),
     h(
       "td",
       { class: "cell-actions" },
-      h("button", { class: "btn btn-ghost", type: "button", text: "Limits", "aria-label": `Limits of ${u.name}`, onClick: () => openLimits(u.account_id) }),
+      h("button", { class: "btn btn-ghost", type: "button", text: t("op.limits"), "aria-label": t("op.limits-of", { name: u.name }), onClick: () => openLimits(u.account_id) }),
     ),
   );
 }
@@ -61,7 +62,7 @@ export async function loadUsage() {
   const rows = await fetchUsage(month);
   const missing = rows === null;
   $("usage-unavailable").hidden = !missing;
-  $("usage-unavailable").textContent = missing ? "This hub does not count usage yet." : "";
+  $("usage-unavailable").textContent = missing ? t("op.usage-not-counted") : "";
   $("usage-csv").hidden = missing;
   state.rows = rows || [];
   setChildren($("usage-list"), state.rows.map(usageRow));
@@ -76,7 +77,7 @@ function openLimits(accountId) {
   state.editing = accountId;
   showError($("limits-error"), null);
   showError($("topup-error"), null);
-  $("limits-title").textContent = `Limits of ${u.name}`;
+  $("limits-title").textContent = t("op.limits-of", { name: u.name });
   $("limit-segments").value = orNone(u.limit_monthly_segments, "");
   $("limit-balance").value = orNone(u.balance_units, "");
   $("topup-units").value = "";
@@ -97,7 +98,7 @@ async function saveLimits(event) {
     api("PATCH", `/api/operator/accounts/${state.editing}/limits`, body),
   );
   if (done) {
-    toast("Limits saved", "ok");
+    toast(t("op.limits-saved"), "ok");
     await afterChange();
   }
 }
@@ -107,7 +108,7 @@ async function topUp() {
     api("POST", `/api/operator/accounts/${state.editing}/top-up`, { units: optionalInt($("topup-units")) ?? 0 }),
   );
   if (done) {
-    toast("Balance topped up", "ok");
+    toast(t("op.topped-up"), "ok");
     await afterChange();
     openLimits(state.editing);
   }

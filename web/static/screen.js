@@ -9,6 +9,7 @@
  */
 import { Backoff, h, LiveSocket, setChildren } from "/static/common.js";
 import { fitWall, keepFitted } from "/static/screen-fit.js";
+import { t, useLanguage } from "/static/i18n.js";
 
 const PING_EVERY_MS = 25000;
 const QUIET_MS = 20000;
@@ -41,6 +42,8 @@ function mediaUrl(url) {
 
 function applyConfig(config) {
   state.config = config;
+  // The screen's own words follow its setting, not the browser of whoever opened it.
+  useLanguage(config.language || "pl");
   const root = document.documentElement.style;
   root.setProperty("--bg", config.background);
   root.setProperty("--fg", config.foreground);
@@ -74,7 +77,7 @@ function attachment(x) {
 }
 
 function card(m, cycled = false) {
-  const who = m.author === "host" ? m.nick || "Host" : m.nick ? `${m.nick}` : m.sender;
+  const who = m.author === "host" ? m.nick || t("scr.host") : m.nick ? `${m.nick}` : m.sender;
   return h(
     "article",
     {
@@ -108,7 +111,7 @@ function render(force = false) {
   if (shown.length) setChildren(wall, shown.map((m) => card(m)));
   // The room is quiet: bring back recent approved messages one at a time.
   else if (cycled) setChildren(wall, card(cycled, true));
-  else setChildren(wall, h("p", { class: "wall-empty", text: "Wyślij SMS — Send a text" }));
+  else setChildren(wall, h("p", { class: "wall-empty", text: t("scr.empty") }));
   fitWall(wall, mode());
 }
 
@@ -232,7 +235,7 @@ function handle(msg) {
       break;
     case "display.closed":
       state.revoked = true;
-      showError("This screen's link was revoked.");
+      showError(t("scr.revoked"));
       break;
     case "error":
       showError(msg.error);
@@ -250,7 +253,7 @@ function showError(text) {
 
 function connect() {
   if (!token) {
-    showError("Open this page with the screen link from the Displays panel.");
+    showError(t("scr.no-token"));
     return;
   }
   let ping = null;
@@ -280,7 +283,7 @@ function connect() {
       body.dataset.connection = "offline";
       if (state.revoked || e.code === 4401) {
         state.revoked = true;
-        if (e.code === 4401) showError("This screen's link is not valid (revoked or mistyped).");
+        if (e.code === 4401) showError(t("scr.invalid"));
         return false;
       }
       if (state.restart) {

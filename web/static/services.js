@@ -10,6 +10,7 @@
 import { $, api, ApiError, fullTime, goToLogin, h, pageSocket, setChildren, toast } from "/static/common.js";
 import { initAudit, loadAudit } from "/static/services-audit.js";
 import { unmatchedReason } from "/static/unmatched-reasons.js";
+import { t, tn, tOr } from "/static/i18n.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 // "unmatched" is shown only to the platform operator's admins (`operator` in /api/me).
@@ -17,21 +18,9 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const TABS = ["numbers", "keywords", "contacts", "autoresponders", "surveys", "stats", "unmatched", "audit"];
 const SHARED = new Set(["ND", "SC"]);
 const INDIVIDUAL = new Set(["NDI", "SCI", "OWN"]);
-const TYPE_TITLES = {
-  ND: "ND: shared long number (keywords reserved by many accounts)",
-  SC: "SC: shared short code (keywords reserved by many accounts)",
-  NDI: "NDI: the account's own long number",
-  SCI: "SCI: the account's own short code",
-  "2WAY": "2WAY: virtual number for campaign replies",
-  OWN: "OWN: the account's own verified phone",
-};
-const KINDS = [
-  ["exact", "Exact — the whole message is the keyword"],
-  ["phrase", "Phrase — the keyword's words anywhere in the message"],
-  ["base", "Base — the keyword, then a parameter"],
-  ["removing", "Removing — the sender leaves the groups"],
-];
-const DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const typeTitle = (type) => tOr(`numtype.${type}`, type);
+const KINDS = ["exact", "phrase", "base", "removing"].map((kind) => [kind, t(`sv.kind-${kind}`)]);
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => t(`sv.day-${day}`));
 const KNOWN_PLACEHOLDERS = new Set(["name", "phone", "param", "keyword"]);
 const RANGE_RE = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
 const VALIDATE_DELAY_MS = 300;
@@ -73,11 +62,11 @@ function numberById(id) {
 
 function numberName(id) {
   const n = numberById(id);
-  return n ? `${n.e164}${n.label ? ` (${n.label})` : ""}` : "unknown number";
+  return n ? `${n.e164}${n.label ? ` (${n.label})` : ""}` : t("sv.unknown-number");
 }
 
 function typeBadge(type) {
-  return h("span", { class: `type-badge type-${String(type).toLowerCase()}`, title: TYPE_TITLES[type] || type }, type);
+  return h("span", { class: `type-badge type-${String(type).toLowerCase()}`, title: typeTitle(type) }, type);
 }
 
 function chip(text, kind = "") {
@@ -115,7 +104,7 @@ function checkboxes(container, name, items, checked) {
       ? items.map(([value, label]) =>
           h("label", { class: "check" }, h("input", { type: "checkbox", name, value, checked: on.has(value) }), label),
         )
-      : h("span", { class: "muted" }, "None yet."),
+      : h("span", { class: "muted" }, t("sv.none-yet")),
   );
 }
 
@@ -128,16 +117,16 @@ function actionButton(label, onclick, { danger = false, title } = {}) {
 }
 
 function confirmDelete(what) {
-  return window.confirm(`Delete ${what}?`);
+  return window.confirm(t("sv.delete-confirm", { what }));
 }
 
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  if (s < 60) return t("sv.dur-s", { s });
+  if (s < 3600) return s % 60 ? t("sv.dur-min-s", { m: Math.floor(s / 60), s: s % 60 }) : t("sv.dur-min", { m: s / 60 });
   const minutes = Math.floor((s % 3600) / 60);
-  return minutes ? `${Math.floor(s / 3600)} h ${minutes} min` : `${Math.floor(s / 3600)} h`;
+  return minutes ? t("sv.dur-h-min", { h: Math.floor(s / 3600), m: minutes }) : t("sv.dur-h", { h: Math.floor(s / 3600) });
 }
 
 function localInput(iso) {
@@ -216,7 +205,7 @@ function renderNumbers() {
       { class: "item-head" },
       h("span", { class: "item-title" }, n.e164),
       typeBadge(n.type),
-      n.owned ? null : chip("shared", "muted"),
+      n.owned ? null : chip(t("sv.shared"), "muted"),
       n.label ? h("span", { class: "muted" }, n.label) : null,
     );
     let body;
@@ -242,39 +231,39 @@ function renderNumbers() {
                 help_text: help.value,
                 opt_in_reply: optIn.value,
               });
-              toast(`Saved ${n.e164}`, "ok");
+              toast(t("sv.saved-x", { x: n.e164 }), "ok");
               await loadNumbers();
             } catch (err) {
               showError(error, err);
             }
           },
         },
-        h("div", { class: "field" }, h("label", { for: label.id }, "Label"), label),
-        h("div", { class: "field" }, h("label", { for: help.id }, "Help text (overrides the account's)"), help),
-        h("div", { class: "field" }, h("label", { for: optIn.id }, "Opt-in reply (overrides the account's)"), optIn),
+        h("div", { class: "field" }, h("label", { for: label.id }, t("sv.label")), label),
+        h("div", { class: "field" }, h("label", { for: help.id }, t("sv.help-text-override")), help),
+        h("div", { class: "field" }, h("label", { for: optIn.id }, t("sv.opt-in-override")), optIn),
         error,
-        h("div", { class: "form-actions" }, h("button", { class: "btn btn-primary btn-small", type: "submit" }, "Save number")),
+        h("div", { class: "form-actions" }, h("button", { class: "btn btn-primary btn-small", type: "submit" }, t("sv.save-number"))),
       );
       body = [
         h(
           "dl",
           { class: "facts" },
-          h("dt", null, "Help text"),
-          h("dd", null, n.help_text || "— (the account's)"),
-          h("dt", null, "Opt-in reply"),
-          h("dd", null, n.opt_in_reply || "— (the account's)"),
+          h("dt", null, t("sv.help-text")),
+          h("dd", null, n.help_text || t("sv.the-accounts")),
+          h("dt", null, t("sv.opt-in-reply")),
+          h("dd", null, n.opt_in_reply || t("sv.the-accounts")),
         ),
-        h("details", { class: "number-edit" }, h("summary", null, "Edit label and texts"), form),
+        h("details", { class: "number-edit" }, h("summary", null, t("sv.edit-label-texts")), form),
       ];
     } else {
       body = h(
         "dl",
         { class: "facts" },
-        n.owned ? [h("dt", null, "Help text"), h("dd", null, n.help_text || "— (the account's)")] : null,
-        n.owned ? [h("dt", null, "Opt-in reply"), h("dd", null, n.opt_in_reply || "— (the account's)")] : null,
-        h("dt", null, "Opt-out words"),
+        n.owned ? [h("dt", null, t("sv.help-text")), h("dd", null, n.help_text || t("sv.the-accounts"))] : null,
+        n.owned ? [h("dt", null, t("sv.opt-in-reply")), h("dd", null, n.opt_in_reply || t("sv.the-accounts"))] : null,
+        h("dt", null, t("sv.opt-out-words")),
         h("dd", null, n.opt_out_words.join(", ")),
-        h("dt", null, "Help words"),
+        h("dt", null, t("sv.help-words")),
         h("dd", null, n.help_words.join(", ")),
       );
     }
@@ -312,7 +301,7 @@ async function saveMessaging(e) {
       opt_in_words: nullIfEmpty(words($("ms-opt-in-words").value)),
       help_words: nullIfEmpty(words($("ms-help-words").value)),
     });
-    toast("Messaging settings saved", "ok");
+    toast(t("sv.settings-saved"), "ok");
     await loadNumbers();
     await loadMessaging();
   } catch (err) {
@@ -324,7 +313,7 @@ function renderNumberSelects() {
   const keywordNumbers = state.numbers.filter((n) => n.type !== "2WAY");
   const label = (n) => `${n.e164} · ${n.type}${n.label ? ` · ${n.label}` : ""}`;
   const filter = $("kw-filter-number");
-  options(filter, [["", "All numbers"], ...keywordNumbers.map((n) => [n.id, label(n)])], filter.value || "");
+  options(filter, [["", t("sv.all-numbers")], ...keywordNumbers.map((n) => [n.id, label(n)])], filter.value || "");
   const kwNumber = $("kw-number");
   options(kwNumber, keywordNumbers.map((n) => [n.id, label(n)]), kwNumber.value || (keywordNumbers[0] && keywordNumbers[0].id));
   const owned = state.numbers.filter((n) => n.owned && n.type !== "2WAY");
@@ -346,19 +335,19 @@ async function loadKeywords() {
 
 function surveyName(id) {
   const s = state.surveys.find((x) => x.id === id);
-  return s ? s.name : "unknown survey";
+  return s ? s.name : t("sv.unknown-survey");
 }
 
 const STATUS_CHIPS = {
-  pending: ["waiting for the operator's approval", "warn"],
-  refused: ["refused by the operator", "danger"],
+  pending: [t("sv.kw-pending"), "warn"],
+  refused: [t("sv.kw-refused"), "danger"],
 };
 
 /** How a shared number's reservations are limited, as the operator set it. */
 function reservationRules(number) {
   const cap = number.max_keywords_per_account;
-  const parts = [cap === null || cap === undefined ? "no limit per account" : `at most ${cap} per account`];
-  if (number.keyword_approval) parts.push("each needs the operator's approval before it works");
+  const parts = [cap === null || cap === undefined ? t("sv.no-limit-per-account") : t("sv.at-most-per-account", { n: cap })];
+  if (number.keyword_approval) parts.push(t("sv.needs-approval"));
   return parts.join("; ");
 }
 
@@ -370,28 +359,28 @@ function keywordItem(k, groups, responders) {
       "div",
       { class: "item-head" },
       h("span", { class: "item-title keyword-text" }, k.text),
-      chip(k.kind, "kind"),
+      chip(tOr(`sv.kind-short-${k.kind}`, k.kind), "kind"),
       STATUS_CHIPS[k.status] ? chip(...STATUS_CHIPS[k.status]) : null,
-      k.active ? null : chip("inactive", "muted"),
-      k.normalised !== k.text.toLowerCase() ? h("span", { class: "muted", title: "as messages are compared" }, `matches “${k.normalised}”`) : null,
+      k.active ? null : chip(t("sv.inactive"), "muted"),
+      k.normalised !== k.text.toLowerCase() ? h("span", { class: "muted", title: t("sv.as-compared") }, t("sv.matches", { word: k.normalised })) : null,
     ),
     h(
       "div",
       { class: "item-meta" },
-      k.group_ids.map((g) => chip(`${k.kind === "removing" ? "leaves" : "joins"} ${groups.get(g) || "?"}`)),
-      k.survey_id ? chip(`survey: ${surveyName(k.survey_id)}`, "survey") : null,
-      k.contest_id ? chip(`contest: ${surveyName(k.contest_id)}`, "survey") : null,
-      k.autoresponder_ids.map((a) => chip(`replies: ${responders.get(a) || "?"}`)),
+      k.group_ids.map((g) => chip(t(k.kind === "removing" ? "sv.leaves" : "sv.joins", { group: groups.get(g) || "?" }))),
+      k.survey_id ? chip(t("sv.survey-chip", { name: surveyName(k.survey_id) }), "survey") : null,
+      k.contest_id ? chip(t("sv.contest-chip", { name: surveyName(k.contest_id) }), "survey") : null,
+      k.autoresponder_ids.map((a) => chip(t("sv.replies-chip", { name: responders.get(a) || "?" }))),
     ),
     k.status === "refused" && k.status_reason
-      ? h("p", { class: "item-meta keyword-status-reason" }, `Reason: ${k.status_reason} (change the word to ask again)`)
+      ? h("p", { class: "item-meta keyword-status-reason" }, t("sv.refused-reason", { reason: k.status_reason }))
       : null,
     state.admin
       ? h(
           "div",
           { class: "item-actions" },
-          actionButton("Edit", () => editKeyword(k), { title: `Edit ${k.text}` }),
-          actionButton("Delete", () => deleteKeyword(k), { danger: true, title: `Delete ${k.text}` }),
+          actionButton(t("sv.edit"), () => editKeyword(k), { title: t("sv.edit-x", { x: k.text }) }),
+          actionButton(t("sv.delete"), () => deleteKeyword(k), { danger: true, title: t("sv.delete-x", { x: k.text }) }),
         )
       : null,
   );
@@ -425,7 +414,7 @@ function renderKeywords() {
         h(
           "h3",
           { class: "keyword-group-head", id: headId },
-          number ? number.e164 : "Unknown number",
+          number ? number.e164 : t("sv.unknown-number-cap"),
           " ",
           number ? typeBadge(number.type) : null,
           h("span", { class: "muted" }, ` · ${count}`),
@@ -444,15 +433,15 @@ function updateKeywordFormForNumber() {
   const current = kind.value || "exact";
   options(kind, shared ? KINDS.slice(0, 1) : KINDS, shared ? "exact" : current);
   $("kw-kind-hint").textContent = shared
-    ? `Only exact keywords can be reserved on a shared ${number.type} number (${reservationRules(number)}).`
+    ? t("sv.only-exact", { type: number.type, rules: reservationRules(number) })
     : "";
   const numberId = number ? number.id : "";
   const survey = $("kw-survey");
   const keep = survey.value;
-  const choices = [["", "None"]];
+  const choices = [["", t("sv.none")]];
   if (!shared) {
     for (const s of state.surveys.filter((x) => x.number_id === numberId)) {
-      choices.push([`${s.contest ? "contest" : "survey"}:${s.id}`, `${s.contest ? "Contest" : "Survey"}: ${s.name}`]);
+      choices.push([`${s.contest ? "contest" : "survey"}:${s.id}`, t(s.contest ? "sv.contest-option" : "sv.survey-option", { name: s.name })]);
     }
   }
   options(survey, choices, keep);
@@ -501,7 +490,7 @@ function scheduleValidation() {
     setValidation("empty");
     return;
   }
-  setValidation("pending", "Checking…");
+  setValidation("pending", t("sv.checking"));
   validation.timer = setTimeout(validateKeyword, VALIDATE_DELAY_MS);
 }
 
@@ -513,7 +502,7 @@ async function validateKeyword() {
   try {
     const result = await api("POST", `/api/keywords/validate${query}`, keywordBody(), { signal: controller.signal });
     if (token !== validation.token) return;
-    setValidation("ok", "✓ Available. Matches messages normalised to ", h("code", { class: "normalised" }, result.normalised));
+    setValidation("ok", t("sv.available"), h("code", { class: "normalised" }, result.normalised));
   } catch (err) {
     if (err && err.name === "AbortError") return;
     if (token !== validation.token) return;
@@ -526,8 +515,8 @@ async function validateKeyword() {
 
 function resetKeywordForm() {
   state.editKeyword = null;
-  $("kw-form-title").textContent = "New keyword";
-  $("kw-submit").textContent = "Create keyword";
+  $("kw-form-title").textContent = t("sv.new-keyword");
+  $("kw-submit").textContent = t("sv.create-keyword");
   $("kw-cancel").hidden = true;
   $("kw-text").value = "";
   $("kw-active").checked = true;
@@ -539,8 +528,8 @@ function resetKeywordForm() {
 function editKeyword(k) {
   state.editKeyword = k;
   selectTab("keywords");
-  $("kw-form-title").textContent = `Edit keyword ${k.text}`;
-  $("kw-submit").textContent = "Save keyword";
+  $("kw-form-title").textContent = t("sv.edit-keyword", { word: k.text });
+  $("kw-submit").textContent = t("sv.save-keyword");
   $("kw-cancel").hidden = false;
   $("kw-number").value = k.number_id;
   updateKeywordFormForNumber();
@@ -568,8 +557,8 @@ async function submitKeyword(e) {
     const saved = state.editKeyword
       ? await api("PATCH", `/api/keywords/${encodeURIComponent(state.editKeyword.id)}`, keywordBody())
       : await api("POST", "/api/keywords", keywordBody());
-    const done = state.editKeyword ? "Keyword saved" : "Keyword created";
-    toast(saved && saved.status === "pending" ? `${done}: waiting for the operator's approval` : done, "ok");
+    const done = state.editKeyword ? t("sv.keyword-saved") : t("sv.keyword-created");
+    toast(saved && saved.status === "pending" ? `${done}: ${t("sv.kw-pending")}` : done, "ok");
     resetKeywordForm();
     await loadKeywords();
   } catch (err) {
@@ -579,7 +568,7 @@ async function submitKeyword(e) {
 }
 
 async function deleteKeyword(k) {
-  if (!confirmDelete(`the keyword ${k.text}`)) return;
+  if (!confirmDelete(t("sv.the-keyword", { word: k.text }))) return;
   try {
     await api("DELETE", `/api/keywords/${encodeURIComponent(k.id)}`);
     if (state.editKeyword && state.editKeyword.id === k.id) resetKeywordForm();
@@ -608,8 +597,8 @@ function renderGroups() {
           "div",
           { class: "item-head" },
           h("span", { class: "item-title" }, g.name),
-          h("span", { class: "muted group-members" }, `${g.members} ${g.members === 1 ? "member" : "members"}`),
-          state.admin ? h("span", { class: "item-actions" }, actionButton("Delete", () => deleteGroup(g), { danger: true, title: `Delete group ${g.name}` })) : null,
+          h("span", { class: "muted group-members" }, tn("sv.members", g.members)),
+          state.admin ? h("span", { class: "item-actions" }, actionButton(t("sv.delete"), () => deleteGroup(g), { danger: true, title: t("sv.delete-group", { name: g.name }) })) : null,
         ),
       ),
     ),
@@ -617,9 +606,9 @@ function renderGroups() {
   $("group-empty").hidden = state.groups.length > 0;
   const groupOptions = state.groups.map((g) => [g.id, g.name]);
   const filter = $("contact-group-filter");
-  options(filter, [["", "All groups"], ...groupOptions], filter.value || "");
+  options(filter, [["", t("sv.all-groups")], ...groupOptions], filter.value || "");
   const add = $("contact-group");
-  options(add, [["", "No group"], ...groupOptions], add.value || "");
+  options(add, [["", t("sv.no-group")], ...groupOptions], add.value || "");
 }
 
 async function createGroup(e) {
@@ -628,7 +617,7 @@ async function createGroup(e) {
   showError(error, null);
   const name = $("group-name").value.trim();
   if (!name) {
-    showError(error, new Error("A group needs a name."));
+    showError(error, new Error(t("sv.group-needs-name")));
     return;
   }
   try {
@@ -641,7 +630,7 @@ async function createGroup(e) {
 }
 
 async function deleteGroup(g) {
-  if (!confirmDelete(`the group ${g.name}`)) return;
+  if (!confirmDelete(t("sv.the-group", { name: g.name }))) return;
   try {
     await api("DELETE", `/api/groups/${encodeURIComponent(g.id)}`);
     await Promise.all([loadGroups(), loadContacts()]);
@@ -677,16 +666,16 @@ function renderContacts(rows) {
         h(
           "td",
           null,
-          c.blocked ? chip("blocked", "danger") : null,
-          c.opted_out_of.map((n) => chip(n === "*" ? "opted out of campaigns" : `opted out of ${n}`, "warn")),
+          c.blocked ? chip(t("sv.blocked"), "danger") : null,
+          c.opted_out_of.map((n) => chip(n === "*" ? t("sv.opted-out-campaigns") : t("sv.opted-out-of", { number: n }), "warn")),
         ),
         h(
           "td",
           { class: "cell-actions" },
           state.admin
-            ? actionButton(c.blocked ? "Unblock" : "Block", () => toggleBlock(c), {
+            ? actionButton(c.blocked ? t("sv.unblock") : t("sv.block"), () => toggleBlock(c), {
                 danger: !c.blocked,
-                title: `${c.blocked ? "Unblock" : "Block"} ${c.phone}`,
+                title: `${c.blocked ? t("sv.unblock") : t("sv.block")} ${c.phone}`,
               })
             : null,
         ),
@@ -715,7 +704,7 @@ async function createContact(e) {
   // A first check here; the hub decides whether the number is real.
   if (!/^\+?[0-9 ()./-]+$/.test(phone) || phone.replace(/\D/g, "").length < 3) {
     phoneInput.setAttribute("aria-invalid", "true");
-    showError(error, new Error("Enter a phone number: digits, with an optional leading + and spaces."));
+    showError(error, new Error(t("sv.enter-phone")));
     return;
   }
   const group = $("contact-group").value;
@@ -727,7 +716,7 @@ async function createContact(e) {
     });
     phoneInput.value = "";
     $("contact-name").value = "";
-    toast("Contact added", "ok");
+    toast(t("sv.contact-added"), "ok");
     await Promise.all([loadContacts(), loadGroups()]);
   } catch (err) {
     if (err.field === "phone") phoneInput.setAttribute("aria-invalid", "true");
@@ -741,7 +730,7 @@ async function importContacts() {
   const file = input.files && input.files[0];
   if (!file) return;
   result.dataset.state = "pending";
-  result.textContent = `Importing ${file.name}…`;
+  result.textContent = t("sv.importing", { file: file.name });
   try {
     const text = await file.text();
     const response = await fetch("/api/contacts/import", {
@@ -762,11 +751,11 @@ async function importContacts() {
     }
     if (!response.ok) throw new ApiError(response.status, body);
     result.dataset.state = "ok";
-    result.textContent = `Imported ${body.contacts} ${body.contacts === 1 ? "contact" : "contacts"} from ${file.name}.`;
+    result.textContent = t("sv.imported", { contacts: tn("sv.contacts-n", body.contacts), file: file.name });
     await Promise.all([loadContacts(), loadGroups()]);
   } catch (err) {
     result.dataset.state = "error";
-    result.textContent = `Nothing imported: ${err.message}`;
+    result.textContent = t("sv.nothing-imported", { error: err.message });
   } finally {
     input.value = "";
   }
@@ -782,10 +771,10 @@ async function loadAutoresponders() {
 
 function conditionChips(a) {
   const chips = [];
-  if (a.on_keyword) chips.push(chip("on keyword"));
-  if (a.first_message) chips.push(chip("first message"));
-  if (a.outside_hours) chips.push(chip(`outside hours (${a.outside_hours.timezone})`));
-  if (!chips.length) chips.push(chip("every message"));
+  if (a.on_keyword) chips.push(chip(t("sv.on-keyword")));
+  if (a.first_message) chips.push(chip(t("sv.first-message")));
+  if (a.outside_hours) chips.push(chip(t("sv.outside-hours", { tz: a.outside_hours.timezone })));
+  if (!chips.length) chips.push(chip(t("sv.every-message")));
   return chips;
 }
 
@@ -799,8 +788,8 @@ function renderAutoresponders() {
         h(
           "div",
           { class: "item-head" },
-          h("span", { class: "item-title" }, a.name || "Autoresponder"),
-          a.active ? null : chip("inactive", "muted"),
+          h("span", { class: "item-title" }, a.name || t("sv.autoresponder")),
+          a.active ? null : chip(t("sv.inactive"), "muted"),
           h("span", { class: "muted" }, numberName(a.number_id)),
         ),
         h("p", { class: "item-text" }, a.template),
@@ -808,15 +797,15 @@ function renderAutoresponders() {
           "div",
           { class: "item-meta" },
           conditionChips(a),
-          chip(`at most ${a.limit_count} per ${duration(a.limit_window_s)}`, "muted"),
+          chip(t("sv.at-most-per", { n: a.limit_count, window: duration(a.limit_window_s) }), "muted"),
           a.placeholders.map((p) => chip(`{${p}}`, KNOWN_PLACEHOLDERS.has(p) ? "muted" : "warn")),
         ),
         state.admin
           ? h(
               "div",
               { class: "item-actions" },
-              actionButton("Edit", () => editAutoresponder(a), { title: `Edit ${a.name || "autoresponder"}` }),
-              actionButton("Delete", () => deleteAutoresponder(a), { danger: true, title: `Delete ${a.name || "autoresponder"}` }),
+              actionButton(t("sv.edit"), () => editAutoresponder(a), { title: t("sv.edit-x", { x: a.name || t("sv.autoresponder") }) }),
+              actionButton(t("sv.delete"), () => deleteAutoresponder(a), { danger: true, title: t("sv.delete-x", { x: a.name || t("sv.autoresponder") }) }),
             )
           : null,
       ),
@@ -866,19 +855,19 @@ function renderPlaceholders() {
   const found = [...new Set([...template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)(?:\|[^{}\r\n]*)?\}/g)].map((m) => m[1]))];
   const node = $("ar-placeholders");
   if (!found.length) {
-    node.textContent = "Placeholders: {name}, {phone}, {keyword}, {param} or a contact's custom field.";
+    node.textContent = t("sv.placeholders");
     return;
   }
   setChildren(
     node,
-    "Uses ",
+    t("sv.uses"),
     found.map((p) =>
       h(
         "span",
         {
           class: `chip placeholder ${KNOWN_PLACEHOLDERS.has(p) ? "chip-ok" : "chip-warn"}`,
           dataset: { placeholder: p },
-          title: KNOWN_PLACEHOLDERS.has(p) ? "filled by the hub" : "filled from the contact's custom field of this name; left as it is when missing",
+          title: KNOWN_PLACEHOLDERS.has(p) ? t("sv.filled-by-hub") : t("sv.filled-from-field"),
         },
         `{${p}}`,
       ),
@@ -910,14 +899,14 @@ async function submitAutoresponder(e) {
   const error = $("ar-error");
   showError(error, null);
   if (!$("ar-template").value.trim()) {
-    showError(error, new Error("Write the reply to send."));
+    showError(error, new Error(t("sv.write-reply")));
     $("ar-template").focus();
     return;
   }
   if ($("ar-outside-hours").checked) {
     const bad = DAYS.map((_, i) => $(`ar-day-${i}`)).filter((input) => !checkRanges(input));
     if (bad.length) {
-      showError(error, new Error("Business hours are ranges like 09:00-17:00, separated by commas."));
+      showError(error, new Error(t("sv.hours-format")));
       bad[0].focus();
       return;
     }
@@ -925,10 +914,10 @@ async function submitAutoresponder(e) {
   try {
     if (state.editAutoresponder) {
       await api("PATCH", `/api/autoresponders/${encodeURIComponent(state.editAutoresponder.id)}`, autoresponderBody());
-      toast("Autoresponder saved", "ok");
+      toast(t("sv.autoresponder-saved"), "ok");
     } else {
       await api("POST", "/api/autoresponders", autoresponderBody());
-      toast("Autoresponder created", "ok");
+      toast(t("sv.autoresponder-created"), "ok");
     }
     resetAutoresponderForm();
     await Promise.all([loadAutoresponders(), loadKeywords()]);
@@ -939,8 +928,8 @@ async function submitAutoresponder(e) {
 
 function resetAutoresponderForm() {
   state.editAutoresponder = null;
-  $("ar-form-title").textContent = "New autoresponder";
-  $("ar-submit").textContent = "Create autoresponder";
+  $("ar-form-title").textContent = t("sv.new-autoresponder");
+  $("ar-submit").textContent = t("sv.create-autoresponder");
   $("ar-cancel").hidden = true;
   $("ar-name").value = "";
   $("ar-template").value = "";
@@ -959,8 +948,8 @@ function resetAutoresponderForm() {
 function editAutoresponder(a) {
   state.editAutoresponder = a;
   selectTab("autoresponders");
-  $("ar-form-title").textContent = `Edit ${a.name || "autoresponder"}`;
-  $("ar-submit").textContent = "Save autoresponder";
+  $("ar-form-title").textContent = t("sv.edit-x", { x: a.name || t("sv.autoresponder") });
+  $("ar-submit").textContent = t("sv.save-autoresponder");
   $("ar-cancel").hidden = false;
   $("ar-number").value = a.number_id;
   $("ar-name").value = a.name || "";
@@ -984,7 +973,7 @@ function editAutoresponder(a) {
 }
 
 async function deleteAutoresponder(a) {
-  if (!confirmDelete(`the autoresponder ${a.name || a.template}`)) return;
+  if (!confirmDelete(t("sv.the-autoresponder", { name: a.name || a.template }))) return;
   try {
     await api("DELETE", `/api/autoresponders/${encodeURIComponent(a.id)}`);
     await loadAutoresponders();
@@ -1051,24 +1040,24 @@ function renderSurveys() {
         h(
           "div",
           { class: "item-meta" },
-          chip(`${s.questions.length} ${s.questions.length === 1 ? "question" : "questions"}`, "muted"),
-          chip({ once: "one vote per phone", per_day: "one vote a day", unlimited: "unlimited votes" }[s.vote_limit] || s.vote_limit, "muted"),
-          s.opens_at ? chip(`opens ${fullTime(s.opens_at)}`, "muted") : null,
-          s.closes_at ? chip(`closes ${fullTime(s.closes_at)}`, "muted") : null,
+          chip(tn("sv.questions", s.questions.length), "muted"),
+          chip(tOr(`sv.votes-${s.vote_limit}`, s.vote_limit), "muted"),
+          s.opens_at ? chip(t("sv.opens-at", { time: fullTime(s.opens_at) }), "muted") : null,
+          s.closes_at ? chip(t("sv.closes-at", { time: fullTime(s.closes_at) }), "muted") : null,
         ),
         resultsNode,
         h(
           "div",
           { class: "item-actions" },
-          h("a", { class: "btn btn-small answers-csv", href: `/api/surveys/${encodeURIComponent(s.id)}/answers.csv`, download: `answers-${s.id}.csv` }, "Answers CSV"),
-          state.admin ? actionButton("Edit", () => editSurvey(s), { title: `Edit ${s.name}` }) : null,
-          state.admin ? actionButton("Delete", () => deleteSurvey(s), { danger: true, title: `Delete ${s.name}` }) : null,
+          h("a", { class: "btn btn-small answers-csv", href: `/api/surveys/${encodeURIComponent(s.id)}/answers.csv`, download: `answers-${s.id}.csv` }, t("sv.answers-csv")),
+          state.admin ? actionButton(t("sv.edit"), () => editSurvey(s), { title: t("sv.edit-x", { x: s.name }) }) : null,
+          state.admin ? actionButton(t("sv.delete"), () => deleteSurvey(s), { danger: true, title: t("sv.delete-x", { x: s.name }) }) : null,
         ),
         s.contest ? drawBox(s) : null,
       );
       const results = state.results.get(s.id);
       if (results) renderResults(resultsNode, results);
-      else resultsNode.appendChild(h("p", { class: "muted" }, "Loading results…"));
+      else resultsNode.appendChild(h("p", { class: "muted" }, t("sv.loading-results")));
       return card;
     }),
   );
@@ -1097,7 +1086,7 @@ function renderResults(node, results) {
   node.dataset.total = String((results.questions || []).reduce((n, q) => n + q.total, 0));
   setChildren(
     node,
-    results.contest ? h("p", { class: "entrants" }, `Entrants with every answer correct: `, h("strong", { class: "entrant-count" }, String(results.entrants))) : null,
+    results.contest ? h("p", { class: "entrants" }, t("sv.entrants-correct"), h("strong", { class: "entrant-count" }, String(results.entrants))) : null,
     questions.map((q) => {
       const r = byId.get(q.id);
       const rows = answerRows(q, r);
@@ -1105,8 +1094,8 @@ function renderResults(node, results) {
       return h(
         "figure",
         { class: "question-results", dataset: { questionId: q.id, total: String(total) } },
-        h("figcaption", null, h("span", { class: "question-text" }, q.text), h("span", { class: "muted" }, ` · ${total} ${total === 1 ? "answer" : "answers"}`)),
-        rows.length ? barChart(rows, q.correct) : h("p", { class: "muted" }, "No answers yet."),
+        h("figcaption", null, h("span", { class: "question-text" }, q.text), h("span", { class: "muted" }, ` · ${tn("sv.answers", total)}`)),
+        rows.length ? barChart(rows, q.correct) : h("p", { class: "muted" }, t("sv.no-answers")),
       );
     }),
   );
@@ -1172,12 +1161,12 @@ function drawBox(s) {
             }
           },
         },
-        h("label", { for: winners.id }, "Winners"),
+        h("label", { for: winners.id }, t("sv.winners")),
         winners,
-        h("button", { class: "btn btn-primary btn-small draw-button", type: "submit" }, "Draw winners"),
+        h("button", { class: "btn btn-primary btn-small draw-button", type: "submit" }, t("sv.draw-winners")),
       )
     : null;
-  return h("div", { class: "draw-box" }, h("h4", null, "Draw"), form, error, result);
+  return h("div", { class: "draw-box" }, h("h4", null, t("sv.draw")), form, error, result);
 }
 
 function renderDraw(id) {
@@ -1189,16 +1178,16 @@ function renderDraw(id) {
     h(
       "dl",
       { class: "facts" },
-      h("dt", null, "Drawn"),
+      h("dt", null, t("sv.drawn")),
       h("dd", null, fullTime(draw.at)),
-      h("dt", null, "Seed"),
+      h("dt", null, t("sv.seed")),
       h("dd", null, h("code", { class: "draw-seed" }, draw.seed)),
-      h("dt", null, `Entrants (${draw.entrants.length})`),
+      h("dt", null, t("sv.entrants-n", { n: draw.entrants.length })),
       h("dd", { class: "draw-entrants" }, draw.entrants.join(", ")),
-      h("dt", null, "Winners"),
+      h("dt", null, t("sv.winners")),
       h("dd", null, h("ol", { class: "draw-winners" }, draw.winners.map((w) => h("li", null, w)))),
     ),
-    h("a", { class: "btn btn-small", href: `/api/surveys/${encodeURIComponent(id)}/draws/${encodeURIComponent(draw.id)}/entrants.csv`, download: `draw-${draw.id}.csv` }, "Entrants and tickets (CSV)"),
+    h("a", { class: "btn btn-small", href: `/api/surveys/${encodeURIComponent(id)}/draws/${encodeURIComponent(draw.id)}/entrants.csv`, download: `draw-${draw.id}.csv` }, t("sv.entrants-csv")),
   );
 }
 
@@ -1209,9 +1198,9 @@ function addQuestion(q = {}) {
   const type = h(
     "select",
     { id: id("type"), class: "q-type" },
-    h("option", { value: "choice" }, "Choice (letters or words)"),
-    h("option", { value: "number" }, "Number in a range"),
-    h("option", { value: "text" }, "Free text"),
+    h("option", { value: "choice" }, t("sv.q-choice")),
+    h("option", { value: "number" }, t("sv.q-number")),
+    h("option", { value: "text" }, t("sv.q-text")),
   );
   type.value = q.answers || "choice";
   const text = h("textarea", { id: id("text"), class: "q-text", rows: "2", maxlength: "1000" });
@@ -1220,26 +1209,26 @@ function addQuestion(q = {}) {
   const min = h("input", { id: id("min"), class: "q-min", type: "number", value: q.minimum ?? "" });
   const max = h("input", { id: id("max"), class: "q-max", type: "number", value: q.maximum ?? "" });
   const correct = h("input", { id: id("correct"), class: "q-correct", type: "text", autocomplete: "off", value: q.correct || "" });
-  const hint = h("input", { id: id("hint"), class: "q-hint", type: "text", autocomplete: "off", maxlength: "1000", placeholder: "default: the question and its allowed answers", value: q.hint || "" });
-  const choiceField = h("div", { class: "field q-choice-field" }, h("label", { for: choices.id }, "Choices (separated by commas)"), choices);
+  const hint = h("input", { id: id("hint"), class: "q-hint", type: "text", autocomplete: "off", maxlength: "1000", placeholder: t("sv.q-hint-placeholder"), value: q.hint || "" });
+  const choiceField = h("div", { class: "field q-choice-field" }, h("label", { for: choices.id }, t("sv.q-choices")), choices);
   const rangeField = h(
     "div",
     { class: "form-row q-range-field" },
-    h("div", { class: "field" }, h("label", { for: min.id }, "Minimum"), min),
-    h("div", { class: "field" }, h("label", { for: max.id }, "Maximum"), max),
+    h("div", { class: "field" }, h("label", { for: min.id }, t("sv.q-min")), min),
+    h("div", { class: "field" }, h("label", { for: max.id }, t("sv.q-max")), max),
   );
-  const correctField = h("div", { class: "field q-correct-field" }, h("label", { for: correct.id }, "Correct answer"), correct);
+  const correctField = h("div", { class: "field q-correct-field" }, h("label", { for: correct.id }, t("sv.q-correct")), correct);
   const box = h(
     "fieldset",
     { class: "question", dataset: { questionId: q.id || "" } },
-    h("legend", { class: "question-legend" }, "Question"),
-    h("div", { class: "field" }, h("label", { for: text.id }, "Question text (sent as the SMS)"), text),
-    h("div", { class: "field" }, h("label", { for: type.id }, "Answers"), type),
+    h("legend", { class: "question-legend" }, t("sv.question")),
+    h("div", { class: "field" }, h("label", { for: text.id }, t("sv.q-text-label")), text),
+    h("div", { class: "field" }, h("label", { for: type.id }, t("sv.q-answers")), type),
     choiceField,
     rangeField,
     correctField,
-    h("div", { class: "field" }, h("label", { for: hint.id }, "Hint after a wrong answer"), hint),
-    h("button", { class: "btn btn-small btn-danger q-remove", type: "button", onclick: () => { box.remove(); numberQuestions(); } }, "Remove question"),
+    h("div", { class: "field" }, h("label", { for: hint.id }, t("sv.q-hint")), hint),
+    h("button", { class: "btn btn-small btn-danger q-remove", type: "button", onclick: () => { box.remove(); numberQuestions(); } }, t("sv.remove-question")),
   );
   const sync = () => {
     choiceField.hidden = type.value !== "choice";
@@ -1257,7 +1246,7 @@ function addQuestion(q = {}) {
 function numberQuestions() {
   const boxes = [...$("sv-questions").querySelectorAll(".question")];
   boxes.forEach((box, i) => {
-    box.querySelector(".question-legend").textContent = `Question ${i + 1}`;
+    box.querySelector(".question-legend").textContent = t("sv.question-n", { n: i + 1 });
     box.querySelector(".q-remove").hidden = boxes.length < 2;
   });
 }
@@ -1302,15 +1291,15 @@ function surveyBody() {
 }
 
 function checkSurvey(body) {
-  if (!body.number_id) return "The account needs an individual number (NDI, SCI or OWN) for surveys.";
-  if (!body.name) return "Give the survey a name.";
+  if (!body.number_id) return t("sv.needs-individual");
+  if (!body.name) return t("sv.needs-name");
   for (const [i, q] of body.questions.entries()) {
-    if (!q.text) return `Question ${i + 1} needs its text.`;
-    if (q.answers === "choice" && !q.choices.length) return `Question ${i + 1} needs its choices.`;
-    if ($("sv-contest").checked && q.answers !== "text" && !q.correct) return `Question ${i + 1} needs its correct answer (this is a contest).`;
+    if (!q.text) return t("sv.q-needs-text", { n: i + 1 });
+    if (q.answers === "choice" && !q.choices.length) return t("sv.q-needs-choices", { n: i + 1 });
+    if ($("sv-contest").checked && q.answers !== "text" && !q.correct) return t("sv.q-needs-correct", { n: i + 1 });
   }
-  if ($("sv-contest").checked && body.questions.every((q) => !q.correct)) return "A contest needs correct answers.";
-  if (body.opens_at && body.closes_at && body.opens_at >= body.closes_at) return "The survey must open before it closes.";
+  if ($("sv-contest").checked && body.questions.every((q) => !q.correct)) return t("sv.contest-needs-correct");
+  if (body.opens_at && body.closes_at && body.opens_at >= body.closes_at) return t("sv.open-before-close");
   return null;
 }
 
@@ -1327,10 +1316,10 @@ async function submitSurvey(e) {
   try {
     if (state.editSurvey) {
       await api("PATCH", `/api/surveys/${encodeURIComponent(state.editSurvey.id)}`, body);
-      toast("Survey saved", "ok");
+      toast(t("sv.survey-saved"), "ok");
     } else {
       await api("POST", "/api/surveys", body);
-      toast(`${$("sv-contest").checked ? "Contest" : "Survey"} created`, "ok");
+      toast(t($("sv-contest").checked ? "sv.contest-created" : "sv.survey-created"), "ok");
     }
     resetSurveyForm();
     await loadSurveys();
@@ -1342,8 +1331,8 @@ async function submitSurvey(e) {
 
 function resetSurveyForm() {
   state.editSurvey = null;
-  $("sv-form-title").textContent = "New survey or contest";
-  $("sv-submit").textContent = "Create";
+  $("sv-form-title").textContent = t("sv.new-survey-or-contest");
+  $("sv-submit").textContent = t("sv.create");
   $("sv-cancel").hidden = true;
   for (const id of ["sv-name", "sv-opens", "sv-closes", "sv-thanks", "sv-closed", "sv-not-open", "sv-limit-text"]) $(id).value = "";
   $("sv-vote-limit").value = "once";
@@ -1357,8 +1346,8 @@ function resetSurveyForm() {
 function editSurvey(s) {
   state.editSurvey = s;
   selectTab("surveys");
-  $("sv-form-title").textContent = `Edit ${s.name}`;
-  $("sv-submit").textContent = "Save";
+  $("sv-form-title").textContent = t("sv.edit-x", { x: s.name });
+  $("sv-submit").textContent = t("sv.save");
   $("sv-cancel").hidden = false;
   $("sv-number").value = s.number_id;
   $("sv-name").value = s.name;
@@ -1376,7 +1365,7 @@ function editSurvey(s) {
 }
 
 async function deleteSurvey(s) {
-  if (!confirmDelete(`${s.contest ? "the contest" : "the survey"} ${s.name}`)) return;
+  if (!confirmDelete(t(s.contest ? "sv.the-contest" : "sv.the-survey", { name: s.name }))) return;
   try {
     await api("DELETE", `/api/surveys/${encodeURIComponent(s.id)}`);
     if (state.editSurvey && state.editSurvey.id === s.id) resetSurveyForm();
@@ -1423,12 +1412,12 @@ function renderStats() {
   setChildren(
     $("first-response"),
     [
-      ["Conversations", String(first.conversations)],
-      ["Answered", String(first.answered)],
-      ["Waiting for a first reply", String(first.unanswered)],
-      ["Median first response", duration(first.median_s)],
-      ["Mean first response", duration(first.mean_s)],
-      ["Longest first response", duration(first.max_s)],
+      [t("sv.st-conversations"), String(first.conversations)],
+      [t("sv.st-answered"), String(first.answered)],
+      [t("sv.st-waiting"), String(first.unanswered)],
+      [t("sv.st-median"), duration(first.median_s)],
+      [t("sv.st-mean"), duration(first.mean_s)],
+      [t("sv.st-longest"), duration(first.max_s)],
     ].map(([label, value]) => h("div", { class: "figure" }, h("dt", null, label), h("dd", null, value))),
   );
 
@@ -1438,7 +1427,7 @@ function renderStats() {
     if (!byDay.has(r.day)) byDay.set(r.day, []);
     byDay.get(r.day).push({ series: names.indexOf(r.keyword), name: r.keyword, value: r.messages });
   }
-  renderColumnChart($("chart-keywords"), byDay, names, "stacked", "No keyword messages in this period.", "Keyword messages per day");
+  renderColumnChart($("chart-keywords"), byDay, names, "stacked", t("sv.no-keyword-messages"), t("sv.keyword-messages-per-day"));
 
   const select = $("stats-number");
   const seen = [...new Set([...state.numbers.filter((n) => n.owned).map((n) => n.e164), ...numbers.map((r) => r.number)])];
@@ -1455,7 +1444,7 @@ function renderNumberChart() {
     if (!byDay.has(r.day)) byDay.set(r.day, []);
     byDay.get(r.day).push({ series: 0, name: "in", value: r.inbound }, { series: 1, name: "out", value: r.outbound });
   }
-  renderColumnChart($("chart-numbers"), byDay, ["inbound", "outbound"], "grouped", "No messages on this number in this period.", `Messages per day on ${number}`);
+  renderColumnChart($("chart-numbers"), byDay, [t("sv.inbound"), t("sv.outbound")], "grouped", t("sv.no-number-messages"), t("sv.messages-per-day-on", { number }));
 }
 
 /**
@@ -1480,7 +1469,7 @@ function renderColumnChart(container, byDay, seriesNames, mode, emptyText, label
   const plotH = height - top - bottom;
   const slot = (width - left - 4) / days.length;
   const barW = Math.max(2, slot * 0.72);
-  const chart = svg("svg", { class: "column-chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${label}: ${grand} in total` });
+  const chart = svg("svg", { class: "column-chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": t("sv.chart-total", { label, n: grand }) });
   // Whole-number gridlines: 0, the middle when it is whole, the top.
   for (const value of [...new Set([0, max / 2, max])].filter(Number.isInteger)) {
     const y = top + plotH - (value / max) * plotH;
@@ -1521,7 +1510,7 @@ function renderColumnChart(container, byDay, seriesNames, mode, emptyText, label
   });
   const legend = h(
     "ul",
-    { class: "legend", "aria-label": "Legend" },
+    { class: "legend", "aria-label": t("sv.legend") },
     seriesNames.map((name, i) => h("li", null, h("span", { class: `swatch series-${i % 8}`, "aria-hidden": "true" }), name)),
   );
   container.dataset.total = String(grand);

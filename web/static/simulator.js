@@ -5,6 +5,7 @@
  * (the API's direction "in"), "in" = the hub sent it to this phone (the API's "out").
  */
 import { $, api, Backoff, formatSize, h, icon, LiveSocket, messageTime, setChildren, toast } from "/static/common.js";
+import { t, tn, tOr } from "/static/i18n.js";
 
 const DEFAULT_PHONE = "+48600700800";
 const PHONE_KEY = "sim.phone";
@@ -71,7 +72,7 @@ function addMessage(m) {
 function render() {
   const peer = currentPeer();
   const number = state.numbers.find((n) => n.e164 === peer);
-  el.peer.textContent = peer || "No number";
+  el.peer.textContent = peer || t("sim.no-number");
   el.peerLabel.textContent = number ? [number.label, number.account].filter(Boolean).join(" · ") : "";
   const rows = [...state.messages.values()].filter((m) => m.peer === peer).sort((a, b) => a.at - b.at);
   const nodes = rows.map((m) =>
@@ -85,7 +86,7 @@ function render() {
       h("div", { class: "sim-meta" }, messageTime(new Date(m.at).toISOString())),
     ),
   );
-  if (!nodes.length) nodes.push(h("p", { class: "sim-empty" }, "No messages yet. Say hello!"));
+  if (!nodes.length) nodes.push(h("p", { class: "sim-empty" }, t("sim.empty")));
   setChildren(el.thread, nodes);
   el.thread.scrollTop = el.thread.scrollHeight;
 }
@@ -94,8 +95,8 @@ function render() {
 // link when the file is audio or video (the image fails to load).
 function mediaPreview(url) {
   const link = h("a", { class: "sim-media", href: url, target: "_blank", rel: "noopener noreferrer" });
-  const img = h("img", { class: "sim-media-image", src: url, alt: "MMS attachment" });
-  img.addEventListener("error", () => setChildren(link, icon("paperclip", 13), " attachment"));
+  const img = h("img", { class: "sim-media-image", src: url, alt: t("sim.mms-attachment") });
+  img.addEventListener("error", () => setChildren(link, icon("paperclip", 13), ` ${t("sim.attachment")}`));
   link.appendChild(img);
   return link;
 }
@@ -104,7 +105,7 @@ function noticeFrom(peer) {
   if (peer === currentPeer()) return;
   setChildren(
     el.notice,
-    `New message from ${peer}. `,
+    t("sim.new-from", { peer }),
     h("button", {
       type: "button",
       class: "btn btn-link",
@@ -114,7 +115,7 @@ function noticeFrom(peer) {
         el.notice.hidden = true;
         render();
       },
-    }, "Show"),
+    }, t("sim.show")),
   );
   el.notice.hidden = false;
 }
@@ -129,7 +130,7 @@ async function loadNumbers() {
   const saved = storage(TO_KEY);
   setChildren(
     el.to,
-    state.numbers.map((n) => h("option", { value: n.e164 }, n.label ? `${n.e164} — ${n.label}` : `${n.e164} (${n.type})`)),
+    state.numbers.map((n) => h("option", { value: n.e164, title: tOr(`numtype.${n.type}`, n.type) }, n.label ? `${n.e164} — ${n.label}` : `${n.e164} (${n.type})`)),
   );
   if (saved && state.numbers.some((n) => n.e164 === saved)) el.to.value = saved;
 }
@@ -148,7 +149,7 @@ async function loadHistory() {
         mine,
         peer: mine ? r.recipient : r.sender,
         text: r.text,
-        media: typeof r.media === "number" ? (r.media ? `${r.media} attachment${r.media > 1 ? "s" : ""}` : "") : mediaLabel(r.media),
+        media: typeof r.media === "number" ? (r.media ? tn("sim.attachments", r.media) : "") : mediaLabel(r.media),
         mediaUrls: Array.isArray(r.media_urls) ? r.media_urls : [],
         at: Date.parse(r.created_at) || Date.now(),
       });
@@ -162,7 +163,7 @@ async function loadHistory() {
 
 function mediaLabel(media) {
   if (!Array.isArray(media) || !media.length) return "";
-  return `${media.length} attachment${media.length > 1 ? "s" : ""}`;
+  return tn("sim.attachments", media.length);
 }
 
 function setStatus(kind, text) {
@@ -175,12 +176,12 @@ function connect() {
   socket = null;
   if (!state.phone) return;
   const phone = state.phone;
-  setStatus("connecting", "Connecting…");
+  setStatus("connecting", t("sim.connecting"));
   socket = new LiveSocket({
     url: () => `/simulator/ws?phone=${encodeURIComponent(phone)}`,
     onMessage: (msg) => {
       if (msg.type === "ready") {
-        setStatus("online", `Connected as ${phone}`);
+        setStatus("online", t("sim.connected-as", { phone }));
         loadHistory(); // anything sent while the socket was down
       } else if (msg.type === "sms") {
         const added = addMessage({
@@ -200,10 +201,10 @@ function connect() {
     },
     onClose: (e) => {
       if (e.code === 1008) {
-        setStatus("down", e.reason || "That phone number is not valid");
+        setStatus("down", e.reason || t("sim.invalid-phone"));
         return false;
       }
-      setStatus("down", "Reconnecting…");
+      setStatus("down", t("sim.reconnecting"));
       return true;
     },
     backoff: new Backoff(500, 10000),
@@ -229,7 +230,7 @@ function readFile(file) {
       const url = String(reader.result);
       resolve({ data: url.slice(url.indexOf(",") + 1), content_type: file.type || null, filename: file.name });
     };
-    reader.onerror = () => reject(reader.error || new Error("could not read the file"));
+    reader.onerror = () => reject(reader.error || new Error(t("sim.unreadable")));
     reader.readAsDataURL(file);
   });
 }
@@ -242,7 +243,7 @@ function renderFiles() {
         h("button", {
           type: "button",
           class: "chip-remove",
-          "aria-label": `Remove ${file.name}`,
+          "aria-label": t("sim.remove-file", { name: file.name }),
           onclick: () => {
             state.files.splice(i, 1);
             renderFiles();
@@ -257,7 +258,7 @@ async function send() {
   const text = el.text.value;
   const to = currentPeer();
   if (!to) {
-    toast("Pick a number to text.");
+    toast(t("sim.pick-number"));
     return;
   }
   if (!text.trim() && !state.files.length) {
@@ -285,7 +286,7 @@ async function send() {
     autosize();
     render();
   } catch (err) {
-    toast(err.message || "Could not send");
+    toast(err.message || t("sim.send-failed"));
   } finally {
     state.sending = false;
     el.send.disabled = false;

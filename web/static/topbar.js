@@ -2,9 +2,25 @@
  * The top bar every agent page shares (inbox, services, displays, forwarding, campaigns): the page links,
  * who is logged in, and Log out. The markup is the same on each page; this marks the current
  * page, fills in the account and the agent, hides links marked data-admin-only from agents
- * (and data-operator-only from all but the platform operator's admins), and logs out.
+ * (and data-operator-only from all but the platform operator's admins), and logs out. It also
+ * puts its own words in the page's language and holds the language switch (i18n.js).
  */
 import { $, api } from "/static/common.js";
+import { languageSwitch, t } from "/static/i18n.js";
+
+// The top bar's markup is copied on every page; its words are set here so no page has to mark them.
+function translate() {
+  const nav = document.querySelector(".topbar-nav");
+  if (nav) nav.setAttribute("aria-label", t("nav.pages"));
+  for (const link of document.querySelectorAll(".topbar-nav a[id^='nav-']")) {
+    link.textContent = t(`nav.${link.id.slice(4)}`);
+  }
+  const logout = $("logout");
+  if (logout) {
+    logout.textContent = t("nav.logout");
+    if (!$("lang-switch")) logout.before(languageSwitch());
+  }
+}
 
 function markCurrent() {
   for (const link of document.querySelectorAll(".topbar-nav a")) {
@@ -39,6 +55,7 @@ async function logOut() {
   location.replace("/login");
 }
 
+translate();
 markCurrent();
 if ($("logout")) $("logout").addEventListener("click", logOut);
 showWho();

@@ -2,15 +2,10 @@
  * Why a text reached no account, in words: the codes the hub stores on an unmatched text
  * (hub/store/audience.py), shared by the services page and the operator's page.
  */
-const REASONS = {
-  no_keyword: "no reserved keyword",
-  no_binding: "no campaign",
-  opt_out: "opt-out word",
-  opt_in: "opt-in word",
-  help: "help word",
-  no_number: "number removed after the text arrived",
-};
+import { t } from "/static/i18n.js";
+
+const REASONS = new Set(["no_keyword", "no_binding", "opt_out", "opt_in", "help", "no_number"]);
 
 export function unmatchedReason(code) {
-  return REASONS[code] || code;
+  return REASONS.has(code) ? t(`unmatched.${code}`) : code;
 }

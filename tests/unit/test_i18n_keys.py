@@ -1,0 +1,99 @@
+"""Every text key the pages use exists in both languages, with the plural forms each language needs.
+
+The dictionaries are ES modules (web/static/i18n/<lang>-<concern>.js) holding one JSON object, so
+this reads them as JSON; the keys used are found in the HTML (`data-i18n*` attributes) and in the
+scripts (`t("…")`, `tn("…")`, `tOr("…")` with a literal key). Keys built at run time from a code
+(`nav.<page>`, `numtype.<type>`, `unmatched.<reason>`) are checked against their known codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+DICTS = WEB / "static" / "i18n"
+LANGS = ("en", "pl")
+# Intl.PluralRules categories for integers: English one/other, Polish one/few/many (other: fractions).
+PLURAL_FORMS = {"en": ("one", "other"), "pl": ("one", "few", "many", "other")}
+ATTRIBUTE = re.compile(r'data-i18n(?:-placeholder|-title|-aria-label)?="([^"]+)"')
+CALL = re.compile(r"""\b(t|tn|tOr)\(\s*["']([^"'`]+)["']""")
+PARAM = re.compile(r"\{(\w+)\}")
+DYNAMIC = {
+    "nav": ["pages", "inbox", "services", "displays", "forwarding", "campaigns", "operator", "logout"],
+    "numtype": ["ND", "NDI", "SC", "SCI", "2WAY", "ECO+", "OWN"],
+    "unmatched": ["no_keyword", "no_binding", "opt_out", "opt_in", "help", "no_number"],
+}
+
+
+def load(lang: str) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    files = sorted(DICTS.glob(f"{lang}-*.js"))
+    assert files, f"no {lang} dictionaries"
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        assert "export default {" in source, path
+        data = json.loads(source[source.index("{") : source.rindex("}") + 1])
+        clash = set(data) & set(merged)
+        assert not clash, f"{path.name} repeats keys of another file: {sorted(clash)[:5]}"
+        merged.update(data)
+    return merged
+
+
+@pytest.fixture(scope="module")
+def dicts() -> dict[str, dict[str, str]]:
+    return {lang: load(lang) for lang in LANGS}
+
+
+def used_keys() -> tuple[set[str], set[str]]:
+    """(keys used as plain texts, keys used with a count)."""
+    plain: set[str] = set()
+    counted: set[str] = set()
+    for page in WEB.glob("*.html"):
+        plain.update(ATTRIBUTE.findall(page.read_text(encoding="utf-8")))
+    for script in (WEB / "static").glob("*.js"):
+        for fn, key in CALL.findall(script.read_text(encoding="utf-8")):
+            (counted if fn == "tn" else plain).add(key)
+    for family, codes in DYNAMIC.items():
+        plain.update(f"{family}.{code}" for code in codes)
+    return plain, counted
+
+
+def test_the_pages_use_keys_at_all() -> None:
+    plain, counted = used_keys()
+    # A broken pattern would find nothing and pass everything below.
+    assert {"login.log-in", "op.accounts", "dp.screen-language", "scr.empty"} <= plain
+    assert {"op.accounts-n", "fw.attempts", "sv.members"} <= counted
+
+
+def test_every_used_key_has_a_text_in_both_languages(dicts: dict[str, dict[str, str]]) -> None:
+    plain, counted = used_keys()
+    for lang in LANGS:
+        missing = sorted(k for k in plain if k not in dicts[lang])
+        assert not missing, f"{lang}: no text for {missing}"
+        for key in counted:
+            forms = [f"{key}.{form}" for form in PLURAL_FORMS[lang]]
+            absent = [f for f in forms if f not in dicts[lang]]
+            assert not absent, f"{lang}: plural forms missing: {absent}"
+
+
+def test_both_languages_have_the_same_texts_with_the_same_placeholders(
+    dicts: dict[str, dict[str, str]],
+) -> None:
+    def base(key: str) -> str:
+        return re.sub(r"\.(zero|one|two|few|many|other)$", "", key)
+
+    en, pl = dicts["en"], dicts["pl"]
+    assert {base(k) for k in en} == {base(k) for k in pl}
+    for key, text in pl.items():
+        english = en.get(key) or en[f"{base(key)}.other"]
+        assert set(PARAM.findall(text)) == set(PARAM.findall(english)), key
+
+
+def test_polish_plural_texts_differ_where_the_grammar_does(dicts: dict[str, dict[str, str]]) -> None:
+    pl = dicts["pl"]
+    assert pl["common.messages.one"] == "{n} wiadomość"
+    assert pl["common.messages.few"] == pl["common.messages.many"] == "{n} wiadomości"
+    assert pl["op.accounts-n.few"] == "{n} konta" and pl["op.accounts-n.many"] == "{n} kont"
