@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from hub.api.audit import AccountAuditController, OperatorAuditController
 from hub.api.bots import BOT_ROUTES
 from hub.api.campaigns import CampaignController
+from hub.api.contact_profile import ContactProfileController
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.displays import DisplayController, ScreenController
@@ -243,6 +244,7 @@ def create_app(
             AutoresponderController,
             SurveyController,
             ContactController,
+            ContactProfileController,
             CampaignController,
             NumberController,
             OperatorController,

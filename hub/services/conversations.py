@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -26,6 +27,18 @@ Change = Literal["assigned", "status", "read", "contact", "handover", "snooze"]
 MAX_PAGE = 200
 
 
+@dataclass(frozen=True)
+class Found:
+    """A listed conversation and, for a search by words, the newest message whose text matched."""
+
+    conversation: Conversation
+    match: Message | None = None
+
+
+TEXT_HITS = 200
+"""Messages a search by words reads at most (newest first) to find conversations by their text."""
+
+
 async def list_conversations(
     account_id: PydanticObjectId,
     *,
@@ -38,8 +51,36 @@ async def list_conversations(
     limit: int = 50,
     numbers: Sequence[PydanticObjectId] = (),
 ) -> list[Conversation]:
+    """Conversations newest first (`find_conversations` without the matched messages)."""
+    found = await find_conversations(
+        account_id,
+        status=status,
+        assignee=assignee,
+        unread_only=unread_only,
+        search=search,
+        me=me,
+        before=before,
+        limit=limit,
+        numbers=numbers,
+    )
+    return [f.conversation for f in found]
+
+
+async def find_conversations(
+    account_id: PydanticObjectId,
+    *,
+    status: str | None = None,
+    assignee: str | None = None,
+    unread_only: bool = False,
+    search: str | None = None,
+    me: PydanticObjectId | None = None,
+    before: datetime | None = None,
+    limit: int = 50,
+    numbers: Sequence[PydanticObjectId] = (),
+) -> list[Found]:
     """Conversations newest first. `search` is a phone number in any common form, a part of its
-    digits, or words of the contact's name (hub.domain.search)."""
+    digits, or words of the contact's name or of a message's text (hub.domain.search); a
+    conversation found by its text comes with the newest message that matched."""
     query: dict[str, Any] = {}
     found: Search | None = None
     if search and search.strip():
@@ -77,15 +118,56 @@ async def list_conversations(
     if before is not None:
         query["last_message_at"] = {"$lt": before}
     limit = max(1, min(limit, MAX_PAGE))
+    rows = await _newest(query, limit)
+    if found is None or not found.words:
+        return [Found(c) for c in rows]
+    rows = [c for c in rows if found.matches_name(c.contact_name)]
+    matches = await _text_matches(account_id, found)
+    by_text: list[Conversation] = []
+    if matches:
+        # `_id` first: the index SecantusDB picks is the one led by the filter's first field.
+        others = {k: v for k, v in query.items() if k != "search_keys"}
+        by_text = await _newest({"_id": {"$in": list(matches)}, **others}, limit)
+    merged = {c.id: Found(c, matches.get(c.id) if c.id is not None else None) for c in by_text}
+    for c in rows:
+        merged[c.id] = Found(c, merged[c.id].match if c.id in merged else None)
+    ordered = sorted(
+        merged.values(),
+        key=lambda f: (f.conversation.last_message_at or f.conversation.created_at, str(f.conversation.id)),
+        reverse=True,
+    )
+    return ordered[:limit]
+
+
+async def _newest(query: dict[str, Any], limit: int) -> list[Conversation]:
     cursor = (
         Conversation.find(query)
         .sort([("last_message_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
         .limit(limit)
     )
-    rows = await cursor.to_list()
-    if found is not None and found.words:
-        rows = [c for c in rows if found.matches_name(c.contact_name)]
-    return rows
+    return await cursor.to_list()
+
+
+async def _text_matches(account_id: PydanticObjectId, found: Search) -> dict[PydanticObjectId, Message]:
+    """The newest message of each conversation whose text has every searched word: one equality
+    read of the longest word's key on the messages' search index, newest first."""
+    if found.text_key is None:
+        return {}
+    cursor = (
+        Message.get_pymongo_collection()
+        .find(
+            {"search_keys": found.text_key, "account_id": account_id},
+            projection={"search_keys": 0, "status_history": 0, "routing": 0},
+        )
+        .sort([("created_at", -1)])
+        .limit(TEXT_HITS)
+    )
+    matches: dict[PydanticObjectId, Message] = {}
+    async for doc in cursor:
+        message = from_doc(Message, doc)
+        if message.conversation_id not in matches and found.matches_text(message.text):
+            matches[message.conversation_id] = message
+    return matches
 
 
 async def list_messages(
