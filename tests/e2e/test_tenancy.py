@@ -41,6 +41,9 @@ async def test_agent_of_a_reaches_nothing_of_b(
         b_message = await Message.get(r.json()["message_id"])
         assert b_message is not None
         b_conv = str(b_message.conversation_id)
+        b_conversation = await Conversation.get(b_message.conversation_id)
+        assert b_conversation is not None
+        b_contact = str(b_conversation.contact_id)
 
         # REST: every read and write by id answers 404, lists show nothing of B.
         assert (await client.get("/api/conversations", headers=a)).json() == []
@@ -53,6 +56,9 @@ async def test_agent_of_a_reaches_nothing_of_b(
             ("POST", f"/api/conversations/{b_conv}/read", None),
             ("GET", f"/api/conversations/{b_conv}/mms", None),
             ("GET", f"/api/messages/{b_message.id}/media/0", None),
+            # The contact panel of B's contact.
+            ("GET", f"/api/contacts/{b_contact}/profile", None),
+            ("PATCH", f"/api/contacts/{b_contact}/details", {"name": "hijack"}),
         ]:
             r = await client.request(method, path, json=body, headers=a)
             assert r.status_code == 404, (method, path, r.status_code, r.text)
