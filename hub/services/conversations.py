@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from beanie import PydanticObjectId, SortDirection
@@ -35,8 +35,12 @@ class Found:
     match: Message | None = None
 
 
-TEXT_HITS = 200
+TEXT_HITS = 400
 """Messages a search by words reads at most (newest first) to find conversations by their text."""
+TEXT_WINDOWS = tuple(
+    timedelta(hours=h) for h in (1, 6, 24, 3 * 24, 7 * 24, 30 * 24, 90 * 24, 365 * 24, 3 * 365 * 24)
+)
+"""How far back each read of a search by words goes (then: everything older)."""
 
 
 async def list_conversations(
@@ -122,7 +126,7 @@ async def find_conversations(
     if found is None or not found.words:
         return [Found(c) for c in rows]
     rows = [c for c in rows if found.matches_name(c.contact_name)]
-    matches = await _text_matches(account_id, found)
+    matches = await _text_matches(account_id, found, before, limit)
     by_text: list[Conversation] = []
     if matches:
         # `_id` first: the index SecantusDB picks is the one led by the filter's first field.
@@ -148,25 +152,47 @@ async def _newest(query: dict[str, Any], limit: int) -> list[Conversation]:
     return await cursor.to_list()
 
 
-async def _text_matches(account_id: PydanticObjectId, found: Search) -> dict[PydanticObjectId, Message]:
-    """The newest message of each conversation whose text has every searched word: one equality
-    read of the longest word's key on the messages' search index, newest first."""
+async def _text_matches(
+    account_id: PydanticObjectId, found: Search, before: datetime | None, wanted: int
+) -> dict[PydanticObjectId, Message]:
+    """The newest message of each conversation whose text has every searched word: equality reads
+    of the longest word's key on the messages' search index, newest first, window by window.
+
+    SecantusDB reads every document a filter selects, whatever the limit: a common word's key
+    selects thousands of messages. So the read goes back in growing windows of time (an hour, six
+    hours, a day, …) and stops once `wanted` conversations are found or `TEXT_HITS` messages read.
+    """
     if found.text_key is None:
         return {}
-    cursor = (
-        Message.get_pymongo_collection()
-        .find(
-            {"search_keys": found.text_key, "account_id": account_id},
-            projection={"search_keys": 0, "status_history": 0, "routing": 0},
-        )
-        .sort([("created_at", -1)])
-        .limit(TEXT_HITS)
-    )
+    coll = Message.get_pymongo_collection()
+    now = before or utcnow()
     matches: dict[PydanticObjectId, Message] = {}
-    async for doc in cursor:
-        message = from_doc(Message, doc)
-        if message.conversation_id not in matches and found.matches_text(message.text):
-            matches[message.conversation_id] = message
+    read = 0
+    newer: datetime | None = before
+    for back in (*TEXT_WINDOWS, None):
+        since = now - back if back is not None else None
+        window: dict[str, Any] = {}
+        if since is not None:
+            window["$gte"] = since
+        if newer is not None:
+            window["$lt"] = newer
+        query: dict[str, Any] = {"search_keys": found.text_key, "account_id": account_id}
+        if window:
+            query["created_at"] = window
+        docs = (
+            await coll.find(query, projection={"search_keys": 0, "status_history": 0, "routing": 0})
+            .limit(TEXT_HITS - read)
+            .to_list()
+        )
+        read += len(docs)
+        docs.sort(key=lambda d: d["created_at"], reverse=True)
+        for doc in docs:
+            message = from_doc(Message, doc)
+            if message.conversation_id not in matches and found.matches_text(message.text):
+                matches[message.conversation_id] = message
+        if len(matches) >= wanted or read >= TEXT_HITS or since is None:
+            break
+        newer = since
     return matches
 
 
