@@ -90,7 +90,8 @@ async def seed(stack: Stack, database: str, sizes: Sizes) -> tuple[str, int]:
     rng = random.Random(18)
     per = sizes.search_messages_per_conversation
     conversations = max(1, messages_of(sizes) // per)
-    start = datetime.now(UTC) - timedelta(days=60)
+    # One message every 30 s up to now, as in an account's inbox (100,000: the last 35 days).
+    start = datetime.now(UTC) - timedelta(seconds=30 * conversations * per)
     async with open_hub(settings, start_local_worker=False):
         account = PydanticObjectId(tenant.account_id)
         number = await Number.find_one({"account_id": account, "e164": tenant.number})
@@ -115,7 +116,8 @@ async def seed(stack: Stack, database: str, sizes: Sizes) -> tuple[str, int]:
             at = start
             for m in range(per):
                 seq += 1
-                at = start + timedelta(seconds=seq * 30)
+                # Conversations interleaved in time, as in a real inbox.
+                at = start + timedelta(seconds=30 * (m * conversations + c))
                 text = sentence(rng)
                 inbound = m % 2 == 0
                 messages.append(

@@ -100,10 +100,10 @@ def row_of(found: svc.Found, search: Search | None) -> ConversationRow:
     if m is None or search is None:
         return ConversationRow(**payload)
     match = MessageMatch(
-        message_id=str(m.id),
+        message_id=str(m.message_id),
         seq=m.seq,
         direction=m.direction.value,
-        at=iso(m.created_at),
+        at=iso(m.at),
         snippet=snippet(m.text, search),
     )
     return ConversationRow(**payload, match=match)
@@ -148,7 +148,7 @@ class ConversationController(Controller):
         """Conversations newest first, filtered. Found by a word of a message's text, a row names
         the newest message that matched (`match`)."""
         search = q if q is not None else phone
-        rows = await svc.find_conversations(
+        rows = await svc.list_conversations(
             principal.account_id,
             status=status,
             assignee=assignee,

@@ -11,6 +11,7 @@ from beanie import PydanticObjectId, SortDirection
 
 from hub.context import HubContext
 from hub.domain import events as ev
+from hub.domain.messages import Direction
 from hub.domain.search import InvalidSearch, Search, parse_search
 from hub.realtime.bus import now_iso
 from hub.realtime.payloads import conversation_payload
@@ -28,49 +29,34 @@ MAX_PAGE = 200
 
 
 @dataclass(frozen=True)
+class TextMatch:
+    """A message whose text a search by words found (only what a result row shows of it)."""
+
+    message_id: PydanticObjectId
+    seq: int
+    direction: Direction
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Found:
     """A listed conversation and, for a search by words, the newest message whose text matched."""
 
     conversation: Conversation
-    match: Message | None = None
+    match: TextMatch | None = None
 
 
-TEXT_HITS = 400
+TEXT_HITS = 300
 """Messages a search by words reads at most (newest first) to find conversations by their text."""
 TEXT_WINDOWS = tuple(
     timedelta(hours=h) for h in (1, 6, 24, 3 * 24, 7 * 24, 30 * 24, 90 * 24, 365 * 24, 3 * 365 * 24)
 )
 """How far back each read of a search by words goes (then: everything older)."""
+_MATCH_FIELDS = {"conversation_id": 1, "text": 1, "seq": 1, "direction": 1, "created_at": 1}
 
 
 async def list_conversations(
-    account_id: PydanticObjectId,
-    *,
-    status: str | None = None,
-    assignee: str | None = None,
-    unread_only: bool = False,
-    search: str | None = None,
-    me: PydanticObjectId | None = None,
-    before: datetime | None = None,
-    limit: int = 50,
-    numbers: Sequence[PydanticObjectId] = (),
-) -> list[Conversation]:
-    """Conversations newest first (`find_conversations` without the matched messages)."""
-    found = await find_conversations(
-        account_id,
-        status=status,
-        assignee=assignee,
-        unread_only=unread_only,
-        search=search,
-        me=me,
-        before=before,
-        limit=limit,
-        numbers=numbers,
-    )
-    return [f.conversation for f in found]
-
-
-async def find_conversations(
     account_id: PydanticObjectId,
     *,
     status: str | None = None,
@@ -154,7 +140,7 @@ async def _newest(query: dict[str, Any], limit: int) -> list[Conversation]:
 
 async def _text_matches(
     account_id: PydanticObjectId, found: Search, before: datetime | None, wanted: int
-) -> dict[PydanticObjectId, Message]:
+) -> dict[PydanticObjectId, TextMatch]:
     """The newest message of each conversation whose text has every searched word: equality reads
     of the longest word's key on the messages' search index, newest first, window by window.
 
@@ -166,7 +152,7 @@ async def _text_matches(
         return {}
     coll = Message.get_pymongo_collection()
     now = before or utcnow()
-    matches: dict[PydanticObjectId, Message] = {}
+    matches: dict[PydanticObjectId, TextMatch] = {}
     read = 0
     newer: datetime | None = before
     for back in (*TEXT_WINDOWS, None):
@@ -179,17 +165,15 @@ async def _text_matches(
         query: dict[str, Any] = {"search_keys": found.text_key, "account_id": account_id}
         if window:
             query["created_at"] = window
-        docs = (
-            await coll.find(query, projection={"search_keys": 0, "status_history": 0, "routing": 0})
-            .limit(TEXT_HITS - read)
-            .to_list()
-        )
+        docs = await coll.find(query, projection=_MATCH_FIELDS).limit(TEXT_HITS - read).to_list()
         read += len(docs)
         docs.sort(key=lambda d: d["created_at"], reverse=True)
         for doc in docs:
-            message = from_doc(Message, doc)
-            if message.conversation_id not in matches and found.matches_text(message.text):
-                matches[message.conversation_id] = message
+            conversation_id = doc["conversation_id"]
+            if conversation_id not in matches and found.matches_text(doc["text"]):
+                matches[conversation_id] = TextMatch(
+                    doc["_id"], doc["seq"], Direction(doc["direction"]), doc["text"], doc["created_at"]
+                )
         if len(matches) >= wanted or read >= TEXT_HITS or since is None:
             break
         newer = since
