@@ -163,6 +163,17 @@ async def test_the_profile_shows_the_opt_out_with_where_and_when_and_why_the_con
             (str(campaign.id), "Wiosna", "delivered")
         ]
 
+        # An API token limited to some numbers reaches no contact (contacts are account-wide).
+        numbers = (await admin.get("/api/numbers")).json()
+        number_id = next(n["id"] for n in numbers if n["e164"] == tenant_a.number)
+        r = await admin.post("/api/tokens", json={"name": "scoped", "numbers": [number_id]})
+        assert r.status_code == 201, r.text
+        scoped = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = await agent.get(f"/api/contacts/{contact}/profile", headers=scoped)
+        assert r.status_code == 403, r.text
+        r = await agent.patch(f"/api/contacts/{contact}/details", json={"name": "x"}, headers=scoped)
+        assert r.status_code == 403, r.text
+
         # Another account's contact id answers 404, like one that does not exist.
         for path in (f"/api/contacts/{contact}/profile", "/api/contacts/nope/profile"):
             r = await other.get(path)
