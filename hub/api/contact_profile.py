@@ -14,11 +14,11 @@ from hub.api.audited import audited
 from hub.api.deps import provide_hub, provide_principal
 from hub.context import HubContext
 from hub.realtime.payloads import iso
-from hub.services import config
+from hub.services import config, conversations
 from hub.services.auth import Principal
 from hub.services.contact_profile import Profile, profile
 from hub.services.errors import Invalid
-from hub.store.conversations import Contact, rename_contact
+from hub.store.conversations import Contact
 
 MAX_FIELDS: Final = 30
 MAX_FIELD_VALUE: Final = 500
@@ -187,5 +187,5 @@ class ContactProfileController(Controller):
             contact.fields = fields
         await contact.save()
         if renamed:
-            await rename_contact(principal.account_id, contact.phone, contact.name)
+            await conversations.rename_contact(hub, principal.account_id, contact.phone, contact.name)
         return profile_out(await profile(hub, principal.account_id, contact_id))

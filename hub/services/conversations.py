@@ -21,6 +21,7 @@ from hub.services.outbound import get_conversation
 from hub.store import from_doc, update_then_read
 from hub.store.accounts import Agent, utcnow
 from hub.store.conversations import Conversation, ConversationStatus
+from hub.store.conversations import rename_contact as store_rename
 from hub.store.messages import Message
 from hub.store.sequences import next_seq
 
@@ -256,6 +257,14 @@ async def set_status(
     updated = await _update(hub, account_id, conversation_id, {"$set": changes}, "status")
     await capacity.settle(hub, updated)
     return updated
+
+
+async def rename_contact(hub: HubContext, account_id: PydanticObjectId, phone: str, name: str | None) -> None:
+    """Carry a contact's new name to its conversations (store), then tell every inbox of the account
+    (`conversation.updated`, change `contact`), so the list and the thread header show it."""
+    await store_rename(account_id, phone, name)
+    async for conv in Conversation.find({"account_id": account_id, "contact_phone": phone}):
+        await _update(hub, account_id, str(conv.id), {}, "contact")
 
 
 async def mark_read(hub: HubContext, account_id: PydanticObjectId, conversation_id: str) -> Conversation:

@@ -66,6 +66,8 @@ async def test_the_panel_says_why_an_opted_out_contact_cannot_be_texted_and_sear
     await expect(page.locator("#toast")).to_have_text("Contact saved")
     await expect(panel.locator("#contact-name")).to_have_value("Żółw Jan")
     await expect(panel.locator(".contact-field-value")).to_have_value("Łódź")
+    # Every inbox of the account shows the new name (conversation.updated, change "contact").
+    await expect(page.locator("#thread-contact")).to_have_text("Żółw Jan")
     # A field name that is not a word is refused before it is sent.
     await panel.locator(".contact-field-key").last.fill("1 zła")
     await panel.locator("button[type=submit]").click()
