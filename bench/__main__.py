@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import campaign, connections, fanout, ingest, scaleout, screen, tvvote
+from bench import campaign, connections, fanout, ingest, scaleout, screen, search, tvvote
 from bench.children import run_loop
 from bench.machine import machine_info
 from bench.procfs import loadavg, raise_nofile
@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, Bench] = {
     "screen": screen.run,
     "tvvote": tvvote.run,
     "campaign": campaign.run,
+    "search": search.run,
 }
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 

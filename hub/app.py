@@ -20,6 +20,7 @@ from hub.api.audit import AccountAuditController, OperatorAuditController
 from hub.api.bots import BOT_ROUTES
 from hub.api.campaigns import CampaignController
 from hub.api.canned import CannedController
+from hub.api.contact_profile import ContactProfileController
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.displays import DisplayController, ScreenController
@@ -253,6 +254,7 @@ def create_app(
             AutoresponderController,
             SurveyController,
             ContactController,
+            ContactProfileController,
             CampaignController,
             NumberController,
             OperatorController,

@@ -179,7 +179,7 @@ class ContactController(Controller):
         except DuplicateKeyError:
             raise Conflict(f"{phone} is already a contact", field="phone") from None
         if data.blocked:
-            await config.set_block(principal.account_id, phone, True)
+            await config.set_block(principal.account_id, phone, True, principal.name)
         return await contact_out(contact)
 
     @patch("/contacts/{contact_id:str}", dependencies={"principal": Provide(provide_admin)})
@@ -199,7 +199,7 @@ class ContactController(Controller):
         if renamed:
             await rename_contact(principal.account_id, contact.phone, contact.name)
         if data.blocked is not None:
-            await config.set_block(principal.account_id, contact.phone, data.blocked)
+            await config.set_block(principal.account_id, contact.phone, data.blocked, principal.name)
         return await contact_out(contact)
 
     @post("/contacts/import", status_code=200, dependencies={"principal": Provide(provide_admin)})

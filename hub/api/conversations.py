@@ -16,7 +16,8 @@ from hub.api.uploads import AttachmentOut, UploadForm, attachment_out, form_file
 from hub.context import HubContext
 from hub.domain import events as ev
 from hub.domain.mms_limits import NO_MMS
-from hub.realtime.payloads import conversation_payload, message_payload
+from hub.domain.search import Search, parse_search, snippet
+from hub.realtime.payloads import conversation_payload, iso, message_payload
 from hub.services import conversations as svc
 from hub.services.auth import Principal
 from hub.services.outbound import (
@@ -59,6 +60,38 @@ class StatusBody(msgspec.Struct):
     status: str
 
 
+class MessageMatch(msgspec.Struct, frozen=True):
+    """The newest message whose text a search by words found in the conversation."""
+
+    message_id: str
+    seq: int
+    direction: str
+    at: str
+    snippet: str
+    """The text around the first word found, at most 120 characters."""
+
+
+class ConversationRow(ev.ConversationPayload, frozen=True):
+    """A listed conversation; found by a word of a message's text, it names that message."""
+
+    match: MessageMatch | None = None
+
+
+def row_of(found: svc.Found, search: Search | None) -> ConversationRow:
+    payload = msgspec.structs.asdict(conversation_payload(found.conversation))
+    m = found.match
+    if m is None or search is None:
+        return ConversationRow(**payload)
+    match = MessageMatch(
+        message_id=str(m.message_id),
+        seq=m.seq,
+        direction=m.direction.value,
+        at=iso(m.at),
+        snippet=snippet(m.text, search),
+    )
+    return ConversationRow(**payload, match=match)
+
+
 def author_of(principal: NamedDependency[Principal]) -> Author:
     return Author(kind="agent" if principal.kind == "agent" else "bot", id=principal.id, name=principal.name)
 
@@ -87,8 +120,8 @@ class ConversationController(Controller):
             QueryParameter(
                 max_length=100,
                 description="search: a phone number in any common form (601 111 001, +48 601-111-001, "
-                "0048601111001), 3 or more of its digits, or words of the contact's name (case and "
-                "diacritics ignored: zolw finds Żółw)",
+                "0048601111001), 3 or more of its digits, or words of the contact's name or of a "
+                "message's text (case and diacritics ignored: zolw finds Żółw)",
             ),
         ] = None,
         phone: Annotated[
@@ -98,14 +131,16 @@ class ConversationController(Controller):
             datetime | None, QueryParameter(description="page: last_message_at of the last row seen")
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    ) -> list[ev.ConversationPayload]:
-        """Conversations newest first, filtered."""
+    ) -> list[ConversationRow]:
+        """Conversations newest first, filtered. Found by a word of a message's text, a row names
+        the newest message that matched (`match`)."""
+        search = q if q is not None else phone
         rows = await svc.list_conversations(
             principal.account_id,
             status=status,
             assignee=assignee,
             unread_only=unread,
-            search=q if q is not None else phone,
+            search=search,
             label=label,
             number_id=number_id,
             me=principal.agent_id,
@@ -113,7 +148,8 @@ class ConversationController(Controller):
             limit=limit,
             numbers=principal.numbers,
         )
-        return [conversation_payload(c) for c in rows]
+        parsed = parse_search(search) if any(r.match for r in rows) and search else None
+        return [row_of(r, parsed) for r in rows]
 
     @get("/{conversation_id:str}")
     async def get_conversation(

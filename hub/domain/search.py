@@ -11,7 +11,12 @@ conversation carries its search keys in an indexed array and a search is one equ
 - its contact's name: every prefix of 2 or more letters of each word, folded to lower case
   without diacritics ("Żółw" gives "zo", "zol", "zolw"), so "zolw" finds "Żółw".
 
-A search for several words looks up the longest and checks the others against the name.
+A message carries the keys of its text in its own indexed array, written in the message's insert:
+every prefix of 2 or more letters of each word, folded the same way ("Żółw" gives "wzo", "wzol",
+"wzolw"), at most `MAX_TEXT_KEYS` of them (a long text is found by its first words).
+
+A search for several words looks up the longest and checks the others against the name, or
+against the message's text.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from hub.domain.phones import InvalidPhoneNumber, to_e164
 MIN_DIGITS: Final = 3
 MIN_LETTERS: Final = 2
 MAX_PREFIX: Final = 24
-"""Longer name words are indexed by their first 24 letters (and looked up so)."""
+"""Longer words are indexed by their first 24 letters (and looked up so)."""
+MAX_TEXT_KEYS: Final = 160
+"""Index entries one message's text gives at most: about the first 30 words of a long text."""
 _PHONE_QUERY: Final = re.compile(r"[\s+()./\-0-9]+")
 _WORD: Final = re.compile(r"[^\W_]+")
 # Letters NFKD does not take apart.
@@ -80,6 +87,18 @@ def name_keys(name: str | None) -> list[str]:
     return keys
 
 
+def text_keys(text: str | None) -> list[str]:
+    """Keys of a message's text: every prefix of 2 or more letters of each word, each once, at
+    most `MAX_TEXT_KEYS` (the first words' first)."""
+    keys: dict[str, None] = {}
+    for word in words(text or ""):
+        for n in range(MIN_LETTERS, min(len(word), MAX_PREFIX) + 1):
+            keys["w" + word[:n]] = None
+            if len(keys) >= MAX_TEXT_KEYS:
+                return list(keys)
+    return list(keys)
+
+
 def conversation_keys(phone: str, name: str | None) -> list[str]:
     """Every key a conversation with this contact is found by, each once, in a stable order."""
     return list(dict.fromkeys(phone_keys(phone) + name_keys(name)))
@@ -92,15 +111,28 @@ class Search:
     key: str
     words: tuple[str, ...] = ()
 
+    @property
+    def text_key(self) -> str | None:
+        """The key of a message's text to look up too (a search by words; None by a phone)."""
+        return "w" + self.key[1:] if self.words else None
+
     def matches_name(self, name: str | None) -> bool:
         """Whether every searched word begins a word of the name (a phone search: always)."""
-        have = words(name or "")
-        return all(any(w.startswith(s[:MAX_PREFIX]) for w in have) for s in self.words)
+        return _all_begin(self.words, name)
+
+    def matches_text(self, text: str | None) -> bool:
+        """Whether every searched word begins a word of a message's text."""
+        return _all_begin(self.words, text)
+
+
+def _all_begin(searched: tuple[str, ...], text: str | None) -> bool:
+    have = words(text or "")
+    return all(any(w.startswith(s[:MAX_PREFIX]) for w in have) for s in searched)
 
 
 def parse_search(text: str, default_region: str = "PL") -> Search:
     """The look-up for what an agent typed: a phone number (whole, in any common form, or a
-    part of its digits) or words of the contact's name.
+    part of its digits) or words of the contact's name or of a message's text.
 
     Raises:
         InvalidSearch: for fewer than 3 digits, or a name with no word of 2 letters.
@@ -122,3 +154,22 @@ def parse_search(text: str, default_region: str = "PL") -> Search:
         raise InvalidSearch(f"search for a phone number or at least {MIN_LETTERS} letters of a name")
     longest = max(searched, key=len)
     return Search("n" + longest[:MAX_PREFIX], tuple(searched))
+
+
+SNIPPET: Final = 120
+"""Characters of a matched message a search result shows at most."""
+
+
+def snippet(text: str, search: Search, width: int = SNIPPET) -> str:
+    """The part of a matched message's text around the first word the search found, at most
+    `width` characters, with "…" where it was cut."""
+    if len(text) <= width:
+        return text
+    start = 0
+    for m in _WORD.finditer(text):
+        if any(fold(m.group()).startswith(s[:MAX_PREFIX]) for s in search.words):
+            start = m.start()
+            break
+    start = max(0, min(start - width // 4, len(text) - width))
+    cut = text[start : start + width]
+    return ("…" if start else "") + cut + ("…" if start + width < len(text) else "")

@@ -15,7 +15,7 @@ from hub.domain.numbers import NumberType, is_shared
 from hub.domain.phones import InvalidPhoneNumber, to_e164
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.routing import setup_changed, words_for
-from hub.store.accounts import Account
+from hub.store.accounts import Account, utcnow
 from hub.store.audience import Suppression, SuppressionKind
 from hub.store.conversations import Contact, rename_contact
 from hub.store.keywords import AutoresponderDoc, ContactGroup, KeywordDoc, KeywordStatus, SurveyDoc
@@ -261,11 +261,14 @@ async def export_contacts(account_id: PydanticObjectId, group_id: str | None = N
     return out.getvalue()
 
 
-async def set_block(account_id: PydanticObjectId, phone: str, blocked: bool) -> None:
+async def set_block(account_id: PydanticObjectId, phone: str, blocked: bool, by: str | None = None) -> None:
+    """Block or unblock a phone for the account; a new block records who set it (`by`) and when."""
     key = {"phone": phone, "number": None, "account_id": account_id, "kind": SuppressionKind.BLOCK.value}
     coll = Suppression.get_pymongo_collection()
     if blocked:
-        await coll.update_one(key, {"$setOnInsert": key}, upsert=True)
+        await coll.update_one(
+            key, {"$setOnInsert": {**key, "set_by": by, "created_at": utcnow()}}, upsert=True
+        )
     else:
         await coll.delete_many(key)
 

@@ -14,6 +14,7 @@ from hub.domain.messages import Direction, InboundMessage, MessageStatus
 from hub.domain.numbers import NumberType
 from hub.domain.phones import InvalidPhoneNumber, is_short_code, to_e164
 from hub.domain.routing import AssignToAccount, CountKeyword, Decision, OptIn, OptOut, SendHelp
+from hub.domain.search import text_keys
 from hub.domain.segments import count_segments
 from hub.metrics import INBOUND_STORED
 from hub.services import campaign_progress, capacity, displays, routing, usage
@@ -275,6 +276,7 @@ async def _store(
         sender=sender,
         recipient=recipient,
         text=msg.text,
+        search_keys=text_keys(msg.text),
         media=media,
         provider=msg.provider,
         provider_message_id=msg.provider_message_id,

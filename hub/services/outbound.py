@@ -13,6 +13,7 @@ from hub.domain import mms_limits
 from hub.domain.messages import Direction, MessageStatus
 from hub.domain.mms_limits import MmsLimits
 from hub.domain.numbers import NumberType
+from hub.domain.search import text_keys
 from hub.domain.segments import count_segments
 from hub.jobs.spec import QueueUnavailable
 from hub.services import usage
@@ -198,6 +199,7 @@ async def _queue(
         sender=conv.number,
         recipient=conv.contact_phone,
         text=text,
+        search_keys=text_keys(text),
         media=media or [],
         provider=number.provider,
         client_id=client_id,

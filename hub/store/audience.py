@@ -38,6 +38,9 @@ class Suppression(Document):
     account_id: PydanticObjectId | None = None
     kind: SuppressionKind
     source_message_id: PydanticObjectId | None = None
+    """The contact's text that opted it out (an opt-out word)."""
+    set_by: str | None = None
+    """Who set a block from the hub's screens or API (an agent's or a token's name)."""
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

@@ -12,6 +12,7 @@ from pymongo.uri_parser import parse_uri
 from hub.store import ALL_DOCUMENTS
 from hub.store.conversations import index_for_search
 from hub.store.displays import drop_log_expiry
+from hub.store.messages import index_texts_for_search
 from hub.store.migrations import run_once
 
 Database = AsyncDatabase[dict[str, Any]]
@@ -42,5 +43,6 @@ async def connect(
     db: Database = client.get_database(database, write_concern=write_concern)
     await init_beanie(database=db, document_models=ALL_DOCUMENTS)
     await run_once(db, "conversation-search-keys", index_for_search)
+    await run_once(db, "message-search-keys", index_texts_for_search)
     await drop_log_expiry()
     return client, db

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from hub.domain.messages import Direction, MessageStatus
+from hub.domain.search import text_keys
 from hub.store.accounts import utcnow
 
 
@@ -72,6 +73,9 @@ class Message(Document):
     sender: str
     recipient: str
     text: str
+    search_keys: list[str] = Field(default_factory=list)
+    """What the inbox search finds it by: prefixes of the words of its text (hub.domain.search),
+    written with the message."""
     media: list[StoredMedia] = Field(default_factory=list)
     provider: str
     provider_message_id: str | None = None
@@ -118,6 +122,25 @@ class Message(Document):
             IndexModel([("conversation_id", ASCENDING), ("seq", DESCENDING)]),
             IndexModel([("account_id", ASCENDING), ("seq", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
+            # The inbox search by a word of the text: one equality read on a key, newest first.
+            IndexModel(
+                [("search_keys", ASCENDING), ("account_id", ASCENDING), ("created_at", DESCENDING)],
+                name="message_search",
+            ),
             # Statistics: messages per number per day, keyword popularity.
             IndexModel([("account_id", ASCENDING), ("created_at", ASCENDING)]),
         ]
+
+
+async def index_texts_for_search() -> int:
+    """Give the messages stored before messages had search keys the keys of their text; returns
+    how many it updated. It reads every message lacking keys (a scan on SecantusDB), so it runs
+    once per database, as the migration `message-search-keys` (`hub.store.migrations`)."""
+    coll = Message.get_pymongo_collection()
+    updated = 0
+    async for doc in coll.find({"search_keys": {"$exists": False}}, projection={"text": 1}):
+        await coll.update_one(
+            {"_id": doc["_id"]}, {"$set": {"search_keys": text_keys(str(doc.get("text") or ""))}}
+        )
+        updated += 1
+    return updated

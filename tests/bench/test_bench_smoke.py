@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = {"fanout", "ingest", "connections", "scaleout", "screen", "tvvote", "campaign"}
+BENCHMARKS = {"fanout", "ingest", "connections", "scaleout", "screen", "tvvote", "campaign", "search"}
 
 
 @pytest.mark.timeout(420)

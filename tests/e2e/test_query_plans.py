@@ -204,6 +204,7 @@ async def test_the_message_path_scans_no_growing_collection(running: RunningHub,
     assert any(c == "messages" and op == "find" for c, op, _ in queries), "the profiler saw no message reads"
     assert any(op == "aggregate" for _, op, _ in queries), "the profiler saw no aggregation"
     assert any("search_keys" in q for c, _, q in queries if c == "conversations"), "no search seen"
+    assert any("search_keys" in q for c, _, q in queries if c == "messages"), "no text search seen"
     assert any(c == "usage_entries" and op == "aggregate" for c, op, _ in queries), "no usage totals seen"
     assert any(c == "usage_months" and op == "update" for c, op, _ in queries), "no usage taken"
     assert any("queue" in q for c, _, q in queries if c == "conversations"), "no routing queue read"
@@ -242,9 +243,20 @@ async def _message_path(running: RunningHub, tenant_a: Tenant) -> None:
         r = await client.post(f"/api/conversations/{conv_id}/read", headers=auth)
         head = max(panel.seqs())
         # The inbox search: by a whole number, a part of its digits, a name; with other filters.
-        for params in ({"q": "600 700 900"}, {"q": "700900", "status": "open"}, {"q": "anna kow"}):
+        # By a word of a message's text (hub.domain.search.text_keys), and the contact panel.
+        searches = (
+            {"q": "600 700 900"},
+            {"q": "700900", "status": "open"},
+            {"q": "anna kow"},
+            {"q": "secon"},
+        )
+        for params in searches:
             r = await client.get("/api/conversations", params=params, headers=auth)
             assert r.status_code == 200, r.text
+        assert [c["id"] for c in r.json()] == [conv_id], r.text
+        conv = (await client.get(f"/api/conversations/{conv_id}", headers=auth)).json()
+        r = await client.get(f"/api/contacts/{conv['contact']['id']}/profile", headers=auth)
+        assert r.status_code == 200, r.text
         # The statistics are aggregations over the messages of the account.
         for stats in ("keywords", "numbers", "first-response"):
             r = await client.get(f"/api/stats/{stats}", headers=auth)

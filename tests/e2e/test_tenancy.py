@@ -79,6 +79,9 @@ async def test_agent_of_a_reaches_nothing_of_b(
         b_view = r.json()["id"]
         r = await client.post(f"/api/conversations/{b_conv}/labels", json={"label_id": b_label}, headers=b)
         assert r.status_code == 200, r.text
+        b_conversation = await Conversation.get(b_message.conversation_id)
+        assert b_conversation is not None
+        b_contact = str(b_conversation.contact_id)
 
         # REST: every read and write by id answers 404, lists show nothing of B.
         assert (await client.get("/api/conversations", headers=a)).json() == []
@@ -118,6 +121,9 @@ async def test_agent_of_a_reaches_nothing_of_b(
             ("GET", f"/api/canned-replies?conversation_id={b_conv}", None),
             *[("PATCH", f"/api/canned-replies/{i}", {"text": "hijack"}) for i in b_canned],
             *[("DELETE", f"/api/canned-replies/{i}", None) for i in b_canned],
+            # The contact panel of B's contact.
+            ("GET", f"/api/contacts/{b_contact}/profile", None),
+            ("PATCH", f"/api/contacts/{b_contact}/details", {"name": "hijack"}),
         ]:
             for who in (a, a_admin):
                 r = await client.request(method, path, json=body, headers=who)

@@ -1,6 +1,7 @@
 /*
  * The inbox search box: a phone number in any common form, a part of its digits, or words of
- * the contact's name. The hub does the search (GET /api/conversations?q=, hub/domain/search.py);
+ * the contact's name or of a message's text (only the hub finds those: inbox-contact.js keeps
+ * what it matched). The hub does the search (GET /api/conversations?q=, hub/domain/search.py);
  * this mirrors it for conversations that arrive live while a search is shown.
  */
 
@@ -35,7 +36,7 @@ export function parseSearch(text) {
     return { kind: "phone", digits };
   }
   const searched = words(t).filter((w) => w.length >= MIN_LETTERS);
-  if (!searched.length) return { kind: "short", hint: `Type at least ${MIN_LETTERS} letters of a name` };
+  if (!searched.length) return { kind: "short", hint: `Type at least ${MIN_LETTERS} letters of a name or a word` };
   return { kind: "name", words: searched };
 }
 

@@ -33,6 +33,7 @@ import {
 import { Attachments } from "/static/inbox-attach.js";
 import { bulkCheckbox, bulkLabelsChanged, initBulk, syncBulk } from "/static/inbox-bulk.js";
 import { initCanned } from "/static/inbox-canned.js";
+import { foundByText, initContact, matchSnippet, refreshContact, rememberMatches, sendBlocked, showContact } from "/static/inbox-contact.js";
 import { handBack, handoverPill, renderHandoverBar } from "/static/inbox-handover.js";
 import {
   campaignChip,
@@ -160,7 +161,8 @@ function matchesFilters(conv) {
   if (f.label && !(conv.labels || []).includes(f.label)) return false;
   if (f.number_id && conv.number_id !== f.number_id) return false;
   if (f.unread && !(conv.unread > 0)) return false;
-  return searchMatches(conv, parseSearch(f.search));
+  // Found by the hub by a word of a message's text (not only by its name or number).
+  return searchMatches(conv, parseSearch(f.search)) || foundByText(conv);
 }
 
 function compareConversations(a, b) {
@@ -220,7 +222,8 @@ function renderRow(conv) {
     h(
       "div",
       { class: "conv-bottom" },
-      snippet,
+      // Found by a word of a message's text: that message, the words marked (inbox-contact.js).
+      matchSnippet(conv, searchedWords()) || snippet,
       badge,
     ),
     h(
@@ -275,6 +278,11 @@ function renderListNow() {
   document.title = unread ? `(${unread}) Inbox · SMS Hub` : "Inbox · SMS Hub";
 }
 
+function searchedWords() {
+  const search = parseSearch(state.filters.search);
+  return search.kind === "name" ? search.words : null;
+}
+
 function listQuery(before) {
   const q = new URLSearchParams();
   const f = state.filters;
@@ -303,6 +311,7 @@ async function loadConversations({ more = false } = {}) {
   const rows = await api("GET", `/api/conversations?${listQuery(before)}`);
   if (token !== listToken) return;
   for (const conv of rows) upsertConversation(conv);
+  rememberMatches(rows, more);
   state.listHasMore = rows.length >= PAGE_SIZE;
   renderList();
   if (state.selectedId) renderThreadHeader();
@@ -437,6 +446,7 @@ async function openConversation(id, { fromHash = false } = {}) {
     renderList();
   }
   renderThreadHeader();
+  showContact(state.conversations.get(id));
   renderTyping();
   if (!changed && state.messages.size) {
     markRead(id);
@@ -454,6 +464,7 @@ function closeThread() {
   el.thread.replaceChildren();
   el.threadView.hidden = true;
   el.threadEmpty.hidden = false;
+  showContact(null);
   history.replaceState(null, "", location.pathname);
   setView("list");
   renderList();
@@ -580,6 +591,7 @@ function apply(event) {
         upsertMessage(message);
         if (event.conversation && message.conversation_id === state.selectedId) renderThreadHeader();
         if (message.direction === "in" && document.visibilityState === "visible") markRead(message.conversation_id);
+        if (message.direction === "in") refreshContact(message.conversation_id); // an opt-out word?
       }
       if (message.direction === "out" && message.author && message.author.id) stopTyping(message.author.id);
       break;
@@ -896,6 +908,10 @@ async function sendReply() {
     el.replyText.focus();
     return;
   }
+  if (sendBlocked()) {
+    toast(sendBlocked());
+    return;
+  }
   state.sending = true;
   el.replySend.disabled = true;
   el.replySend.textContent = "Sending…";
@@ -925,7 +941,7 @@ async function sendReply() {
     toast(err.message || "Could not send the reply");
   } finally {
     state.sending = false;
-    el.replySend.disabled = false;
+    el.replySend.disabled = Boolean(sendBlocked());
     el.replySend.textContent = "Send";
     if (state.selectedId === id) el.replyText.focus({ preventScroll: true });
   }
@@ -1122,6 +1138,7 @@ async function main() {
   $("agent-avatar").textContent = (me.name || "?").trim().charAt(0).toUpperCase();
   renderAssignOptions();
   initSnooze(() => state.selectedId);
+  initContact();
   initQueue(me);
   initLabels(me, bridge);
   initBulk(me, bridge);
