@@ -34,6 +34,9 @@ COVERED_ELSEWHERE = {
     # Notes and canned replies: test_tenancy.py::test_agent_of_a_reaches_nothing_of_b.
     "/api/conversations/{conversation_id}/notes",
     "/api/canned-replies/{reply_id}",
+    # The contact panel: test_tenancy.py::test_agent_of_a_reaches_nothing_of_b.
+    "/api/contacts/{contact_id}/profile",
+    "/api/contacts/{contact_id}/details",
     "/api/tokens/{token_id}",  # test_tenancy.py::test_an_admin_cannot_delete_another_accounts_token
     # tests/forwarding/test_api.py: rules CRUD and tenancy; deliveries read and replay by another account.
     "/api/forwarding/rules/{rule_id}",
