@@ -37,8 +37,10 @@ function excludedList(excluded) {
       h(
         "li",
         { dataset: { excluded: key, count: String(excluded[key] || 0) } },
-        h("strong", null, formatNumber(excluded[key] || 0)),
-        ` ${t(`cp.excluded.${key}`)}`,
+        // The count in bold where the language puts it ("1 opted out", "wypisani: 1").
+        ...t(`cp.excluded.${key}`, { n: "\u0000" })
+          .split(/(\u0000)/)
+          .map((part) => (part === "\u0000" ? h("strong", null, formatNumber(excluded[key] || 0)) : part)),
       ),
     ),
   );
