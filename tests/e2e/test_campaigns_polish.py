@@ -73,8 +73,9 @@ async def test_a_polish_browser_gets_the_campaigns_page_in_polish_and_it_fits(
     await expect(page.locator("#cp-sender-name-help")).to_contain_text("odpowiedzi nie są możliwe")
     # The number kinds are explained with the common dictionary's texts.
     await expect(page.locator('.cp-choice[data-kind="2way"]')).to_have_attribute(
-        "title", "2WAY: Numer wirtualny z puli dostawcy do kampanii: odpowiedź trafia do kampanii, "
-        "która pisała na ten telefon."
+        "title",
+        "2WAY: Numer wirtualny z puli dostawcy do kampanii: odpowiedź trafia do kampanii, "
+        "która pisała na ten telefon.",
     )
     await page.check("#cp-sender-2way")
     group = page.locator("#cp-groups label", has_text="Ogrodnicy")
