@@ -122,3 +122,28 @@ def test_polish_plural_texts_differ_where_the_grammar_does(dicts: dict[str, dict
     assert recipients == ["{n} odbiorca", "{n} odbiorcy", "{n} odbiorców"]
     segments = [pl[f"cp.segments-n.{form}"] for form in ("one", "few", "many")]
     assert segments == ["{n} segment SMS", "{n} segmenty SMS", "{n} segmentów SMS"]
+
+
+def test_the_campaign_reason_patterns_recognise_the_hubs_own_sentences() -> None:
+    """campaigns-reasons.js recognises the hub's English sentences by pattern: a sentence changed
+    in the hub without its pattern would silently stay English on a Polish page."""
+    from hub.domain.mms_limits import NO_MMS
+    from hub.services.campaign_media import NAME_NO_MMS
+    from hub.services.campaign_sending import SUPPRESSED, UNKNOWN_OUTCOME
+
+    source = REASONS.read_text(encoding="utf-8")
+    patterns = {
+        code: re.compile(pattern)
+        for code, pattern in re.findall(r'^\s*\["(\w+)", /(.*)/, \[.*\]\],$', source, re.MULTILINE)
+    }
+    sentences = {
+        "suppressed": SUPPRESSED,
+        "interrupted": UNKNOWN_OUTCOME,
+        "sender_name_no_mms": NAME_NO_MMS,
+        "gateway_no_mms": NO_MMS,
+        "small_pool": "The 2WAY pool has 2 number(s): a recipient that many other live campaigns texted "
+        "in the last 7 days is skipped.",
+    }
+    for code, sentence in sentences.items():
+        assert patterns[code].fullmatch(sentence), (code, sentence)
+    assert not patterns["suppressed"].fullmatch("something else")
