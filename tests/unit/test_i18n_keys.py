@@ -3,7 +3,8 @@
 The dictionaries are ES modules (web/static/i18n/<lang>-<concern>.js) holding one JSON object, so
 this reads them as JSON; the keys used are found in the HTML (`data-i18n*` attributes) and in the
 scripts (`t("…")`, `tn("…")`, `tOr("…")` with a literal key). Keys built at run time from a code
-(`nav.<page>`, `numtype.<type>`, `unmatched.<reason>`) are checked against their known codes."""
+(`nav.<page>`, `numtype.<type>`, `unmatched.<reason>`, the campaigns page's statuses, counts and
+reasons) are checked against their known codes."""
 
 from __future__ import annotations
 
@@ -25,7 +26,21 @@ DYNAMIC = {
     "nav": ["pages", "inbox", "services", "displays", "forwarding", "campaigns", "operator", "logout"],
     "numtype": ["ND", "NDI", "SC", "SCI", "2WAY", "ECO+", "OWN"],
     "unmatched": ["no_keyword", "no_binding", "opt_out", "opt_in", "help", "no_number"],
+    "cp.status": ["draft", "scheduled", "running", "paused", "waiting", "done", "cancelled"],
+    "cp.kind": ["number", "2way", "eco", "name", "number-help", "2way-help", "eco-help", "name-help"],
+    "cp.excluded": ["opted_out", "blocked", "duplicates", "invalid"],
+    "cp.built": ["opted_out", "blocked", "duplicates", "invalid"],
+    "cp.count": ["recipients", "queued", "sent", "delivered", "failed", "skipped", "replied", "opted_out"],
+    "cp.replies": ["guaranteed", "best_effort", "none", "number"],
+    "cp.action": ["start", "pause", "resume", "cancel"],
+    "cp.rstatus": ["queued", "sent", "delivered", "failed", "skipped"],
 }
+# Keys of one family glued with a hyphen (`cp.head-${key}`).
+HYPHENATED = {"cp.head": ["phone", "name", "status", "sender", "sent", "delivered", "reply"]}
+# The campaigns page's reasons: `["code", /pattern/, ["part", …]]`, one a line; with an `n` part the
+# text is a count (web/static/campaigns-reasons.js).
+REASONS = WEB / "static" / "campaigns-reasons.js"
+REASON = re.compile(r'^\s*\["(\w+)", /.*/, \[(.*)\]\],$', re.MULTILINE)
 
 
 def load(lang: str) -> dict[str, str]:
@@ -58,6 +73,10 @@ def used_keys() -> tuple[set[str], set[str]]:
             (counted if fn == "tn" else plain).add(key)
     for family, codes in DYNAMIC.items():
         plain.update(f"{family}.{code}" for code in codes)
+    for family, codes in HYPHENATED.items():
+        plain.update(f"{family}-{code}" for code in codes)
+    for code, parts in REASON.findall(REASONS.read_text(encoding="utf-8")):
+        (counted if '"n"' in parts else plain).add(f"cpr.{code}")
     return plain, counted
 
 
@@ -66,6 +85,8 @@ def test_the_pages_use_keys_at_all() -> None:
     # A broken pattern would find nothing and pass everything below.
     assert {"login.log-in", "op.accounts", "dp.screen-language", "scr.empty"} <= plain
     assert {"op.accounts-n", "fw.attempts", "sv.members"} <= counted
+    assert {"cp.preview", "cp.status.paused", "cpr.pool_busy", "cpr.sender_name_no_mms"} <= plain
+    assert {"cp.recipients-n", "cpr.small_pool", "cpr.too_long"} <= counted
 
 
 def test_every_used_key_has_a_text_in_both_languages(dicts: dict[str, dict[str, str]]) -> None:
@@ -97,3 +118,32 @@ def test_polish_plural_texts_differ_where_the_grammar_does(dicts: dict[str, dict
     assert pl["common.messages.one"] == "{n} wiadomość"
     assert pl["common.messages.few"] == pl["common.messages.many"] == "{n} wiadomości"
     assert pl["op.accounts-n.few"] == "{n} konta" and pl["op.accounts-n.many"] == "{n} kont"
+    recipients = [pl[f"cp.recipients-n.{form}"] for form in ("one", "few", "many")]
+    assert recipients == ["{n} odbiorca", "{n} odbiorcy", "{n} odbiorców"]
+    segments = [pl[f"cp.segments-n.{form}"] for form in ("one", "few", "many")]
+    assert segments == ["{n} segment SMS", "{n} segmenty SMS", "{n} segmentów SMS"]
+
+
+def test_the_campaign_reason_patterns_recognise_the_hubs_own_sentences() -> None:
+    """campaigns-reasons.js recognises the hub's English sentences by pattern: a sentence changed
+    in the hub without its pattern would silently stay English on a Polish page."""
+    from hub.domain.mms_limits import NO_MMS
+    from hub.services.campaign_media import NAME_NO_MMS
+    from hub.services.campaign_sending import SUPPRESSED, UNKNOWN_OUTCOME
+
+    source = REASONS.read_text(encoding="utf-8")
+    patterns = {
+        code: re.compile(pattern)
+        for code, pattern in re.findall(r'^\s*\["(\w+)", /(.*)/, \[.*\]\],$', source, re.MULTILINE)
+    }
+    sentences = {
+        "suppressed": SUPPRESSED,
+        "interrupted": UNKNOWN_OUTCOME,
+        "sender_name_no_mms": NAME_NO_MMS,
+        "gateway_no_mms": NO_MMS,
+        "small_pool": "The 2WAY pool has 2 number(s): a recipient that many other live campaigns texted "
+        "in the last 7 days is skipped.",
+    }
+    for code, sentence in sentences.items():
+        assert patterns[code].fullmatch(sentence), (code, sentence)
+    assert not patterns["suppressed"].fullmatch("something else")

@@ -5,63 +5,13 @@
  * schedule. `collect()` gives the CampaignIn body (docs/campaigns.md) or throws what is missing.
  */
 import { $, api, h, setChildren } from "/static/common.js";
+import { t, tn } from "/static/i18n.js";
 import { initMedia, mediaIds, mediaUploading, resetMedia, syncMediaLimits } from "/static/campaigns-media.js";
 
-// Every text this script puts on the page (one place, for a translation).
-export const T = {
-  counter: (chars, c) => `${chars} characters · ${c.segments} SMS · ${c.encoding} (${c.remaining} left in this SMS)`,
-  counterEmpty: "0 characters",
-  counterUcs2: "Polish letters or other characters outside GSM-7 make every SMS hold 70 characters (67 when split).",
-  counterVariables: "Counted before variables are filled in; the preview counts each recipient's own text.",
-  varsHelp:
-    "Variables: {name|Kliencie} puts in the contact's name, or “Kliencie” when there is none; {city} and other fields come from the contact or from the CSV file's columns.",
-  variables: ["{name|Kliencie}", "{city}"],
-  insert: (v) => `Insert ${v}`,
-  kinds: {
-    number: {
-      title: "Our number",
-      help: "Sent from the account's own number (NDI, SCI or OWN). Replies arrive in that number's conversations in the inbox.",
-    },
-    "2way": {
-      title: "2WAY pool",
-      help: "Each recipient gets a virtual number from the operator's 2WAY pool. Replies are guaranteed to come back to this campaign and recipient.",
-    },
-    eco: {
-      title: "ECO+",
-      help: "Cheaper ECO+ virtual numbers. Replies are matched best-effort only: a reply may not be tied to this campaign or recipient.",
-    },
-    name: {
-      title: "Sender name",
-      help: "A text name instead of a number (up to 11 letters, digits, spaces, dots or hyphens). Recipients cannot reply: no replies are possible.",
-    },
-  },
-  numberSelect: "Number",
-  noNumbers: "The account has no NDI, SCI or OWN number.",
-  numberOption: (n) => `${n.type} ${n.e164}${n.label ? ` · ${n.label}` : ""}`,
-  senderName: "Sender name",
-  groupsEmpty: "No groups yet: keywords collect them, or add them on the Services page.",
-  groupMembers: (n) => (n === 1 ? "1 contact" : `${n} contacts`),
-  add: "Add",
-  remove: (label) => `Remove ${label}`,
-  noMatches: "No matching contacts.",
-  contactLabel: (c) => (c.name ? `${c.name} (${c.phone})` : c.phone),
-  csvInfo: (name, lines) => `${name}: ${lines === 1 ? "1 line" : `${lines} lines`} (the header included)`,
-  csvUnreadable: "The file cannot be read as text.",
-  startTz: (tz) => `In this browser's time zone (${tz}).`,
-  errors: {
-    name: "Give the campaign a name.",
-    text: "Write the message text, or attach a file.",
-    uploading: "Wait until the attached files are uploaded.",
-    number: "Choose one of the account's numbers.",
-    senderName: "A sender name has 1 to 11 letters, digits, spaces, dots or hyphens.",
-    audience: "Choose at least one group or contact, or a CSV file.",
-    startAt: "Choose when the campaign starts.",
-    startPast: "The start time has passed.",
-    window: "The sending window needs a start, an end and a time zone.",
-    tz: (tz) => `Unknown time zone “${tz}”.`,
-    rate: "Messages per minute is a whole number of at least 1.",
-  },
-};
+// The variables offered as buttons (the same in every language: the hub reads them).
+const VARIABLES = ["{name|Kliencie}", "{city}"];
+// What each sender kind is, from the common dictionary's number types (a tooltip on the choice).
+const KIND_TYPES = { number: ["NDI", "SCI", "OWN"], "2way": ["2WAY"], eco: ["ECO+"], name: [] };
 
 const SENDER_NAME = /^[A-Za-z0-9 .-]{1,11}$/;
 
@@ -81,19 +31,24 @@ function renderCounter() {
   const text = $("cp-text").value;
   const node = $("cp-counter");
   if (!text) {
-    node.textContent = T.counterEmpty;
+    node.textContent = tn("cp.chars-n", 0);
     node.dataset.segments = "0";
     node.dataset.encoding = "GSM-7";
-    $("cp-vars-help").textContent = T.varsHelp;
+    $("cp-vars-help").textContent = t("cp.vars-help");
     return;
   }
   const c = window.countSegments(text);
-  node.textContent = T.counter([...text].length, c);
+  node.textContent = t("cp.counter", {
+    chars: tn("cp.chars-n", [...text].length),
+    segments: tn("cp.sms-n", c.segments),
+    encoding: c.encoding,
+    remaining: c.remaining,
+  });
   node.dataset.segments = String(c.segments);
   node.dataset.encoding = c.encoding;
-  const notes = [T.varsHelp];
-  if (c.encoding === "UCS-2") notes.push(T.counterUcs2);
-  if (text.includes("{")) notes.push(T.counterVariables);
+  const notes = [t("cp.vars-help")];
+  if (c.encoding === "UCS-2") notes.push(t("cp.counter-ucs2"));
+  if (text.includes("{")) notes.push(t("cp.counter-variables"));
   $("cp-vars-help").textContent = notes.join(" ");
 }
 
@@ -109,18 +64,22 @@ function insertVariable(variable) {
 
 // ---------------------------------------------------------------- sender
 
+function numberOption(n) {
+  return `${n.type} ${n.e164}${n.label ? ` · ${n.label}` : ""}`;
+}
+
 function senderChoice(kind, extra) {
   const id = `cp-sender-${kind}`;
   return h(
     "div",
-    { class: "cp-choice", dataset: { kind } },
+    { class: "cp-choice", dataset: { kind }, title: KIND_TYPES[kind].map((type) => `${type}: ${t(`numtype.${type}`)}`).join("\n") },
     h(
       "label",
       { class: "cp-choice-head", for: id },
       h("input", { type: "radio", name: "cp-sender-kind", id, value: kind, checked: kind === "2way" }),
-      h("strong", null, T.kinds[kind].title),
+      h("strong", null, t(`cp.kind.${kind}`)),
     ),
-    h("p", { class: "cp-choice-help", id: `${id}-help` }, T.kinds[kind].help),
+    h("p", { class: "cp-choice-help", id: `${id}-help` }, t(`cp.kind.${kind}-help`)),
     extra,
   );
 }
@@ -131,14 +90,14 @@ function renderSenders() {
     ? h(
         "div",
         { class: "field" },
-        h("label", { class: "visually-hidden", for: "cp-number" }, T.numberSelect),
-        h("select", { id: "cp-number" }, own.map((n) => h("option", { value: n.id }, T.numberOption(n)))),
+        h("label", { class: "visually-hidden", for: "cp-number" }, t("cp.number-select")),
+        h("select", { id: "cp-number" }, own.map((n) => h("option", { value: n.id, title: t(`numtype.${n.type}`) }, numberOption(n)))),
       )
-    : h("p", { class: "fw-help cp-small" }, T.noNumbers);
+    : h("p", { class: "fw-help cp-small" }, t("cp.no-numbers"));
   const nameExtra = h(
     "div",
     { class: "field" },
-    h("label", { class: "visually-hidden", for: "cp-sender-name-text" }, T.senderName),
+    h("label", { class: "visually-hidden", for: "cp-sender-name-text" }, t("cp.sender-name")),
     h("input", { id: "cp-sender-name-text", maxlength: "11", autocomplete: "off", placeholder: "SKLEP" }),
   );
   setChildren(
@@ -169,6 +128,10 @@ function syncSender() {
 
 // ---------------------------------------------------------------- audience
 
+function contactLabel(c) {
+  return c.name ? `${c.name} (${c.phone})` : c.phone;
+}
+
 function renderGroups() {
   setChildren(
     $("cp-groups"),
@@ -181,12 +144,12 @@ function renderGroups() {
           { class: "check" },
           h("input", { type: "checkbox", value: g.id, dataset: { groupName: g.name } }),
           h("span", null, g.name),
-          h("span", { class: "cp-muted" }, ` · ${T.groupMembers(g.members)}`),
+          h("span", { class: "cp-muted" }, ` · ${tn("cp.contacts-n", g.members)}`),
         ),
       ),
     ),
   );
-  $("cp-groups-empty").textContent = T.groupsEmpty;
+  $("cp-groups-empty").textContent = t("cp.groups-empty");
   $("cp-groups-empty").hidden = state.groups.length > 0;
 }
 
@@ -197,11 +160,11 @@ function renderChosenContacts() {
       h(
         "li",
         { class: "cp-chip", dataset: { contactId: c.id } },
-        h("span", null, T.contactLabel(c)),
+        h("span", null, contactLabel(c)),
         h("button", {
           type: "button",
           class: "btn-link",
-          "aria-label": T.remove(T.contactLabel(c)),
+          "aria-label": t("cp.remove", { label: contactLabel(c) }),
           text: "×",
           onClick: () => {
             state.contacts.delete(c.id);
@@ -229,7 +192,7 @@ async function searchContacts() {
   }
   if (token !== state.searchToken) return;
   if (!found.length) {
-    setChildren($("cp-contact-results"), h("li", { class: "cp-muted" }, T.noMatches));
+    setChildren($("cp-contact-results"), h("li", { class: "cp-muted" }, t("cp.no-matches")));
     return;
   }
   setChildren(
@@ -238,11 +201,11 @@ async function searchContacts() {
       h(
         "li",
         { dataset: { contactId: c.id } },
-        h("span", null, T.contactLabel(c)),
+        h("span", null, contactLabel(c)),
         h("button", {
           type: "button",
           class: "btn btn-ghost btn-small",
-          text: T.add,
+          text: t("cp.add"),
           disabled: state.contacts.has(c.id),
           onClick: (e) => {
             state.contacts.set(c.id, c);
@@ -266,11 +229,11 @@ async function readCsv() {
     state.csv = await file.text();
   } catch (_) {
     state.csv = null;
-    $("cp-csv-info").textContent = T.csvUnreadable;
+    $("cp-csv-info").textContent = t("cp.csv-unreadable");
     return;
   }
   const lines = state.csv.split(/\r\n|\r|\n/).filter((l) => l.trim()).length;
-  $("cp-csv-info").textContent = T.csvInfo(file.name, lines);
+  $("cp-csv-info").textContent = t("cp.csv-info", { file: file.name, lines: tn("cp.lines-n", lines) });
   $("cp-csv-clear").hidden = false;
   state.onChange();
 }
@@ -315,21 +278,21 @@ class FormProblem extends Error {
  */
 export function collect({ forPreview = false } = {}) {
   const name = $("cp-name").value.trim();
-  if (!name && !forPreview) throw new FormProblem(T.errors.name, "cp-name");
+  if (!name && !forPreview) throw new FormProblem(t("cp.err.name"), "cp-name");
   const text = $("cp-text").value;
   const media = mediaIds();
-  if (mediaUploading()) throw new FormProblem(T.errors.uploading, "cp-media-file");
-  if (!text.trim() && !media.length) throw new FormProblem(T.errors.text, "cp-text");
+  if (mediaUploading()) throw new FormProblem(t("cp.err.uploading"), "cp-media-file");
+  if (!text.trim() && !media.length) throw new FormProblem(t("cp.err.text"), "cp-text");
 
   const kind = senderKind();
   let sender;
   if (kind === "number") {
     const select = $("cp-number");
-    if (!select || !select.value) throw new FormProblem(T.errors.number, "cp-sender-number");
+    if (!select || !select.value) throw new FormProblem(t("cp.err.number"), "cp-sender-number");
     sender = { kind, number_id: select.value };
   } else if (kind === "name") {
     const senderName = $("cp-sender-name-text").value.trim();
-    if (!SENDER_NAME.test(senderName)) throw new FormProblem(T.errors.senderName, "cp-sender-name-text");
+    if (!SENDER_NAME.test(senderName)) throw new FormProblem(t("cp.err.sender-name"), "cp-sender-name-text");
     sender = { kind, name: senderName };
   } else {
     sender = { kind };
@@ -337,14 +300,14 @@ export function collect({ forPreview = false } = {}) {
 
   const groupIds = [...document.querySelectorAll("#cp-groups input:checked")].map((i) => i.value);
   const contactIds = [...state.contacts.keys()];
-  if (!groupIds.length && !contactIds.length && !state.csv) throw new FormProblem(T.errors.audience, "cp-contact-search");
+  if (!groupIds.length && !contactIds.length && !state.csv) throw new FormProblem(t("cp.err.audience"), "cp-contact-search");
 
   let startAt = null;
   if (document.querySelector('input[name="cp-when"]:checked').value === "at") {
     const value = $("cp-start-at").value;
     const when = value ? new Date(value) : null;
-    if (!when || Number.isNaN(when.getTime())) throw new FormProblem(T.errors.startAt, "cp-start-at");
-    if (!forPreview && when.getTime() < Date.now()) throw new FormProblem(T.errors.startPast, "cp-start-at");
+    if (!when || Number.isNaN(when.getTime())) throw new FormProblem(t("cp.err.start-at"), "cp-start-at");
+    if (!forPreview && when.getTime() < Date.now()) throw new FormProblem(t("cp.err.start-past"), "cp-start-at");
     startAt = when.toISOString();
   }
   let window_ = null;
@@ -352,15 +315,15 @@ export function collect({ forPreview = false } = {}) {
     const from = $("cp-window-from").value;
     const to = $("cp-window-to").value;
     const tz = $("cp-window-tz").value.trim();
-    if (!from || !to || !tz) throw new FormProblem(T.errors.window, "cp-window-from");
-    if (!validZone(tz)) throw new FormProblem(T.errors.tz(tz), "cp-window-tz");
+    if (!from || !to || !tz) throw new FormProblem(t("cp.err.window"), "cp-window-from");
+    if (!validZone(tz)) throw new FormProblem(t("cp.err.tz", { tz }), "cp-window-tz");
     window_ = { from, to, tz };
   }
   let rate = null;
   const rateText = $("cp-rate").value.trim();
   if (rateText) {
     rate = Number(rateText);
-    if (!Number.isInteger(rate) || rate < 1) throw new FormProblem(T.errors.rate, "cp-rate");
+    if (!Number.isInteger(rate) || rate < 1) throw new FormProblem(t("cp.err.rate"), "cp-rate");
   }
   return {
     name,
@@ -407,11 +370,11 @@ export async function initEditor({ numbers, onChange }) {
 
   setChildren(
     $("cp-vars"),
-    T.variables.map((v) =>
-      h("button", { type: "button", class: "btn btn-ghost btn-small", title: T.insert(v), text: v, onClick: () => insertVariable(v) }),
+    VARIABLES.map((v) =>
+      h("button", { type: "button", class: "btn btn-ghost btn-small", title: t("cp.insert", { variable: v }), text: v, onClick: () => insertVariable(v) }),
     ),
   );
-  $("cp-start-tz").textContent = T.startTz(Intl.DateTimeFormat().resolvedOptions().timeZone);
+  $("cp-start-tz").textContent = t("cp.start-tz", { tz: Intl.DateTimeFormat().resolvedOptions().timeZone });
   initMedia({ onChange });
   renderSenders();
   renderGroups();

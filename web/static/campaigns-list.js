@@ -4,36 +4,44 @@
  * does not know yet makes it load again.
  */
 import { $, api, fullTime, h, setChildren, shortTime } from "/static/common.js";
-
-// Every text this script puts on the page (one place, for a translation).
-export const T = {
-  status: {
-    draft: "Draft",
-    scheduled: "Scheduled",
-    running: "Running",
-    paused: "Paused",
-    waiting: "Waiting for the sending window",
-    done: "Done",
-    cancelled: "Cancelled",
-  },
-  progress: (done, total) => `${done} of ${total}`,
-  progressTitle: (c) =>
-    `queued ${c.queued}, sent ${c.sent}, delivered ${c.delivered}, failed ${c.failed}, skipped ${c.skipped}`,
-  replies: (n) => (n === 1 ? "1 reply" : `${n} replies`),
-  open: (name) => `Open campaign ${name}`,
-};
+import { t, tn, tOr } from "/static/i18n.js";
 
 const state = { campaigns: new Map(), order: [], rows: new Map(), onOpen: () => {} };
 
 /** A campaign's status as a pill (also used by the campaign's own view). */
 export function statusPill(status) {
-  return h("span", { class: `cp-status cp-status-${status}`, dataset: { status } }, T.status[status] || status);
+  return h("span", { class: `cp-status cp-status-${status}`, dataset: { status } }, tOr(`cp.status.${status}`, status));
+}
+
+/** A campaign's sender in the page's language ("2WAY pool", a number as the hub labels it). */
+export function senderLabel(sender) {
+  if (!sender) return "";
+  if (sender.kind === "2way") return t("cp.kind.2way");
+  if (sender.kind === "eco") return t("cp.kind.eco");
+  if (sender.kind === "name" && sender.name) return t("cp.sender-label-name", { name: sender.name });
+  return sender.label || "";
+}
+
+/** What the sender's kind means, from the common dictionary's number types (a tooltip). */
+export function senderExplained(sender) {
+  if (!sender) return "";
+  if (sender.kind === "2way") return t("numtype.2WAY");
+  if (sender.kind === "eco") return t("numtype.ECO+");
+  if (sender.kind === "name") return t("cp.kind.name-help");
+  const type = String(sender.label || "").split(" ")[0];
+  return tOr(`numtype.${type}`, "");
 }
 
 /** How far a campaign is: recipients no longer queued, of all recipients. */
 export function processed(counts) {
   const c = counts || {};
   return Math.max(0, (c.recipients || 0) - (c.queued || 0));
+}
+
+function progressNumbers(counts) {
+  const out = {};
+  for (const key of ["queued", "sent", "delivered", "failed", "skipped"]) out[key] = counts[key] || 0;
+  return out;
 }
 
 function progressCell(campaign) {
@@ -43,8 +51,8 @@ function progressCell(campaign) {
   const pct = total ? Math.round((done / total) * 100) : 0;
   return h(
     "td",
-    { class: "cp-row-progress", title: T.progressTitle(counts) },
-    h("span", { class: "cp-row-count" }, T.progress(done, total)),
+    { class: "cp-row-progress", title: t("cp.list-progress-title", progressNumbers(counts)) },
+    h("span", { class: "cp-row-count" }, t("cp.list-progress", { done, total })),
     h("span", { class: "cp-bar cp-bar-small", "aria-hidden": "true" }, h("span", { class: "cp-bar-fill", style: `width:${pct}%` })),
   );
 }
@@ -52,7 +60,7 @@ function progressCell(campaign) {
 function row(campaign) {
   const counts = campaign.counts || {};
   const open = () => state.onOpen(campaign.id);
-  const link = h("a", { href: `#${campaign.id}`, class: "cp-row-name", "aria-label": T.open(campaign.name) }, campaign.name);
+  const link = h("a", { href: `#${campaign.id}`, class: "cp-row-name", "aria-label": t("cp.open", { name: campaign.name }) }, campaign.name);
   return h(
     "tr",
     { class: "cp-row", dataset: { campaignId: campaign.id, status: campaign.status }, onClick: (e) => {
@@ -61,9 +69,9 @@ function row(campaign) {
     } },
     h("td", null, link),
     h("td", null, statusPill(campaign.status)),
-    h("td", { class: "cp-row-sender" }, (campaign.sender && campaign.sender.label) || ""),
+    h("td", { class: "cp-row-sender", title: senderExplained(campaign.sender) }, senderLabel(campaign.sender)),
     progressCell(campaign),
-    h("td", { class: "cp-row-replies" }, T.replies(counts.replied || 0)),
+    h("td", { class: "cp-row-replies" }, tn("cp.replies-n", counts.replied || 0)),
     h("td", null, h("time", { datetime: campaign.created_at || "", title: fullTime(campaign.created_at) }, shortTime(campaign.created_at))),
   );
 }

@@ -6,28 +6,8 @@
  * preview and refuses a sender that cannot carry them (docs/campaigns.md, "MMS").
  */
 import { $, api, h, setChildren } from "/static/common.js";
-
-// Every text this script puts on the page (one place, for a translation).
-export const T = {
-  attach: "Attach a picture, audio or video",
-  limits: (l) =>
-    `MMS through ${l.gateway}: ${typeNames(l.types)} · up to ${l.max_files} file${l.max_files === 1 ? "" : "s"}, ${formatSize(l.max_bytes)} in all.`,
-  textOnly: (reason) => `Text only from this sender: ${reason}.`,
-  others: (gateways) =>
-    `Gateways that carry MMS: ${gateways
-      .filter((g) => g.can_send)
-      .map((g) => `${g.gateway} (${formatSize(g.max_bytes)})`)
-      .join(", ")}; not ${gateways
-      .filter((g) => !g.can_send)
-      .map((g) => g.gateway)
-      .join(", ")}, nor a sender name.`,
-  uploading: "uploading…",
-  remove: (name) => `Remove ${name}`,
-  failed: (name, why) => `${name} was not attached: ${why}`,
-  tooMany: (n) => `at most ${n} files go in one MMS from this sender`,
-  tooLarge: (max) => `the files take more than ${formatSize(max)}, the most this sender's gateway sends in one MMS`,
-  wrongType: (name, types) => `${name} cannot go as MMS from this sender (it sends ${typeNames(types)})`,
-};
+import { reasonText } from "/static/campaigns-reasons.js";
+import { t, tn } from "/static/i18n.js";
 
 const NAMES = {
   "image/jpeg": "JPEG",
@@ -49,6 +29,28 @@ export function formatSize(size) {
   if (size >= 1024 * 1024) return `${(size / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MB`;
   if (size >= 1024) return `${Math.round(size / 1024)} KB`;
   return `${size} B`;
+}
+
+function limitsText(l) {
+  return t("cp.mms-limits", {
+    gateway: l.gateway,
+    types: typeNames(l.types),
+    files: tn("cp.files-n", l.max_files),
+    size: formatSize(l.max_bytes),
+  });
+}
+
+function othersText(gateways) {
+  return t("cp.mms-others", {
+    yes: gateways
+      .filter((g) => g.can_send)
+      .map((g) => `${g.gateway} (${formatSize(g.max_bytes)})`)
+      .join(", "),
+    no: gateways
+      .filter((g) => !g.can_send)
+      .map((g) => g.gateway)
+      .join(", "),
+  });
 }
 
 const state = { items: [], limits: null, onChange: () => {}, token: 0 };
@@ -81,13 +83,13 @@ function showError(text) {
 function refusal(files) {
   const l = state.limits;
   if (!l || !l.can_send) return "";  // said by the limits line; the preview refuses it
-  if (state.items.length + files.length > l.max_files) return T.tooMany(l.max_files);
+  if (state.items.length + files.length > l.max_files) return t("cp.too-many", { n: l.max_files });
   let total = state.items.reduce((sum, i) => sum + i.file.size, 0);
   for (const file of files) {
-    if (!l.types.includes(ALIASES[file.type] || file.type)) return T.wrongType(file.name, l.types);
+    if (!l.types.includes(ALIASES[file.type] || file.type)) return t("cp.wrong-type", { name: file.name, types: typeNames(l.types) });
     total += file.size;
   }
-  return total > l.max_bytes ? T.tooLarge(l.max_bytes) : "";
+  return total > l.max_bytes ? t("cp.too-large", { size: formatSize(l.max_bytes) }) : "";
 }
 
 function renderList() {
@@ -98,8 +100,8 @@ function renderList() {
         "li",
         { class: "cp-chip", dataset: { mediaId: i.id || "" } },
         i.url ? h("img", { class: "cp-media-thumb", src: i.url, alt: "" }) : null,
-        h("span", null, `${i.file.name} · ${i.id ? formatSize(i.file.size) : T.uploading}`),
-        h("button", { type: "button", class: "btn-link", "aria-label": T.remove(i.file.name), text: "×", onClick: () => remove(i) }),
+        h("span", null, `${i.file.name} · ${i.id ? formatSize(i.file.size) : t("cp.uploading")}`),
+        h("button", { type: "button", class: "btn-link", "aria-label": t("cp.remove", { label: i.file.name }), text: "×", onClick: () => remove(i) }),
       ),
     ),
   );
@@ -124,15 +126,15 @@ async function upload(item) {
       headers: { Accept: "application/json" },
     });
     const body = await response.json().catch(() => null);
-    if (!response.ok) error = (body && body.error) || `the upload failed (${response.status})`;
+    if (!response.ok) error = (body && body.error) || t("cp.upload-status", { status: response.status });
     else item.id = body.id;
   } catch (_) {
-    error = "the hub cannot be reached; check the connection";
+    error = t("common.unreachable");
   }
   if (!state.items.includes(item)) return;
   if (error) {
     remove(item);
-    showError(T.failed(item.file.name, error));
+    showError(t("cp.upload-failed", { name: item.file.name, why: error }));
     return;
   }
   renderList();
@@ -172,7 +174,7 @@ export async function syncMediaLimits(sender) {
     return;
   }
   line.dataset.mms = limits.can_send ? "yes" : "no";
-  line.textContent = `${limits.can_send ? T.limits(limits) : T.textOnly(limits.reason)} ${T.others(limits.gateways)}`;
+  line.textContent = `${limits.can_send ? limitsText(limits) : t("cp.text-only", { reason: reasonText(limits.reason) })} ${othersText(limits.gateways)}`;
 }
 
 export function resetMedia() {
@@ -185,7 +187,7 @@ export function resetMedia() {
 
 export function initMedia({ onChange }) {
   state.onChange = onChange;
-  $("cp-media-label").textContent = T.attach;
+  $("cp-media-label").textContent = t("cp.attach");
   $("cp-media-file").addEventListener("change", (e) => {
     add([...e.target.files]);
     e.target.value = "";

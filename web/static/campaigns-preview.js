@@ -5,52 +5,42 @@
  * warnings. Only a current preview can be started or saved: changing the form makes it stale.
  */
 import { $, api, h, setChildren } from "/static/common.js";
-import { mediaThumbs } from "/static/campaigns-media.js";
+import { formatSize, mediaThumbs } from "/static/campaigns-media.js";
+import { reasonText } from "/static/campaigns-reasons.js";
+import { formatNumber, t, tn } from "/static/i18n.js";
 
-// Every text this script puts on the page (one place, for a translation).
-export const T = {
-  title: "Preview",
-  recipients: (n) => (n === 1 ? "1 recipient" : `${n} recipients`),
-  excludedTitle: "Left out",
-  excluded: {
-    opted_out: "opted out",
-    blocked: "blocked",
-    duplicates: "duplicates",
-    invalid: "invalid numbers",
-  },
-  invalidTitle: "Invalid rows",
-  invalidHead: ["Line", "Value", "Reason"],
-  invalidMore: (shown, all) => `${shown} of ${all} listed.`,
-  costTitle: "Cost",
-  segments: (n) => (n === 1 ? "1 SMS segment" : `${n} SMS segments`),
-  units: (n) => `${n} units`,
-  mms: (n, each) => `${n} MMS (${each} unit${each === 1 ? "" : "s"} each, whatever the text's length)`,
-  mmsTitle: "MMS",
-  noUnits: "no unit price set for the account",
-  encodings: (e) => `GSM-7: ${e["GSM-7"] || 0} · UCS-2 (Polish letters and others): ${e["UCS-2"] || 0}`,
-  samplesTitle: "Sample texts",
-  sampleMeta: (s) => `${s.segments} SMS · ${s.encoding}`,
-  warningsTitle: "Warnings",
-  stale: "The form has changed since this preview: preview again before starting.",
-  none: "Nobody would receive this campaign.",
-  start: "Start campaign",
-  schedule: "Schedule campaign",
-  saveDraft: "Save as draft",
-  working: "Working…",
-};
+// What a preview counts as left out, in this order (each has a `cp.excluded.<key>` text).
+const EXCLUDED = ["opted_out", "blocked", "duplicates", "invalid"];
+const INVALID_HEAD = ["cp.invalid-line", "cp.invalid-value", "cp.invalid-reason"];
 
 const state = { body: null, stale: true, onCreate: () => {} };
+
+function mmsSummary(mms) {
+  return t("cp.mms-summary", {
+    gateway: mms.gateway,
+    files: tn("cp.mms-files-n", mms.files),
+    size: formatSize(mms.bytes),
+    max: formatSize(mms.max_bytes),
+    units: tn("cp.units-n", mms.units_per_message),
+  });
+}
+
+function encodings(e) {
+  return t("cp.encodings", { gsm: formatNumber(e["GSM-7"] || 0), ucs: formatNumber(e["UCS-2"] || 0) });
+}
 
 function excludedList(excluded) {
   return h(
     "ul",
     { class: "cp-excluded", id: "preview-excluded" },
-    Object.keys(T.excluded).map((key) =>
+    EXCLUDED.map((key) =>
       h(
         "li",
         { dataset: { excluded: key, count: String(excluded[key] || 0) } },
-        h("strong", null, String(excluded[key] || 0)),
-        ` ${T.excluded[key]}`,
+        // The count in bold where the language puts it ("1 opted out", "wypisani: 1").
+        ...t(`cp.excluded.${key}`, { n: "\u0000" })
+          .split(/(\u0000)/)
+          .map((part) => (part === "\u0000" ? h("strong", null, formatNumber(excluded[key] || 0)) : part)),
       ),
     ),
   );
@@ -63,22 +53,22 @@ function invalidTable(preview) {
   return h(
     "div",
     { class: "cp-sub" },
-    h("h4", null, T.invalidTitle),
+    h("h4", null, t("cp.invalid-title")),
     h(
       "div",
       { class: "cp-table-wrap" },
       h(
         "table",
         { class: "fw-table cp-invalid", id: "preview-invalid" },
-        h("thead", null, h("tr", null, T.invalidHead.map((t) => h("th", null, t)))),
+        h("thead", null, h("tr", null, INVALID_HEAD.map((key) => h("th", null, t(key))))),
         h(
           "tbody",
           null,
-          rows.map((r) => h("tr", null, h("td", null, String(r.line)), h("td", { class: "fw-target" }, r.value), h("td", null, r.reason))),
+          rows.map((r) => h("tr", null, h("td", null, String(r.line)), h("td", { class: "fw-target" }, r.value), h("td", null, reasonText(r.reason)))),
         ),
       ),
     ),
-    all > rows.length ? h("p", { class: "fw-help cp-small" }, T.invalidMore(rows.length, all)) : null,
+    all > rows.length ? h("p", { class: "fw-help cp-small" }, t("cp.invalid-more", { shown: formatNumber(rows.length), all: formatNumber(all) })) : null,
   );
 }
 
@@ -90,7 +80,7 @@ function render(preview) {
     id: "preview-start",
     class: "btn btn-primary",
     type: "button",
-    text: future ? T.schedule : T.start,
+    text: future ? t("cp.schedule-campaign") : t("cp.start-campaign"),
     disabled: preview.recipients < 1,
     onClick: () => create(true),
   });
@@ -98,36 +88,38 @@ function render(preview) {
     id: "preview-draft",
     class: "btn",
     type: "button",
-    text: T.saveDraft,
+    text: t("cp.save-draft"),
     disabled: preview.recipients < 1,
     onClick: () => create(false),
   });
   setChildren(
     box,
-    h("h3", null, T.title),
-    h("p", { class: "cp-headline", id: "preview-recipients", dataset: { count: String(preview.recipients) } }, T.recipients(preview.recipients)),
-    preview.recipients < 1 ? h("p", { class: "form-error" }, T.none) : null,
-    h("div", { class: "cp-sub" }, h("h4", null, T.excludedTitle), excludedList(excluded)),
+    h("h3", null, t("cp.preview")),
+    h("p", { class: "cp-headline", id: "preview-recipients", dataset: { count: String(preview.recipients) } }, tn("cp.recipients-n", preview.recipients)),
+    preview.recipients < 1 ? h("p", { class: "form-error" }, t("cp.nobody")) : null,
+    h("div", { class: "cp-sub" }, h("h4", null, t("cp.excluded-title")), excludedList(excluded)),
     invalidTable(preview),
     h(
       "div",
       { class: "cp-sub" },
-      h("h4", null, T.costTitle),
+      h("h4", null, t("cp.cost-title")),
       h(
         "p",
         { id: "preview-cost", dataset: { segments: String(preview.segments_total), units: String(preview.units_total ?? "") } },
-        preview.mms ? T.mms(preview.recipients, preview.mms.units_per_message) : T.segments(preview.segments_total),
+        preview.mms
+          ? t("cp.mms-cost", { mms: tn("cp.mms-n", preview.recipients), units: tn("cp.units-n", preview.mms.units_per_message) })
+          : tn("cp.segments-n", preview.segments_total),
         " · ",
-        preview.units_total === null || preview.units_total === undefined ? T.noUnits : T.units(preview.units_total),
+        preview.units_total === null || preview.units_total === undefined ? t("cp.no-units") : tn("cp.units-n", preview.units_total),
       ),
-      h("p", { class: "fw-help cp-small", id: "preview-encodings" }, T.encodings(preview.encodings || {})),
+      h("p", { class: "fw-help cp-small", id: "preview-encodings" }, encodings(preview.encodings || {})),
     ),
     preview.mms
       ? h(
           "div",
           { class: "cp-sub", id: "preview-mms", dataset: { files: String(preview.mms.files), gateway: preview.mms.gateway } },
-          h("h4", null, T.mmsTitle),
-          h("p", { class: "fw-help cp-small" }, preview.mms.summary),
+          h("h4", null, t("cp.mms-title")),
+          h("p", { class: "fw-help cp-small" }, mmsSummary(preview.mms)),
           h("div", { class: "cp-media-thumbs" }, mediaThumbs()),
         )
       : null,
@@ -135,7 +127,7 @@ function render(preview) {
       ? h(
           "div",
           { class: "cp-sub" },
-          h("h4", null, T.samplesTitle),
+          h("h4", null, t("cp.samples-title")),
           h(
             "ul",
             { class: "cp-samples", id: "preview-samples" },
@@ -143,7 +135,7 @@ function render(preview) {
               h(
                 "li",
                 null,
-                h("div", { class: "cp-sample-head" }, h("strong", null, s.phone), h("span", { class: "cp-muted" }, T.sampleMeta(s))),
+                h("div", { class: "cp-sample-head" }, h("strong", null, s.phone), h("span", { class: "cp-muted" }, t("cp.sample-meta", { segments: tn("cp.sms-n", s.segments), encoding: s.encoding }))),
                 h("div", { class: "cp-sample-text" }, s.text),
               ),
             ),
@@ -154,11 +146,11 @@ function render(preview) {
       ? h(
           "div",
           { class: "cp-sub" },
-          h("h4", null, T.warningsTitle),
-          h("ul", { class: "cp-warnings", id: "preview-warnings" }, preview.warnings.map((w) => h("li", null, w))),
+          h("h4", null, t("cp.warnings-title")),
+          h("ul", { class: "cp-warnings", id: "preview-warnings" }, preview.warnings.map((w) => h("li", null, reasonText(w)))),
         )
       : null,
-    h("p", { id: "preview-stale", class: "cp-stale", role: "status", hidden: true }, T.stale),
+    h("p", { id: "preview-stale", class: "cp-stale", role: "status", hidden: true }, t("cp.stale")),
     h("p", { id: "preview-error", class: "form-error", role: "alert", hidden: true }),
     h("div", { class: "cp-buttons" }, startButton, draftButton),
   );

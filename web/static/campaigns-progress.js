@@ -4,64 +4,14 @@
  * page by page (GET /api/campaigns/{id}/recipients) and the CSV report.
  */
 import { $, api, fullTime, h, setChildren } from "/static/common.js";
-import { processed, statusPill } from "/static/campaigns-list.js";
+import { processed, senderExplained, senderLabel, statusPill } from "/static/campaigns-list.js";
+import { reasonText } from "/static/campaigns-reasons.js";
+import { formatNumber, locale, t, tn, tOr } from "/static/i18n.js";
 
-// Every text this script puts on the page (one place, for a translation).
-export const T = {
-  counts: {
-    recipients: "Recipients",
-    queued: "Queued",
-    sent: "Sent",
-    delivered: "Delivered",
-    failed: "Failed",
-    skipped: "Skipped",
-    replied: "Replied",
-    opted_out: "Opted out",
-  },
-  replies: {
-    guaranteed: "Replies come back to this campaign and recipient (2WAY pool).",
-    best_effort: "Replies are matched best-effort (ECO+): some may not be tied to this campaign.",
-    none: "No replies are possible (sender name).",
-    number: "Replies arrive in the number's conversations in the inbox.",
-  },
-  sender: (label) => `Sender: ${label}`,
-  created: "Created ",
-  started: ", started ",
-  finished: ", finished ",
-  startsAt: " · starts ",
-  waiting: (t) => `Outside its sending window: goes on ${t}.`,
-  pausedBy: (reason) => `Paused by the hub: ${reason}`,
-  window: (w) => `Sends between ${w.from} and ${w.to} (${w.tz})`,
-  noWindow: "Sends at any hour",
-  rate: (n) => (n ? `at most ${n} per minute` : "at the gateway's rate"),
-  progress: (done, total, pct) => `${done} of ${total} processed (${pct}%)`,
-  progressLabel: "Campaign progress",
-  rates: "Rates",
-  deliveryRate: "Delivery rate",
-  replyRate: "Reply rate",
-  noReports: "not reported for a sender name",
-  percent: (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 1000) / 10}%`),
-  excludedTitle: "Left out when the audience was built",
-  excluded: { opted_out: "opted out", blocked: "blocked", duplicates: "duplicates", invalid: "invalid" },
-  cost: (segments, units) => `${segments} SMS segments${units === null || units === undefined ? "" : ` · ${units} units`}`,
-  textTitle: "Message",
-  media: (files) => `MMS with ${files.map((f) => `${f.filename || f.mime} (${f.mime})`).join(", ")}`,
-  actions: { start: "Start", pause: "Pause", resume: "Resume", cancel: "Cancel campaign" },
-  confirmCancel: (name) => `Cancel the campaign “${name}”? Messages not sent yet will not be sent.`,
-  report: "Export CSV report",
-  recipientsTitle: "Recipients",
-  filter: "Status",
-  filterAll: "All",
-  recipientStatus: { queued: "Queued", sent: "Sent", delivered: "Delivered", failed: "Failed", skipped: "Skipped" },
-  head: ["Phone", "Name", "Status", "Sender", "Sent", "Delivered", "Reply"],
-  optedOut: "opted out",
-  noRecipients: "No recipients with this status.",
-  page: (n) => `Page ${n}`,
-  previous: "Previous",
-  next: "Next",
-  notFound: "This campaign does not exist (or belongs to another account).",
-};
-
+// The texts are in web/static/i18n/<lang>-campaigns.js (keys cp.*); these are the codes they follow.
+const EXCLUDED = ["opted_out", "blocked", "duplicates", "invalid"];
+const RECIPIENT_STATUSES = ["queued", "sent", "delivered", "failed", "skipped"];
+const HEAD = ["phone", "name", "status", "sender", "sent", "delivered", "reply"];
 const COUNT_KEYS = ["recipients", "queued", "sent", "delivered", "failed", "skipped", "replied", "opted_out"];
 const ACTIONS = {
   start: ["draft"],
@@ -90,6 +40,31 @@ function timeNode(iso) {
   return h("time", { datetime: iso, title: fullTime(iso) }, fullTime(iso));
 }
 
+// A sentence with a time in it ("Created {time}"): the text around the <time> element as the language orders it.
+function timed(key, iso) {
+  const [before, after = ""] = t(key, { time: "\u0000" }).split("\u0000");
+  return [before, timeNode(iso), after];
+}
+
+function scheduleLine(schedule) {
+  const w = schedule.window;
+  const rate = schedule.rate_per_minute;
+  return t("cp.schedule-line", {
+    window: w ? t("cp.window", { from: w.from, to: w.to, tz: w.tz }) : t("cp.no-window"),
+    rate: rate ? t("cp.rate-at-most", { n: formatNumber(rate) }) : t("cp.rate-gateway"),
+  });
+}
+
+function percent(x) {
+  if (x === null || x === undefined) return "—";
+  return new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 1 }).format(x);
+}
+
+function cost(segments, units) {
+  const text = tn("cp.segments-n", segments);
+  return units === null || units === undefined ? text : t("cp.cost-line", { segments: text, units: tn("cp.units-n", units) });
+}
+
 function renderHead() {
   const c = state.campaign;
   setChildren($("progress-title"), h("span", null, c.name), " ", statusPill(c.status));
@@ -103,24 +78,24 @@ function renderHead() {
           type: "button",
           id: `campaign-${action}`,
           dataset: { action },
-          text: T.actions[action],
+          text: t(`cp.action.${action}`),
           onClick: () => act(action),
         }),
       );
     }
   }
   actions.push(
-    h("a", { class: "btn btn-ghost", id: "campaign-report", href: `/api/campaigns/${encodeURIComponent(c.id)}/report.csv`, download: "" }, T.report),
+    h("a", { class: "btn btn-ghost", id: "campaign-report", href: `/api/campaigns/${encodeURIComponent(c.id)}/report.csv`, download: "" }, t("cp.report")),
   );
   setChildren($("progress-actions"), actions);
 }
 
 function whenLine(c) {
   const parts = [];
-  if (c.created_at) parts.push([T.created, timeNode(c.created_at)]);
-  if (c.started_at) parts.push([T.started, timeNode(c.started_at)]);
-  if (c.finished_at) parts.push([T.finished, timeNode(c.finished_at)]);
-  if (c.status === "scheduled" && c.schedule && c.schedule.start_at) parts.push([T.startsAt, timeNode(c.schedule.start_at)]);
+  if (c.created_at) parts.push(timed("cp.when-created", c.created_at));
+  if (c.started_at) parts.push(", ", timed("cp.when-started-at", c.started_at));
+  if (c.finished_at) parts.push(", ", timed("cp.when-finished", c.finished_at));
+  if (c.status === "scheduled" && c.schedule && c.schedule.start_at) parts.push(" · ", timed("cp.when-starts", c.schedule.start_at));
   return h("p", { class: "fw-meta" }, parts);
 }
 
@@ -137,16 +112,16 @@ function renderSummary() {
     h(
       "p",
       { class: "cp-sender-line" },
-      h("strong", null, T.sender((c.sender && c.sender.label) || "")),
+      h("strong", { title: senderExplained(c.sender) }, t("cp.sender-line", { label: senderLabel(c.sender) })),
       " — ",
-      h("span", { id: "campaign-replies", dataset: { replies: c.replies || "" } }, T.replies[c.replies] || ""),
+      h("span", { id: "campaign-replies", dataset: { replies: c.replies || "" } }, c.replies ? tOr(`cp.replies.${c.replies}`, "") : ""),
     ),
     whenLine(c),
-    h("p", { class: "fw-meta" }, `${schedule.window ? T.window(schedule.window) : T.noWindow}, ${T.rate(schedule.rate_per_minute)}.`),
+    h("p", { class: "fw-meta" }, scheduleLine(schedule)),
     c.status === "waiting" && c.next_send_at
-      ? h("p", { class: "cp-stale", id: "campaign-waiting" }, T.waiting(fullTime(c.next_send_at)))
+      ? h("p", { class: "cp-stale", id: "campaign-waiting" }, t("cp.waiting", { time: fullTime(c.next_send_at) }))
       : null,
-    c.status === "paused" && c.paused_reason ? h("p", { class: "cp-stale", id: "campaign-paused" }, T.pausedBy(c.paused_reason)) : null,
+    c.status === "paused" && c.paused_reason ? h("p", { class: "cp-stale", id: "campaign-paused" }, t("cp.paused-by", { reason: reasonText(c.paused_reason) })) : null,
     h(
       "div",
       { class: "cp-progress" },
@@ -156,14 +131,14 @@ function renderSummary() {
           class: "cp-bar",
           id: "campaign-bar",
           role: "progressbar",
-          "aria-label": T.progressLabel,
+          "aria-label": t("cp.progress-label"),
           "aria-valuemin": "0",
           "aria-valuemax": String(total),
           "aria-valuenow": String(done),
         },
         h("span", { class: "cp-bar-fill", style: `width:${pct}%` }),
       ),
-      h("p", { class: "fw-meta", id: "campaign-progress-text" }, T.progress(done, total, pct)),
+      h("p", { class: "fw-meta", id: "campaign-progress-text" }, t("cp.progress", { done: formatNumber(done), total: formatNumber(total), pct })),
     ),
     h(
       "ul",
@@ -172,8 +147,8 @@ function renderSummary() {
         h(
           "li",
           { class: `cp-count cp-count-${key}`, dataset: { count: key, value: String(counts[key] || 0) } },
-          h("span", { class: "cp-count-value" }, String(counts[key] || 0)),
-          h("span", { class: "cp-count-label" }, T.counts[key]),
+          h("span", { class: "cp-count-value" }, formatNumber(counts[key] || 0)),
+          h("span", { class: "cp-count-label" }, t(`cp.count.${key}`)),
         ),
       ),
     ),
@@ -183,32 +158,29 @@ function renderSummary() {
       h(
         "p",
         { id: "campaign-rates" },
-        h("span", null, `${T.deliveryRate}: `, h(
+        h("span", null, `${t("cp.delivery-rate")}: `, h(
           "strong",
           { dataset: { rate: "delivery" } },
           // Sends with a text sender name ask for no delivery reports: nothing to rate.
-          c.sender && c.sender.kind === "name" ? T.noReports : T.percent(c.rates && c.rates.delivery),
+          c.sender && c.sender.kind === "name" ? t("cp.no-reports") : percent(c.rates && c.rates.delivery),
         )),
         " · ",
-        h("span", null, `${T.replyRate}: `, h("strong", { dataset: { rate: "reply" } }, T.percent(c.rates && c.rates.reply))),
+        h("span", null, `${t("cp.reply-rate")}: `, h("strong", { dataset: { rate: "reply" } }, percent(c.rates && c.rates.reply))),
       ),
-      h("p", { id: "campaign-cost" }, T.cost(c.segments_total || 0, c.units_total)),
+      h("p", { id: "campaign-cost" }, cost(c.segments_total || 0, c.units_total)),
       h(
         "p",
         { class: "fw-meta", id: "campaign-excluded" },
-        `${T.excludedTitle}: `,
-        Object.keys(T.excluded)
-          .map((k) => `${excluded[k] || 0} ${T.excluded[k]}`)
-          .join(", "),
+        t("cp.excluded-built", { list: EXCLUDED.map((k) => t(`cp.built.${k}`, { n: formatNumber(excluded[k] || 0) })).join(", ") }),
       ),
     ),
     h(
       "details",
       { class: "cp-text-box" },
-      h("summary", null, T.textTitle),
+      h("summary", null, t("cp.text-title")),
       h("div", { class: "cp-sample-text" }, c.text || ""),
       (c.media || []).length
-        ? h("p", { class: "fw-help cp-small", id: "campaign-media", dataset: { files: String(c.media.length) } }, T.media(c.media))
+        ? h("p", { class: "fw-help cp-small", id: "campaign-media", dataset: { files: String(c.media.length) } }, t("cp.media", { files: c.media.map((f) => `${f.filename || f.mime} (${f.mime})`).join(", ") }))
         : null,
     ),
   );
@@ -231,9 +203,9 @@ function recipientRow(r) {
     h(
       "td",
       null,
-      h("span", { class: `cp-rstatus cp-rstatus-${r.status}` }, T.recipientStatus[r.status] || r.status),
-      r.reason ? h("div", { class: "cp-muted cp-small" }, r.reason) : null,
-      r.opted_out ? h("div", { class: "cp-muted cp-small" }, T.optedOut) : null,
+      h("span", { class: `cp-rstatus cp-rstatus-${r.status}` }, tOr(`cp.rstatus.${r.status}`, r.status)),
+      r.reason ? h("div", { class: "cp-muted cp-small" }, reasonText(r.reason)) : null,
+      r.opted_out ? h("div", { class: "cp-muted cp-small" }, t("cp.opted-out")) : null,
     ),
     h("td", { class: "cp-nowrap" }, r.sender || ""),
     h("td", null, r.sent_at ? timeNode(r.sent_at) : ""),
@@ -255,7 +227,7 @@ async function loadRecipients() {
   state.next = page.next;
   setChildren($("recipients"), page.items.map(recipientRow));
   $("recipients-empty").hidden = page.items.length > 0;
-  $("recipients-page").textContent = T.page(state.page + 1);
+  $("recipients-page").textContent = t("cp.page", { n: state.page + 1 });
   $("recipients-prev").disabled = state.page === 0;
   $("recipients-next").disabled = !page.next;
 }
@@ -272,8 +244,8 @@ function recipientsSection() {
         loadRecipients().catch(() => {});
       },
     },
-    h("option", { value: "" }, T.filterAll),
-    Object.entries(T.recipientStatus).map(([value, label]) => h("option", { value }, label)),
+    h("option", { value: "" }, t("cp.filter-all")),
+    RECIPIENT_STATUSES.map((value) => h("option", { value }, t(`cp.rstatus.${value}`))),
   );
   return h(
     "div",
@@ -281,8 +253,8 @@ function recipientsSection() {
     h(
       "div",
       { class: "fw-card-head" },
-      h("h3", null, T.recipientsTitle),
-      h("div", { class: "fw-actions" }, h("label", { class: "visually-hidden", for: "recipients-status" }, T.filter), filter),
+      h("h3", null, t("cp.recipients-title")),
+      h("div", { class: "fw-actions" }, h("label", { class: "visually-hidden", for: "recipients-status" }, t("cp.filter")), filter),
     ),
     h(
       "div",
@@ -290,11 +262,11 @@ function recipientsSection() {
       h(
         "table",
         { class: "fw-table cp-recipients" },
-        h("thead", null, h("tr", null, T.head.map((t) => h("th", null, t)))),
+        h("thead", null, h("tr", null, HEAD.map((key) => h("th", null, t(`cp.head-${key}`))))),
         h("tbody", { id: "recipients" }),
       ),
     ),
-    h("p", { id: "recipients-empty", class: "list-empty", hidden: true }, T.noRecipients),
+    h("p", { id: "recipients-empty", class: "list-empty", hidden: true }, t("cp.no-recipients")),
     h(
       "div",
       { class: "cp-pager" },
@@ -302,7 +274,7 @@ function recipientsSection() {
         id: "recipients-prev",
         class: "btn btn-small",
         type: "button",
-        text: T.previous,
+        text: t("cp.previous"),
         disabled: true,
         onClick: () => {
           if (state.page === 0) return;
@@ -315,7 +287,7 @@ function recipientsSection() {
         id: "recipients-next",
         class: "btn btn-small",
         type: "button",
-        text: T.next,
+        text: t("cp.next"),
         disabled: true,
         onClick: () => {
           if (!state.next) return;
@@ -332,7 +304,7 @@ function recipientsSection() {
 
 async function act(action) {
   const c = state.campaign;
-  if (action === "cancel" && !window.confirm(T.confirmCancel(c.name))) return;
+  if (action === "cancel" && !window.confirm(t("cp.confirm-cancel", { name: c.name }))) return;
   for (const b of document.querySelectorAll("#progress-actions button")) b.disabled = true;
   try {
     setCampaign(await api("POST", `/api/campaigns/${encodeURIComponent(c.id)}/${action}`));
@@ -427,7 +399,7 @@ export async function showCampaign(id) {
     campaign = await api("GET", `/api/campaigns/${encodeURIComponent(id)}`);
   } catch (err) {
     setChildren($("progress-title"));
-    setChildren($("progress-body"), h("p", { class: "form-error" }, err.status === 404 ? T.notFound : err.message));
+    setChildren($("progress-body"), h("p", { class: "form-error" }, err.status === 404 ? t("cp.not-found") : err.message));
     return;
   }
   if (card.dataset.campaignId !== id) return;

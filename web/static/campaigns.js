@@ -6,6 +6,7 @@
  * meanwhile is read again over REST.
  */
 import { $, api, pageSocket, toast } from "/static/common.js";
+import { t } from "/static/i18n.js";
 import { applyProgress as listProgress, initList, loadList, markCurrent, upsertCampaign } from "/static/campaigns-list.js";
 import { collect, initEditor, reloadGroups, resetEditor, showError } from "/static/campaigns-editor.js";
 import { hidePreview, initPreview, markStale, showPreview } from "/static/campaigns-preview.js";
@@ -16,12 +17,6 @@ import {
   refresh as refreshCampaign,
   showCampaign,
 } from "/static/campaigns-progress.js";
-
-// Every text this script puts on the page (one place, for a translation).
-const T = {
-  created: (name) => `Campaign “${name}” created.`,
-};
-
 
 const rt = { socket: null, ready: 0 };
 
@@ -86,7 +81,7 @@ async function preview(e) {
 function created(campaign) {
   upsertCampaign(campaign);
   closeEditor();
-  toast(T.created(campaign.name), "ok");
+  toast(t("cp.created-toast", { name: campaign.name }), "ok");
   open(campaign.id);
 }
 

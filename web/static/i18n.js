@@ -26,11 +26,15 @@ import enSimulator from "/static/i18n/en-simulator.js";
 import plSimulator from "/static/i18n/pl-simulator.js";
 import enScreen from "/static/i18n/en-screen.js";
 import plScreen from "/static/i18n/pl-screen.js";
+import enCampaigns from "/static/i18n/en-campaigns.js";
+import plCampaigns from "/static/i18n/pl-campaigns.js";
+import enCampaignReasons from "/static/i18n/en-campaign-reasons.js";
+import plCampaignReasons from "/static/i18n/pl-campaign-reasons.js";
 
 export const LANGUAGES = { pl: "Polski", en: "English" };
 const DICTIONARIES = {
-  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen),
-  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen),
+  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen, enCampaigns, enCampaignReasons),
+  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen, plCampaigns, plCampaignReasons),
 };
 // The locale dates and numbers are written in when the browser's own one is another language.
 const DEFAULT_LOCALE = { pl: "pl-PL", en: "en-GB" };

@@ -1,0 +1,27 @@
+// Polish texts: campaign reasons and warnings the hub writes (campaigns-reasons.js). Keys and plural forms: docs/i18n.md.
+export default {
+  "cpr.sender_name_no_replies": "Odbiorcy nie mogą odpowiedzieć na nazwę nadawcy.",
+  "cpr.eco_best_effort": "ECO+: odpowiedzi są przypisywane do kampanii w miarę możliwości.",
+  "cpr.small_pool.one": "Pula 2WAY ma {n} numer: odbiorca, do którego w ostatnich 7 dniach pisało tyle innych trwających kampanii, zostanie pominięty.",
+  "cpr.small_pool.few": "Pula 2WAY ma {n} numery: odbiorca, do którego w ostatnich 7 dniach pisało tyle innych trwających kampanii, zostanie pominięty.",
+  "cpr.small_pool.many": "Pula 2WAY ma {n} numerów: odbiorca, do którego w ostatnich 7 dniach pisało tyle innych trwających kampanii, zostanie pominięty.",
+  "cpr.small_pool.other": "Pula 2WAY ma {n} numeru: odbiorca, do którego w ostatnich 7 dniach pisało tyle innych trwających kampanii, zostanie pominięty.",
+  "cpr.too_long.one": "Tekst {n} odbiorcy przekracza {max} segmentów i nie zostanie wysłany",
+  "cpr.too_long.few": "Teksty {n} odbiorców przekraczają {max} segmentów i nie zostaną wysłane",
+  "cpr.too_long.many": "Teksty {n} odbiorców przekraczają {max} segmentów i nie zostaną wysłane",
+  "cpr.too_long.other": "Teksty {n} odbiorcy przekraczają {max} segmentów i nie zostaną wysłane",
+  "cpr.no_phone": "brak numeru telefonu",
+  "cpr.empty": "pusty",
+  "cpr.short_code": "{value} to numer skrócony, a nie numer telefonu",
+  "cpr.bad_chars": "{value} nie jest numerem telefonu: dozwolone są tylko cyfry, spacje, ()-./ i jeden + na początku",
+  "cpr.not_valid": "{value} nie jest poprawnym numerem telefonu (domyślny kraj {region})",
+  "cpr.suppressed": "wypisany lub zablokowany po zbudowaniu listy odbiorców",
+  "cpr.interrupted": "wysyłka została przerwana; bramka mogła ją wysłać",
+  "cpr.pool_busy": "wszystkie numery wirtualne puli są dla tego odbiorcy zajęte przez inne trwające kampanie",
+  "cpr.number_gone": "numer {number} nie należy już do konta",
+  "cpr.pool_empty": "operatorowi skończyły się numery wirtualne do wysyłki",
+  "cpr.sender_name_no_mms": "nazwa nadawcy nie może wysłać MMS: wyślij z numeru lub z puli 2WAY",
+  "cpr.gateway_no_mms": "bramka tego numeru nie wysyła MMS",
+  "cpr.number_no_mms": "numer {number} jest na bramce {gateway}, która nie wysyła MMS",
+  "cpr.no_pool": "operator nie ma numerów wirtualnych {pool} do wysyłki"
+};
