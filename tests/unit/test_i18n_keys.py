@@ -25,6 +25,14 @@ DYNAMIC = {
     "nav": ["pages", "inbox", "services", "displays", "forwarding", "campaigns", "operator", "logout"],
     "numtype": ["ND", "NDI", "SC", "SCI", "2WAY", "ECO+", "OWN"],
     "unmatched": ["no_keyword", "no_binding", "opt_out", "opt_in", "help", "no_number"],
+    # The inbox (web/static/inbox*.js): conversation and message statuses, held-back replies,
+    # attachment kinds, and keys picked by a condition (`t(a ? "in.x" : "in.y")`).
+    "in.pill": ["open", "pending", "closed"],
+    "in.msg-status": ["received", "queued", "sending", "sent", "delivered", "undelivered", "failed"],
+    "in.withheld-reason": ["opted_out", "blocked", "auto_reply_limit", "usage_limit"],
+    "in.withheld-send": ["SendAutoreply", "SendSurveyMessage", "SendHelp", "SendOptInConfirmation", "DefaultReply"],
+    "in.media-kind": ["image", "audio", "video", "file"],
+    "in": ["handed-over-by", "handed-over-by-agent", "units-gsm", "units-utf16", "att-wrong-type", "att-unknown-type"],
 }
 
 
@@ -64,8 +72,9 @@ def used_keys() -> tuple[set[str], set[str]]:
 def test_the_pages_use_keys_at_all() -> None:
     plain, counted = used_keys()
     # A broken pattern would find nothing and pass everything below.
-    assert {"login.log-in", "op.accounts", "dp.screen-language", "scr.empty"} <= plain
-    assert {"op.accounts-n", "fw.attempts", "sv.members"} <= counted
+    assert {"login.log-in", "op.accounts", "dp.screen-language", "scr.empty", "in.select-conversation"} <= plain
+    assert {"in.canned-replies", "in.best-effort", "in.reconnecting"} <= plain
+    assert {"op.accounts-n", "fw.attempts", "sv.members", "in.unread-messages", "in.selected-n"} <= counted
 
 
 def test_every_used_key_has_a_text_in_both_languages(dicts: dict[str, dict[str, str]]) -> None:
@@ -97,3 +106,6 @@ def test_polish_plural_texts_differ_where_the_grammar_does(dicts: dict[str, dict
     assert pl["common.messages.one"] == "{n} wiadomość"
     assert pl["common.messages.few"] == pl["common.messages.many"] == "{n} wiadomości"
     assert pl["op.accounts-n.few"] == "{n} konta" and pl["op.accounts-n.many"] == "{n} kont"
+    assert pl["in.conversations-changed.few"] == "Zmieniono {n} rozmowy"
+    assert pl["in.conversations-changed.many"] == "Zmieniono {n} rozmów"
+    assert pl["in.unread-messages.one"] != pl["in.unread-messages.few"] != pl["in.unread-messages.many"]

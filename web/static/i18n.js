@@ -26,11 +26,15 @@ import enSimulator from "/static/i18n/en-simulator.js";
 import plSimulator from "/static/i18n/pl-simulator.js";
 import enScreen from "/static/i18n/en-screen.js";
 import plScreen from "/static/i18n/pl-screen.js";
+import enInbox from "/static/i18n/en-inbox.js";
+import plInbox from "/static/i18n/pl-inbox.js";
+import enInboxCompose from "/static/i18n/en-inbox-compose.js";
+import plInboxCompose from "/static/i18n/pl-inbox-compose.js";
 
 export const LANGUAGES = { pl: "Polski", en: "English" };
 const DICTIONARIES = {
-  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen),
-  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen),
+  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen, enInbox, enInboxCompose),
+  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen, plInbox, plInboxCompose),
 };
 // The locale dates and numbers are written in when the browser's own one is another language.
 const DEFAULT_LOCALE = { pl: "pl-PL", en: "en-GB" };

@@ -3,6 +3,7 @@
  * the contact's name. The hub does the search (GET /api/conversations?q=, hub/domain/search.py);
  * this mirrors it for conversations that arrive live while a search is shown.
  */
+import { t } from "/static/i18n.js";
 
 const PHONE_QUERY = /^[\s+()./\-0-9]+$/;
 const MIN_DIGITS = 3;
@@ -31,11 +32,11 @@ export function parseSearch(text) {
   if (!t) return { kind: "none" };
   if (PHONE_QUERY.test(t)) {
     const digits = t.replace(/\D/g, "");
-    if (digits.length < MIN_DIGITS) return { kind: "short", hint: `Type at least ${MIN_DIGITS} digits` };
+    if (digits.length < MIN_DIGITS) return { kind: "short", hint: t("in.search-digits", { n: MIN_DIGITS }) };
     return { kind: "phone", digits };
   }
   const searched = words(t).filter((w) => w.length >= MIN_LETTERS);
-  if (!searched.length) return { kind: "short", hint: `Type at least ${MIN_LETTERS} letters of a name` };
+  if (!searched.length) return { kind: "short", hint: t("in.search-letters", { n: MIN_LETTERS }) };
   return { kind: "name", words: searched };
 }
 
