@@ -32,7 +32,8 @@ DYNAMIC = {
     "in.withheld-reason": ["opted_out", "blocked", "auto_reply_limit", "usage_limit"],
     "in.withheld-send": ["SendAutoreply", "SendSurveyMessage", "SendHelp", "SendOptInConfirmation", "DefaultReply"],
     "in.media-kind": ["image", "audio", "video", "file"],
-    "in": ["handed-over-by", "handed-over-by-agent", "units-gsm", "units-utf16", "att-wrong-type", "att-unknown-type"],
+    "in": ["handed-over-by", "handed-over-by-agent", "units-gsm", "units-utf16", "att-wrong-type", "att-unknown-type",
+           "search-digits", "search-letters"],
 }
 
 

@@ -3,8 +3,6 @@
  * the contact's name. The hub does the search (GET /api/conversations?q=, hub/domain/search.py);
  * this mirrors it for conversations that arrive live while a search is shown.
  */
-import { t } from "/static/i18n.js";
-
 const PHONE_QUERY = /^[\s+()./\-0-9]+$/;
 const MIN_DIGITS = 3;
 const MIN_LETTERS = 2;
@@ -24,19 +22,21 @@ function words(text) {
 }
 
 /**
- * What the search box asks for: {kind: "none"} (empty), {kind: "short", hint} (too little to
- * search by), {kind: "phone", digits} or {kind: "name", words}.
+ * What the search box asks for: {kind: "none"} (empty), {kind: "short", need, min} (too little
+ * to search by: at least `min` "digits" or "letters"; the page words the hint in its language),
+ * {kind: "phone", digits} or {kind: "name", words}. No page imports here: tests/unit/test_search_js.py
+ * runs this file in Node.
  */
 export function parseSearch(text) {
   const t = String(text || "").trim();
   if (!t) return { kind: "none" };
   if (PHONE_QUERY.test(t)) {
     const digits = t.replace(/\D/g, "");
-    if (digits.length < MIN_DIGITS) return { kind: "short", hint: t("in.search-digits", { n: MIN_DIGITS }) };
+    if (digits.length < MIN_DIGITS) return { kind: "short", need: "digits", min: MIN_DIGITS };
     return { kind: "phone", digits };
   }
   const searched = words(t).filter((w) => w.length >= MIN_LETTERS);
-  if (!searched.length) return { kind: "short", hint: t("in.search-letters", { n: MIN_LETTERS }) };
+  if (!searched.length) return { kind: "short", need: "letters", min: MIN_LETTERS };
   return { kind: "name", words: searched };
 }
 

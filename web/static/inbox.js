@@ -1000,7 +1000,7 @@ function onFiltersChanged(debounce, byHand = true) {
     number_id: el.filterNumber.value,
   };
   const search = parseSearch(state.filters.search);
-  el.searchHint.textContent = search.kind === "short" ? search.hint : "";
+  el.searchHint.textContent = search.kind === "short" ? t(search.need === "digits" ? "in.search-digits" : "in.search-letters", { n: search.min }) : "";
   el.searchHint.hidden = search.kind !== "short";
   state.stickyId = null;
   renderList();
