@@ -30,10 +30,24 @@ DYNAMIC = {
     "in.pill": ["open", "pending", "closed"],
     "in.msg-status": ["received", "queued", "sending", "sent", "delivered", "undelivered", "failed"],
     "in.withheld-reason": ["opted_out", "blocked", "auto_reply_limit", "usage_limit"],
-    "in.withheld-send": ["SendAutoreply", "SendSurveyMessage", "SendHelp", "SendOptInConfirmation", "DefaultReply"],
+    "in.withheld-send": [
+        "SendAutoreply",
+        "SendSurveyMessage",
+        "SendHelp",
+        "SendOptInConfirmation",
+        "DefaultReply",
+    ],
     "in.media-kind": ["image", "audio", "video", "file"],
-    "in": ["handed-over-by", "handed-over-by-agent", "units-gsm", "units-utf16", "att-wrong-type", "att-unknown-type",
-           "search-digits", "search-letters"],
+    "in": [
+        "handed-over-by",
+        "handed-over-by-agent",
+        "units-gsm",
+        "units-utf16",
+        "att-wrong-type",
+        "att-unknown-type",
+        "search-digits",
+        "search-letters",
+    ],
 }
 
 
@@ -73,8 +87,8 @@ def used_keys() -> tuple[set[str], set[str]]:
 def test_the_pages_use_keys_at_all() -> None:
     plain, counted = used_keys()
     # A broken pattern would find nothing and pass everything below.
-    assert {"login.log-in", "op.accounts", "dp.screen-language", "scr.empty", "in.select-conversation"} <= plain
-    assert {"in.canned-replies", "in.best-effort", "in.reconnecting"} <= plain
+    assert {"login.log-in", "op.accounts", "dp.screen-language", "scr.empty"} <= plain
+    assert {"in.select-conversation", "in.canned-replies", "in.best-effort", "in.reconnecting"} <= plain
     assert {"op.accounts-n", "fw.attempts", "sv.members", "in.unread-messages", "in.selected-n"} <= counted
 
 
