@@ -51,7 +51,7 @@ export function labelChips(conv) {
   noticeUnknown(conv.labels || []);
   const known = (conv.labels || []).map((id) => labels.get(id)).filter(Boolean);
   if (!known.length) return null;
-  return h("span", { class: "label-chips", "aria-label": "Labels" }, known.map((l) => chip(l)));
+  return h("span", { class: "label-chips", "aria-label": t("in.labels") }, known.map((l) => chip(l)));
 }
 
 /** Fill the options of a <select> of labels, keeping its choice when it still exists. */
