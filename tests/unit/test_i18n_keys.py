@@ -34,6 +34,29 @@ DYNAMIC = {
     "cp.replies": ["guaranteed", "best_effort", "none", "number"],
     "cp.action": ["start", "pause", "resume", "cancel"],
     "cp.rstatus": ["queued", "sent", "delivered", "failed", "skipped"],
+    # The inbox (web/static/inbox*.js): conversation and message statuses, held-back replies,
+    # attachment kinds, and keys picked by a condition (`t(a ? "in.x" : "in.y")`).
+    "in.pill": ["open", "pending", "closed"],
+    "in.msg-status": ["received", "queued", "sending", "sent", "delivered", "undelivered", "failed"],
+    "in.withheld-reason": ["opted_out", "blocked", "auto_reply_limit", "usage_limit"],
+    "in.withheld-send": [
+        "SendAutoreply",
+        "SendSurveyMessage",
+        "SendHelp",
+        "SendOptInConfirmation",
+        "DefaultReply",
+    ],
+    "in.media-kind": ["image", "audio", "video", "file"],
+    "in": [
+        "handed-over-by",
+        "handed-over-by-agent",
+        "units-gsm",
+        "units-utf16",
+        "att-wrong-type",
+        "att-unknown-type",
+        "search-digits",
+        "search-letters",
+    ],
 }
 # Keys of one family glued with a hyphen (`cp.head-${key}`).
 HYPHENATED = {"cp.head": ["phone", "name", "status", "sender", "sent", "delivered", "reply"]}
@@ -87,6 +110,8 @@ def test_the_pages_use_keys_at_all() -> None:
     assert {"op.accounts-n", "fw.attempts", "sv.members"} <= counted
     assert {"cp.preview", "cp.status.paused", "cpr.pool_busy", "cpr.sender_name_no_mms"} <= plain
     assert {"cp.recipients-n", "cpr.small_pool", "cpr.too_long"} <= counted
+    assert {"in.select-conversation", "in.canned-replies", "in.best-effort", "in.reconnecting"} <= plain
+    assert {"op.accounts-n", "fw.attempts", "sv.members", "in.unread-messages", "in.selected-n"} <= counted
 
 
 def test_every_used_key_has_a_text_in_both_languages(dicts: dict[str, dict[str, str]]) -> None:
@@ -122,6 +147,10 @@ def test_polish_plural_texts_differ_where_the_grammar_does(dicts: dict[str, dict
     assert recipients == ["{n} odbiorca", "{n} odbiorcy", "{n} odbiorców"]
     segments = [pl[f"cp.segments-n.{form}"] for form in ("one", "few", "many")]
     assert segments == ["{n} segment SMS", "{n} segmenty SMS", "{n} segmentów SMS"]
+    assert pl["in.conversations-changed.few"] == "Zmieniono {n} rozmowy"
+    assert pl["in.conversations-changed.many"] == "Zmieniono {n} rozmów"
+    assert pl["in.unread-messages.one"] != pl["in.unread-messages.few"] != pl["in.unread-messages.many"]
+
 
 
 def test_the_campaign_reason_patterns_recognise_the_hubs_own_sentences() -> None:

@@ -30,11 +30,15 @@ import enCampaigns from "/static/i18n/en-campaigns.js";
 import plCampaigns from "/static/i18n/pl-campaigns.js";
 import enCampaignReasons from "/static/i18n/en-campaign-reasons.js";
 import plCampaignReasons from "/static/i18n/pl-campaign-reasons.js";
+import enInbox from "/static/i18n/en-inbox.js";
+import plInbox from "/static/i18n/pl-inbox.js";
+import enInboxCompose from "/static/i18n/en-inbox-compose.js";
+import plInboxCompose from "/static/i18n/pl-inbox-compose.js";
 
 export const LANGUAGES = { pl: "Polski", en: "English" };
 const DICTIONARIES = {
-  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen, enCampaigns, enCampaignReasons),
-  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen, plCampaigns, plCampaignReasons),
+  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen, enCampaigns, enCampaignReasons, enInbox, enInboxCompose),
+  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen, plCampaigns, plCampaignReasons, plInbox, plInboxCompose),
 };
 // The locale dates and numbers are written in when the browser's own one is another language.
 const DEFAULT_LOCALE = { pl: "pl-PL", en: "en-GB" };

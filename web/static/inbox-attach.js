@@ -8,6 +8,7 @@
  * reply names the uploaded ids in `media` (docs/mms.md).
  */
 import { formatSize, h, icon, setChildren, toast, uuid } from "/static/common.js";
+import { t, tn } from "/static/i18n.js";
 
 // What browsers call a file vs. what the hub names the same format.
 const ALIASES = { "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/mp3": "audio/mpeg", "audio/x-wav": "audio/wav", "audio/wave": "audio/wav" };
@@ -100,22 +101,22 @@ export class Attachments {
   /** Why these files cannot be added, or "" when they can. */
   refusal(files) {
     const limits = this.limits;
-    if (!limits) return "wait a moment: the number's MMS limits are being read";
-    if (!limits.can_send) return limits.reason || "this number's gateway cannot send MMS";
+    if (!limits) return t("in.att-limits-loading");
+    if (!limits.can_send) return limits.reason || t("in.att-no-mms");
     if (this.items.length + files.length > limits.max_files) {
-      return `at most ${limits.max_files} attachment${limits.max_files === 1 ? "" : "s"} go in one MMS from this number`;
+      return tn("in.att-max-files", limits.max_files);
     }
     let total = this.items.reduce((sum, i) => sum + i.file.size, 0);
     for (const file of files) {
       const type = ALIASES[file.type] || file.type;
       if (!limits.types.includes(type)) {
-        return `${file.name || "the file"} is ${file.type || "of an unknown type"}; this number sends ${typeNames(limits.types)}`;
+        return t(file.type ? "in.att-wrong-type" : "in.att-unknown-type", { name: file.name || t("in.att-the-file"), type: file.type, types: typeNames(limits.types) });
       }
       total += file.size;
     }
     if (total > limits.max_bytes) {
-      const what = files.length > 1 ? "these files are" : `${files[0].name || "the file"} is`;
-      return `${what} too large: this number sends at most ${formatSize(limits.max_bytes)} in one MMS, all its files together`;
+      const max = formatSize(limits.max_bytes);
+      return files.length > 1 ? t("in.att-too-large-many", { max }) : t("in.att-too-large", { name: files[0].name || t("in.att-the-file"), max });
     }
     return "";
   }
@@ -139,7 +140,7 @@ export class Attachments {
 
   async upload(item, conversationId, generation) {
     const form = new FormData();
-    form.append("file", item.file, item.file.name || "attachment");
+    form.append("file", item.file, item.file.name || t("in.attachment"));
     let error = "";
     try {
       const response = await fetch(`/api/conversations/${encodeURIComponent(conversationId)}/attachments`, {
@@ -149,16 +150,16 @@ export class Attachments {
         headers: { Accept: "application/json" },
       });
       const body = await response.json().catch(() => null);
-      if (!response.ok) error = (body && body.error) || `the upload failed (${response.status})`;
+      if (!response.ok) error = (body && body.error) || t("in.att-upload-failed", { status: response.status });
       else item.id = body.id;
     } catch (_) {
-      error = "the hub cannot be reached; check the connection";
+      error = t("common.unreachable");
     }
     if (generation !== this.generation) return;
     item.uploading = false;
     if (error) {
       this.remove(item.key);
-      this.showError(`${item.file.name || "The file"} was not attached: ${error}`);
+      this.showError(t("in.att-not-attached", { name: item.file.name || t("in.att-the-file"), error }));
       return;
     }
     this.renderList();
@@ -188,13 +189,13 @@ export class Attachments {
     }
     line.dataset.mms = limits.can_send ? "yes" : "no";
     if (!limits.can_send) {
-      line.textContent = `Text only: ${limits.reason || "this number's gateway cannot send MMS"}.`;
+      line.textContent = t("in.att-text-only", { reason: limits.reason || t("in.att-no-mms") });
       button.title = line.textContent;
       return;
     }
-    const files = limits.max_files === 1 ? "1 file" : `up to ${limits.max_files} files`;
-    line.textContent = `MMS: ${typeNames(limits.types)} · ${files}, ${formatSize(limits.max_bytes)} in all · drop, paste or attach`;
-    button.title = "Attach an image, audio or video";
+    const files = tn("in.att-up-to-files", limits.max_files);
+    line.textContent = t("in.att-limits", { types: typeNames(limits.types), files, size: formatSize(limits.max_bytes) });
+    button.title = t("in.attach-title");
   }
 
   renderList() {
@@ -207,17 +208,17 @@ export class Attachments {
         h(
           "div",
           { class: "attach-item", dataset: { state: item.uploading ? "uploading" : "ready" } },
-          item.url ? h("img", { class: "attach-thumb", src: item.url, alt: item.file.name || "image" }) : h("span", { class: "attach-icon" }, icon("paperclip", 18)),
+          item.url ? h("img", { class: "attach-thumb", src: item.url, alt: item.file.name || t("in.att-image") }) : h("span", { class: "attach-icon" }, icon("paperclip", 18)),
           h(
             "span",
             { class: "attach-name" },
-            h("span", { class: "attach-filename" }, item.file.name || "attachment"),
-            h("span", { class: "attach-size" }, item.uploading ? "uploading…" : formatSize(item.file.size)),
+            h("span", { class: "attach-filename" }, item.file.name || t("in.attachment")),
+            h("span", { class: "attach-size" }, item.uploading ? t("in.att-uploading") : formatSize(item.file.size)),
           ),
           h("button", {
             type: "button",
             class: "btn btn-ghost btn-icon attach-remove",
-            "aria-label": `Remove ${item.file.name || "the attachment"}`,
+            "aria-label": t("in.att-remove", { name: item.file.name || t("in.att-the-attachment") }),
             onclick: () => this.remove(item.key),
           }, "×"),
         ),

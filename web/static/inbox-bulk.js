@@ -5,6 +5,7 @@
  * and reports each id, so a partial failure is shown without undoing the rest.
  */
 import { $, api, h, setChildren, toast } from "/static/common.js";
+import { t, tn } from "/static/i18n.js";
 import { allLabels, fillLabelSelect } from "/static/inbox-labels.js";
 
 const selected = new Set();
@@ -45,7 +46,7 @@ export function bulkCheckbox(conv, label) {
     type: "checkbox",
     class: "bulk-check",
     checked: selected.has(conv.id),
-    "aria-label": `Select ${label}`,
+    "aria-label": t("in.select-one", { name: label }),
     onclick: (e) => onCheck(e, conv.id),
     // Space and Enter on the box are its own, not the row's (which opens the conversation).
     onkeydown: (e) => e.stopPropagation(),
@@ -68,7 +69,7 @@ function renderBar() {
   all.checked = n > 0 && n === shown.length;
   all.indeterminate = n > 0 && n < shown.length;
   all.disabled = shown.length === 0;
-  $("bulk-count").textContent = n ? `${n} selected` : "Select";
+  $("bulk-count").textContent = n ? tn("in.selected-n", n) : t("in.select");
   $("bulk-actions").hidden = n === 0;
 }
 
@@ -87,9 +88,9 @@ async function run(action, extra = {}) {
     }
     if (out.failed) {
       const first = out.results.find((r) => !r.ok);
-      toast(`${out.failed} of ${ids.length} not changed: ${first.error}`);
+      toast(t("in.bulk-failed", { failed: out.failed, total: ids.length, error: first.error }));
     } else {
-      toast(`${out.done} conversation${out.done === 1 ? "" : "s"} changed`, "ok");
+      toast(tn("in.conversations-changed", out.done), "ok");
     }
   } catch (err) {
     toast(err.message);
@@ -102,7 +103,7 @@ async function run(action, extra = {}) {
 /** Refill the bar's label choice (after the labels change). */
 export function bulkLabelsChanged() {
   const select = $("bulk-label");
-  if (select) fillLabelSelect(select, "Label…");
+  if (select) fillLabelSelect(select, t("in.label-choose"));
   const has = allLabels().length > 0;
   for (const id of ["bulk-label", "bulk-label-add", "bulk-label-remove"]) {
     const node = $(id);
@@ -116,8 +117,8 @@ export function initBulk(me, b) {
   const assign = $("bulk-assign");
   setChildren(
     assign,
-    h("option", { value: "" }, "Assign to…"),
-    h("option", { value: "__none__" }, "Unassigned"),
+    h("option", { value: "" }, t("in.assign-to")),
+    h("option", { value: "__none__" }, t("in.unassigned")),
     (me.agents || []).map((a) => h("option", { value: a.id }, a.id === me.id ? `${a.name} (you)` : a.name)),
   );
   assign.addEventListener("change", () => {
@@ -134,8 +135,8 @@ export function initBulk(me, b) {
   $("bulk-close").addEventListener("click", () => run("close"));
   $("bulk-reopen").addEventListener("click", () => run("reopen"));
   const label = () => $("bulk-label").value;
-  $("bulk-label-add").addEventListener("click", () => (label() ? run("label", { label_id: label() }) : toast("Choose a label")));
-  $("bulk-label-remove").addEventListener("click", () => (label() ? run("unlabel", { label_id: label() }) : toast("Choose a label")));
+  $("bulk-label-add").addEventListener("click", () => (label() ? run("label", { label_id: label() }) : toast(t("in.choose-label"))));
+  $("bulk-label-remove").addEventListener("click", () => (label() ? run("unlabel", { label_id: label() }) : toast(t("in.choose-label"))));
   $("bulk-clear").addEventListener("click", () => {
     for (const id of [...selected]) setChecked(id, false);
     renderBar();

@@ -5,6 +5,7 @@
  * A dialog manages them: everyone their own, admins the account-wide ones (docs/inbox.md).
  */
 import { api, h, setChildren, toast } from "/static/common.js";
+import { t } from "/static/i18n.js";
 import { Picker } from "/static/inbox-picker.js";
 
 const ctx = {
@@ -75,7 +76,7 @@ async function onInput() {
     shown.map((r) => ({
       key: r.id,
       title: `/${r.shortcut}`,
-      detail: `${r.scope === "account" ? "" : "· mine · "}${r.rendered ?? r.text}`,
+      detail: `${r.scope === "account" ? "" : `· ${t("in.canned-mine")} · `}${r.rendered ?? r.text}`,
       reply: r,
     })),
   );
@@ -102,45 +103,45 @@ function buildDialog() {
   const scope = h(
     "select",
     { id: "canned-scope" },
-    h("option", { value: "personal" }, "Only me"),
-    h("option", { value: "account" }, "Everyone (account-wide)"),
+    h("option", { value: "personal" }, t("in.canned-only-me")),
+    h("option", { value: "account" }, t("in.canned-everyone")),
   );
-  dlg.scopeRow = h("div", { class: "canned-field" }, h("label", { for: "canned-scope" }, "For"), scope);
+  dlg.scopeRow = h("div", { class: "canned-field" }, h("label", { for: "canned-scope" }, t("in.canned-for")), scope);
   dlg.scopeRow.hidden = !isAdmin();
   dlg.scope = scope;
-  dlg.shortcut = h("input", { id: "canned-shortcut", maxlength: "33", autocomplete: "off", required: true, placeholder: "powitanie" });
+  dlg.shortcut = h("input", { id: "canned-shortcut", maxlength: "33", autocomplete: "off", required: true, placeholder: t("in.canned-shortcut-placeholder") });
   dlg.body = h("textarea", {
     id: "canned-text",
     rows: "3",
     maxlength: "1600",
     required: true,
-    placeholder: "Dzień dobry {name|Kliencie}, tu {agent}.",
+    placeholder: t("in.canned-text-placeholder"),
     "aria-describedby": "canned-help",
   });
   dlg.error = h("p", { class: "canned-error", role: "alert", hidden: true });
-  dlg.save = h("button", { class: "btn btn-primary", type: "submit" }, "Add");
-  dlg.cancelEdit = h("button", { class: "btn btn-ghost", type: "button", hidden: true, onclick: () => resetForm() }, "Cancel edit");
+  dlg.save = h("button", { class: "btn btn-primary", type: "submit" }, t("in.add"));
+  dlg.cancelEdit = h("button", { class: "btn btn-ghost", type: "button", hidden: true, onclick: () => resetForm() }, t("in.canned-cancel-edit"));
   dlg.form = h(
     "form",
     { class: "canned-form", onsubmit: (e) => { e.preventDefault(); save(); } },
-    h("div", { class: "canned-field" }, h("label", { for: "canned-shortcut" }, "Shortcut"), dlg.shortcut),
-    h("div", { class: "canned-field" }, h("label", { for: "canned-text" }, "Text"), dlg.body),
-    h("p", { id: "canned-help", class: "canned-help" }, "Variables: {name|Kliencie} (the contact's name, or Kliencie), {phone}, the contact's fields such as {city|}, and {agent} (your name)."),
+    h("div", { class: "canned-field" }, h("label", { for: "canned-shortcut" }, t("in.canned-shortcut")), dlg.shortcut),
+    h("div", { class: "canned-field" }, h("label", { for: "canned-text" }, t("in.canned-text")), dlg.body),
+    h("p", { id: "canned-help", class: "canned-help" }, t("in.canned-variables")),
     dlg.scopeRow,
     dlg.error,
     h("div", { class: "canned-buttons" }, dlg.cancelEdit, dlg.save),
   );
-  dlg.list = h("ul", { class: "canned-list", "aria-label": "Canned replies" });
+  dlg.list = h("ul", { class: "canned-list", "aria-label": t("in.canned-replies") });
   dlg.node = h(
     "dialog",
     { id: "canned-dialog", class: "canned-dialog", "aria-labelledby": "canned-title" },
     h(
       "div",
       { class: "canned-head" },
-      h("h2", { id: "canned-title" }, "Canned replies"),
-      h("button", { class: "btn btn-ghost btn-icon", type: "button", "aria-label": "Close", onclick: () => dlg.node.close() }, "×"),
+      h("h2", { id: "canned-title" }, t("in.canned-replies")),
+      h("button", { class: "btn btn-ghost btn-icon", type: "button", "aria-label": t("in.close"), onclick: () => dlg.node.close() }, "×"),
     ),
-    h("p", { class: "canned-help" }, "Type / at the start of a reply to insert one."),
+    h("p", { class: "canned-help" }, t("in.canned-hint")),
     dlg.list,
     dlg.form,
   );
@@ -152,7 +153,7 @@ function resetForm() {
   dlg.shortcut.value = "";
   dlg.body.value = "";
   dlg.scope.disabled = false;
-  dlg.save.textContent = "Add";
+  dlg.save.textContent = t("in.add");
   dlg.cancelEdit.hidden = true;
   dlg.error.hidden = true;
 }
@@ -177,20 +178,20 @@ async function renderList() {
         "div",
         { class: "canned-item-head" },
         h("strong", {}, `/${r.shortcut}`),
-        h("span", { class: `canned-scope canned-scope-${r.scope}` }, r.scope === "account" ? "everyone" : "mine"),
+        h("span", { class: `canned-scope canned-scope-${r.scope}` }, r.scope === "account" ? t("in.canned-everyone-short") : t("in.canned-mine")),
         canChange(r)
           ? h(
               "span",
               { class: "canned-item-actions" },
-              h("button", { class: "btn btn-ghost", type: "button", onclick: () => edit(r), "aria-label": `Edit /${r.shortcut}` }, "Edit"),
-              h("button", { class: "btn btn-ghost", type: "button", onclick: () => remove(r), "aria-label": `Delete /${r.shortcut}` }, "Delete"),
+              h("button", { class: "btn btn-ghost", type: "button", onclick: () => edit(r), "aria-label": t("in.canned-edit-aria", { shortcut: r.shortcut }) }, t("in.edit")),
+              h("button", { class: "btn btn-ghost", type: "button", onclick: () => remove(r), "aria-label": t("in.canned-delete-aria", { shortcut: r.shortcut }) }, t("in.delete")),
             )
           : null,
       ),
       h("div", { class: "canned-item-text" }, r.text),
     ),
   );
-  setChildren(dlg.list, items.length ? items : [h("li", { class: "canned-none" }, "No canned replies yet.")]);
+  setChildren(dlg.list, items.length ? items : [h("li", { class: "canned-none" }, t("in.canned-none"))]);
 }
 
 function edit(reply) {
@@ -199,14 +200,14 @@ function edit(reply) {
   dlg.body.value = reply.text;
   dlg.scope.value = reply.scope;
   dlg.scope.disabled = true;
-  dlg.save.textContent = "Save";
+  dlg.save.textContent = t("in.save");
   dlg.cancelEdit.hidden = false;
   dlg.error.hidden = true;
   dlg.shortcut.focus();
 }
 
 async function remove(reply) {
-  if (!confirm(`Delete /${reply.shortcut}?`)) return;
+  if (!confirm(t("in.canned-delete-confirm", { shortcut: reply.shortcut }))) return;
   try {
     await api("DELETE", `/api/canned-replies/${encodeURIComponent(reply.id)}`);
   } catch (err) {
@@ -247,12 +248,12 @@ function openDialog() {
 /** Wire the "/" picker and the dialog's button into the composer. */
 export function initCanned({ me, selected, text, actions, onChange }) {
   Object.assign(ctx, { me, selected, text, onChange });
-  picker = new Picker(text, { label: "Canned replies", onPick: insert, empty: "No canned reply matches" });
+  picker = new Picker(text, { label: t("in.canned-replies"), onPick: insert, empty: t("in.canned-no-match") });
   text.addEventListener("input", onInput);
   const button = h(
     "button",
-    { id: "canned-manage", class: "btn btn-ghost", type: "button", title: "Canned replies (type / in the reply)", onclick: openDialog },
-    "/ Replies",
+    { id: "canned-manage", class: "btn btn-ghost", type: "button", title: t("in.canned-button-title"), onclick: openDialog },
+    t("in.canned-button"),
   );
   actions.insertBefore(button, actions.firstChild);
 }

@@ -5,13 +5,14 @@
  * it is pending with `handover` set and bots receive none of its messages until it is handed
  * back (POST /api/conversations/{id}/handback; docs/websocket-api.md, Bots).
  */
+import { t } from "/static/i18n.js";
 import { api, h } from "/static/common.js";
 
 /** "Handed over by FAQ bot", "Handed over by Anna Nowak (agent)", or "Handed over". */
 export function handoverLabel(conv) {
   const by = conv.handover_by;
-  if (!by || !by.name) return "Handed over";
-  return by.kind === "agent" ? `Handed over by ${by.name} (agent)` : `Handed over by ${by.name}`;
+  if (!by || !by.name) return t("in.handed-over");
+  return t(by.kind === "agent" ? "in.handed-over-by-agent" : "in.handed-over-by", { name: by.name });
 }
 
 /** The pill of a conversation row; null when the conversation is not handed over. */
@@ -19,7 +20,7 @@ export function handoverPill(conv) {
   if (!conv.handover) return null;
   return h(
     "span",
-    { class: "status-pill status-handover", title: conv.handover_note ? `Note: ${conv.handover_note}` : null },
+    { class: "status-pill status-handover", title: conv.handover_note ? t("in.handover-note", { note: conv.handover_note }) : null },
     handoverLabel(conv),
   );
 }

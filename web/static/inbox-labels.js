@@ -7,6 +7,7 @@
  * more), so a label is readable whatever colour an admin picks.
  */
 import { $, api, h, setChildren, toast } from "/static/common.js";
+import { t } from "/static/i18n.js";
 
 const labels = new Map(); // id -> {id, name, colour, background, text}
 let palette = [];
@@ -50,7 +51,7 @@ export function labelChips(conv) {
   noticeUnknown(conv.labels || []);
   const known = (conv.labels || []).map((id) => labels.get(id)).filter(Boolean);
   if (!known.length) return null;
-  return h("span", { class: "label-chips", "aria-label": "Labels" }, known.map((l) => chip(l)));
+  return h("span", { class: "label-chips", "aria-label": t("in.labels") }, known.map((l) => chip(l)));
 }
 
 /** Fill the options of a <select> of labels, keeping its choice when it still exists. */
@@ -92,8 +93,8 @@ export function renderThreadLabels(conv) {
           {
             type: "button",
             class: "label-chip-remove",
-            "aria-label": `Remove label ${l.name}`,
-            title: `Remove ${l.name}`,
+            "aria-label": t("in.label-remove-aria", { name: l.name }),
+            title: t("in.label-remove", { name: l.name }),
             onclick: () => setOnConversation(conv.id, l.id, false),
           },
           "×",
@@ -107,12 +108,12 @@ export function renderThreadLabels(conv) {
         {
           id: "thread-label-add",
           class: "label-add",
-          "aria-label": "Add a label",
+          "aria-label": t("in.label-add-aria"),
           onchange: (e) => {
             if (e.target.value) setOnConversation(conv.id, e.target.value, true);
           },
         },
-        h("option", { value: "" }, "+ Label"),
+        h("option", { value: "" }, t("in.label-add")),
         free.map((l) => h("option", { value: l.id }, l.name)),
       )
     : null;
@@ -135,8 +136,8 @@ function renderPanel() {
   setChildren(
     list,
     allLabels().map((l) => {
-      const name = h("input", { type: "text", value: l.name, maxlength: "40", "aria-label": `Name of label ${l.name}` });
-      const colour = colourSelect(l.colour, `Colour of label ${l.name}`);
+      const name = h("input", { type: "text", value: l.name, maxlength: "40", "aria-label": t("in.label-name-of", { name: l.name }) });
+      const colour = colourSelect(l.colour, t("in.label-colour-of", { name: l.name }));
       const save = async () => {
         try {
           await api("PATCH", `/api/labels/${encodeURIComponent(l.id)}`, { name: name.value, colour: colour.value });
@@ -159,9 +160,9 @@ function renderPanel() {
           {
             type: "button",
             class: "btn btn-ghost",
-            "aria-label": `Delete label ${l.name}`,
+            "aria-label": t("in.label-delete-aria", { name: l.name }),
             onclick: async () => {
-              if (!confirm(`Delete the label "${l.name}"? It is taken off every conversation.`)) return;
+              if (!confirm(t("in.label-delete-confirm", { name: l.name }))) return;
               try {
                 await api("DELETE", `/api/labels/${encodeURIComponent(l.id)}`);
                 await loadLabels();
@@ -170,7 +171,7 @@ function renderPanel() {
               }
             },
           },
-          "Delete",
+          t("in.delete"),
         ),
       );
     }),
@@ -198,7 +199,7 @@ export async function loadLabels() {
   for (const l of rows) labels.set(l.id, l);
   loaded = true;
   const filter = $("filter-label");
-  if (filter) fillLabelSelect(filter, "Any label");
+  if (filter) fillLabelSelect(filter, t("in.any-label"));
   renderPanel();
   if (bridge) bridge.labelsChanged();
 }

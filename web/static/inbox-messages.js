@@ -2,12 +2,13 @@
  * How a message of the inbox thread looks: its bubble, attachments, tags and delivery status.
  * Pure rendering: the thread (inbox.js) decides which status a message shows.
  */
+import { t, tOr } from "/static/i18n.js";
 import { formatSize, fullTime, h, icon, messageTime } from "/static/common.js";
 
 // The texts of the campaign chip (one place, for a translation).
 const CHIP = {
-  label: (name) => `Campaign: ${name}`,
-  title: (name) => `Open the campaign “${name}”`,
+  label: (name) => t("in.campaign-chip", { name }),
+  title: (name) => t("in.campaign-open", { name }),
 };
 
 /**
@@ -33,10 +34,10 @@ export function campaignChip(campaign) {
 
 function mediaNode(item) {
   if (!item.url) {
-    return h("div", { class: "media-rejected" }, `attachment rejected: ${item.rejected || "unknown reason"}`);
+    return h("div", { class: "media-rejected" }, t("in.media-rejected", { reason: item.rejected || t("in.unknown-reason") }));
   }
   const mime = String(item.mime || "").toLowerCase();
-  const name = item.filename || `${item.kind || "file"} attachment`;
+  const name = item.filename || tOr(`in.media-kind.${item.kind}`, t("in.media-kind.file"));
   const label = `${name}${item.size ? ` (${formatSize(item.size)})` : ""}`;
   if (item.kind === "image" && !mime.includes("svg")) {
     return h(
@@ -59,19 +60,7 @@ function mediaNode(item) {
 }
 
 // Automatic replies the hub held back for an inbound message (docs/keywords.md), one line each.
-const WITHHELD_REASON = {
-  opted_out: "the contact opted out",
-  blocked: "the contact is blocked",
-  auto_reply_limit: "automatic-reply limit reached",
-  usage_limit: "the account's usage limit is reached",
-};
-const WITHHELD_SEND = {
-  SendAutoreply: "Autoresponder",
-  SendSurveyMessage: "Survey reply",
-  SendHelp: "Help text",
-  SendOptInConfirmation: "Opt-in confirmation",
-  DefaultReply: "Default reply",
-};
+// Texts: in.withheld-reason.<reason>, in.withheld-send.<send> (codes unknown to them show as they are).
 
 function withheldNode(message) {
   const held = message.withheld || [];
@@ -82,8 +71,8 @@ function withheldNode(message) {
     held.map((w) =>
       h(
         "span",
-        { class: "msg-tag msg-tag-warn", title: `Not sent: ${w.text}` },
-        `${WITHHELD_SEND[w.send] || w.send} not sent: ${WITHHELD_REASON[w.reason] || w.reason}${w.limit ? ` (${w.limit})` : ""}`,
+        { class: "msg-tag msg-tag-warn", title: t("in.not-sent-title", { text: w.text }) },
+        t("in.withheld", { what: tOr(`in.withheld-send.${w.send}`, w.send), reason: tOr(`in.withheld-reason.${w.reason}`, w.reason) }) + (w.limit ? ` (${w.limit})` : ""),
       ),
     ),
   );
@@ -91,10 +80,10 @@ function withheldNode(message) {
 
 /** Show `status` (the best one known for the message) with its history as the tooltip. */
 export function renderStatus(node, message, status) {
-  node.textContent = status;
+  node.textContent = tOr(`in.msg-status.${status}`, status);
   node.dataset.status = status;
-  const history = (message.status_history || []).map((s) => `${s.status} ${fullTime(s.at)}${s.detail ? ` (${s.detail})` : ""}`);
-  node.title = history.join("\n") || status;
+  const history = (message.status_history || []).map((s) => `${tOr(`in.msg-status.${s.status}`, s.status)} ${fullTime(s.at)}${s.detail ? ` (${s.detail})` : ""}`);
+  node.title = history.join("\n") || node.textContent;
 }
 
 /** The thread's element for a message; `status` is the one its delivery status shows. */
@@ -104,19 +93,19 @@ export function renderMessage(message, status) {
   const bubble = h(
     "div",
     { class: "bubble" },
-    out && author.name ? h("div", { class: "msg-author" }, author.kind === "auto" ? `${author.name} · automatic` : author.name) : null,
+    out && author.name ? h("div", { class: "msg-author" }, author.kind === "auto" ? t("in.author-auto", { name: author.name }) : author.name) : null,
     message.keyword || message.campaign || message.campaign_id || message.best_effort
       ? h(
           "div",
           { class: "msg-tags" },
-          message.keyword ? h("span", { class: "msg-tag", title: "Keyword this message was routed by" }, message.keyword) : null,
+          message.keyword ? h("span", { class: "msg-tag", title: t("in.keyword-title") }, message.keyword) : null,
           message.campaign
             ? campaignChip(message.campaign)
             : message.campaign_id
-              ? h("span", { class: "msg-tag", title: "Reply to a campaign" }, `campaign ${message.campaign_id}`)
+              ? h("span", { class: "msg-tag", title: t("in.campaign-reply-title") }, t("in.campaign-id", { id: message.campaign_id }))
               : null,
           message.best_effort
-            ? h("span", { class: "msg-tag msg-tag-warn", title: "ECO+ replies are matched to the last message sent to this phone; the match may be wrong" }, "matched best-effort (ECO+)")
+            ? h("span", { class: "msg-tag msg-tag-warn", title: `${t("in.best-effort-title")}\n${t("numtype.ECO+")}` }, t("in.best-effort"))
             : null,
         )
       : null,
@@ -128,7 +117,7 @@ export function renderMessage(message, status) {
     "div",
     { class: "msg-meta" },
     h("time", { datetime: message.created_at, title: fullTime(message.created_at) }, messageTime(message.created_at)),
-    message.segments > 1 ? h("span", { class: "msg-segments", title: message.encoding }, `${message.segments} SMS`) : null,
+    message.segments > 1 ? h("span", { class: "msg-segments", title: message.encoding }, t("in.sms-parts", { n: message.segments })) : null,
   );
   if (out) {
     const node = h("span", { class: "message-status" });

@@ -8,6 +8,7 @@
  *    and, with the tab in the background and permission given, a desktop notification.
  */
 import { api, fullTime, h, messageTime, setChildren, toast, uuid } from "/static/common.js";
+import { t, tn } from "/static/i18n.js";
 import { Picker } from "/static/inbox-picker.js";
 
 const NOTES_PAGE = 200;
@@ -57,16 +58,16 @@ function noteText(note) {
 }
 
 function renderNote(note) {
-  const author = (note.author && note.author.name) || "Agent";
+  const author = (note.author && note.author.name) || t("in.agent");
   return h(
     "div",
     { class: "msg msg-note", dataset: { noteId: note.id, seq: String(note.seq) } },
     h(
       "div",
-      { class: "bubble note-bubble", role: "note", "aria-label": `Private note by ${author}` },
-      h("div", { class: "note-head" }, h("span", { class: "note-label" }, "Note"), h("span", { class: "note-author" }, author)),
+      { class: "bubble note-bubble", role: "note", "aria-label": t("in.note-by", { name: author }) },
+      h("div", { class: "note-head" }, h("span", { class: "note-label" }, t("in.note")), h("span", { class: "note-author" }, author)),
       noteText(note),
-      h("div", { class: "msg-meta" }, h("time", { datetime: note.created_at, title: fullTime(note.created_at) }, messageTime(note.created_at)), " · only agents see this"),
+      h("div", { class: "msg-meta" }, h("time", { datetime: note.created_at, title: fullTime(note.created_at) }, messageTime(note.created_at)), ` · ${t("in.note-only-agents")}`),
     ),
   );
 }
@@ -111,8 +112,8 @@ function setMode(mode) {
   el.reply.setAttribute("aria-pressed", mode === "reply" ? "true" : "false");
   el.note.setAttribute("aria-pressed", mode === "note" ? "true" : "false");
   ctx.text.placeholder =
-    mode === "note" ? "Write a private note for your team… (@ to mention, Ctrl+Enter to add)" : ctx.replyPlaceholder;
-  ctx.send.textContent = mode === "note" ? "Add note" : "Send";
+    mode === "note" ? t("in.note-placeholder") : ctx.replyPlaceholder;
+  ctx.send.textContent = mode === "note" ? t("in.add-note") : t("in.send");
   if (mode === "reply") mentionPicker.close();
 }
 
@@ -136,11 +137,11 @@ export async function sendNote(conversationId) {
     ctx.picked.clear();
     return true;
   } catch (err) {
-    toast(err.message || "Could not add the note");
+    toast(err.message || t("in.note-failed"));
     return false;
   } finally {
     ctx.send.disabled = false;
-    ctx.send.textContent = "Add note";
+    ctx.send.textContent = t("in.add-note");
   }
 }
 
@@ -179,7 +180,7 @@ function insertMention(item) {
 function renderMentions() {
   el.count.textContent = String(ctx.unseen);
   el.count.hidden = ctx.unseen === 0;
-  el.bell.setAttribute("aria-label", ctx.unseen ? `Mentions: ${ctx.unseen} new` : "Mentions");
+  el.bell.setAttribute("aria-label", ctx.unseen ? tn("in.mentions-new", ctx.unseen) : t("in.mentions"));
   const items = ctx.mentions.map((m) =>
     h(
       "li",
@@ -187,13 +188,13 @@ function renderMentions() {
       h(
         "a",
         { href: `#c=${m.conversation_id}`, onclick: () => closeMentions() },
-        h("span", { class: "mention-who" }, `${(m.by && m.by.name) || "Someone"} · ${m.contact}`),
+        h("span", { class: "mention-who" }, `${(m.by && m.by.name) || t("in.someone")} · ${m.contact}`),
         h("span", { class: "mention-text" }, m.text),
         h("time", { datetime: m.at, title: fullTime(m.at) }, messageTime(m.at)),
       ),
     ),
   );
-  setChildren(el.list, items.length ? items : [h("li", { class: "mention-none" }, "Nobody has mentioned you yet.")]);
+  setChildren(el.list, items.length ? items : [h("li", { class: "mention-none" }, t("in.no-mentions"))]);
 }
 
 function closeMentions() {
@@ -221,7 +222,7 @@ export function onMention(data) {
   if (el.panel.hidden) ctx.unseen += 1;
   renderMentions();
   if (document.visibilityState === "hidden" && "Notification" in window && Notification.permission === "granted") {
-    const n = new Notification(`${(data.by && data.by.name) || "Someone"} mentioned you`, {
+    const n = new Notification(t("in.mentioned-you", { name: (data.by && data.by.name) || t("in.someone") }), {
       body: `${data.contact}: ${data.text}`,
       tag: `mention-${data.note_id}`,
     });
@@ -241,8 +242,8 @@ function buildBell() {
     "@",
     el.count,
   );
-  el.list = h("ul", { id: "mentions-list", class: "mention-list", "aria-label": "Mentions" });
-  el.panel = h("div", { id: "mentions-panel", class: "mention-panel", hidden: true }, h("h2", { class: "mention-title" }, "Mentions"), el.list);
+  el.list = h("ul", { id: "mentions-list", class: "mention-list", "aria-label": t("in.mentions") });
+  el.panel = h("div", { id: "mentions-panel", class: "mention-panel", hidden: true }, h("h2", { class: "mention-title" }, t("in.mentions")), el.list);
   const wrap = h("div", { class: "mentions" }, el.bell, el.panel);
   const presence = document.getElementById("presence");
   presence.insertAdjacentElement("afterend", wrap);
@@ -252,9 +253,9 @@ function buildBell() {
 }
 
 function buildSwitch() {
-  el.reply = h("button", { type: "button", class: "mode-btn", "aria-pressed": "true", onclick: () => setMode("reply") }, "Reply");
-  el.note = h("button", { type: "button", class: "mode-btn", "aria-pressed": "false", title: "A private note: only agents see it", onclick: () => setMode("note") }, "Note");
-  const group = h("div", { id: "composer-mode", class: "composer-mode", role: "group", "aria-label": "Write a reply or a private note" }, el.reply, el.note);
+  el.reply = h("button", { type: "button", class: "mode-btn", "aria-pressed": "true", onclick: () => setMode("reply") }, t("in.mode-reply"));
+  el.note = h("button", { type: "button", class: "mode-btn", "aria-pressed": "false", title: t("in.mode-note-title"), onclick: () => setMode("note") }, t("in.note"));
+  const group = h("div", { id: "composer-mode", class: "composer-mode", role: "group", "aria-label": t("in.mode-group") }, el.reply, el.note);
   ctx.form.insertBefore(group, ctx.form.firstChild);
 }
 
@@ -263,7 +264,7 @@ export function initNotes({ me, agents, selected, thread, text, form, send }) {
   Object.assign(ctx, { me, agents, selected, thread, text, form, send, replyPlaceholder: text.placeholder });
   buildSwitch();
   buildBell();
-  mentionPicker = new Picker(text, { label: "Mention a colleague", onPick: insertMention, empty: "No colleague of that name" });
+  mentionPicker = new Picker(text, { label: t("in.mention-picker"), onPick: insertMention, empty: t("in.mention-none") });
   text.addEventListener("input", onMentionInput);
   renderMentions();
   api("GET", "/api/mentions")

@@ -7,7 +7,7 @@
  * a local timer only re-counts the waiting times. Every agent can snooze the open conversation.
  */
 import { $, api, h, parseTime, setChildren, toast } from "/static/common.js";
-import { locale } from "/static/i18n.js";
+import { locale, t, tn } from "/static/i18n.js";
 
 const TICK_MS = 15000;
 
@@ -125,9 +125,9 @@ export function queuePresence(data) {
 
 function waitedText(ms) {
   const minutes = Math.floor(ms / 60000);
-  if (minutes < 1) return "under a minute";
-  if (minutes < 60) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  if (minutes < 1) return t("in.under-a-minute");
+  if (minutes < 60) return t("in.minutes", { m: minutes });
+  return t("in.hours-minutes", { h: Math.floor(minutes / 60), m: minutes % 60 });
 }
 
 function renderQueue() {
@@ -137,8 +137,8 @@ function renderQueue() {
   const late = (conv) => q.threshold > 0 && now - parseTime(conv.waiting_since) >= q.threshold * 60000;
   const lateCount = waiting.filter(late).length;
   $("queue-summary-count").textContent = lateCount
-    ? `${waiting.length} waiting, ${lateCount} too long`
-    : `${waiting.length} waiting`;
+    ? t("in.waiting-late", { waiting: tn("in.waiting-n", waiting.length), late: tn("in.too-long-n", lateCount) })
+    : tn("in.waiting-n", waiting.length);
   setChildren(
     $("queue-waiting"),
     waiting.length
@@ -148,10 +148,10 @@ function renderQueue() {
             { class: late(conv) ? "queue-item queue-late" : "queue-item", dataset: { conversationId: conv.id } },
             h("a", { href: `#c=${conv.id}`, class: "queue-contact" }, conv.contact.name || conv.contact.phone),
             h("span", { class: "queue-wait" }, waitedText(now - parseTime(conv.waiting_since))),
-            late(conv) ? h("span", { class: "queue-flag" }, "Waiting too long") : null,
+            late(conv) ? h("span", { class: "queue-flag" }, t("in.waiting-too-long")) : null,
           ),
         )
-      : [h("li", { class: "queue-none" }, "Nobody waits.")],
+      : [h("li", { class: "queue-none" }, t("in.nobody-waits"))],
   );
   renderAgents();
 }
@@ -166,7 +166,7 @@ function agentRow(id) {
     dot: h("span", { class: "presence-dot", "aria-hidden": "true" }),
     name: h("span", { class: "queue-agent-name" }),
     state: h("span", { class: "visually-hidden" }),
-    load: h("span", { class: "queue-load", title: "Open conversations / capacity" }),
+    load: h("span", { class: "queue-load", title: t("in.load-title") }),
     input: h("input", {
       id: `cap-${id}`,
       class: "queue-capacity",
@@ -197,9 +197,9 @@ function renderAgents() {
     const r = agentRow(agent.id);
     r.dot.className = agent.online ? "presence-dot" : "presence-dot presence-off";
     r.name.textContent = agent.name;
-    r.state.textContent = agent.online ? "online" : "offline";
+    r.state.textContent = agent.online ? t("in.online") : t("in.offline");
     r.load.textContent = `${agent.open.size}/${agent.capacity}`;
-    r.label.textContent = `Capacity of ${agent.name}`;
+    r.label.textContent = t("in.capacity-of", { name: agent.name });
     if (document.activeElement !== r.input) r.input.value = String(agent.capacity);
     rows.push(r.row);
   }
@@ -285,7 +285,7 @@ export function initSnooze(selected) {
     const value = $("snooze-at").value;
     const at = value ? new Date(value) : null;
     if (!at || Number.isNaN(at.getTime())) {
-      toast("Choose a date and time");
+      toast(t("in.choose-date-time"));
       return;
     }
     send("snooze", { until: at.toISOString() });
@@ -296,7 +296,7 @@ export function initSnooze(selected) {
 export function renderSnooze(conv) {
   const button = $("snooze-toggle");
   const snoozed = Boolean(conv && conv.snoozed_until);
-  button.textContent = snoozed ? `Snoozed · ${snoozeFormat.format(new Date(conv.snoozed_until))}` : "Snooze";
+  button.textContent = snoozed ? t("in.snoozed-until", { when: snoozeFormat.format(new Date(conv.snoozed_until)) }) : t("in.snooze");
   button.disabled = Boolean(conv && conv.status === "closed");
   $("snooze-wake").hidden = !snoozed;
 }

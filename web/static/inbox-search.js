@@ -4,7 +4,6 @@
  * what it matched). The hub does the search (GET /api/conversations?q=, hub/domain/search.py);
  * this mirrors it for conversations that arrive live while a search is shown.
  */
-
 const PHONE_QUERY = /^[\s+()./\-0-9]+$/;
 const MIN_DIGITS = 3;
 const MIN_LETTERS = 2;
@@ -24,19 +23,21 @@ function words(text) {
 }
 
 /**
- * What the search box asks for: {kind: "none"} (empty), {kind: "short", hint} (too little to
- * search by), {kind: "phone", digits} or {kind: "name", words}.
+ * What the search box asks for: {kind: "none"} (empty), {kind: "short", need, min} (too little
+ * to search by: at least `min` "digits" or "letters"; the page words the hint in its language),
+ * {kind: "phone", digits} or {kind: "name", words}. No page imports here: tests/unit/test_search_js.py
+ * runs this file in Node.
  */
 export function parseSearch(text) {
   const t = String(text || "").trim();
   if (!t) return { kind: "none" };
   if (PHONE_QUERY.test(t)) {
     const digits = t.replace(/\D/g, "");
-    if (digits.length < MIN_DIGITS) return { kind: "short", hint: `Type at least ${MIN_DIGITS} digits` };
+    if (digits.length < MIN_DIGITS) return { kind: "short", need: "digits", min: MIN_DIGITS };
     return { kind: "phone", digits };
   }
   const searched = words(t).filter((w) => w.length >= MIN_LETTERS);
-  if (!searched.length) return { kind: "short", hint: `Type at least ${MIN_LETTERS} letters of a name or a word` };
+  if (!searched.length) return { kind: "short", need: "letters", min: MIN_LETTERS };
   return { kind: "name", words: searched };
 }
 

@@ -4,6 +4,7 @@
  * (GET/POST/DELETE /api/views; docs/inbox.md, "Filters and views").
  */
 import { $, api, h, setChildren, toast } from "/static/common.js";
+import { t, tOr } from "/static/i18n.js";
 
 const FIELDS = ["number_id", "label", "status", "assignee", "unread"];
 let views = [];
@@ -40,7 +41,7 @@ function render() {
         ),
         h(
           "button",
-          { type: "button", class: "btn btn-ghost views-delete", "aria-label": `Delete view ${v.name}`, onclick: () => remove(v) },
+          { type: "button", class: "btn btn-ghost views-delete", "aria-label": t("in.view-delete", { name: v.name }), onclick: () => remove(v) },
           "×",
         ),
       ),
@@ -102,7 +103,9 @@ export async function initViews(me, b) {
   bridge = b;
   const numbers = $("filter-number");
   for (const n of me.numbers || []) {
-    numbers.appendChild(h("option", { value: n.id }, n.label ? `${n.e164} (${n.label})` : n.e164));
+    // The number's type (ND, ECO+…) explained on hover, with the words of the common dictionary.
+    const title = n.type ? `${n.type}: ${tOr(`numtype.${n.type}`, n.type)}` : null;
+    numbers.appendChild(h("option", { value: n.id, title }, n.label ? `${n.e164} (${n.label})` : n.e164));
   }
   numbers.hidden = !(me.numbers || []).length;
   const assignee = $("filter-assignee");

@@ -30,6 +30,7 @@ import {
   toast,
   uuid,
 } from "/static/common.js";
+import { t, tn, tOr } from "/static/i18n.js";
 import { Attachments } from "/static/inbox-attach.js";
 import { bulkCheckbox, bulkLabelsChanged, initBulk, syncBulk } from "/static/inbox-bulk.js";
 import { initCanned } from "/static/inbox-canned.js";
@@ -144,7 +145,7 @@ const attachments = new Attachments({
 // ---------------------------------------------------------------- conversations
 
 function contactLabel(conv) {
-  return (conv.contact && (conv.contact.name || conv.contact.phone)) || "Unknown";
+  return (conv.contact && (conv.contact.name || conv.contact.phone)) || t("in.unknown");
 }
 
 function agentName(id) {
@@ -201,14 +202,14 @@ function renderRow(conv) {
   const last = conv.last_message;
   const snippet = h("span", { class: "conv-snippet" });
   if (!last) {
-    snippet.textContent = "No messages yet";
+    snippet.textContent = t("in.no-messages-yet");
   } else {
-    if (last.direction === "out") snippet.appendChild(document.createTextNode("You: "));
+    if (last.direction === "out") snippet.appendChild(document.createTextNode(`${t("in.you")} `));
     if (last.has_media) snippet.appendChild(icon("paperclip", 13));
-    snippet.appendChild(document.createTextNode(last.text || (last.has_media ? " Attachment" : "")));
+    snippet.appendChild(document.createTextNode(last.text || (last.has_media ? ` ${t("in.attachment")}` : "")));
   }
   const assignee = agentName(conv.assignee_id);
-  const badge = h("span", { class: "unread-badge", "aria-label": `${conv.unread} unread` }, String(conv.unread || 0));
+  const badge = h("span", { class: "unread-badge", "aria-label": tn("in.unread-messages", conv.unread || 0) }, String(conv.unread || 0));
   badge.hidden = !(conv.unread > 0);
   setChildren(
     row,
@@ -229,13 +230,13 @@ function renderRow(conv) {
     h(
       "div",
       { class: "conv-meta" },
-      h("span", { class: `status-pill status-${conv.status}` }, conv.status),
+      h("span", { class: `status-pill status-${conv.status}` }, tOr(`in.pill.${conv.status}`, conv.status)),
       // Handed over by a bot or an agent: a human should answer (docs/websocket-api.md, Bots).
       handoverPill(conv),
       labelChips(conv),
       campaignChip(conv.campaign),
       assignee ? h("span", { class: "conv-assignee" }, `→ ${assignee}`) : null,
-      h("span", { class: "conv-number" }, `via ${conv.number}`),
+      h("span", { class: "conv-number" }, t("in.via", { number: conv.number })),
     ),
   );
   row.classList.toggle("unread", conv.unread > 0);
@@ -275,7 +276,7 @@ function renderListNow() {
   el.loadMore.hidden = !state.listHasMore;
   syncBulk();
   const unread = [...state.conversations.values()].reduce((n, c) => n + (c.unread > 0 ? 1 : 0), 0);
-  document.title = unread ? `(${unread}) Inbox · SMS Hub` : "Inbox · SMS Hub";
+  document.title = unread ? t("in.title-unread", { n: unread }) : t("in.title");
 }
 
 function searchedWords() {
@@ -387,9 +388,9 @@ function applyStatus(data) {
 }
 
 function renderAssignOptions() {
-  const options = [h("option", { value: "" }, "Unassigned")];
+  const options = [h("option", { value: "" }, t("in.unassigned"))];
   for (const agent of state.agents.values()) {
-    options.push(h("option", { value: agent.id }, agent.id === state.me.id ? `${agent.name} (you)` : agent.name));
+    options.push(h("option", { value: agent.id }, agent.id === state.me.id ? t("in.agent-you", { name: agent.name }) : agent.name));
   }
   setChildren(el.assign, options);
 }
@@ -399,16 +400,16 @@ function renderThreadHeader() {
   if (!conv) return;
   el.contact.textContent = contactLabel(conv);
   el.contact.title = conv.contact.phone;
-  el.number.textContent = `via ${conv.number}`;
-  el.status.textContent = conv.status;
+  el.number.textContent = t("in.via", { number: conv.number });
+  el.status.textContent = tOr(`in.pill.${conv.status}`, conv.status);
   el.status.className = `status-pill status-${conv.status}`;
   const assignee = conv.assignee_id || "";
   if (assignee && !el.assign.querySelector(`option[value="${CSS.escape(assignee)}"]`)) {
-    el.assign.appendChild(h("option", { value: assignee }, "Unknown agent"));
+    el.assign.appendChild(h("option", { value: assignee }, t("in.unknown-agent")));
   }
   el.assign.value = assignee;
   el.assign.dataset.assignee = assignee;
-  el.statusToggle.textContent = conv.status === "closed" ? "Reopen" : "Close";
+  el.statusToggle.textContent = conv.status === "closed" ? t("in.reopen") : t("in.close");
   el.statusToggle.dataset.action = conv.status === "closed" ? "open" : "closed";
   renderHandoverBar(conv, el.handover);
   renderSnooze(conv);
@@ -540,8 +541,8 @@ function renderTyping() {
     if (t.conversation_id === state.selectedId) names.push(t.name.split(/\s+/)[0] || t.name);
   }
   if (!names.length) el.typing.textContent = "";
-  else if (names.length === 1) el.typing.textContent = `${names[0]} is typing…`;
-  else el.typing.textContent = `${names.join(", ")} are typing…`;
+  else if (names.length === 1) el.typing.textContent = t("in.typing-one", { name: names[0] });
+  else el.typing.textContent = t("in.typing-many", { names: names.join(", ") });
 }
 
 function onTyping(data) {
@@ -552,7 +553,7 @@ function onTyping(data) {
     state.typing.delete(data.agent_id);
     renderTyping();
   }, TYPING_SHOW_MS);
-  state.typing.set(data.agent_id, { name: data.agent_name || "Someone", conversation_id: data.conversation_id, timer });
+  state.typing.set(data.agent_id, { name: data.agent_name || t("in.someone"), conversation_id: data.conversation_id, timer });
   renderTyping();
 }
 
@@ -566,7 +567,7 @@ function stopTyping(agentId) {
 
 function renderPresence() {
   const items = [...state.online.entries()].map(([id, name]) =>
-    h("li", { class: "presence-item", title: `${name} is online`, dataset: { agentId: id } },
+    h("li", { class: "presence-item", title: t("in.is-online", { name }), dataset: { agentId: id } },
       h("span", { class: "presence-dot", "aria-hidden": "true" }), name.split(/\s+/)[0] || name));
   setChildren(el.presence, items);
 }
@@ -709,13 +710,13 @@ function request(payload, timeoutMs) {
     const requestId = uuid();
     const timer = setTimeout(() => {
       rt.pending.delete(requestId);
-      reject(Object.assign(new Error("no answer from the hub"), { transport: true }));
+      reject(Object.assign(new Error(t("in.no-answer")), { transport: true }));
     }, timeoutMs);
     rt.pending.set(requestId, { resolve, reject, timer });
     if (!send({ ...payload, request_id: requestId })) {
       clearTimeout(timer);
       rt.pending.delete(requestId);
-      reject(Object.assign(new Error("not connected"), { transport: true }));
+      reject(Object.assign(new Error(t("in.not-connected")), { transport: true }));
     }
   });
 }
@@ -723,7 +724,7 @@ function request(payload, timeoutMs) {
 function failPending() {
   for (const [id, p] of rt.pending) {
     clearTimeout(p.timer);
-    p.reject(Object.assign(new Error("connection lost"), { transport: true }));
+    p.reject(Object.assign(new Error(t("in.connection-lost")), { transport: true }));
     rt.pending.delete(id);
   }
 }
@@ -815,7 +816,7 @@ function onSocketMessage(msg) {
       if (p) {
         clearTimeout(p.timer);
         rt.pending.delete(msg.request_id);
-        p.reject(new Error(msg.error || "the hub refused the request"));
+        p.reject(new Error(msg.error || t("in.refused")));
       } else if (msg.error && msg.error !== "not authenticated") {
         toast(msg.error);
       }
@@ -880,12 +881,12 @@ function updateCounter() {
   const files = attachments.ids().length;
   // With files the reply goes as one MMS, whatever the length of its text.
   el.counter.textContent = files
-    ? `MMS · ${files} file${files > 1 ? "s" : ""}${text ? ` · ${c.encoding}` : ""}`
-    : `${c.segments} SMS · ${c.remaining} left · ${c.encoding}`;
+    ? `MMS · ${tn("in.files", files)}${text ? ` · ${c.encoding}` : ""}`
+    : t("in.segments-left", { segments: c.segments, remaining: c.remaining, encoding: c.encoding });
   el.counter.dataset.segments = String(c.segments);
   el.counter.dataset.encoding = c.encoding;
   el.counter.classList.toggle("warn", c.segments > 3);
-  el.counter.title = `${c.units} ${c.encoding === "GSM-7" ? "characters (GSM-7 septets)" : "UTF-16 units"}, ${c.perSegment} per part`;
+  el.counter.title = t(c.encoding === "GSM-7" ? "in.units-gsm" : "in.units-utf16", { units: c.units, per: c.perSegment });
 }
 
 async function sendReply() {
@@ -900,7 +901,7 @@ async function sendReply() {
     return;
   }
   if (attachments.busy()) {
-    toast("Wait until the attachments are uploaded");
+    toast(t("in.wait-uploads"));
     return;
   }
   const media = attachments.ids();
@@ -914,7 +915,7 @@ async function sendReply() {
   }
   state.sending = true;
   el.replySend.disabled = true;
-  el.replySend.textContent = "Sending…";
+  el.replySend.textContent = t("in.sending");
   // One client_id per reply: if the socket dies after the hub stored it, the REST retry
   // carries the same id and the hub answers with the stored message instead of sending again.
   const clientId = uuid();
@@ -938,11 +939,11 @@ async function sendReply() {
     state.drafts.delete(id);
     updateCounter();
   } catch (err) {
-    toast(err.message || "Could not send the reply");
+    toast(err.message || t("in.send-failed"));
   } finally {
     state.sending = false;
     el.replySend.disabled = Boolean(sendBlocked());
-    el.replySend.textContent = "Send";
+    el.replySend.textContent = t("in.send");
     if (state.selectedId === id) el.replyText.focus({ preventScroll: true });
   }
 }
@@ -1015,7 +1016,7 @@ function onFiltersChanged(debounce, byHand = true) {
     number_id: el.filterNumber.value,
   };
   const search = parseSearch(state.filters.search);
-  el.searchHint.textContent = search.kind === "short" ? search.hint : "";
+  el.searchHint.textContent = search.kind === "short" ? t(search.need === "digits" ? "in.search-digits" : "in.search-letters", { n: search.min }) : "";
   el.searchHint.hidden = search.kind !== "short";
   state.stickyId = null;
   renderList();
