@@ -152,7 +152,6 @@ def test_polish_plural_texts_differ_where_the_grammar_does(dicts: dict[str, dict
     assert pl["in.unread-messages.one"] != pl["in.unread-messages.few"] != pl["in.unread-messages.many"]
 
 
-
 def test_the_campaign_reason_patterns_recognise_the_hubs_own_sentences() -> None:
     """campaigns-reasons.js recognises the hub's English sentences by pattern: a sentence changed
     in the hub without its pattern would silently stay English on a Polish page."""

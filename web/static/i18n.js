@@ -34,11 +34,13 @@ import enInbox from "/static/i18n/en-inbox.js";
 import plInbox from "/static/i18n/pl-inbox.js";
 import enInboxCompose from "/static/i18n/en-inbox-compose.js";
 import plInboxCompose from "/static/i18n/pl-inbox-compose.js";
+import enInboxContact from "/static/i18n/en-inbox-contact.js";
+import plInboxContact from "/static/i18n/pl-inbox-contact.js";
 
 export const LANGUAGES = { pl: "Polski", en: "English" };
 const DICTIONARIES = {
-  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen, enCampaigns, enCampaignReasons, enInbox, enInboxCompose),
-  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen, plCampaigns, plCampaignReasons, plInbox, plInboxCompose),
+  en: Object.assign({}, enCommon, enOperator, enServices, enDisplays, enForwarding, enSimulator, enScreen, enCampaigns, enCampaignReasons, enInbox, enInboxCompose, enInboxContact),
+  pl: Object.assign({}, plCommon, plOperator, plServices, plDisplays, plForwarding, plSimulator, plScreen, plCampaigns, plCampaignReasons, plInbox, plInboxCompose, plInboxContact),
 };
 // The locale dates and numbers are written in when the browser's own one is another language.
 const DEFAULT_LOCALE = { pl: "pl-PL", en: "en-GB" };

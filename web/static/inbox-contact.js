@@ -10,6 +10,7 @@
  * whether it is open (wide screens only).
  */
 import { $, api, fullTime, h, setChildren, shortTime, toast } from "/static/common.js";
+import { t, tOr } from "/static/i18n.js";
 import { fold } from "/static/inbox-search.js";
 
 const WIDE = "(min-width: 1101px)";
@@ -58,6 +59,11 @@ export function initContact() {
     setOpen(!isOpen(), { remember: true });
     if (isOpen()) e.panel.focus({ preventScroll: true });
   });
+  // A window narrowed (a phone turned, a window resized) turns the column into a sheet over the
+  // thread: close it, so the thread and its back button stay in reach; widened, restore the choice.
+  matchMedia(WIDE).addEventListener("change", () => {
+    if (panel.conv) setOpen(wide() && localStorage.getItem(REMEMBER) !== "closed");
+  });
   e.panel.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && !wide()) {
       setOpen(false);
@@ -79,7 +85,7 @@ export function showContact(conv) {
   if (changed) {
     panel.profile = null;
     setComposer(null);
-    setChildren(els().panel, h("p", { class: "contact-loading" }, "Loading the contact…"));
+    setChildren(els().panel, h("p", { class: "contact-loading" }, t("ct.loading")));
     // A wide screen keeps the panel as the agent left it; a narrow one opens the thread first.
     setOpen(wide() && localStorage.getItem(REMEMBER) !== "closed");
   }
@@ -109,7 +115,7 @@ async function load() {
     render();
   } catch (err) {
     if (token !== panel.token) return;
-    setChildren(els().panel, h("p", { class: "contact-error", role: "alert" }, err.message || "Could not load the contact"));
+    setChildren(els().panel, h("p", { class: "contact-error", role: "alert" }, err.message || t("ct.load-failed")));
   }
 }
 
@@ -122,7 +128,7 @@ function setComposer(thread) {
   e.notice.hidden = !reasons.length;
   setChildren(
     e.notice,
-    reasons.length ? h("strong", null, "Cannot text this contact: ") : null,
+    reasons.length ? h("strong", null, t("ct.cannot-text-this")) : null,
     reasons.length === 1 ? reasons[0] : reasons.length ? h("ul", null, reasons.map((r) => h("li", null, r))) : null,
   );
   e.send.disabled = reasons.length > 0;
@@ -134,11 +140,11 @@ function setComposer(thread) {
 function render() {
   const p = panel.profile;
   const conv = panel.conv;
-  const thread = p.conversations.find((t) => t.id === conv.id) || null;
+  const thread = p.conversations.find((th) => th.id === conv.id) || null;
   setComposer(thread);
   const close = h(
     "button",
-    { class: "btn btn-ghost btn-icon contact-close", type: "button", "aria-label": "Close the contact panel" },
+    { class: "btn btn-ghost btn-icon contact-close", type: "button", "aria-label": t("ct.close-panel") },
     "×",
   );
   close.addEventListener("click", () => {
@@ -147,12 +153,12 @@ function render() {
   });
   setChildren(
     els().panel,
-    h("div", { class: "contact-head" }, h("h2", { id: "contact-title" }, "Contact"), close),
+    h("div", { class: "contact-head" }, h("h2", { id: "contact-title" }, t("ct.contact")), close),
     statusSection(p, thread),
     detailsForm(p),
-    section("Groups", p.groups.length ? h("ul", { class: "contact-chips" }, p.groups.map((g) => h("li", null, g.name))) : empty("In no group")),
-    section("Numbers and conversations", threadList(p, conv)),
-    section("Campaigns received", campaignList(p)),
+    section(t("ct.groups"), p.groups.length ? h("ul", { class: "contact-chips" }, p.groups.map((g) => h("li", null, g.name))) : empty(t("ct.no-group"))),
+    section(t("ct.threads"), threadList(p, conv)),
+    section(t("ct.campaigns"), campaignList(p)),
   );
 }
 
@@ -178,8 +184,8 @@ function statusSection(p, thread) {
   for (const r of others) items.push(h("li", { class: "contact-stop", dataset: { kind: r.code } }, r.text));
   const ok = !items.length;
   return section(
-    "Consent",
-    ok ? h("p", { class: "contact-ok" }, "Can be texted") : h("ul", { class: "contact-stops" }, items),
+    t("ct.consent"),
+    ok ? h("p", { class: "contact-ok" }, t("ct.can-text")) : h("ul", { class: "contact-stops" }, items),
   );
 }
 
@@ -188,28 +194,28 @@ function detailsForm(p) {
   const rows = h("div", { class: "contact-fields" });
   const addRow = (key = "", value = "") => {
     const row = h("div", { class: "contact-field" });
-    const k = h("input", { type: "text", class: "contact-field-key", "aria-label": "Field name", maxlength: "40", value: key, placeholder: "field" });
-    const v = h("input", { type: "text", class: "contact-field-value", "aria-label": "Field value", maxlength: "500", value, placeholder: "value" });
-    const remove = h("button", { type: "button", class: "btn btn-ghost btn-icon", "aria-label": `Remove the field ${key}`.trim() }, "×");
+    const k = h("input", { type: "text", class: "contact-field-key", "aria-label": t("ct.field-name"), maxlength: "40", value: key, placeholder: t("ct.field-placeholder") });
+    const v = h("input", { type: "text", class: "contact-field-value", "aria-label": t("ct.field-value"), maxlength: "500", value, placeholder: t("ct.value-placeholder") });
+    const remove = h("button", { type: "button", class: "btn btn-ghost btn-icon", "aria-label": t("ct.remove-field", { name: key }).trim() }, "×");
     remove.addEventListener("click", () => row.remove());
     row.append(k, v, remove);
     rows.appendChild(row);
   };
   for (const [k, v] of Object.entries(p.fields)) addRow(k, v);
-  const add = h("button", { type: "button", class: "btn btn-ghost contact-add-field" }, "Add a field");
+  const add = h("button", { type: "button", class: "btn btn-ghost contact-add-field" }, t("ct.add-field"));
   add.addEventListener("click", () => {
     addRow();
     rows.lastElementChild.querySelector("input").focus();
   });
   const error = h("p", { class: "contact-form-error", role: "alert", hidden: true });
-  const save = h("button", { type: "submit", class: "btn" }, "Save");
+  const save = h("button", { type: "submit", class: "btn" }, t("ct.save"));
   const form = h(
     "form",
     { class: "contact-section contact-form", "aria-labelledby": "contact-title" },
     h("p", { class: "contact-phone" }, p.phone),
-    h("label", { for: "contact-name" }, "Name"),
+    h("label", { for: "contact-name" }, t("ct.name")),
     name,
-    h("span", { class: "contact-label" }, "Fields"),
+    h("span", { class: "contact-label" }, t("ct.fields")),
     rows,
     h("div", { class: "contact-form-actions" }, add, save),
     error,
@@ -222,7 +228,7 @@ function detailsForm(p) {
       const value = row.querySelector(".contact-field-value").value;
       if (!key && !value.trim()) continue;
       if (!FIELD_NAME.test(key)) {
-        showError(error, `A field name starts with a letter and holds only letters, digits, _ or - ("${key}")`);
+        showError(error, t("ct.bad-field", { name: key }));
         return;
       }
       fields[key] = value;
@@ -231,9 +237,9 @@ function detailsForm(p) {
     try {
       panel.profile = await api("PATCH", `/api/contacts/${encodeURIComponent(p.id)}/details`, { name: name.value, fields });
       render();
-      toast("Contact saved", "ok");
+      toast(t("ct.saved"), "ok");
     } catch (err) {
-      showError(error, err.message || "Could not save the contact");
+      showError(error, err.message || t("ct.save-failed"));
     } finally {
       save.disabled = false;
     }
@@ -247,30 +253,30 @@ function showError(node, text) {
 }
 
 function threadList(p, conv) {
-  if (!p.conversations.length) return empty("No conversations");
+  if (!p.conversations.length) return empty(t("ct.no-conversations"));
   return h(
     "ul",
     { class: "contact-threads" },
-    p.conversations.map((t) =>
+    p.conversations.map((th) =>
       h(
         "li",
-        { class: t.id === conv.id ? "current" : null },
+        { class: th.id === conv.id ? "current" : null },
         h(
           "a",
-          { href: `#c=${t.id}`, "aria-current": t.id === conv.id ? "page" : null },
-          h("span", { class: "contact-thread-number" }, t.number),
+          { href: `#c=${th.id}`, "aria-current": th.id === conv.id ? "page" : null },
+          h("span", { class: "contact-thread-number" }, th.number),
           " ",
-          h("span", { class: `status-pill status-${t.status}` }, t.status),
+          h("span", { class: `status-pill status-${th.status}` }, tOr(`in.pill.${th.status}`, th.status)),
         ),
-        h("span", { class: "contact-thread-last" }, t.last_text || ""),
-        t.can_text ? null : h("span", { class: "contact-thread-blocked" }, "Cannot text"),
+        h("span", { class: "contact-thread-last" }, th.last_text || ""),
+        th.can_text ? null : h("span", { class: "contact-thread-blocked" }, t("ct.cannot-text")),
       ),
     ),
   );
 }
 
 function campaignList(p) {
-  if (!p.campaigns.length) return empty("None");
+  if (!p.campaigns.length) return empty(t("ct.none"));
   return h(
     "ul",
     { class: "contact-campaigns" },
@@ -307,8 +313,8 @@ export function foundByText(conv) {
 export function matchSnippet(conv, words) {
   const match = panel.matches.get(conv.id);
   if (!match || !words || !words.length) return null;
-  const node = h("span", { class: "conv-snippet conv-match", title: "The message the search found" });
-  if (match.direction === "out") node.appendChild(document.createTextNode("You: "));
+  const node = h("span", { class: "conv-snippet conv-match", title: t("ct.search-found") });
+  if (match.direction === "out") node.appendChild(document.createTextNode(t("ct.you")));
   for (const part of match.snippet.split(/([\p{L}\p{N}]+)/u)) {
     const hit = part && words.some((w) => fold(part).startsWith(w));
     node.appendChild(hit ? h("mark", null, part) : document.createTextNode(part));
