@@ -1,0 +1,163 @@
+"""Every page in real headless Chromium checked by axe-core (the copy bundled with the
+axe-playwright-python package, nothing fetched at run time) for serious and critical WCAG 2 A/AA
+violations, and for sideways scrolling, at 1366 px and 390 px; the inbox used with the keyboard alone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
+from playwright.async_api import Browser, Page, expect
+
+from hub.services import auth
+from hub.store.accounts import Account, Role
+from tests.conftest import RunningHub
+from tests.e2e.browser import ADMIN, DEMO_NUMBER, PageProblems, launch, log_in, new_page, sim_send
+from tests.e2e.test_admin_pages import OVERFLOWING, loaded
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+OPERATOR = ("root@operator.test", "operator-password")
+SIZES = [(1366, 768), (390, 844)]
+SERVICES_TABS = ("numbers", "keywords", "contacts", "autoresponders", "surveys", "stats")
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
+BLOCKING = ("serious", "critical")
+AXE = Axe()
+# The animations that end (not a spinner's endless one) have ended.
+SETTLED = """Promise.all(document.getAnimations()
+  .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+  .map((a) => a.finished.catch(() => null)))"""
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with launch() as b:
+        yield b
+
+
+async def axe_problems(page: Page, where: str) -> list[str]:
+    """The serious and critical violations axe finds on the page as it is now, one line a node."""
+    results = await AXE.run(page, options=AXE_OPTIONS)
+    found: list[str] = []
+    for v in results.response["violations"]:
+        if v["impact"] not in BLOCKING:
+            continue
+        for node in v["nodes"]:
+            target = " ".join(str(t) for t in node["target"])
+            why = "; ".join(c["message"] for c in node.get("any", []) + node.get("all", []))
+            found.append(f"{where}: [{v['impact']}] {v['id']} at {target}: {v['help']} ({why})")
+    return found
+
+
+async def sideways(page: Page, where: str) -> list[str]:
+    width, client = await page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    if width <= client:
+        return []
+    wide = await page.evaluate(OVERFLOWING)
+    return [f"{where}: scrolls sideways, {width} px wide in {client} px: {wide}"]
+
+
+async def check(page: Page, where: str) -> list[str]:
+    # Cards fade in: measured half-faded, their text would fail the contrast check by chance.
+    await page.evaluate(SETTLED)
+    return await axe_problems(page, where) + await sideways(page, where)
+
+
+async def make_operator() -> None:
+    account = Account(name="Operator", slug="operator", operator=True)
+    await account.insert()
+    assert account.id is not None
+    await auth.create_agent(account.id, OPERATOR[0], "Operator", OPERATOR[1], Role.ADMIN)
+
+
+async def make_screens(base: str, page: Page) -> dict[str, str]:
+    """A billboard and a chat screen of the demo number, by mode: their public links."""
+    number_id = await page.evaluate(
+        f"fetch('/api/numbers').then(r => r.json()).then(ns => ns.find(n => n.e164 === '{DEMO_NUMBER}').id)"
+    )
+    links: dict[str, str] = {}
+    for mode in ("billboard", "chat"):
+        body = await page.evaluate(
+            """([id, mode]) => fetch('/api/displays', {method: 'POST',
+                 headers: {'Content-Type': 'application/json'},
+                 body: JSON.stringify({title: 'Ekran ' + mode, number_id: id, mode})})
+               .then(r => r.json())""",
+            [number_id, mode],
+        )
+        links[mode] = base + body["screen_url"]
+    return links
+
+
+@pytest.mark.parametrize("redis_mode", [False], ids=["memory"], indirect=True)
+@pytest.mark.parametrize("size", SIZES, ids=["1366x768", "390x844"])
+async def test_every_page_passes_axe_and_fits_the_window(
+    running: RunningHub, demo: None, browser: Browser, size: tuple[int, int]
+) -> None:
+    base = running.base
+    problems = PageProblems()
+    await make_operator()
+    viewport = {"width": size[0], "height": size[1]}
+    found: list[str] = []
+
+    _, page = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+    await page.goto(f"{base}/login")
+    await expect(page.locator("#login-submit")).to_be_visible()
+    found += await check(page, "login")
+
+    await log_in(page, base, ADMIN)
+    screens = await make_screens(base, page)
+    await sim_send(base, "+48600700841", "Dzień dobry, czy sklep jest dziś otwarty?")
+    first = page.locator("#conversation-list [data-conversation-id]").first
+    await expect(first).to_be_visible()
+    found += await check(page, "inbox")
+    await first.click()
+    await expect(page.locator("#reply-text")).to_be_visible()
+    found += await check(page, "inbox conversation")
+
+    for path in ("/services", "/displays", "/forwarding"):
+        await page.goto(base + path)
+        await loaded(page, path)
+        if path == "/services":
+            for tab in SERVICES_TABS:
+                await page.click(f"#tab-{tab}")
+                await expect(page.locator(f"#panel-{tab}")).to_be_visible()
+                found += await check(page, f"services {tab}")
+        else:
+            found += await check(page, path.strip("/"))
+
+    await page.goto(f"{base}/campaigns")
+    await expect(page.locator("body")).to_have_attribute("data-state", "ready")
+    found += await check(page, "campaigns")
+    await page.click("#new-campaign")
+    await expect(page.locator("#cp-name")).to_be_visible()
+    found += await check(page, "campaigns editor")
+
+    for mode, link in screens.items():
+        _, screen = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+        await screen.goto(link)
+        await expect(screen.locator("body")).to_have_attribute("data-connection", "online")
+        found += await check(screen, f"screen {mode}")
+
+    _, sim = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+    await sim.goto(f"{base}/simulator")
+    await sim.fill("#sim-phone", "+48600700842")
+    await sim.locator("#sim-phone").dispatch_event("change")
+    await sim.select_option("#sim-to", DEMO_NUMBER)
+    await expect(sim.locator("#sim-status")).to_have_attribute("data-state", "online")
+    found += await check(sim, "simulator")
+
+    _, op = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+    await log_in(op, base, OPERATOR)
+    await op.goto(f"{base}/operator")
+    await expect(op.locator("body")).to_have_attribute("data-state", "ready")
+    await expect(op.locator(".topbar")).to_have_attribute("data-ready", "true")
+    found += await check(op, "operator")
+
+    assert not found, f"{len(found)} problems:\n" + "\n".join(found)
+    problems.check()
