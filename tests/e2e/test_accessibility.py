@@ -161,3 +161,72 @@ async def test_every_page_passes_axe_and_fits_the_window(
 
     assert not found, f"{len(found)} problems:\n" + "\n".join(found)
     problems.check()
+
+
+# The focused element, and whether it shows it: an outline or a focus ring (box-shadow).
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const s = getComputedStyle(e);
+  const outline = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
+  const ring = s.boxShadow && s.boxShadow !== "none";
+  const row = e.closest(".conv-row");
+  const rowRing = row && getComputedStyle(row).boxShadow !== "none";
+  return {
+    tag: e.tagName.toLowerCase(),
+    id: e.id,
+    cls: e.className && typeof e.className === "string" ? e.className : "",
+    text: (e.textContent || "").trim().slice(0, 30),
+    visible: Boolean(outline || ring || rowRing),
+  };
+}"""
+
+
+async def tab_to(page: Page, selector: str, unseen: list[str], limit: int = 80) -> None:
+    """Press Tab until the element matching `selector` has the focus; on the way note every button
+    and link whose focus does not show."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(FOCUSED)
+        if focused and focused["tag"] in ("a", "button") and not focused["visible"]:
+            unseen.append(f"{focused['tag']}#{focused['id']}.{focused['cls']} {focused['text']!r}")
+        if await page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+    raise AssertionError(f"{selector} not reached with {limit} presses of Tab")
+
+
+@pytest.mark.parametrize("redis_mode", [False], ids=["memory"], indirect=True)
+async def test_the_inbox_works_with_the_keyboard_alone(
+    running: RunningHub, demo: None, browser: Browser
+) -> None:
+    base = running.base
+    problems = PageProblems()
+    unseen: list[str] = []
+    _, page = await new_page(browser, problems, {"width": 1366, "height": 768})
+    await page.goto(f"{base}/login")
+    await tab_to(page, "#email", unseen)
+    await page.keyboard.type(ADMIN[0])
+    await tab_to(page, "#password", unseen)
+    await page.keyboard.type(ADMIN[1])
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{base}/inbox")
+    await expect(page.locator("body")).to_have_attribute("data-connection", "online")
+
+    await sim_send(base, "+48600700843", "Czy mogę odebrać zamówienie jutro?")
+    row = page.locator("#conversation-list .conv-row", has_text="Czy mogę odebrać")
+    await expect(row).to_be_visible()
+    await tab_to(page, "#conversation-list .conv-phone", unseen)
+    await page.keyboard.press("Enter")
+    await expect(row).to_have_attribute("aria-current", "true")
+    await expect(page.locator("#thread")).to_contain_text("Czy mogę odebrać zamówienie jutro?")
+
+    await tab_to(page, "#reply-text", unseen)
+    await page.keyboard.type("Tak, zapraszamy od 9:00.")
+    await tab_to(page, "#reply-send", unseen)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#thread")).to_contain_text("Tak, zapraszamy od 9:00.")
+    await expect(page.locator("#reply-text")).to_have_value("")
+
+    # Every control of the top bar and the inbox reached on the way showed its focus.
+    assert not unseen, "focus not shown on:\n" + "\n".join(unseen)
+    problems.check()
