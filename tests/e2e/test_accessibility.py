@@ -230,3 +230,53 @@ async def test_the_inbox_works_with_the_keyboard_alone(
     # Every control of the top bar and the inbox reached on the way showed its focus.
     assert not unseen, "focus not shown on:\n" + "\n".join(unseen)
     problems.check()
+
+
+@pytest.mark.parametrize("redis_mode", [False], ids=["memory"], indirect=True)
+async def test_inbox_shortcuts_move_open_assign_close_and_list_themselves(
+    running: RunningHub, demo: None, browser: Browser
+) -> None:
+    base = running.base
+    problems = PageProblems()
+    _, page = await new_page(browser, problems, {"width": 1366, "height": 768})
+    await log_in(page, base, ADMIN)
+    await sim_send(base, "+48600700844", "Pierwsza sprawa")
+    await sim_send(base, "+48600700845", "Druga sprawa")
+    rows = page.locator("#conversation-list .conv-row")
+    await expect(rows).to_have_count(2)
+    ids = [await r.get_attribute("data-conversation-id") for r in await rows.all()]
+
+    focused_row = "() => document.activeElement.closest('.conv-row')?.dataset.conversationId ?? null"
+    await page.keyboard.press("j")
+    assert await page.evaluate(focused_row) == ids[0]
+    await page.keyboard.press("j")
+    assert await page.evaluate(focused_row) == ids[1]
+    await page.keyboard.press("k")
+    assert await page.evaluate(focused_row) == ids[0]
+    await page.keyboard.press("Enter")
+    first = rows.nth(0)
+    await expect(first).to_have_attribute("aria-current", "true")
+
+    # Typed in the reply box, the letters are text, not shortcuts.
+    await page.focus("#reply-text")
+    await page.keyboard.type("jeka?")
+    await expect(page.locator("#reply-text")).to_have_value("jeka?")
+    await expect(page.locator("#keys-help")).to_have_count(0)
+    await expect(page.locator("#status-toggle")).to_have_text("Close")
+    await page.fill("#reply-text", "")
+
+    await page.locator("#thread").click()
+    await page.keyboard.press("a")
+    await expect(first.locator(".conv-assignee")).to_have_text("→ Ada Admin")
+    await page.keyboard.press("e")
+    await expect(page.locator("#thread-status")).to_have_text("closed")
+
+    await page.keyboard.press("?")
+    help_dialog = page.locator("#keys-help")
+    await expect(help_dialog).to_be_visible()
+    await expect(help_dialog).to_contain_text("Assign the open conversation to me")
+    found = await check(page, "inbox shortcuts")
+    assert not found, "\n".join(found)
+    await page.keyboard.press("Escape")
+    await expect(help_dialog).to_be_hidden()
+    problems.check()
