@@ -116,9 +116,24 @@ async def test_every_page_passes_axe_and_fits_the_window(
     first = page.locator("#conversation-list [data-conversation-id]").first
     await expect(first).to_be_visible()
     found += await check(page, "inbox")
-    await first.click()
+    # The side panels open and a row ticked (the bulk bar).
+    for panel in ("#labels-panel", "#queue-panel"):
+        await page.click(f"{panel} summary")
+    await first.locator(".bulk-check").check()
+    found += await check(page, "inbox panels and bulk bar")
+    await first.locator(".conv-phone").click()
     await expect(page.locator("#reply-text")).to_be_visible()
     found += await check(page, "inbox conversation")
+    await page.click("#canned-manage")
+    await expect(page.locator("dialog[open]")).to_be_visible()
+    found += await check(page, "inbox canned replies dialog")
+    await page.keyboard.press("Escape")
+    await expect(page.locator("dialog[open]")).to_have_count(0)
+    # The composer in note mode, the mentions list.
+    await page.locator("#composer-mode button", has_text="Note").click()
+    await page.click("#mentions-toggle")
+    await expect(page.locator("#mentions-panel")).to_be_visible()
+    found += await check(page, "inbox note and mentions")
 
     for path in ("/services", "/displays", "/forwarding"):
         await page.goto(base + path)
@@ -130,6 +145,11 @@ async def test_every_page_passes_axe_and_fits_the_window(
                 found += await check(page, f"services {tab}")
         else:
             found += await check(page, path.strip("/"))
+        if path == "/displays":
+            await page.locator("#display-list .display-pick", has_text="Ekran chat").click()
+            await expect(page.locator("#moderation")).to_be_visible()
+            await expect(page.locator("#shown [data-item-id]")).to_have_count(1)
+            found += await check(page, "displays moderation")
 
     await page.goto(f"{base}/campaigns")
     await expect(page.locator("body")).to_have_attribute("data-state", "ready")
@@ -158,6 +178,16 @@ async def test_every_page_passes_axe_and_fits_the_window(
     await expect(op.locator("body")).to_have_attribute("data-state", "ready")
     await expect(op.locator(".topbar")).to_have_attribute("data-ready", "true")
     found += await check(op, "operator")
+    await op.locator('#usage-list .usage-row[data-slug="demo"]').get_by_role("button").click()
+    await expect(op.locator("#limits-form")).to_be_visible()
+    found += await check(op, "operator limits")
+    # The operator's admins see the services page's unmatched texts and audit log too.
+    await op.goto(f"{base}/services")
+    await loaded(op, "/services")
+    for tab in ("unmatched", "audit"):
+        await op.click(f"#tab-{tab}")
+        await expect(op.locator(f"#panel-{tab}")).to_be_visible()
+        found += await check(op, f"services {tab} (operator)")
 
     assert not found, f"{len(found)} problems:\n" + "\n".join(found)
     problems.check()
