@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from hub.services import auth
 from hub.store.accounts import Account, Role
@@ -102,10 +102,10 @@ async def test_every_page_passes_axe_and_fits_the_window(
     base = running.base
     problems = PageProblems()
     await make_operator()
-    viewport = {"width": size[0], "height": size[1]}
+    viewport: ViewportSize = {"width": size[0], "height": size[1]}
     found: list[str] = []
 
-    _, page = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+    _, page = await new_page(browser, problems, viewport)
     await page.goto(f"{base}/login")
     await expect(page.locator("#login-submit")).to_be_visible()
     found += await check(page, "login")
@@ -159,12 +159,12 @@ async def test_every_page_passes_axe_and_fits_the_window(
     found += await check(page, "campaigns editor")
 
     for mode, link in screens.items():
-        _, screen = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+        _, screen = await new_page(browser, problems, viewport)
         await screen.goto(link)
         await expect(screen.locator("body")).to_have_attribute("data-connection", "online")
         found += await check(screen, f"screen {mode}")
 
-    _, sim = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+    _, sim = await new_page(browser, problems, viewport)
     await sim.goto(f"{base}/simulator")
     await sim.fill("#sim-phone", "+48600700842")
     await sim.locator("#sim-phone").dispatch_event("change")
@@ -172,7 +172,7 @@ async def test_every_page_passes_axe_and_fits_the_window(
     await expect(sim.locator("#sim-status")).to_have_attribute("data-state", "online")
     found += await check(sim, "simulator")
 
-    _, op = await new_page(browser, problems, viewport)  # type: ignore[arg-type]
+    _, op = await new_page(browser, problems, viewport)
     await log_in(op, base, OPERATOR)
     await op.goto(f"{base}/operator")
     await expect(op.locator("body")).to_have_attribute("data-state", "ready")
