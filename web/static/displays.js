@@ -180,10 +180,10 @@ function renderList() {
           class: "display-row",
           dataset: { displayId: d.id },
           "aria-current": state.current && state.current.id === d.id ? "true" : "false",
-          tabindex: "0",
           onclick: () => select(d),
         },
-        h("span", null, h("span", { class: "display-kind", text: d.mode === "chat" ? t("dp.kind-chat") : t("dp.kind-wall") }), d.title),
+        // The title is the row's button: Tab reaches it and Enter or Space selects the screen.
+        h("button", { type: "button", class: "display-pick" }, h("span", { class: "display-kind", text: d.mode === "chat" ? t("dp.kind-chat") : t("dp.kind-wall") }), d.title),
         d.pending ? h("span", { class: "badge-pending", text: String(d.pending) }) : null,
       ),
     ),
