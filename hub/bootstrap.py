@@ -6,6 +6,7 @@ knows a job function.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -104,8 +105,33 @@ EMBEDDED_URI_FILE = "mongo.uri"
 """Under the data folder, while a process runs the embedded database: where it listens."""
 
 
+JOIN_WAIT_MS = 20_000
+"""How long a command waits for a running embedded database that accepts connections to answer: a
+server busy with a starting hub (migrations, index builds) can take seconds, and opening its locked
+files instead fails."""
+
+
+async def _listens(uri: str) -> bool:
+    """Whether anything accepts connections at the URI's address: a `mongo.uri` left by a process
+    that died points at a closed port, which refuses at once."""
+    address = uri.removeprefix("mongodb://").split("/", 1)[0]
+    host, _, port = address.rpartition(":")
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host.strip("[]"), int(port)), timeout=5
+        )
+    except (OSError, ValueError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 async def _answers(uri: str) -> bool:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=1500)
+    if not await _listens(uri):
+        return False
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=JOIN_WAIT_MS)
     try:
         await client.admin.command("ping")
         return True
