@@ -17,7 +17,7 @@ from hub.domain import mms_limits
 from hub.domain.mms_limits import MmsLimits
 from hub.domain.numbers import NumberType
 from hub.services.errors import Conflict, Invalid
-from hub.services.media import keep_within
+from hub.services.media import keep_within, uploads_within
 from hub.store.messages import StoredMedia
 from hub.store.numbers import Number
 
@@ -109,15 +109,12 @@ async def attachments(
     carrier = await sender_mms(hub, account_id, kind, number_id)
     if carrier.limits is None:
         raise Conflict(carrier.reason or mms_limits.NO_MMS, field="sender")
-    if len(set(media_ids)) != len(media_ids):
-        raise Invalid("the same attachment is named twice", field="media")
-    found: list[StoredMedia] = []
-    for media_id in media_ids:
-        item = await hub.media.uploaded(media_id, owner(account_id))
-        if item is None:
-            raise Invalid(f"no uploaded campaign attachment {media_id[:40]} in this account", field="media")
-        found.append(item)
-    reason = mms_limits.refusal(carrier.limits, [(m.mime, m.size) for m in found])
-    if reason is not None:
-        raise Invalid(reason.replace("this number's gateway", "this sender's gateway"), field="media")
+    found = await uploads_within(
+        hub.media,
+        media_ids,
+        owner(account_id),
+        carrier.limits,
+        missing="no uploaded campaign attachment in this account:",
+        gateway="this sender's gateway",
+    )
     return found, carrier

@@ -194,6 +194,36 @@ async def keep_within(
     return stored
 
 
+async def uploads_within(
+    store: MediaStore,
+    media_ids: list[str],
+    owner: Mapping[str, str],
+    limits: MmsLimits,
+    *,
+    missing: str,
+    gateway: str = "this number's gateway",
+) -> list[StoredMedia]:
+    """The uploaded files `media_ids` names, in order, once each is the owner's and all of them fit
+    `limits` together; the one check of a reply's and a campaign's attachments.
+
+    Raises:
+        Invalid: a file named twice, one not uploaded by the owner (`missing`, with its id), or
+            files over the limits (the refusal names the sender's `gateway`).
+    """
+    if len(set(media_ids)) != len(media_ids):
+        raise Invalid("the same attachment is named twice", field="media")
+    found: list[StoredMedia] = []
+    for media_id in media_ids:
+        item = await store.uploaded(media_id, owner)
+        if item is None:
+            raise Invalid(f"{missing} {media_id[:40]}", field="media")
+        found.append(item)
+    reason = refusal(limits, [(m.mime, m.size) for m in found])
+    if reason is not None:
+        raise Invalid(reason.replace("this number's gateway", gateway), field="media")
+    return found
+
+
 def _clean_name(filename: str | None) -> str | None:
     """A file name without directories or control characters, at most 100 characters."""
     if not filename:

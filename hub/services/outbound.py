@@ -18,7 +18,7 @@ from hub.domain.segments import count_segments
 from hub.jobs.spec import QueueUnavailable
 from hub.services import usage
 from hub.services.errors import Conflict, Invalid, NotFound
-from hub.services.media import keep_within
+from hub.services.media import keep_within, uploads_within
 from hub.services.suspension import check_may_send, refusal
 from hub.services.threads import finish_message
 from hub.store.accounts import utcnow
@@ -98,18 +98,9 @@ async def _attachments(hub: HubContext, conv: Conversation, media_ids: list[str]
     limits = await conversation_mms_limits(hub, conv)
     if limits is None:
         raise Conflict(mms_limits.NO_MMS, field="media")
-    if len(set(media_ids)) != len(media_ids):
-        raise Invalid("the same attachment is named twice", field="media")
-    found: list[StoredMedia] = []
-    for media_id in media_ids:
-        item = await hub.media.uploaded(media_id, _owner(conv))
-        if item is None:
-            raise Invalid(f"no uploaded attachment {media_id[:40]} in this conversation", field="media")
-        found.append(item)
-    reason = mms_limits.refusal(limits, [(m.mime, m.size) for m in found])
-    if reason is not None:
-        raise Invalid(reason, field="media")
-    return found
+    return await uploads_within(
+        hub.media, media_ids, _owner(conv), limits, missing="no uploaded attachment in this conversation:"
+    )
 
 
 async def send_reply(
