@@ -172,11 +172,17 @@ async def _sender(
     model = SenderModel(kind="2way", label="2WAY pool", provider=numbers[0].provider)
     warnings = []
     if len(numbers) < POOL_WARNING:
-        warnings.append(
-            f"The 2WAY pool has {len(numbers)} number(s): a recipient that many other live campaigns "
-            "texted in the last 7 days is skipped."
-        )
+        warnings.append(small_pool_warning(len(numbers)))
     return model, "guaranteed", "", warnings
+
+
+def small_pool_warning(numbers: int) -> str:
+    """The preview's warning for a 2WAY pool of fewer than `POOL_WARNING` numbers (the campaigns page
+    recognises this sentence: web/static/campaigns-reasons.js)."""
+    return (
+        f"The 2WAY pool has {numbers} number(s): a recipient that many other live campaigns "
+        "texted in the last 7 days is skipped."
+    )
 
 
 def _schedule(schedule: ScheduleIn) -> ScheduleModel:

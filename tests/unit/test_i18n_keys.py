@@ -158,6 +158,7 @@ def test_the_campaign_reason_patterns_recognise_the_hubs_own_sentences() -> None
     from hub.domain.mms_limits import NO_MMS
     from hub.services.campaign_media import NAME_NO_MMS
     from hub.services.campaign_sending import SUPPRESSED, UNKNOWN_OUTCOME
+    from hub.services.campaigns import small_pool_warning
 
     source = REASONS.read_text(encoding="utf-8")
     patterns = {
@@ -169,8 +170,7 @@ def test_the_campaign_reason_patterns_recognise_the_hubs_own_sentences() -> None
         "interrupted": UNKNOWN_OUTCOME,
         "sender_name_no_mms": NAME_NO_MMS,
         "gateway_no_mms": NO_MMS,
-        "small_pool": "The 2WAY pool has 2 number(s): a recipient that many other live campaigns texted "
-        "in the last 7 days is skipped.",
+        "small_pool": small_pool_warning(2),
     }
     for code, sentence in sentences.items():
         assert patterns[code].fullmatch(sentence), (code, sentence)
